@@ -1,0 +1,91 @@
+"""Denoising, Sobel scale, thresholding and thinning of the encoder front end."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from PIL_ipc import edges
+
+
+def step_image(h=16, w=20, col=10, lo=40, hi=200):
+    img = np.full((h, w), lo, dtype=np.float64)
+    img[:, col:] = hi
+    return img
+
+
+def test_denoise_keeps_constant_image():
+    img = np.full((9, 7), 77.0)
+    assert np.array_equal(edges.denoise(img, 8.0), img)
+
+
+def test_denoise_reduces_noise_and_keeps_strong_step():
+    rng = np.random.default_rng(1)
+    clean = step_image(64, 64, 32, 50, 200)
+    noisy = clean + rng.normal(0, 3, clean.shape)
+    out = edges.denoise(noisy, contrast=10.0, iterations=30)
+    flat = (slice(8, 56), slice(4, 26))
+    assert out[flat].std() < 0.5 * noisy[flat].std()
+    # The 150-level step is far above K: it must stay a sharp step.
+    assert out[:, 33].mean() - out[:, 30].mean() > 140
+
+
+def test_denoise_zero_iterations_is_identity():
+    img = np.arange(12.0).reshape(3, 4)
+    assert np.array_equal(edges.denoise(img, 5.0, iterations=0), img)
+
+
+def test_denoise_matches_explicit_formula_one_step():
+    rng = np.random.default_rng(2)
+    u = rng.uniform(0, 255, (6, 5))
+    k = 20.0
+    p = np.pad(u, 1, mode="edge")  # replicated border = zero flux
+    flux = np.zeros_like(u)
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        d = p[1 + dy:1 + dy + 6, 1 + dx:1 + dx + 5] - u
+        flux += np.exp(-(d / k) ** 2) * d
+    expected = u + edges.PM_TIME_STEP * flux
+    assert np.allclose(edges.denoise(u, k, iterations=1), expected)
+
+
+def test_sobel_matches_scipy_scaled():
+    rng = np.random.default_rng(3)
+    u = rng.uniform(0, 255, (11, 13))
+    gx, gy = edges.sobel(u)
+    assert np.allclose(gx, ndimage.sobel(u, axis=1, mode="nearest") / 4)
+    assert np.allclose(gy, ndimage.sobel(u, axis=0, mode="nearest") / 4)
+
+
+def test_step_height_is_the_threshold_scale():
+    mag = edges.gradient_magnitude(step_image(lo=40, hi=200))
+    assert np.allclose(mag[:, 9], 160) and np.allclose(mag[:, 10], 160)
+    assert np.allclose(mag[:, :8], 0)
+
+
+def test_detect_thin_step_gives_one_pixel_column():
+    e = edges.detect(step_image(lo=40, hi=200), threshold=100)
+    assert e.sum() == 16
+    assert e[:, 10].all()
+
+
+def test_detect_unthinned_step_gives_two_columns():
+    e = edges.detect(step_image(lo=40, hi=200), threshold=100, thin=False)
+    assert e[:, 9].all() and e[:, 10].all() and e.sum() == 32
+
+
+def test_threshold_above_step_height_finds_nothing():
+    assert not edges.detect(step_image(lo=40, hi=200), threshold=160).any()
+
+
+def test_diagonal_step_is_thin():
+    y, x = np.mgrid[0:32, 0:32]
+    img = np.where(x > y, 220.0, 30.0)
+    e = edges.detect(img, threshold=50)
+    # One pixel per row along the diagonal (away from the corners).
+    assert all(1 <= e[r].sum() <= 2 for r in range(2, 30))
+    assert e.sum() < 2 * 32
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (7, 1), (2, 2)])
+def test_tiny_images(shape):
+    img = np.zeros(shape)
+    assert edges.detect(edges.denoise(img, 8.0), 10).shape == shape
