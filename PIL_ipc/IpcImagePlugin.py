@@ -1,0 +1,108 @@
+"""Pillow plugin for IPC (.ipc) images: glue between Pillow and PIL_ipc's encoder/decoder.
+
+Opening reads only the head (signature, IHDR, metadata chunks); the pixels are decoded on
+load(). The codec modules are imported lazily so that registering the plugin stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import IO
+
+from PIL import Image, ImageFile
+
+from . import container
+
+EXIF_PREFIX = b"Exif\x00\x00"
+
+
+def _accept(prefix: bytes) -> bool:
+    return prefix.startswith(container.SIGNATURE)
+
+
+class IpcImageFile(ImageFile.ImageFile):
+    format = "IPC"
+    format_description = "IPC edge and inpainting codec"
+
+    def _open(self) -> None:
+        assert self.fp is not None
+        try:
+            head = container.read_head(self.fp)
+        except container.FormatError as e:
+            raise SyntaxError(str(e)) from e
+        header = head.header
+        self._size = header.width, header.height
+        self._mode = header.mode
+        self.info.update(head.text)
+        self.info["version"] = header.version
+        self.info["levels"] = header.levels
+        self.info["spacing"] = header.spacing
+        if head.icc_profile is not None:
+            self.info["icc_profile"] = head.icc_profile
+        if head.exif is not None:
+            # Pillow keeps EXIF with its APP1 prefix in info, as the PNG plugin does.
+            self.info["exif"] = EXIF_PREFIX + head.exif
+        # The decoder takes the whole file, so the tile starts at the signature.
+        self.tile = [ImageFile._Tile("ipc", (0, 0, *self._size), 0)]
+
+    def verify(self) -> None:
+        """Check structure and every CRC of the file without decoding it."""
+        if self.fp is None:
+            msg = "verify must be called directly after open"
+            raise RuntimeError(msg)
+        self.fp.seek(0)
+        try:
+            container.verify(self.fp.read())
+        except container.FormatError as e:
+            raise SyntaxError(f"broken IPC file: {e}") from e
+        super().verify()
+
+
+class IpcDecoder(ImageFile.PyDecoder):
+    _pulls_fd = True
+
+    def decode(self, buffer: bytes) -> tuple[int, int]:
+        assert self.fd is not None
+        from . import decoder
+
+        limit = Image.MAX_IMAGE_PIXELS
+        try:
+            pixels = decoder.decode(
+                self.fd.read(),
+                lenient=ImageFile.LOAD_TRUNCATED_IMAGES,
+                # Pillow's own hard limit: twice MAX_IMAGE_PIXELS raises DecompressionBombError.
+                max_pixels=None if limit is None else 2 * limit,
+            )
+        except ValueError as e:
+            raise OSError(str(e)) from e
+        if pixels.shape != (self.state.ysize, self.state.xsize):
+            msg = f"decoded size {pixels.shape[::-1]} differs from the header's"
+            raise OSError(msg)
+        self.set_as_raw(pixels.tobytes())
+        return -1, 0
+
+
+def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
+    if im.mode != "L":
+        msg = f"cannot write mode {im.mode} as IPC"
+        raise OSError(msg)
+    import numpy as np
+
+    from . import encoder
+
+    info = im.encoderinfo
+    options = encoder.EncodeOptions.from_mapping(info)
+    icc_profile = info.get("icc_profile", im.info.get("icc_profile")) or None
+    exif = info.get("exif") or None
+    if isinstance(exif, Image.Exif):
+        exif = exif.tobytes()
+    if exif is not None and exif.startswith(EXIF_PREFIX):
+        exif = exif[len(EXIF_PREFIX) :]
+    data = encoder.encode(np.asarray(im), options, icc_profile=icc_profile, exif=exif or None)
+    fp.write(data)
+
+
+Image.register_open(IpcImageFile.format, IpcImageFile, _accept)
+Image.register_decoder("ipc", IpcDecoder)
+Image.register_save(IpcImageFile.format, _save)
+Image.register_extension(IpcImageFile.format, ".ipc")
+Image.register_mime(IpcImageFile.format, "image/x-ipc")

@@ -1,0 +1,491 @@
+"""The .ipc file layout: signature, CRC-protected chunks, their order rules.
+
+The construct definitions below are the single source of truth of the byte layout; the
+functions around them add what construct cannot express compactly: the chunk order rules,
+range checks, truncation handling and size limits checked before anything is allocated.
+spec/FORMAT.md (sections 3 and 4) describes the same layout in prose.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import BinaryIO, NamedTuple
+
+from construct import (
+    Bytes,
+    Checksum,
+    ChecksumError,
+    GreedyBytes,
+    Int8ub,
+    Int16ub,
+    Int32ub,
+    NullTerminated,
+    Rebuild,
+    Struct,
+    len_,
+    this,
+)
+
+# PNG-style: the high byte catches 7-bit channels, CR LF / LF catch newline translation,
+# 0x1A stops DOS `type`.
+SIGNATURE = b"\x89IPC\r\n\x1a\n"
+FORMAT_VERSION = 1
+
+# Largest chunk data length and largest width/height (both fit a signed 32-bit integer, as in PNG).
+MAX_CHUNK_LENGTH = 2**31 - 1
+MAX_DIMENSION = 2**31 - 1
+
+MODES = {0: "L"}  # IHDR mode code -> Pillow mode name
+MODE_CODES = {name: code for code, name in MODES.items()}
+CODING_ADAPTIVE_BINARY = 0  # the only VALS coding of format version 1
+CODINGS = frozenset({CODING_ADAPTIVE_BINARY})
+
+IHDR_LENGTH = 14
+VALS_HEAD_LENGTH = 5
+MAX_KEYWORD_LENGTH = 79
+
+METADATA_CHUNKS = ("iCCP", "eXIf", "tEXt")
+DATA_CHUNKS = ("EDGE", "SEED", "VALS")
+
+# --- construct definitions -------------------------------------------------------------------
+
+ChunkHead = Struct(
+    "length" / Int32ub,
+    "type" / Bytes(4),
+)
+
+Chunk = Struct(
+    "length" / Rebuild(Int32ub, len_(this.data)),
+    "type" / Bytes(4),
+    "data" / Bytes(this.length),
+    "crc" / Checksum(Int32ub, zlib.crc32, lambda ctx: ctx.type + ctx.data),
+)
+
+IhdrData = Struct(
+    "version" / Int8ub,
+    "mode" / Int8ub,
+    "width" / Int32ub,
+    "height" / Int32ub,
+    "levels" / Int16ub,
+    "spacing" / Int8ub,
+    "flags" / Int8ub,
+)
+
+ValsData = Struct(
+    "count" / Int32ub,
+    "coding" / Int8ub,
+    "payload" / GreedyBytes,
+)
+
+TextData = Struct(
+    "keyword" / NullTerminated(GreedyBytes),
+    "text" / GreedyBytes,
+)
+
+# --- errors and data model -------------------------------------------------------------------
+
+
+class FormatError(ValueError):
+    """The bytes are not a valid IPC file; the message says what is wrong."""
+
+
+class TruncatedError(FormatError):
+    """The data ends before the IEND chunk."""
+
+
+@dataclass
+class Header:
+    """The IHDR fields, validated on construction."""
+
+    width: int
+    height: int
+    levels: int
+    spacing: int
+    mode: str = "L"
+    version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        if self.version != FORMAT_VERSION:
+            raise FormatError(
+                f"unsupported format version {self.version} (this reader knows {FORMAT_VERSION})"
+            )
+        if self.mode not in MODE_CODES:
+            raise FormatError(f"unsupported mode {self.mode!r} (only 'L')")
+        for name, value, low, high in (
+            ("width", self.width, 1, MAX_DIMENSION),
+            ("height", self.height, 1, MAX_DIMENSION),
+            ("levels", self.levels, 2, 256),
+            ("spacing", self.spacing, 1, 255),
+        ):
+            if not isinstance(value, int) or not low <= value <= high:
+                raise FormatError(f"IHDR {name} {value!r} out of range {low}..{high}")
+
+
+@dataclass
+class IpcFile:
+    """Everything an IPC file holds, chunk payloads still coded."""
+
+    header: Header
+    edge: bytes
+    seed: bytes | None
+    values_count: int
+    values_coding: int
+    values_payload: bytes
+    icc_profile: bytes | None = None
+    exif: bytes | None = None
+    text: dict[str, str] = field(default_factory=dict)
+    truncated: bool = False
+
+
+class Head(NamedTuple):
+    """What read_head returns: the header, the metadata and where the data chunks start."""
+
+    header: Header
+    icc_profile: bytes | None
+    exif: bytes | None
+    text: dict[str, str]
+    data_offset: int
+
+
+@dataclass(frozen=True)
+class ChunkInfo:
+    """One chunk as found in a file: type, offset of its length field, data length."""
+
+    type: str
+    offset: int
+    length: int
+    complete: bool = True
+
+
+# --- chunk bodies ----------------------------------------------------------------------------
+
+
+def _decode_ihdr(body: bytes) -> Header:
+    f = IhdrData.parse(body)
+    if f.version != FORMAT_VERSION:
+        raise FormatError(
+            f"unsupported format version {f.version} (this reader knows {FORMAT_VERSION})"
+        )
+    if f.mode not in MODES:
+        raise FormatError(f"unsupported IHDR mode code {f.mode} (only 0 = 'L')")
+    if f.flags != 0:
+        raise FormatError(f"IHDR flags must be 0, found {f.flags:#04x}")
+    return Header(
+        width=f.width, height=f.height, levels=f.levels, spacing=f.spacing, mode=MODES[f.mode]
+    )
+
+
+def _check_keyword(keyword: bytes) -> None:
+    if not 1 <= len(keyword) <= MAX_KEYWORD_LENGTH:
+        raise FormatError(f"tEXt keyword must be 1..{MAX_KEYWORD_LENGTH} bytes, has {len(keyword)}")
+    if any(not (0x20 <= b <= 0x7E or 0xA1 <= b) for b in keyword):
+        raise FormatError(f"tEXt keyword {keyword!r} has a byte outside printable Latin-1")
+
+
+def _decode_text(body: bytes) -> tuple[str, str]:
+    if b"\x00" not in body:
+        raise FormatError("tEXt chunk has no NUL after its keyword")
+    f = TextData.parse(body)
+    _check_keyword(f.keyword)
+    try:
+        text = f.text.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise FormatError(f"tEXt {f.keyword!r} text is not UTF-8: {e.reason}") from None
+    return f.keyword.decode("latin-1"), text
+
+
+def _encode_text(keyword: str, text: str) -> bytes:
+    try:
+        raw = keyword.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(f"tEXt keyword {keyword!r} is not Latin-1") from None
+    _check_keyword(raw)
+    return TextData.build({"keyword": raw, "text": text.encode("utf-8")})
+
+
+class _Meta:
+    """Collects IHDR and the metadata chunks; shared by parse and read_head."""
+
+    def __init__(self) -> None:
+        self.header: Header | None = None
+        self.icc_profile: bytes | None = None
+        self.exif: bytes | None = None
+        self.text: dict[str, str] = {}
+
+    def take(self, ctype: str, body: bytes, offset: int) -> None:
+        if ctype == "IHDR":
+            self.header = _decode_ihdr(body)
+        elif ctype == "iCCP":
+            self.icc_profile = body
+        elif ctype == "eXIf":
+            self.exif = body
+        elif ctype == "tEXt":
+            keyword, text = _decode_text(body)
+            if keyword in self.text:
+                raise FormatError(f"tEXt keyword {keyword!r} repeated at offset {offset}")
+            self.text[keyword] = text
+
+
+# --- order rules -----------------------------------------------------------------------------
+
+
+class _Order:
+    """Checks each chunk head against the order rules as the chunks arrive."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def admit(self, raw_type: bytes, length: int, offset: int) -> str:
+        """Check one chunk head; return its type as str (raises FormatError)."""
+        if not (raw_type.isalpha() and raw_type.isascii()):
+            raise FormatError(f"chunk type {raw_type!r} at offset {offset} is not 4 ASCII letters")
+        ctype = raw_type.decode("ascii")
+        where = f"{ctype} chunk at offset {offset}"
+        if length > MAX_CHUNK_LENGTH:
+            raise FormatError(f"{where} declares length {length} > {MAX_CHUNK_LENGTH}")
+        seen = self.seen
+        if not seen and ctype != "IHDR":
+            raise FormatError(f"first chunk must be IHDR, found {where}")
+        known = ctype in ("IHDR", "IEND", *METADATA_CHUNKS, *DATA_CHUNKS)
+        if not known:
+            if ctype[0].isupper():
+                raise FormatError(f"unknown critical {where}")
+            return ctype  # unknown ancillary chunks may stand anywhere after IHDR
+        if ctype in seen and ctype != "tEXt":
+            raise FormatError(f"duplicate {where}")
+        if ctype in METADATA_CHUNKS and seen.intersection(DATA_CHUNKS):
+            raise FormatError(f"{where} comes after a data chunk; metadata must precede EDGE")
+        if ctype == "IHDR" and length != IHDR_LENGTH:
+            raise FormatError(f"{where} has length {length}, must be {IHDR_LENGTH}")
+        if ctype in ("SEED", "VALS") and "EDGE" not in seen:
+            raise FormatError(f"{where} comes before EDGE")
+        if ctype == "SEED" and "VALS" in seen:
+            raise FormatError(f"{where} comes after VALS")
+        if ctype == "VALS" and length < VALS_HEAD_LENGTH:
+            raise FormatError(f"{where} has length {length}, needs at least {VALS_HEAD_LENGTH}")
+        if ctype == "IEND":
+            if length != 0:
+                raise FormatError(f"{where} has length {length}, must be 0")
+            for needed in ("EDGE", "VALS"):
+                if needed not in seen:
+                    raise FormatError(f"missing {needed} chunk before IEND at offset {offset}")
+        seen.add(ctype)
+        return ctype
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _check_signature(prefix: bytes) -> None:
+    if prefix == SIGNATURE:
+        return
+    if len(prefix) < len(SIGNATURE) and SIGNATURE.startswith(prefix):
+        raise TruncatedError(f"file ends inside the signature ({len(prefix)} of 8 bytes)")
+    if prefix[:4] == SIGNATURE[:4]:
+        raise FormatError("damaged IPC signature (newline translation or 7-bit transfer?)")
+    raise FormatError("not an IPC file (bad signature)")
+
+
+def _crc_error(ctype: str, offset: int, body: bytes, stored: bytes) -> FormatError:
+    computed = zlib.crc32(ctype.encode("ascii") + body)
+    return FormatError(
+        f"CRC mismatch in {ctype} chunk at offset {offset}: "
+        f"stored {Int32ub.parse(stored):#010x}, computed {computed:#010x}"
+    )
+
+
+class _Walk:
+    """Iterates (ChunkInfo, data) over a whole file in memory, with all framing checks.
+
+    In lenient mode a file cut short ends the iteration: a chunk whose head is complete is
+    yielded with the data bytes that are there and complete=False; `truncated` is then set.
+    """
+
+    def __init__(self, data: bytes, lenient: bool) -> None:
+        self.data = data
+        self.lenient = lenient
+        self.truncated = False
+
+    def _cut(self, message: str) -> None:
+        if not self.lenient:
+            raise TruncatedError(message)
+        self.truncated = True
+
+    def __iter__(self) -> Iterator[tuple[ChunkInfo, bytes]]:
+        data = self.data
+        size = len(data)
+        _check_signature(bytes(data[: len(SIGNATURE)]))
+        order = _Order()
+        pos = len(SIGNATURE)
+        while True:
+            if size - pos < ChunkHead.sizeof():
+                self._cut(f"file ends at byte {size} before IEND (chunk head at offset {pos})")
+                return
+            head = ChunkHead.parse(data[pos : pos + 8])
+            ctype = order.admit(head.type, head.length, pos)
+            end = pos + 12 + head.length
+            if end > size:
+                self._cut(
+                    f"{ctype} chunk at offset {pos} declares {head.length} data bytes "
+                    f"but the file ends at byte {size}"
+                )
+                info = ChunkInfo(ctype, pos, head.length, complete=False)
+                yield info, bytes(data[pos + 8 : min(pos + 8 + head.length, size)])
+                return
+            try:
+                body = Chunk.parse(data[pos:end]).data
+            except ChecksumError:
+                body = bytes(data[pos + 8 : end - 4])
+                raise _crc_error(ctype, pos, body, bytes(data[end - 4 : end])) from None
+            yield ChunkInfo(ctype, pos, head.length), body
+            if ctype == "IEND":
+                return
+            pos = end
+
+
+def parse(data: bytes, *, lenient: bool = False) -> IpcFile:
+    """Parse a whole IPC file held in memory, checking structure and every CRC."""
+    walk = _Walk(data, lenient)
+    meta = _Meta()
+    edge: bytes | None = None
+    seed: bytes | None = None
+    vals = None
+    for info, body in walk:
+        ctype = info.type
+        if not info.complete:
+            # Only the data planes are worth keeping in part; a cut header is fatal.
+            if ctype == "IHDR":
+                raise TruncatedError(f"file ends inside IHDR at offset {info.offset}")
+            if ctype == "VALS" and len(body) < VALS_HEAD_LENGTH:
+                continue
+            if ctype not in DATA_CHUNKS:
+                continue
+        if ctype == "EDGE":
+            edge = body
+        elif ctype == "SEED":
+            seed = body
+        elif ctype == "VALS":
+            vals = ValsData.parse(body)
+            if vals.coding not in CODINGS:
+                raise FormatError(f"unknown VALS coding {vals.coding} at offset {info.offset}")
+        else:
+            meta.take(ctype, body, info.offset)
+    if meta.header is None:
+        raise TruncatedError("file ends before the IHDR chunk is complete")
+    return IpcFile(
+        header=meta.header,
+        edge=b"" if edge is None else edge,
+        seed=seed,
+        values_count=0 if vals is None else vals.count,
+        values_coding=CODING_ADAPTIVE_BINARY if vals is None else vals.coding,
+        values_payload=b"" if vals is None else vals.payload,
+        icc_profile=meta.icc_profile,
+        exif=meta.exif,
+        text=meta.text,
+        truncated=walk.truncated,
+    )
+
+
+def verify(data: bytes) -> None:
+    """Check signature, chunk structure, order and every CRC without decoding the planes."""
+    parse(data)
+
+
+def chunk_table(data: bytes) -> list[ChunkInfo]:
+    """List the chunks of a complete, valid file (raises FormatError otherwise)."""
+    return [info for info, _ in _Walk(data, lenient=False)]
+
+
+_READ_PIECE = 1 << 20
+
+
+def _read_upto(fp: BinaryIO, n: int) -> bytes:
+    """Read n bytes or up to EOF, in pieces, so a lying length cannot force a huge buffer."""
+    pieces = []
+    while n > 0:
+        piece = fp.read(min(n, _READ_PIECE))
+        if not piece:
+            break
+        pieces.append(piece)
+        n -= len(piece)
+    return b"".join(pieces)
+
+
+def read_head(fp: BinaryIO) -> Head:
+    """Read signature, IHDR and metadata chunks from fp, stopping at the first data chunk.
+
+    Offsets are counted from the position of fp on entry. The data chunks' payloads are
+    never read; fp is left just after the first data chunk's 8-byte head.
+    """
+    _check_signature(_read_upto(fp, len(SIGNATURE)))
+    order = _Order()
+    meta = _Meta()
+    pos = len(SIGNATURE)
+    while True:
+        raw = _read_upto(fp, ChunkHead.sizeof())
+        if len(raw) < ChunkHead.sizeof():
+            raise TruncatedError(f"file ends at byte {pos + len(raw)} before the first data chunk")
+        head = ChunkHead.parse(raw)
+        ctype = order.admit(head.type, head.length, pos)
+        if ctype in DATA_CHUNKS:
+            assert meta.header is not None  # _Order puts IHDR first
+            return Head(meta.header, meta.icc_profile, meta.exif, meta.text, pos)
+        rest = _read_upto(fp, head.length + 4)
+        if len(rest) < head.length + 4:
+            raise TruncatedError(
+                f"{ctype} chunk at offset {pos} declares {head.length} data bytes "
+                f"but the file ends at byte {pos + 8 + len(rest)}"
+            )
+        body, stored = rest[:-4], rest[-4:]
+        if zlib.crc32(head.type + body) != Int32ub.parse(stored):
+            raise _crc_error(ctype, pos, body, stored)
+        meta.take(ctype, body, pos)
+        pos += 12 + head.length
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _chunk(ctype: str, body: bytes) -> bytes:
+    if len(body) > MAX_CHUNK_LENGTH:
+        raise ValueError(f"{ctype} data of {len(body)} bytes exceeds {MAX_CHUNK_LENGTH}")
+    return Chunk.build({"type": ctype.encode("ascii"), "data": bytes(body)})
+
+
+def build(f: IpcFile) -> bytes:
+    """Serialise an IpcFile: signature, then chunks in canonical order (metadata first)."""
+    h = f.header
+    replace(h)  # re-validates: the dataclass may have been changed after construction
+    if f.values_coding not in CODINGS:
+        raise ValueError(f"unknown VALS coding {f.values_coding}")
+    if not 0 <= f.values_count <= 0xFFFFFFFF:
+        raise ValueError(f"values_count {f.values_count} out of range 0..2**32-1")
+    ihdr = IhdrData.build(
+        {
+            "version": h.version,
+            "mode": MODE_CODES[h.mode],
+            "width": h.width,
+            "height": h.height,
+            "levels": h.levels,
+            "spacing": h.spacing,
+            "flags": 0,
+        }
+    )
+    parts = [SIGNATURE, _chunk("IHDR", ihdr)]
+    if f.icc_profile is not None:
+        parts.append(_chunk("iCCP", f.icc_profile))
+    if f.exif is not None:
+        parts.append(_chunk("eXIf", f.exif))
+    for keyword, text in f.text.items():
+        parts.append(_chunk("tEXt", _encode_text(keyword, text)))
+    parts.append(_chunk("EDGE", f.edge))
+    if f.seed is not None:
+        parts.append(_chunk("SEED", f.seed))
+    vals = ValsData.build(
+        {"count": f.values_count, "coding": f.values_coding, "payload": f.values_payload}
+    )
+    parts.append(_chunk("VALS", vals))
+    parts.append(_chunk("IEND", b""))
+    return b"".join(parts)
