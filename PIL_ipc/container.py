@@ -281,6 +281,8 @@ class _Order:
 def _check_signature(prefix: bytes) -> None:
     if prefix == SIGNATURE:
         return
+    if not prefix:
+        raise TruncatedError("empty file: no IPC signature")
     if len(prefix) < len(SIGNATURE) and SIGNATURE.startswith(prefix):
         raise TruncatedError(f"file ends inside the signature ({len(prefix)} of 8 bytes)")
     if prefix[:4] == SIGNATURE[:4]:
@@ -354,7 +356,7 @@ def parse(data: bytes, *, lenient: bool = False) -> IpcFile:
     vals = None
     for info, body in walk:
         ctype = info.type
-        if not info.complete:
+        if not info.complete and len(body) < info.length:
             # Only the data planes are worth keeping in part; a cut header is fatal.
             if ctype == "IHDR":
                 raise TruncatedError(f"file ends inside IHDR at offset {info.offset}")
