@@ -93,14 +93,15 @@ _TAN_22_5 = 0.41421356237309503
 
 
 @njit(cache=True, nogil=True)
-def _threshold_thin(gx: np.ndarray, gy: np.ndarray, threshold: float, thin: bool) -> np.ndarray:
+def _candidates(gx: np.ndarray, gy: np.ndarray, low: float, thin: bool) -> np.ndarray:
+    """Pixels above ``low``, kept only at maxima across the edge when ``thin``."""
     h, w = gx.shape
     mag = np.sqrt(gx * gx + gy * gy)
     out = np.zeros((h, w), dtype=np.bool_)
     for y in range(h):
         for x in range(w):
             m = mag[y, x]
-            if m <= threshold:
+            if m <= low:
                 continue
             if not thin:
                 out[y, x] = True
@@ -126,12 +127,71 @@ def _threshold_thin(gx: np.ndarray, gy: np.ndarray, threshold: float, thin: bool
     return out
 
 
-def detect(image: np.ndarray, threshold: float, thin: bool = True) -> np.ndarray:
-    """Edge plane: Sobel magnitude above ``threshold``, thinned by non-maximum suppression."""
+@njit(cache=True, nogil=True)
+def _keep_components(cand: np.ndarray, mag: np.ndarray, high: float,
+                     min_length: int) -> np.ndarray:
+    """8-connected candidate chains that reach ``high`` somewhere and have >= min_length pixels."""
+    h, w = cand.shape
+    n = h * w
+    flat = cand.ravel()
+    fmag = mag.ravel()
+    seen = np.zeros(n, dtype=np.bool_)
+    keep = np.zeros(n, dtype=np.bool_)
+    queue = np.empty(n, dtype=np.int64)
+    for start in range(n):
+        if not flat[start] or seen[start]:
+            continue
+        seen[start] = True
+        head = 0
+        tail = 1
+        queue[0] = start
+        strong = False
+        while head < tail:
+            p = queue[head]
+            head += 1
+            if fmag[p] > high:
+                strong = True
+            y = p // w
+            x = p - y * w
+            for dy in range(-1, 2):
+                yy = y + dy
+                if yy < 0 or yy >= h:
+                    continue
+                for dx in range(-1, 2):
+                    xx = x + dx
+                    if xx < 0 or xx >= w:
+                        continue
+                    q = yy * w + xx
+                    if flat[q] and not seen[q]:
+                        seen[q] = True
+                        queue[tail] = q
+                        tail += 1
+        if strong and tail >= min_length:
+            for i in range(tail):
+                keep[queue[i]] = True
+    return keep.reshape((h, w))
+
+
+def detect(image: np.ndarray, threshold: float, thin: bool = True, hysteresis: float = 1.0,
+           min_length: int = 0) -> np.ndarray:
+    """Edge plane from the Sobel magnitude of ``image``.
+
+    Pixels above ``threshold`` are edges (the paper's rule).  With ``thin`` only maxima across
+    the edge are kept (non-maximum suppression).  With ``hysteresis`` < 1, pixels down to
+    ``hysteresis * threshold`` are kept where they connect (8-neighbours) to a pixel above
+    ``threshold``; chains shorter than ``min_length`` pixels are dropped (they cost more to code
+    than they bring back).
+    """
+    if not 0.0 < hysteresis <= 1.0:
+        raise ValueError("hysteresis must be in (0, 1]")
     gx, gy = sobel(image)
     if gx.size == 0:
         return np.zeros(gx.shape, dtype=bool)
-    return _threshold_thin(gx, gy, float(threshold), bool(thin))
+    high = float(threshold)
+    cand = _candidates(gx, gy, high * hysteresis, bool(thin))
+    if hysteresis == 1.0 and min_length <= 1:
+        return cand
+    return _keep_components(cand, np.hypot(gx, gy), high, int(min_length))
 
 
 def gradient_magnitude(image: np.ndarray) -> np.ndarray:

@@ -89,3 +89,38 @@ def test_diagonal_step_is_thin():
 def test_tiny_images(shape):
     img = np.zeros(shape)
     assert edges.detect(edges.denoise(img, 8.0), 10).shape == shape
+
+
+def ramp_line_image():
+    """A long edge whose step height fades from 120 to 20 grey levels, plus a short strong stub."""
+    img = np.zeros((40, 60))
+    heights = np.linspace(120, 20, 60)
+    img[20:, :] = heights[None, :]
+    img[5:8, 10:13] = 200  # a 3x3 blob: a short, strong chain
+    return img
+
+
+def test_hysteresis_extends_strong_edges_into_weaker_parts():
+    img = ramp_line_image()
+    plain = edges.detect(img, threshold=60)
+    hyst = edges.detect(img, threshold=60, hysteresis=0.25)
+    row = 20
+    # Without hysteresis the edge stops where the step drops below 60; with it, the connected
+    # part continues down to 15 grey levels.
+    assert plain[row, :].sum() < hyst[row, :].sum()
+    assert hyst[row, 5:55].all()
+    assert np.all(plain <= hyst)
+
+
+def test_min_length_drops_short_chains():
+    img = ramp_line_image()
+    keep_all = edges.detect(img, threshold=60)
+    long_only = edges.detect(img, threshold=60, min_length=15)
+    blob = (slice(3, 10), slice(8, 15))
+    assert keep_all[blob].any() and not long_only[blob].any()
+    assert long_only[20].sum() == keep_all[20].sum()
+
+
+def test_hysteresis_out_of_range():
+    with pytest.raises(ValueError):
+        edges.detect(np.zeros((4, 4)), 10, hysteresis=0.0)
