@@ -30,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     enc.add_argument("--spacing", type=int, metavar="D", help="source point spacing along edges")
     enc.add_argument("--levels", type=int, metavar="L", help="quantisation levels of values")
     enc.add_argument("--contrast", type=float, metavar="K", help="Perona-Malik contrast")
+    enc.add_argument("--iterations", type=int, metavar="N", help="Perona-Malik steps")
     enc.add_argument(
         "--no-thin", dest="thin", action="store_false", default=None, help="keep thick edges"
     )
@@ -46,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-ENCODE_OPTIONS = ("threshold", "spacing", "levels", "contrast", "thin", "bpp", "size")
+ENCODE_OPTIONS = ("threshold", "spacing", "levels", "contrast", "iterations", "thin", "bpp", "size")
 
 
 def _encode(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
