@@ -13,6 +13,7 @@ from PIL import Image, ImageFile
 from . import container
 
 EXIF_PREFIX = b"Exif\x00\x00"
+_NOT_FROM_TEXT = frozenset({"version", "levels", "spacing", "icc_profile", "exif", "transparency"})
 
 
 def _accept(prefix: bytes) -> bool:
@@ -32,7 +33,8 @@ class IpcImageFile(ImageFile.ImageFile):
         header = head.header
         self._size = header.width, header.height
         self._mode = header.mode
-        self.info.update(head.text)
+        # Text never stands in for the header, the metadata chunks or keys Pillow interprets.
+        self.info.update((k, v) for k, v in head.text.items() if k not in _NOT_FROM_TEXT)
         self.info["version"] = header.version
         self.info["levels"] = header.levels
         self.info["spacing"] = header.spacing
