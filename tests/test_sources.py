@@ -1,56 +1,11 @@
 """Source-point location: the band, the walk, sampling and predictors (spec section 6)."""
 
-from collections import deque
-
 import numpy as np
 import pytest
+from reference_decoder import band_of as band_reference
+from reference_decoder import locate
 
 from PIL_ipc import sources
-
-
-def band_reference(edges):
-    h, w = edges.shape
-    p = np.pad(edges, 1)
-    near = np.zeros((h, w), bool)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            near |= p[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
-    return near & ~edges
-
-
-def locate_reference(edges, spacing, seed=None):
-    """Straight transcription of the rule in spec/FORMAT.md section 6, in plain Python."""
-    h, w = edges.shape
-    band = band_reference(edges)
-    seen = np.zeros((h, w), bool)
-    positions, predictors = [], []
-    for y0 in range(h):
-        for x0 in range(w):
-            if not band[y0, x0] or seen[y0, x0]:
-                continue
-            seen[y0, x0] = True
-            queue = deque([(y0, x0, 0, len(positions) - 1)])
-            while queue:
-                y, x, d, pred = queue.popleft()
-                nbrs = [(y + dy, x + dx) for dy, dx in ((-1, 0), (0, -1), (0, 1), (1, 0))
-                        if 0 <= y + dy < h and 0 <= x + dx < w and band[y + dy, x + dx]]
-                inherit = pred
-                if d % spacing == 0 or len(nbrs) <= 1:
-                    positions.append(y * w + x)
-                    predictors.append(pred)
-                    inherit = len(positions) - 1
-                for yy, xx in nbrs:
-                    if not seen[yy, xx]:
-                        seen[yy, xx] = True
-                        queue.append((yy, xx, d + 1, inherit))
-    n_band = len(positions)
-    if seed is not None:
-        stored = set(positions)
-        for p in np.flatnonzero(seed):
-            if p not in stored:
-                positions.append(int(p))
-                predictors.append(len(positions) - 2)
-    return band, positions, predictors, n_band
 
 
 def random_edges(shape, density, seed):
@@ -77,19 +32,20 @@ def test_vertical_step_by_hand():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_locate_matches_reference(spacing, seed):
     e = random_edges((23, 31), 0.04, seed)
-    band, pos, pred, n_band = locate_reference(e, spacing)
+    band, pos, pred = locate(e, spacing)
     sp = sources.locate(e, spacing)
     assert np.array_equal(sp.band, band)
+    assert np.array_equal(band_reference(e), band)
     assert sp.positions.tolist() == pos
     assert sp.predictors.tolist() == pred
-    assert sp.n_band == n_band
+    assert sp.n_band == len(pos)
 
 
 def test_seed_points_follow_band_points_without_duplicates():
     e = random_edges((20, 20), 0.03, 5)
     seed = np.zeros_like(e)
     seed[::4, ::4] = True
-    band, pos, pred, n_band = locate_reference(e, 4, seed)
+    band, pos, pred = locate(e, 4, seed)
     sp = sources.locate(e, 4, seed)
     assert sp.positions.tolist() == pos and sp.predictors.tolist() == pred
     assert len(set(sp.positions.tolist())) == sp.count
