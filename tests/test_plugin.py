@@ -1,0 +1,419 @@
+"""Tests of the Pillow surface: open, load, save, info, verify, errors, limits."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+import PIL_ipc
+from PIL_ipc import IpcImagePlugin, container, decoder
+
+SIZE = 64
+
+
+def make_image(seed: int = 0) -> Image.Image:
+    """A small grey image with smooth shading and sharp edges."""
+    y, x = np.mgrid[0:SIZE, 0:SIZE]
+    a = 40 + 1.5 * x + 0.5 * y
+    a[16:44, 20:50] = 200 - 30 * seed
+    a[(x - 18) ** 2 + (y - 46) ** 2 < 100] = 20
+    return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8), "L")
+
+
+@pytest.fixture(scope="module")
+def original() -> Image.Image:
+    return make_image()
+
+
+@pytest.fixture(scope="module")
+def encoded(original) -> bytes:
+    out = io.BytesIO()
+    original.save(out, format="IPC")
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def expected(encoded) -> np.ndarray:
+    """The pixels the codec itself gives; the plugin must hand exactly these to Pillow."""
+    return decoder.decode(encoded)
+
+
+@pytest.fixture
+def path(tmp_path, encoded):
+    p = tmp_path / "image.ipc"
+    p.write_bytes(encoded)
+    return p
+
+
+def rebuilt(data: bytes, **changes) -> bytes:
+    """The same file with some container fields replaced (CRCs recomputed)."""
+    f = container.parse(data)
+    for name, value in changes.items():
+        setattr(f, name, value)
+    return container.build(f)
+
+
+# --- registration ------------------------------------------------------------------------------
+
+
+def test_registration():
+    assert PIL_ipc.__version__ == "0.1.0"
+    assert Image.registered_extensions()[".ipc"] == "IPC"
+    assert Image.MIME["IPC"] == "image/x-ipc"
+    assert "IPC" in Image.OPEN and "IPC" in Image.SAVE
+
+
+def test_accept():
+    assert IpcImagePlugin._accept(b"\x89IPC\r\n\x1a\n" + b"\x00" * 8)
+    assert not IpcImagePlugin._accept(b"\x89PNG\r\n\x1a\n" + b"\x00" * 8)
+    assert not IpcImagePlugin._accept(b"\x89IPC\n\x1a\n\x00")
+
+
+def test_import_does_not_load_codec():
+    code = (
+        "import sys, PIL_ipc\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PIL_ipc', 'numba')))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "['PIL_ipc', 'PIL_ipc.IpcImagePlugin', 'PIL_ipc.container']"
+
+
+# --- open and load ---------------------------------------------------------------------------
+
+
+def check_image(im: Image.Image, expected: np.ndarray) -> None:
+    assert im.format == "IPC" and im.mode == "L" and im.size == (SIZE, SIZE)
+    assert im.get_format_mimetype() == "image/x-ipc"
+    im.load()
+    np.testing.assert_array_equal(np.asarray(im), expected)
+
+
+def test_open_path(path, expected):
+    with Image.open(path) as im:
+        check_image(im, expected)
+
+
+def test_open_str_path_and_file_object(path, expected):
+    with Image.open(str(path)) as im:
+        check_image(im, expected)
+    with open(path, "rb") as f:
+        with Image.open(f) as im:
+            check_image(im, expected)
+        assert not f.closed  # Pillow leaves a caller's file open
+
+
+def test_open_bytesio(encoded, expected):
+    im = Image.open(io.BytesIO(encoded))
+    check_image(im, expected)
+
+
+def test_open_with_formats(encoded):
+    with Image.open(io.BytesIO(encoded), formats=["IPC"]) as im:
+        assert im.format == "IPC"
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(io.BytesIO(encoded), formats=["PNG"])
+
+
+def test_with_closes_file(path):
+    with Image.open(path) as im:
+        fp = im.fp
+        assert not fp.closed
+    assert fp.closed
+    with Image.open(path) as im:
+        fp = im.fp
+        im.load()
+    assert fp.closed
+
+
+def test_open_reads_head_only(encoded):
+    """_open must not touch the data chunks (their payloads are decoded on load)."""
+
+    class Limited(io.BytesIO):
+        limit = container.read_head(io.BytesIO(encoded)).data_offset + 8 + 16
+
+        def read(self, n=-1):
+            assert n is not None and n >= 0 and self.tell() + n <= self.limit, (self.tell(), n)
+            return super().read(n)
+
+    im = Image.open(Limited(encoded))
+    assert im.size == (SIZE, SIZE)
+
+
+def test_reconstruction_resembles_original(original, expected):
+    """A loose sanity check that the plugin shows the right picture, not the codec's quality."""
+    diff = np.abs(expected.astype(int) - np.asarray(original, dtype=int))
+    assert diff.mean() < 20
+
+
+def test_load_twice_copy_convert_thumbnail(encoded, expected):
+    im = Image.open(io.BytesIO(encoded))
+    im.load()
+    im.load()
+    np.testing.assert_array_equal(np.asarray(im.copy()), expected)
+    rgb = im.convert("RGB")
+    assert rgb.mode == "RGB"
+    np.testing.assert_array_equal(np.asarray(rgb)[..., 1], expected)
+    thumb = Image.open(io.BytesIO(encoded))
+    thumb.thumbnail((16, 16))
+    assert thumb.size == (16, 16)
+    np.testing.assert_array_equal(np.asarray(im.crop((3, 5, 20, 9))), expected[5:9, 3:20])
+
+
+def test_info(encoded):
+    parsed = container.parse(encoded)
+    im = Image.open(io.BytesIO(encoded))
+    assert im.info["version"] == 1
+    assert im.info["levels"] == parsed.header.levels
+    assert im.info["spacing"] == parsed.header.spacing
+    for key, value in parsed.text.items():
+        assert im.info[key] == value
+    assert "icc_profile" not in im.info and "exif" not in im.info
+
+
+def test_save_options_reach_the_header(original):
+    out = io.BytesIO()
+    original.save(out, format="IPC", levels=17, spacing=3, unrelated_option=True)
+    im = Image.open(io.BytesIO(out.getvalue()))
+    assert (im.info["levels"], im.info["spacing"]) == (17, 3)
+
+
+def test_independent_instances(original, encoded, expected):
+    other = io.BytesIO()
+    make_image(seed=3).save(other, format="IPC")
+    a = Image.open(io.BytesIO(encoded))
+    b = Image.open(io.BytesIO(other.getvalue()))
+    b.load()
+    a.load()
+    np.testing.assert_array_equal(np.asarray(a), expected)
+    np.testing.assert_array_equal(np.asarray(b), decoder.decode(other.getvalue()))
+    assert not np.array_equal(np.asarray(a), np.asarray(b))
+
+
+# --- save ------------------------------------------------------------------------------------
+
+
+def test_save_to_path_and_file_object(tmp_path, original, encoded):
+    p = tmp_path / "out.ipc"
+    original.save(p)  # format from the extension
+    assert p.read_bytes() == encoded
+    with open(tmp_path / "other.bin", "wb") as f:
+        original.save(f, format="IPC")
+    assert (tmp_path / "other.bin").read_bytes() == encoded
+
+
+@pytest.mark.parametrize("mode", ["1", "P", "LA", "RGB", "RGBA", "I", "F", "I;16"])
+def test_save_other_modes_rejected(mode):
+    im = Image.new(mode, (8, 8))
+    with pytest.raises(OSError, match=f"cannot write mode {mode} as IPC"):
+        im.save(io.BytesIO(), format="IPC")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"levels": 1}, {"levels": 257}, {"spacing": 0}, {"contrast": -1.0}, {"bpp": 1.0, "size": 99}],
+)
+def test_save_bad_options(original, options):
+    with pytest.raises(ValueError):
+        original.save(io.BytesIO(), format="IPC", **options)
+
+
+def test_icc_and_exif_round_trip(original):
+    icc = bytes(range(256)) * 2
+    exif = Image.Exif()
+    exif[0x010E] = "grey test image"
+    out = io.BytesIO()
+    original.save(out, format="IPC", icc_profile=icc, exif=exif)
+    raw = container.parse(out.getvalue())
+    assert raw.icc_profile == icc
+    assert raw.exif[:4] in (b"II*\x00", b"MM\x00*")  # stored without the APP1 prefix
+    im = Image.open(io.BytesIO(out.getvalue()))
+    assert im.info["icc_profile"] == icc
+    assert im.info["exif"] == b"Exif\x00\x00" + raw.exif
+    assert im.getexif()[0x010E] == "grey test image"
+
+
+def test_exif_bytes_with_and_without_prefix(original):
+    tiff = Image.Exif()
+    tiff[0x0131] = "PIL_ipc"
+    body = tiff.tobytes()[6:]
+    for given in (b"Exif\x00\x00" + body, body):
+        out = io.BytesIO()
+        original.save(out, format="IPC", exif=given)
+        assert container.parse(out.getvalue()).exif == body
+
+
+def test_icc_profile_from_image_info(original):
+    im = original.copy()
+    im.info["icc_profile"] = b"profile from info"
+    out = io.BytesIO()
+    im.save(out, format="IPC")
+    assert Image.open(io.BytesIO(out.getvalue())).info["icc_profile"] == b"profile from info"
+    out = io.BytesIO()
+    im.save(out, format="IPC", icc_profile=None)  # explicitly dropped
+    assert "icc_profile" not in Image.open(io.BytesIO(out.getvalue())).info
+
+
+# --- verify ----------------------------------------------------------------------------------
+
+
+def test_verify_good(encoded):
+    im = Image.open(io.BytesIO(encoded))
+    im.verify()
+    assert im.fp is None
+
+
+def test_verify_bad_crc_in_data_chunk(encoded):
+    bad = bytearray(encoded)
+    bad[-20] ^= 0x10  # inside VALS, after the head
+    im = Image.open(io.BytesIO(bytes(bad)))  # the head is intact
+    with pytest.raises(SyntaxError, match="CRC mismatch"):
+        im.verify()
+
+
+def test_verify_does_not_decode(encoded, monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("verify must not decode")
+
+    monkeypatch.setattr(decoder, "decode", boom)
+    Image.open(io.BytesIO(encoded)).verify()
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+def test_bad_head_is_unidentified(encoded):
+    bad = bytearray(encoded)
+    bad[20] ^= 0x01  # inside IHDR data: CRC mismatch
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(io.BytesIO(bytes(bad)))
+    with pytest.raises(SyntaxError, match="CRC mismatch in IHDR"):
+        IpcImagePlugin.IpcImageFile(io.BytesIO(bytes(bad)))
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(io.BytesIO(encoded[:30]))
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(io.BytesIO(rebuilt(encoded)[:8] + b"\x00\x00\x00\x0eABCD" + b"\x00" * 30))
+
+
+def test_bad_data_raises_oserror_on_load(encoded):
+    bad = rebuilt(encoded, edge=b"\x00\x00 this is not a plane \xff" * 3)
+    im = Image.open(io.BytesIO(bad))
+    with pytest.raises(OSError) as info:
+        im.load()
+    assert str(info.value)  # the codec's message is passed on
+
+
+def test_crc_error_in_data_raises_oserror_on_load(encoded):
+    bad = bytearray(encoded)
+    bad[-20] ^= 0x10
+    im = Image.open(io.BytesIO(bytes(bad)))
+    with pytest.raises(OSError, match="CRC mismatch"):
+        im.load()
+
+
+@pytest.fixture
+def truncated_ok(monkeypatch):
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+
+
+def truncations(encoded: bytes) -> list[bytes]:
+    offset = container.read_head(io.BytesIO(encoded)).data_offset
+    table = container.chunk_table(encoded)
+    vals = next(c for c in table if c.type == "VALS")
+    cuts = {offset + 20, (offset + vals.offset) // 2, vals.offset + 10, len(encoded) - 5}
+    return [encoded[:n] for n in sorted(cuts)]
+
+
+def test_truncated_raises_oserror(encoded):
+    for cut in truncations(encoded):
+        im = Image.open(io.BytesIO(cut))
+        assert im.size == (SIZE, SIZE)
+        with pytest.raises(OSError):
+            im.load()
+
+
+def test_truncated_loads_with_load_truncated_images(encoded, truncated_ok):
+    for cut in truncations(encoded):
+        im = Image.open(io.BytesIO(cut))
+        im.load()
+        assert im.size == (SIZE, SIZE) and im.mode == "L"
+        assert np.asarray(im).shape == (SIZE, SIZE)
+    # nothing is missing when only IEND's CRC is cut, so the picture is the full one
+    im = Image.open(io.BytesIO(encoded[:-2]))
+    im.load()
+    np.testing.assert_array_equal(np.asarray(im), decoder.decode(encoded))
+
+
+# --- decompression bomb ------------------------------------------------------------------------
+
+
+def huge(encoded: bytes, width: int, height: int) -> bytes:
+    f = container.parse(encoded)
+    f.header = container.Header(
+        width=width, height=height, levels=f.header.levels, spacing=f.header.spacing
+    )
+    return container.build(f)
+
+
+def test_bomb_error_from_header_alone(encoded):
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(io.BytesIO(huge(encoded, 100_000, 100_000)))
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(io.BytesIO(huge(encoded, 2**31 - 1, 2**31 - 1)))
+
+
+@pytest.fixture
+def decode_calls(monkeypatch) -> dict:
+    """Records the keyword arguments the plugin passes to decoder.decode."""
+    seen: dict = {}
+    real = decoder.decode
+
+    def spy(data, **kwargs):
+        seen.update(kwargs)
+        return real(data, **kwargs)
+
+    monkeypatch.setattr(decoder, "decode", spy)
+    return seen
+
+
+def test_bomb_warning_and_limit_passed_to_decoder(encoded, monkeypatch, decode_calls):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", SIZE * SIZE - 100)
+    with pytest.warns(Image.DecompressionBombWarning):
+        im = Image.open(io.BytesIO(encoded))
+    im.load()
+    assert decode_calls == {"lenient": False, "max_pixels": 2 * (SIZE * SIZE - 100)}
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", SIZE * SIZE // 2 - 1)
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(io.BytesIO(encoded))
+
+
+def test_no_limit_passes_none(encoded, monkeypatch, decode_calls):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Image.open(io.BytesIO(encoded)).load()
+    assert decode_calls["max_pixels"] is None
+
+
+def test_lenient_passed_to_decoder(encoded, truncated_ok, decode_calls):
+    Image.open(io.BytesIO(encoded)).load()
+    assert decode_calls["lenient"] is True
+
+
+def test_text_cannot_override_header_or_metadata(encoded):
+    f = container.parse(encoded)
+    f.text = {"levels": "999", "exif": "text", "transparency": "3", "note": "kept"}
+    im = Image.open(io.BytesIO(container.build(f)))
+    assert im.info["levels"] == f.header.levels
+    assert "exif" not in im.info and "transparency" not in im.info
+    assert im.info["note"] == "kept"
