@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 
 from PIL import Image
 
@@ -34,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     enc.add_argument(
         "--no-thin", dest="thin", action="store_false", default=None, help="keep thick edges"
     )
+    enc.add_argument(
+        "--hysteresis", type=float, metavar="H", help="weak-edge threshold, fraction of T"
+    )
+    enc.add_argument("--min-length", type=int, metavar="N", help="drop shorter edge chains")
+    enc.add_argument("--tonal", type=int, metavar="N", help="tonal optimisation iterations")
     target = enc.add_mutually_exclusive_group()
     target.add_argument("--bpp", type=float, metavar="B", help="target bits per pixel")
     target.add_argument("--size", type=int, metavar="BYTES", help="target file size")
@@ -47,13 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-ENCODE_OPTIONS = ("threshold", "spacing", "levels", "contrast", "iterations", "thin", "bpp", "size")
-
-
 def _encode(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     from .encoder import EncodeOptions
 
-    options = {k: getattr(args, k) for k in ENCODE_OPTIONS if getattr(args, k) is not None}
+    # Option dests are named after EncodeOptions fields; unset ones keep the encoder's default.
+    given = vars(args)
+    names = [f.name for f in fields(EncodeOptions)]
+    options = {k: given[k] for k in names if given.get(k) is not None}
     try:
         EncodeOptions.from_mapping(options)
     except ValueError as e:

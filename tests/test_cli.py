@@ -67,11 +67,14 @@ def test_encode(encoded):
 def test_encode_converts_colour_with_note(work):
     rgb = np.stack([grey_array()] * 3, axis=-1)
     Image.fromarray(rgb, "RGB").save(work / "rgb.png")
-    result = run("encode", "rgb.png", "rgb.ipc", "--levels", "17", "--spacing", "3", cwd=work)
+    options = ["--levels", "17", "--spacing", "3", "--tonal", "0", "--min-length", "2"]
+    result = run("encode", "rgb.png", "rgb.ipc", *options, "--no-thin", cwd=work)
     assert result.returncode == 0, result.stderr
     assert "converting RGB to L" in result.stderr
     with Image.open(work / "rgb.ipc") as im:
         assert (im.mode, im.info["levels"], im.info["spacing"]) == ("L", 17, 3)
+        # the encoder records its settings in tEXt
+        assert (im.info["tonal"], im.info["min_length"], im.info["thin"]) == ("0", "2", "0")
 
 
 def test_decode(work, encoded):
