@@ -1,0 +1,101 @@
+"""Decoder: consistency checks between chunks, limits, and hostile input."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from PIL_ipc import container, decoder, encoder, jbig
+
+
+@pytest.fixture(scope="module")
+def sample():
+    y, x = np.mgrid[0:40, 0:48]
+    img = np.where(x + y > 40, 200, 50).astype(np.uint8)
+    return img, encoder.encode(img, encoder.EncodeOptions(threshold=20, min_length=0))
+
+
+def rebuild(data, **changes):
+    f = container.parse(data)
+    return container.build(dataclasses.replace(f, **changes))
+
+
+def test_decodes(sample):
+    img, data = sample
+    out = decoder.decode(data)
+    assert out.shape == img.shape and np.abs(out.astype(int) - img).mean() < 10
+
+
+def test_edge_plane_of_wrong_size(sample):
+    _, data = sample
+    bad = rebuild(data, edge=jbig.encode(np.zeros((40, 47), bool)))
+    with pytest.raises(container.FormatError, match="edge plane is 47x40"):
+        decoder.decode(bad)
+
+
+def test_value_count_mismatch(sample):
+    _, data = sample
+    f = container.parse(data)
+    with pytest.raises(container.FormatError, match="VALS declares"):
+        decoder.decode(rebuild(data, values_count=f.values_count + 1))
+
+
+def test_pixel_limit(sample):
+    _, data = sample
+    with pytest.raises(container.FormatError, match="exceeds the limit"):
+        decoder.decode(data, max_pixels=40 * 48 - 1)
+    assert decoder.decode(data, max_pixels=40 * 48).shape == (40, 48)
+
+
+def test_no_stored_pixels_is_an_error():
+    empty = jbig.encode(np.zeros((5, 5), bool))
+    f = container.IpcFile(header=container.Header(width=5, height=5, levels=64, spacing=4),
+                          edge=empty, seed=None, values_count=0, values_coding=0,
+                          values_payload=b"")
+    with pytest.raises(container.FormatError, match="no stored pixels"):
+        decoder.decode(container.build(f))
+    assert (decoder.decode(container.build(f), lenient=True) == 128).all()
+
+
+def test_truncated_file(sample):
+    _, data = sample
+    cut = data[:-30]
+    with pytest.raises(container.FormatError):
+        decoder.decode(cut)
+    assert decoder.decode(cut, lenient=True).shape == (40, 48)
+
+
+def test_corrupted_files_end_in_image_or_value_error(sample):
+    _, data = sample
+    rng = np.random.default_rng(7)
+    outcomes = set()
+    for _ in range(150):
+        b = bytearray(data)
+        for _ in range(int(rng.integers(1, 4))):
+            b[int(rng.integers(8, len(b)))] = int(rng.integers(0, 256))
+        for lenient in (False, True):
+            try:
+                out = decoder.decode(bytes(b), lenient=lenient)
+                assert out.shape == (40, 48) and out.dtype == np.uint8
+                outcomes.add("image")
+            except ValueError:
+                outcomes.add("error")
+    assert outcomes == {"image", "error"}
+
+
+def test_corrupted_payloads_with_valid_crcs(sample):
+    """Damage inside chunks, re-framed with correct CRCs: the codec layers must catch it."""
+    _, data = sample
+    f = container.parse(data)
+    rng = np.random.default_rng(8)
+    for _ in range(60):
+        edge = bytearray(f.edge)
+        vals = bytearray(f.values_payload)
+        edge[int(rng.integers(0, len(edge)))] ^= 1 << int(rng.integers(0, 8))
+        if vals:
+            vals[int(rng.integers(0, len(vals)))] ^= 0xFF
+        try:
+            out = decoder.decode(rebuild(data, edge=bytes(edge), values_payload=bytes(vals)))
+            assert out.shape == (40, 48)
+        except ValueError:
+            pass

@@ -1,0 +1,119 @@
+"""Encoder options, budgets and behaviour."""
+
+import numpy as np
+import pytest
+
+from PIL_ipc import container, decoder, encoder, jbig
+
+
+def scene(h=64, w=80):
+    """Piecewise-smooth test image: a bright disc on a ramp, plus a dark bar."""
+    y, x = np.mgrid[0:h, 0:w]
+    img = 60 + 0.8 * x
+    img = np.where((y - h / 2) ** 2 + (x - w / 3) ** 2 < (h / 4) ** 2, 210.0, img)
+    img[h // 5:h // 5 + 6, w // 2:] = 20
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def psnr(a, b):
+    return 10 * np.log10(255.0 ** 2 / max(np.mean((a.astype(float) - b) ** 2), 1e-12))
+
+
+@pytest.mark.parametrize("bad", [
+    dict(threshold=-1), dict(threshold=float("nan")), dict(threshold="10"),
+    dict(spacing=0), dict(spacing=256), dict(spacing=2.5), dict(levels=1), dict(levels=257),
+    dict(contrast=0), dict(iterations=-1), dict(thin="yes"), dict(hysteresis=0),
+    dict(hysteresis=1.5), dict(min_length=-1), dict(tonal=-1), dict(bpp=0), dict(size=0),
+    dict(bpp=0.1, size=100), dict(spacing=True),
+])
+def test_bad_options_raise_value_error(bad):
+    with pytest.raises(ValueError):
+        encoder.EncodeOptions(**bad)
+
+
+def test_from_mapping_ignores_unknown_keys():
+    o = encoder.EncodeOptions.from_mapping({"threshold": 12, "quality": 90, "optimize": True})
+    assert o.threshold == 12 and o.spacing == encoder.EncodeOptions().spacing
+
+
+@pytest.mark.parametrize("pixels", [np.zeros((4, 4), np.float64), np.zeros((2, 3, 3), np.uint8),
+                                    np.zeros((0, 5), np.uint8)])
+def test_bad_pixels(pixels):
+    with pytest.raises(ValueError):
+        encoder.encode(pixels)
+
+
+def test_round_trip_quality_and_header():
+    img = scene()
+    data = encoder.encode(img, encoder.EncodeOptions(threshold=20, spacing=3, levels=128))
+    f = container.parse(data)
+    assert (f.header.width, f.header.height, f.header.levels, f.header.spacing) == (80, 64, 128, 3)
+    assert f.text["threshold"] == "20"
+    # Edge pixels are interpolated between the two sides (spec section 8): about 28 dB here.
+    assert psnr(decoder.decode(data), img) > 26
+
+
+def test_lower_threshold_means_more_edges_and_bytes():
+    # Vertical steps of heights 20, 60 and 150: each threshold below a height keeps that edge.
+    img = np.full((48, 64), 30, np.uint8)
+    img[:, 16:] = 50
+    img[:, 32:] = 110
+    img[:, 48:] = 255  # a 145 step
+    files = [container.parse(encoder.encode(img, encoder.EncodeOptions(threshold=t, tonal=0)))
+             for t in (10, 40, 100, 300)]
+    edge_pixels = [int(jbig.decode(f.edge).sum()) for f in files]
+    assert edge_pixels == [3 * 48, 2 * 48, 48, 0]
+    counts = [f.values_count for f in files]
+    assert counts[0] > counts[1] > counts[2] > counts[3] == 1  # the last: one seed point
+    coded = [len(f.edge) + len(f.values_payload) for f in files]
+    assert coded[0] > coded[2] > coded[3]
+
+
+def test_tonal_optimisation_improves_quality():
+    rng = np.random.default_rng(0)
+    img = np.clip(scene().astype(float) + rng.normal(0, 4, (64, 80)), 0, 255).astype(np.uint8)
+    plain = decoder.decode(encoder.encode(img, encoder.EncodeOptions(tonal=0)))
+    tuned = decoder.decode(encoder.encode(img, encoder.EncodeOptions(tonal=8)))
+    assert psnr(tuned, img) > psnr(plain, img) + 0.3
+
+
+@pytest.mark.parametrize("bpp", [0.3, 0.6, 1.5])
+def test_bpp_budget_is_respected(bpp):
+    img = scene(96, 96)
+    data = encoder.encode(img, encoder.EncodeOptions(bpp=bpp))
+    assert len(data) <= bpp * img.size / 8
+    # Near the budget: a loose budget must not give a file far below it unless at threshold 0.
+    f = container.parse(data)
+    assert float(f.text["threshold"]) >= 0
+
+
+def test_size_budget_and_more_budget_gives_better_quality():
+    img = scene(96, 96)
+    small = encoder.encode(img, encoder.EncodeOptions(size=700))
+    large = encoder.encode(img, encoder.EncodeOptions(size=1600))
+    assert len(small) <= 700 and len(large) <= 1600
+    assert psnr(decoder.decode(large), img) >= psnr(decoder.decode(small), img)
+
+
+def test_budget_below_minimum_is_a_value_error():
+    with pytest.raises(ValueError, match="budget"):
+        encoder.encode(scene(), encoder.EncodeOptions(size=50))
+
+
+def test_flat_image_is_exact():
+    img = np.full((17, 9), 93, np.uint8)
+    out = decoder.decode(encoder.encode(img, encoder.EncodeOptions(levels=256)))
+    assert np.array_equal(out, img)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (2, 2)])
+def test_tiny_images(shape):
+    img = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+    out = decoder.decode(encoder.encode(img, encoder.EncodeOptions(threshold=0)))
+    assert out.shape == shape
+
+
+def test_metadata_pass_through():
+    data = encoder.encode(scene(), icc_profile=b"ICCDATA", exif=b"MM\x00*\x00\x00\x00\x08")
+    f = container.parse(data)
+    assert f.icc_profile == b"ICCDATA" and f.exif.startswith(b"MM")
