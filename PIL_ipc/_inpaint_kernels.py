@@ -1,0 +1,564 @@
+"""Numba kernels of the inpainting solver (see inpaint.py for the problem and the glue).
+
+Every linear system here is a weighted graph Laplacian on a set of "active" pixels plus a
+diagonal Dirichlet term: (A x)_p = diag_p x_p - sum_q c_pq x_q, with couplings c_pq only
+between 4-adjacent active cells. It is stored on a zero-padded grid (one ring of empty cells)
+so that stencil loops need no border tests; a grid of interior size h x w occupies
+(h + 2) * (w + 2) entries of a flat array starting at a level offset:
+  cE[p]  coupling between p and its east neighbour p + 1,
+  cS[p]  coupling between p and its south neighbour p + (w + 2),
+  diag[p], idiag[p] = 1 / diag[p]; both are 0 on inactive cells, which keeps x = 0 there.
+Coarser levels are the Galerkin products P^T A P with P the piecewise-constant prolongation
+from 2 x 2 aggregates, which are again of this form: that gives the multigrid preconditioner.
+The Python side validates every shape and offset before calling in: numba does no bounds checks.
+"""
+
+import numpy as np
+from numba import njit
+
+# ---------------------------------------------------------------- classification, set-up
+
+
+@njit(cache=True, nogil=True)
+def band_rows(known, band, out):
+    """out[i, j] = True where a pixel is in the band, unknown and has a 4-neighbour in the band."""
+    h, w = known.shape
+    for i in range(h):
+        for j in range(w):
+            r = False
+            if band[i, j] and not known[i, j]:
+                r = (
+                    (i > 0 and band[i - 1, j])
+                    or (i + 1 < h and band[i + 1, j])
+                    or (j > 0 and band[i, j - 1])
+                    or (j + 1 < w and band[i, j + 1])
+                )
+            out[i, j] = r
+
+
+@njit(cache=True, nogil=True)
+def ground_band(bandrow, known, band, queue, out):
+    """out = the band rows linked through band pixels to a known band pixel; returns their count.
+
+    Band rows of a band component without any known pixel form a singular system; they are left
+    out (and take the value 0, which is what an iteration started at 0 keeps them at).
+    """
+    h, w = bandrow.shape
+    n = 0
+    for i in range(h):
+        for j in range(w):
+            out[i, j] = False
+    # seeds: band rows with a known band neighbour
+    for i in range(h):
+        for j in range(w):
+            if bandrow[i, j]:
+                s = (
+                    (i > 0 and known[i - 1, j] and band[i - 1, j])
+                    or (i + 1 < h and known[i + 1, j] and band[i + 1, j])
+                    or (j > 0 and known[i, j - 1] and band[i, j - 1])
+                    or (j + 1 < w and known[i, j + 1] and band[i, j + 1])
+                )
+                if s:
+                    out[i, j] = True
+                    queue[n] = i * w + j
+                    n += 1
+    head = 0
+    while head < n:
+        p = queue[head]
+        head += 1
+        i = p // w
+        j = p - i * w
+        for k in range(4):
+            ni = i
+            nj = j
+            if k == 0:
+                ni = i - 1
+            elif k == 1:
+                ni = i + 1
+            elif k == 2:
+                nj = j - 1
+            else:
+                nj = j + 1
+            if 0 <= ni < h and 0 <= nj < w and bandrow[ni, nj] and not out[ni, nj]:
+                out[ni, nj] = True
+                queue[n] = ni * w + nj
+                n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def build_fine(active, band_mode, band, diag, idiag, cE, cS):
+    """Fine-level operator of one phase on the padded grid (level offset 0).
+
+    Laplace phase (band_mode False): every pair of 4-neighbours in the image is linked.
+    Band phase (band_mode True): only pairs of band pixels are linked.
+    """
+    h, w = active.shape
+    wp = w + 2
+    for i in range(h):
+        for j in range(w):
+            p = (i + 1) * wp + j + 1
+            if not active[i, j]:
+                continue
+            d = 0.0
+            for k in range(4):
+                ni = i
+                nj = j
+                if k == 0:
+                    ni = i - 1
+                elif k == 1:
+                    ni = i + 1
+                elif k == 2:
+                    nj = j - 1
+                else:
+                    nj = j + 1
+                if 0 <= ni < h and 0 <= nj < w and (not band_mode or band[ni, nj]):
+                    d += 1.0
+            diag[p] = d
+            idiag[p] = 1.0 / d
+            if j + 1 < w and active[i, j + 1] and (not band_mode or band[i, j + 1]):
+                cE[p] = 1.0
+            if i + 1 < h and active[i + 1, j] and (not band_mode or band[i + 1, j]):
+                cS[p] = 1.0
+
+
+@njit(cache=True, nogil=True)
+def gather_rhs(active, band_mode, band, ufix, src, b):
+    """b[p] = src[p] + sum of ufix over the linked, not active neighbours of each active p."""
+    h, w = active.shape
+    wp = w + 2
+    for i in range(h):
+        for j in range(w):
+            if not active[i, j]:
+                continue
+            s = src[i, j]
+            for k in range(4):
+                ni = i
+                nj = j
+                if k == 0:
+                    ni = i - 1
+                elif k == 1:
+                    ni = i + 1
+                elif k == 2:
+                    nj = j - 1
+                else:
+                    nj = j + 1
+                if (
+                    0 <= ni < h
+                    and 0 <= nj < w
+                    and not active[ni, nj]
+                    and (not band_mode or band[ni, nj])
+                ):
+                    s += ufix[ni, nj]
+            b[(i + 1) * wp + j + 1] = s
+
+
+@njit(cache=True, nogil=True)
+def scatter_adjoint(active, band_mode, band, x, out):
+    """Transpose of gather_rhs's coupling: out[q] += sum of x over linked active neighbours of q.
+
+    Only pixels q that are not active receive anything.
+    """
+    h, w = active.shape
+    wp = w + 2
+    for i in range(h):
+        for j in range(w):
+            if active[i, j]:
+                continue
+            s = 0.0
+            for k in range(4):
+                ni = i
+                nj = j
+                if k == 0:
+                    ni = i - 1
+                elif k == 1:
+                    ni = i + 1
+                elif k == 2:
+                    nj = j - 1
+                else:
+                    nj = j + 1
+                if (
+                    0 <= ni < h
+                    and 0 <= nj < w
+                    and active[ni, nj]
+                    and (not band_mode or band[i, j])
+                ):
+                    s += x[(ni + 1) * wp + nj + 1]
+            out[i, j] += s
+
+
+@njit(cache=True, nogil=True)
+def pad_field(active, src, b):
+    """b[padded p] = src[i, j] on active pixels (b is assumed zero elsewhere)."""
+    h, w = active.shape
+    wp = w + 2
+    for i in range(h):
+        for j in range(w):
+            if active[i, j]:
+                b[(i + 1) * wp + j + 1] = src[i, j]
+
+
+@njit(cache=True, nogil=True)
+def unpad_field(active, x, out):
+    """out[i, j] = x[padded p] on active pixels; other pixels untouched."""
+    h, w = active.shape
+    wp = w + 2
+    for i in range(h):
+        for j in range(w):
+            if active[i, j]:
+                out[i, j] = x[(i + 1) * wp + j + 1]
+
+
+@njit(cache=True, nogil=True)
+def coarsen(diag, idiag, cE, cS, of, hf, wf, oc, hc, wc):
+    """Galerkin coarse level oc (hc x wc) from fine level of (hf x wf), 2 x 2 aggregates."""
+    wpf = wf + 2
+    wpc = wc + 2
+    for ci in range(hc):
+        for cj in range(wc):
+            q = oc + (ci + 1) * wpc + cj + 1
+            # padded fine index of the aggregate's top-left cell
+            p = of + (2 * ci + 1) * wpf + 2 * cj + 1
+            # cells past the fine interior are padding: zero diag and couplings
+            d = diag[p] + diag[p + 1] + diag[p + wpf] + diag[p + wpf + 1]
+            inner = cE[p] + cE[p + wpf] + cS[p] + cS[p + 1]
+            d -= 2.0 * inner
+            if d > 0.0:
+                diag[q] = d
+                idiag[q] = 1.0 / d
+            cE[q] = cE[p + 1] + cE[p + wpf + 1]
+            cS[q] = cS[p + wpf] + cS[p + wpf + 1]
+
+
+# ---------------------------------------------------------------- runs of active cells
+# Hot loops index with uint64: numba then skips its negative-index wrap-around test, which
+# otherwise blocks vectorisation (about 4x slower). Every index below is >= 0 by construction
+# (interior cells of padded grids), so p - 1 and p - wp never wrap.
+U = np.uint64
+ONE = np.uint64(1)
+TWO = np.uint64(2)
+
+
+@njit(cache=True, nogil=True)
+def count_runs(idiag, o, h, w):
+    """Number of maximal horizontal runs of active cells (idiag > 0) on level (o, h, w)."""
+    wp = w + 2
+    n = 0
+    for i in range(1, h + 1):
+        base = o + i * wp
+        prev = False
+        for j in range(1, w + 1):
+            a = idiag[base + j] > 0.0
+            if a and not prev:
+                n += 1
+            prev = a
+    return n
+
+
+@njit(cache=True, nogil=True)
+def fill_runs(idiag, o, h, w, runs, k):
+    """Write the runs of level (o, h, w) from row k of runs; returns the next free row.
+
+    A run is (first index, end index, row, first column), in padded coordinates; indices
+    include the level offset.
+    """
+    wp = w + 2
+    for i in range(1, h + 1):
+        base = o + i * wp
+        j = 1
+        while j <= w:
+            if idiag[base + j] > 0.0:
+                j0 = j
+                while j <= w and idiag[base + j] > 0.0:
+                    j += 1
+                runs[k, 0] = base + j0
+                runs[k, 1] = base + j
+                runs[k, 2] = i
+                runs[k, 3] = j0
+                k += 1
+            else:
+                j += 1
+    return k
+
+
+# ---------------------------------------------------------------- level kernels
+# Level kernels take wp (padded width) and r0, r1 (the level's range of runs), all uint64.
+
+
+@njit(cache=True, nogil=True)
+def rb_half(idiag, cE, cS, b, x, wp, runs, r0, r1, colour):
+    """Gauss-Seidel update of the cells of one colour ((row + col) % 2 == colour)."""
+    for k in range(r0, r1):
+        p0 = runs[k, 0] + ((runs[k, 2] + runs[k, 3] + colour) & ONE)
+        for p in range(p0, runs[k, 1], TWO):
+            s = b[p] + cE[p] * x[p + ONE] + cE[p - ONE] * x[p - ONE] + cS[p] * x[p + wp]
+            s += cS[p - wp] * x[p - wp]
+            x[p] = s * idiag[p]
+
+
+@njit(cache=True, nogil=True)
+def rb_first(idiag, b, x, runs, r0, r1, colour):
+    """rb_half starting from x = 0: cells of one colour only see the other colour."""
+    for k in range(r0, r1):
+        p0 = runs[k, 0] + ((runs[k, 2] + runs[k, 3] + colour) & ONE)
+        for p in range(p0, runs[k, 1], TWO):
+            x[p] = b[p] * idiag[p]
+
+
+@njit(cache=True, nogil=True)
+def sor_sweep(idiag, cE, cS, b, x, wp, runs, r0, r1, omega):
+    """One lexicographic SOR sweep."""
+    for k in range(r0, r1):
+        for p in range(runs[k, 0], runs[k, 1]):
+            s = b[p] + cE[p] * x[p + ONE] + cE[p - ONE] * x[p - ONE] + cS[p] * x[p + wp]
+            s += cS[p - wp] * x[p - wp]
+            x[p] += omega * (s * idiag[p] - x[p])
+
+
+@njit(cache=True, nogil=True)
+def matvec(diag, cE, cS, x, y, wp, runs, r0, r1):
+    """y = A x on the active cells of a level."""
+    for k in range(r0, r1):
+        for p in range(runs[k, 0], runs[k, 1]):
+            s = diag[p] * x[p] - cE[p] * x[p + ONE] - cE[p - ONE] * x[p - ONE]
+            y[p] = s - cS[p] * x[p + wp] - cS[p - wp] * x[p - wp]
+
+
+@njit(cache=True, nogil=True)
+def residual_max(diag, cE, cS, b, x, r, wp, runs, r0, r1):
+    """r = b - A x on the active cells of a level; returns max |r|."""
+    m = 0.0
+    for k in range(r0, r1):
+        for p in range(runs[k, 0], runs[k, 1]):
+            s = b[p] - diag[p] * x[p] + cE[p] * x[p + ONE] + cE[p - ONE] * x[p - ONE]
+            s += cS[p] * x[p + wp] + cS[p - wp] * x[p - wp]
+            r[p] = s
+            m = max(m, abs(s))
+    return m
+
+
+@njit(cache=True, nogil=True)
+def restrict_residual(diag, cE, cS, b, x, of, wpf, oc, wpc, runs, r0, r1):
+    """b[coarse] = P^T (b - A x)[fine] over the coarse runs r0:r1.
+
+    Inactive fine cells have b = x = 0 and zero coefficients, so their residual is 0.
+    """
+    for k in range(r0, r1):
+        ci = runs[k, 2]
+        # fine cell (2 ci - 1, 2 cj - 1) is the top-left child of coarse cell (ci, cj)
+        p = of + (TWO * ci - ONE) * wpf + TWO * runs[k, 3] - ONE
+        for q in range(runs[k, 0], runs[k, 1]):
+            acc = 0.0
+            for t in (p, p + ONE, p + wpf, p + wpf + ONE):
+                s = b[t] - diag[t] * x[t] + cE[t] * x[t + ONE] + cE[t - ONE] * x[t - ONE]
+                acc += s + cS[t] * x[t + wpf] + cS[t - wpf] * x[t - wpf]
+            b[q] = acc
+            p += TWO
+
+
+@njit(cache=True, nogil=True)
+def prolong_add(x, oc, wpc, runs, r0, r1):
+    """x[fine] += P x[coarse] over the fine runs r0:r1 (P: copy to the 2 x 2 children)."""
+    for k in range(r0, r1):
+        j0 = runs[k, 3]
+        # coarse cell of fine (i, j) is ((i + 1) // 2, (j + 1) // 2)
+        cb = oc + ((runs[k, 2] + ONE) // TWO) * wpc
+        p0 = runs[k, 0]
+        for p in range(p0, runs[k, 1]):
+            x[p] += x[cb + (j0 + (p - p0) + ONE) // TWO]
+
+
+@njit(cache=True, nogil=True)
+def level_dot(x, y, runs, r0, r1):
+    """Sum of x * y over the active cells of a level."""
+    s = 0.0
+    for k in range(r0, r1):
+        for p in range(runs[k, 0], runs[k, 1]):
+            s += x[p] * y[p]
+    return s
+
+
+@njit(cache=True, nogil=True)
+def level_axpy(a, x, y, runs, r0, r1):
+    """y += a * x over the active cells of a level."""
+    for k in range(r0, r1):
+        for p in range(runs[k, 0], runs[k, 1]):
+            y[p] += a * x[p]
+
+
+@njit(cache=True, nogil=True)
+def level_copy(x, y, runs, r0, r1):
+    """y = x over the active cells of a level."""
+    for k in range(r0, r1):
+        for p in range(runs[k, 0], runs[k, 1]):
+            y[p] = x[p]
+
+
+# ---------------------------------------------------------------- multigrid
+
+
+@njit(cache=True, nogil=True)
+def _krylov_first(diag, cE, cS, b, x, wpc, runs, c0, ce, c1, v1):
+    """First coarse Krylov step: c1 = x; b -= f1 A c1 with f1 energy-optimal.
+
+    Returns (f1, rho1 = c1.A c1, whether a second step is worth it).
+    """
+    matvec(diag, cE, cS, x, v1, wpc, runs, c0, ce)
+    rho1 = level_dot(x, v1, runs, c0, ce)
+    if not rho1 > 0.0:
+        return 1.0, 0.0, False
+    f1 = level_dot(x, b, runs, c0, ce) / rho1
+    bb = level_dot(b, b, runs, c0, ce)
+    level_copy(x, c1, runs, c0, ce)
+    level_axpy(-f1, v1, b, runs, c0, ce)
+    rr = level_dot(b, b, runs, c0, ce)
+    # a second step only if the first did not cut the residual by 4
+    return f1, rho1, rr > 0.0625 * bb
+
+
+@njit(cache=True, nogil=True)
+def _krylov_second(diag, cE, cS, b, x, wpc, runs, c0, ce, c1, v1, v2, f1, rho1):
+    """Second step: x = f1' c1 + f2 c2 with c2 = x A-orthogonalised against c1."""
+    matvec(diag, cE, cS, x, v2, wpc, runs, c0, ce)
+    gam = level_dot(x, v1, runs, c0, ce)
+    rho2 = level_dot(x, v2, runs, c0, ce) - gam * gam / rho1
+    f2 = 0.0
+    if rho2 > 0.0:
+        f2 = level_dot(x, b, runs, c0, ce) / rho2
+        f1 -= gam * f2 / rho1
+    for k in range(c0, ce):
+        for p in range(runs[k, 0], runs[k, 1]):
+            x[p] = f1 * c1[p] + f2 * x[p]
+
+
+@njit(cache=True, nogil=True)
+def kcycle(diag, idiag, cE, cS, levels, runs, b, x, c1, v1, v2, stage, fs):
+    """x[0] ~= A^{-1} b[0] by one K-cycle (Notay and Vassilevski's Krylov-accelerated cycle).
+
+    On each level one red-black Gauss-Seidel sweep before and one (reversed) after the coarse
+    correction; the coarse problem is solved by at most two flexible-CG steps, each
+    preconditioned by the cycle one level down; the 1 x 1 bottom level is solved exactly.
+    levels[l] = (offset, padded width, first run, end run), uint64; b, x, c1, v1, v2 span all
+    levels (b above level 0 is overwritten). The recursion is unrolled (numba cannot cache
+    recursive code): stage[l] is where level l resumes, fs[l] = (f1, rho1) of its first step.
+    """
+    nl = levels.shape[0]
+    lv = 0
+    stage[0] = 0
+    while True:
+        o, wp, r0, r1 = levels[lv, 0], levels[lv, 1], levels[lv, 2], levels[lv, 3]
+        if lv == nl - 1:
+            # 1 x 1 padded to 3 x 3: the single cell is at o + 4
+            x[o + U(4)] = b[o + U(4)] * idiag[o + U(4)]
+            lv -= 1
+            continue
+        oc, wpc, c0, ce = levels[lv + 1, 0], levels[lv + 1, 1], levels[lv + 1, 2], levels[lv + 1, 3]
+        st = stage[lv]
+        if st == 0:
+            rb_first(idiag, b, x, runs, r0, r1, U(0))
+            rb_half(idiag, cE, cS, b, x, wp, runs, r0, r1, ONE)
+            restrict_residual(diag, cE, cS, b, x, o, wp, oc, wpc, runs, c0, ce)
+            stage[lv] = 1
+            lv += 1
+            stage[lv] = 0
+            continue
+        if st == 1 and lv + 2 < nl:
+            f1, rho1, again = _krylov_first(diag, cE, cS, b, x, wpc, runs, c0, ce, c1, v1)
+            fs[lv, 0] = f1
+            fs[lv, 1] = rho1
+            if again:
+                stage[lv] = 2
+                lv += 1
+                stage[lv] = 0
+                continue
+            # x[lv + 1] still equals c1
+            level_axpy(f1 - 1.0, c1, x, runs, c0, ce)
+        elif st == 2:
+            _krylov_second(diag, cE, cS, b, x, wpc, runs, c0, ce, c1, v1, v2, fs[lv, 0], fs[lv, 1])
+        prolong_add(x, oc, wpc, runs, r0, r1)
+        rb_half(idiag, cE, cS, b, x, wp, runs, r0, r1, ONE)
+        rb_half(idiag, cE, cS, b, x, wp, runs, r0, r1, U(0))
+        if lv == 0:
+            return
+        lv -= 1
+
+
+# ---------------------------------------------------------------- solvers
+
+
+@njit(cache=True, nogil=True)
+def fcg(diag, idiag, cE, cS, levels, runs, b, x, thr, maxit, work):
+    """Flexible CG preconditioned by the K-cycle, on level 0, until max |b - A x| <= thr.
+
+    x holds the start vector and the result; work is (7, size of all levels) scratch.
+    The final test uses the true residual (CG restarts from it if rounding drifted).
+    Returns (iterations, max |residual|).
+    """
+    wp, r0, r1 = levels[0, 1], levels[0, 2], levels[0, 3]
+    # r is the level-0 part of the K-cycle's right-hand side
+    r, z, d, q, c1, v1, v2 = work[0], work[1], work[2], work[3], work[4], work[5], work[6]
+    stage = np.zeros(levels.shape[0], dtype=np.int64)
+    fs = np.zeros((levels.shape[0], 2))
+    it = 0
+    rmax = residual_max(diag, cE, cS, b, x, r, wp, runs, r0, r1)
+    while rmax > thr and it < maxit:
+        kcycle(diag, idiag, cE, cS, levels, runs, r, z, c1, v1, v2, stage, fs)
+        level_copy(z, d, runs, r0, r1)
+        while it < maxit:
+            it += 1
+            matvec(diag, cE, cS, d, q, wp, runs, r0, r1)
+            dq = 0.0
+            dr = 0.0
+            for k in range(r0, r1):
+                for p in range(runs[k, 0], runs[k, 1]):
+                    dq += d[p] * q[p]
+                    dr += d[p] * r[p]
+            if not dq > 0.0:
+                break
+            alpha = dr / dq
+            rmax = 0.0
+            for k in range(r0, r1):
+                for p in range(runs[k, 0], runs[k, 1]):
+                    x[p] += alpha * d[p]
+                    rp = r[p] - alpha * q[p]
+                    r[p] = rp
+                    rmax = max(rmax, abs(rp))
+            if rmax <= thr:
+                break
+            kcycle(diag, idiag, cE, cS, levels, runs, r, z, c1, v1, v2, stage, fs)
+            beta = -level_dot(z, q, runs, r0, r1) / dq
+            for k in range(r0, r1):
+                for p in range(runs[k, 0], runs[k, 1]):
+                    d[p] = z[p] + beta * d[p]
+        rmax = residual_max(diag, cE, cS, b, x, r, wp, runs, r0, r1)
+    return it, rmax
+
+
+@njit(cache=True, nogil=True)
+def sor(diag, idiag, cE, cS, levels, runs, b, x, omega, thr, maxit, check, r):
+    """Lexicographic SOR until max |b - A x| <= thr (tested every `check` sweeps).
+
+    Returns (sweeps, max |residual|).
+    """
+    wp, r0, r1 = levels[0, 1], levels[0, 2], levels[0, 3]
+    it = 0
+    rmax = residual_max(diag, cE, cS, b, x, r, wp, runs, r0, r1)
+    while rmax > thr and it < maxit:
+        k = min(check, maxit - it)
+        for _ in range(k):
+            sor_sweep(idiag, cE, cS, b, x, wp, runs, r0, r1, omega)
+        it += k
+        rmax = residual_max(diag, cE, cS, b, x, r, wp, runs, r0, r1)
+    return it, rmax
+
+
+@njit(cache=True, nogil=True)
+def min_max_level(y, z, runs, r0, r1):
+    """(min of y, max of z) over the active cells of a level."""
+    lo = np.inf
+    hi = 0.0
+    for k in range(r0, r1):
+        for p in range(runs[k, 0], runs[k, 1]):
+            lo = min(lo, y[p])
+            hi = max(hi, z[p])
+    return lo, hi
