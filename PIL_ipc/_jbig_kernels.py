@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .qm import dec_core, dec_start, enc_core, enc_flush_core
+from .qm import core, dec_core, dec_start, enc_core, enc_flush_core
 
 PAD = 128
 NCX = 1024
@@ -31,10 +31,31 @@ TPB2CX = 0x195
 
 @njit(cache=True, nogil=True)
 def _template(lrltwo):
-    """(shift of the y-1 window, its width, width of the line-y window) for a template."""
+    """(width of the y-1 window, width of the line-y window, SLNTP context) of a template.
+
+    The y-1 window ends at x+2 and sits above the line-y window in the context, so the AT
+    bit (replacing x+2) is bit n0.
+    """
     if lrltwo:
-        return 4, 6, 4
-    return 2, 5, 2
+        return 6, 4, TPB2CX
+    return 5, 2, TPB3CX
+
+
+@njit(cache=True, nogil=True)
+def _context(w2, w1, w0, n0, at_on, at_pixel):
+    """Context index from the template windows, with the AT pixel if one is set."""
+    if at_on:
+        w1 = (w1 & ~np.int64(1)) | at_pixel
+    return (w2 << 7) | (w1 << n0) | w0
+
+
+@core
+def _advance(w2, w1, w0, bit, row2, row1, i, n1, n0):
+    """Slide the template windows from pixel i to i + 1."""
+    w2 = ((w2 << 1) & 7) | row2[i + 2]
+    w1 = ((w1 << 1) & ((1 << n1) - 1)) | row1[i + 3]
+    w0 = ((w0 << 1) & ((1 << n0) - 1)) | bit
+    return w2, w1, w0
 
 
 @njit(cache=True, nogil=True)
@@ -71,11 +92,7 @@ def encode_stripe(buf, y0, y1, width, lrltwo, tpbon, tx, st, mps, ltp_old, out):
     before y0 was typical (TPBON).  AT pixel (tx, 0), tx = 0 for the default position.
     Returns (byte count or -1 on overflow, ltp_old after the stripe).
     """
-    s1, n1, n0 = _template(lrltwo)
-    m1 = (1 << n1) - 1
-    m0 = (1 << n0) - 1
-    atmask = ~(np.int64(1) << s1)
-    tpcx = TPB2CX if lrltwo else TPB3CX
+    n1, n0, tpcx = _template(lrltwo)
     c = np.int64(0)
     a = np.int64(0x10000)
     ct = np.int64(11)
@@ -100,16 +117,12 @@ def encode_stripe(buf, y0, y1, width, lrltwo, tpbon, tx, st, mps, ltp_old, out):
         row2 = buf[r2]
         w2, w1, w0 = _windows(row2, row1, row0, n1, n0)
         for i in range(PAD, PAD + width):
-            cx = (w2 << 7) | (w1 << s1) | w0
-            if tx:
-                cx = (cx & atmask) | (np.int64(row0[i - tx]) << s1)
+            cx = _context(w2, w1, w0, n0, tx != 0, np.int64(row0[i - tx]))
             bit = np.int64(row0[i])
             c, a, ct, sc, hold, pos, ovf = enc_core(
                 out, st, mps, cx, bit, c, a, ct, sc, hold, pos, ovf
             )
-            w2 = ((w2 << 1) & 7) | row2[i + 2]
-            w1 = ((w1 << 1) & m1) | row1[i + 3]
-            w0 = ((w0 << 1) & m0) | bit
+            w2, w1, w0 = _advance(w2, w1, w0, bit, row2, row1, i, n1, n0)
     pos, ovf = enc_flush_core(out, 0, c, a, ct, sc, hold, pos, ovf)
     return (-1 if ovf else pos), ltp_old
 
@@ -153,11 +166,7 @@ def decode_image(data, stripes, atmoves, height, width, l0, lrltwo, tpbon, buf):
     then line) moves the AT pixel to (tx, ty) from that line of that stripe on.  All indices
     were validated by the caller.
     """
-    s1, n1, n0 = _template(lrltwo)
-    m1 = (1 << n1) - 1
-    m0 = (1 << n0) - 1
-    atmask = ~(np.int64(1) << s1)
-    tpcx = TPB2CX if lrltwo else TPB3CX
+    n1, n0, tpcx = _template(lrltwo)
     st = np.zeros(NCX, np.uint8)
     mps = np.zeros(NCX, np.uint8)
     tx = 0
@@ -206,11 +215,7 @@ def decode_image(data, stripes, atmoves, height, width, l0, lrltwo, tpbon, buf):
             rowa = buf[rat]
             w2, w1, w0 = _windows(row2, row1, row0, n1, n0)
             for i in range(PAD, PAD + width):
-                cx = (w2 << 7) | (w1 << s1) | w0
-                if at_on:
-                    cx = (cx & atmask) | (np.int64(rowa[i - tx]) << s1)
+                cx = _context(w2, w1, w0, n0, at_on, np.int64(rowa[i - tx]))
                 bit, a, c, ct, pos = dec_core(data, end, st, mps, cx, a, c, ct, pos)
                 row0[i] = bit
-                w2 = ((w2 << 1) & 7) | row2[i + 2]
-                w1 = ((w1 << 1) & m1) | row1[i + 3]
-                w0 = ((w0 << 1) & m0) | bit
+                w2, w1, w0 = _advance(w2, w1, w0, bit, row2, row1, i, n1, n0)
