@@ -14,13 +14,15 @@ keeps the ATMOVE (at line 0 of the stripe) only if the stripe plus the 8-byte ma
 comes out shorter.  So AT moves never lengthen a stripe, and at most one ATMOVE precedes a
 stripe (as the T.85 profile requires).
 
-Encoder defaults, measured on edge planes (thresholded Sobel magnitude of corpus photos at the
-80th to 99.5th percentile, thinned or not; benchmarks/jbig_speed.py prints the comparison):
-one stripe for the whole image (each stripe end costs its flush and marker bytes: L0 = 128
-was 0.1% larger, L0 = 32 0.6%), the three-line template (two-line 1-3% larger), typical
-prediction off (TPBON won on fewer than a third of the planes and was 0.1-3% larger in total,
-most on the sparsest planes, whose empty lines the all-white context already codes almost for
-free) and mx = 8 (AT never paid off on edge planes, it does on halftones and dithering).
+Encoder defaults, measured on 260 edge planes (Sobel magnitude of 26 corpus photos above its
+80th to 99.5th percentile, plain and thinned; benchmarks/jbig_speed.py prints the table): one
+stripe for the whole image (each stripe end costs its flush and marker bytes: L0 = 128 was
+0.13% larger in total, L0 = 32 0.7%), the three-line template (two-line 4.8% larger), typical
+prediction off (TPBON was 0.16% larger in total and smaller on only 57 of the 260 planes: the
+all-white context already codes empty lines almost for free) and mx = 8 (AT hardly ever moves
+on edge planes, where the totals of mx = 0, 8 and 127 differ by under 0.001%; it pays off on
+halftones and dithering).  These defaults came out 1.9% smaller than ``pbmtojbg -q`` and 0.3%
+smaller than ``pbmtojbg85``.
 
 Decoder: every single-layer BIE (DL = D = 0, P = 1): both templates, TPBON, ATMOVE (any tx, ty
 within MX and MY), SDNORM and SDRST, NEWLEN with VLENGTH, COMMENT, any L0 and width, a private
