@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _jbig_kernels as K
+from . import qm
 
 #: Default pixel limit of :func:`decode`: twice Pillow's default MAX_IMAGE_PIXELS, the size at
 #: which Pillow itself refuses an image as a decompression bomb.
@@ -165,6 +166,21 @@ def _marker(code: int, payload: bytes = b"") -> bytes:
     return bytes((ESC, code)) + payload
 
 
+def _code_stripe(buf, y0, y1, lrltwo, tpbon, tx, st, mps, ltp):
+    """Code lines y0..y1-1 from copies of the context states: (PSCD, st, mps, ltp) after it."""
+    width = buf.shape[1] - 2 * K.PAD
+    decisions = (y1 - y0) * (width + 1)
+    # half a byte per decision is far more than any real image needs; the documented QM
+    # bound (qm.capacity_for) is the fallback
+    for capacity in (decisions // 2 + 4096, qm.capacity_for(decisions)):
+        st2, mps2 = st.copy(), mps.copy()
+        out = np.empty(capacity, np.uint8)
+        n, ltp2 = K.encode_stripe(buf, y0, y1, width, lrltwo, tpbon, tx, st2, mps2, ltp, out)
+        if n >= 0:
+            return out[:n].tobytes(), st2, mps2, ltp2
+    raise RuntimeError("JBIG stripe exceeded the QM coder's output bound")
+
+
 def encode(
     plane,
     *,
@@ -202,16 +218,10 @@ def encode(
     mps = np.zeros(K.NCX, np.uint8)
     ltp = 0
     tx = 0
-    lines = min(l0, h)
-    out = np.empty(4 * lines * (w + 1) + 64, np.uint8)  # qm.capacity_for(decisions)
-    alt = np.empty_like(out) if mx >= tmin else out
     for y0 in range(0, h, l0):
         y1 = min(y0 + l0, h)
-        st0, mps0 = (st.copy(), mps.copy()) if mx >= tmin else (st, mps)
-        n, ltp_next = K.encode_stripe(buf, y0, y1, w, lrltwo, tpbon, tx, st, mps, ltp, out)
-        if n < 0:  # cannot happen with the capacity above; kept as a guard
-            raise RuntimeError("JBIG stripe exceeded its output capacity")
-        piece = out[:n].tobytes()
+        coded = _code_stripe(buf, y0, y1, lrltwo, tpbon, tx, st, mps, ltp)
+        piece = coded[0]
         if mx >= tmin:
             scores = K.at_scores(buf, y0, y1, w, mx, lrltwo)
             scores[1:tmin] = -1
@@ -220,14 +230,14 @@ def encode(
                 if scores[t] > scores[best]:
                     best = t
             if best != tx:
-                n2, _ = K.encode_stripe(buf, y0, y1, w, lrltwo, tpbon, best, st0, mps0, ltp, alt)
-                if n2 + 8 < n:
+                moved = _code_stripe(buf, y0, y1, lrltwo, tpbon, best, st, mps, ltp)
+                if len(moved[0]) + 8 < len(piece):
                     tx = best
-                    st, mps = st0, mps0
-                    piece = _marker(ATMOVE, struct.pack(">IBB", 0, tx, 0)) + alt[:n2].tobytes()
+                    coded = moved
+                    piece = _marker(ATMOVE, struct.pack(">IBB", 0, tx, 0)) + moved[0]
         parts.append(piece)
         parts.append(_marker(SDNORM))
-        ltp = ltp_next
+        _, st, mps, ltp = coded
     return b"".join(parts)
 
 
