@@ -339,9 +339,11 @@ def residual_max(diag, cE, cS, b, x, r, wp, runs, r0, r1):
 
 @njit(cache=True, nogil=True)
 def restrict_residual(diag, cE, cS, b, x, of, wpf, oc, wpc, runs, r0, r1):
-    """b[coarse] = P^T (b - A x)[fine] over the coarse runs r0:r1.
+    """b[coarse] = P^T (b - A x)[fine] over the coarse runs r0:r1, right after a red-black sweep.
 
-    Inactive fine cells have b = x = 0 and zero coefficients, so their residual is 0.
+    The sweep ended with the black cells, whose residual is then 0 (up to rounding): only the
+    two red children of each 2 x 2 aggregate are summed. Inactive cells have b = x = 0 and
+    zero coefficients, so their residual is 0 too.
     """
     for k in range(r0, r1):
         ci = runs[k, 2]
@@ -349,7 +351,7 @@ def restrict_residual(diag, cE, cS, b, x, of, wpf, oc, wpc, runs, r0, r1):
         p = of + (TWO * ci - ONE) * wpf + TWO * runs[k, 3] - ONE
         for q in range(runs[k, 0], runs[k, 1]):
             acc = 0.0
-            for t in (p, p + ONE, p + wpf, p + wpf + ONE):
+            for t in (p, p + wpf + ONE):
                 s = b[t] - diag[t] * x[t] + cE[t] * x[t + ONE] + cE[t - ONE] * x[t - ONE]
                 acc += s + cS[t] * x[t + wpf] + cS[t - wpf] * x[t - wpf]
             b[q] = acc
@@ -357,14 +359,19 @@ def restrict_residual(diag, cE, cS, b, x, of, wpf, oc, wpc, runs, r0, r1):
 
 
 @njit(cache=True, nogil=True)
-def prolong_add(x, oc, wpc, runs, r0, r1):
-    """x[fine] += P x[coarse] over the fine runs r0:r1 (P: copy to the 2 x 2 children)."""
+def prolong_red(x, oc, wpc, runs, r0, r1):
+    """x[fine] += P x[coarse] on the red cells of the fine runs r0:r1 (P: copy to children).
+
+    The black cells are skipped: the black half-sweep that follows overwrites them.
+    """
     for k in range(r0, r1):
+        i = runs[k, 2]
         j0 = runs[k, 3]
         # coarse cell of fine (i, j) is ((i + 1) // 2, (j + 1) // 2)
-        cb = oc + ((runs[k, 2] + ONE) // TWO) * wpc
+        cb = oc + ((i + ONE) // TWO) * wpc
+        first = (i + j0) & ONE
         p0 = runs[k, 0]
-        for p in range(p0, runs[k, 1]):
+        for p in range(p0 + first, runs[k, 1], TWO):
             x[p] += x[cb + (j0 + (p - p0) + ONE) // TWO]
 
 
@@ -398,33 +405,55 @@ def level_copy(x, y, runs, r0, r1):
 
 
 @njit(cache=True, nogil=True)
-def _krylov_first(diag, cE, cS, b, x, wpc, runs, c0, ce, c1, v1):
-    """First coarse Krylov step: c1 = x; b -= f1 A c1 with f1 energy-optimal.
+def _krylov_first(diag, cE, cS, b, x, wp, runs, c0, ce, c1, v1):
+    """First coarse Krylov step: c1 = x, v1 = A c1, b -= f1 v1 with f1 energy-optimal.
 
     Returns (f1, rho1 = c1.A c1, whether a second step is worth it).
     """
-    matvec(diag, cE, cS, x, v1, wpc, runs, c0, ce)
-    rho1 = level_dot(x, v1, runs, c0, ce)
+    rho1 = 0.0
+    xb = 0.0
+    bb = 0.0
+    for k in range(c0, ce):
+        for p in range(runs[k, 0], runs[k, 1]):
+            xp = x[p]
+            s = diag[p] * xp - cE[p] * x[p + ONE] - cE[p - ONE] * x[p - ONE]
+            s -= cS[p] * x[p + wp] + cS[p - wp] * x[p - wp]
+            v1[p] = s
+            c1[p] = xp
+            rho1 += xp * s
+            xb += xp * b[p]
+            bb += b[p] * b[p]
     if not rho1 > 0.0:
         return 1.0, 0.0, False
-    f1 = level_dot(x, b, runs, c0, ce) / rho1
-    bb = level_dot(b, b, runs, c0, ce)
-    level_copy(x, c1, runs, c0, ce)
-    level_axpy(-f1, v1, b, runs, c0, ce)
-    rr = level_dot(b, b, runs, c0, ce)
+    f1 = xb / rho1
+    rr = 0.0
+    for k in range(c0, ce):
+        for p in range(runs[k, 0], runs[k, 1]):
+            bp = b[p] - f1 * v1[p]
+            b[p] = bp
+            rr += bp * bp
     # a second step only if the first did not cut the residual by 4
     return f1, rho1, rr > 0.0625 * bb
 
 
 @njit(cache=True, nogil=True)
-def _krylov_second(diag, cE, cS, b, x, wpc, runs, c0, ce, c1, v1, v2, f1, rho1):
-    """Second step: x = f1' c1 + f2 c2 with c2 = x A-orthogonalised against c1."""
-    matvec(diag, cE, cS, x, v2, wpc, runs, c0, ce)
-    gam = level_dot(x, v1, runs, c0, ce)
-    rho2 = level_dot(x, v2, runs, c0, ce) - gam * gam / rho1
+def _krylov_second(diag, cE, cS, b, x, wp, runs, c0, ce, c1, v1, f1, rho1):
+    """Second step: x = f1' c1 + f2 c2, c2 = x A-orthogonalised against c1."""
+    gam = 0.0
+    xax = 0.0
+    xb = 0.0
+    for k in range(c0, ce):
+        for p in range(runs[k, 0], runs[k, 1]):
+            xp = x[p]
+            s = diag[p] * xp - cE[p] * x[p + ONE] - cE[p - ONE] * x[p - ONE]
+            s -= cS[p] * x[p + wp] + cS[p - wp] * x[p - wp]
+            gam += xp * v1[p]
+            xax += xp * s
+            xb += xp * b[p]
+    rho2 = xax - gam * gam / rho1
     f2 = 0.0
     if rho2 > 0.0:
-        f2 = level_dot(x, b, runs, c0, ce) / rho2
+        f2 = xb / rho2
         f1 -= gam * f2 / rho1
     for k in range(c0, ce):
         for p in range(runs[k, 0], runs[k, 1]):
@@ -432,7 +461,7 @@ def _krylov_second(diag, cE, cS, b, x, wpc, runs, c0, ce, c1, v1, v2, f1, rho1):
 
 
 @njit(cache=True, nogil=True)
-def kcycle(diag, idiag, cE, cS, levels, runs, b, x, c1, v1, v2, stage, fs):
+def kcycle(diag, idiag, cE, cS, levels, runs, b, x, c1, v1, stage, fs):
     """x[0] ~= A^{-1} b[0] by one K-cycle (Notay and Vassilevski's Krylov-accelerated cycle).
 
     On each level one red-black Gauss-Seidel sweep before and one (reversed) after the coarse
@@ -474,8 +503,8 @@ def kcycle(diag, idiag, cE, cS, levels, runs, b, x, c1, v1, v2, stage, fs):
             # x[lv + 1] still equals c1
             level_axpy(f1 - 1.0, c1, x, runs, c0, ce)
         elif st == 2:
-            _krylov_second(diag, cE, cS, b, x, wpc, runs, c0, ce, c1, v1, v2, fs[lv, 0], fs[lv, 1])
-        prolong_add(x, oc, wpc, runs, r0, r1)
+            _krylov_second(diag, cE, cS, b, x, wpc, runs, c0, ce, c1, v1, fs[lv, 0], fs[lv, 1])
+        prolong_red(x, oc, wpc, runs, r0, r1)
         rb_half(idiag, cE, cS, b, x, wp, runs, r0, r1, ONE)
         rb_half(idiag, cE, cS, b, x, wp, runs, r0, r1, U(0))
         if lv == 0:
@@ -490,19 +519,19 @@ def kcycle(diag, idiag, cE, cS, levels, runs, b, x, c1, v1, v2, stage, fs):
 def fcg(diag, idiag, cE, cS, levels, runs, b, x, thr, maxit, work):
     """Flexible CG preconditioned by the K-cycle, on level 0, until max |b - A x| <= thr.
 
-    x holds the start vector and the result; work is (7, size of all levels) scratch.
+    x holds the start vector and the result; work is (6, size of all levels) scratch.
     The final test uses the true residual (CG restarts from it if rounding drifted).
     Returns (iterations, max |residual|).
     """
     wp, r0, r1 = levels[0, 1], levels[0, 2], levels[0, 3]
     # r is the level-0 part of the K-cycle's right-hand side
-    r, z, d, q, c1, v1, v2 = work[0], work[1], work[2], work[3], work[4], work[5], work[6]
+    r, z, d, q, c1, v1 = work[0], work[1], work[2], work[3], work[4], work[5]
     stage = np.zeros(levels.shape[0], dtype=np.int64)
     fs = np.zeros((levels.shape[0], 2))
     it = 0
     rmax = residual_max(diag, cE, cS, b, x, r, wp, runs, r0, r1)
     while rmax > thr and it < maxit:
-        kcycle(diag, idiag, cE, cS, levels, runs, r, z, c1, v1, v2, stage, fs)
+        kcycle(diag, idiag, cE, cS, levels, runs, r, z, c1, v1, stage, fs)
         level_copy(z, d, runs, r0, r1)
         while it < maxit:
             it += 1
@@ -525,7 +554,7 @@ def fcg(diag, idiag, cE, cS, levels, runs, b, x, thr, maxit, work):
                     rmax = max(rmax, abs(rp))
             if rmax <= thr:
                 break
-            kcycle(diag, idiag, cE, cS, levels, runs, r, z, c1, v1, v2, stage, fs)
+            kcycle(diag, idiag, cE, cS, levels, runs, r, z, c1, v1, stage, fs)
             beta = -level_dot(z, q, runs, r0, r1) / dq
             for k in range(r0, r1):
                 for p in range(runs[k, 0], runs[k, 1]):

@@ -96,7 +96,7 @@ class _Phase:
         for i in range(len(dims)):
             K.fill_runs(self.idiag, *dims[i], self.runs, int(lv[i, 2]))
         self.levels = lv
-        self.work = np.zeros((7, total))
+        self.work = np.zeros((6, total))
 
     def _args(self):
         return self.diag, self.idiag, self.cE, self.cS, self.levels, self.runs
