@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from PIL_ipc import jbig
+from PIL_ipc import jbig, qm
 
 CORPUS = os.path.join(os.path.dirname(__file__), "corpus")
 
@@ -275,6 +275,44 @@ def test_jbigkit_testdata_bies(tools):
         np.testing.assert_array_equal(jbig.decode(bie), jk.jbgtopbm(bie), err_msg=path)
         done += 1
     assert done >= 1
+
+
+def _reference_contexts(img: np.ndarray, lrltwo: bool, tx: int, ty: int) -> np.ndarray:
+    """Context of every pixel, straight from T.82 Figures 3 and 4 (AT pixel at x-tx, y-ty)."""
+    h, w = img.shape
+
+    def px(y, x):
+        return int(img[y, x]) if y >= 0 and 0 <= x < w else 0
+
+    cxs = []
+    for y in range(h):
+        for x in range(w):
+            a = px(y - 1, x + 2) if (tx, ty) == (0, 0) else px(y - ty, x - tx)
+            if lrltwo:
+                bits = [px(y - 1, x + k) for k in (-3, -2, -1, 0, 1)] + [a]
+                bits += [px(y, x + k) for k in (-4, -3, -2, -1)]
+            else:
+                bits = [px(y - 2, x + k) for k in (-1, 0, 1)]
+                bits += [px(y - 1, x + k) for k in (-2, -1, 0, 1)] + [a]
+                bits += [px(y, x + k) for k in (-2, -1)]
+            cxs.append(int("".join(map(str, bits)), 2))
+    return np.array(cxs)
+
+
+@pytest.mark.parametrize(
+    ("lrltwo", "tx", "ty"),
+    [(False, 0, 0), (True, 0, 0), (False, 5, 0), (False, -3, 2), (True, 4, 1)],
+)
+def test_decoder_adaptive_template_anywhere(lrltwo, tx, ty):
+    """ATMOVE to any (tx, ty) T.82 allows, ty > 0 and tx < 0 included (JBIG-KIT writes none):
+    a BIE built from the reference contexts and the QM coder decodes to the image."""
+    img = np.random.default_rng(abs(tx) * 7 + ty).random((23, 31)) < 0.4
+    img[:, ::6] ^= img[:, ::6] & (np.arange(23)[:, None] % 3 == 0)  # some structure
+    pscd = qm.encode_decisions(img.ravel(), _reference_contexts(img, lrltwo, tx, ty))
+    atmove = _segment(6, struct.pack(">IBB", 0, tx & 0xFF, ty)) if (tx, ty) != (0, 0) else b""
+    opts = jbig.LRLTWO if lrltwo else 0
+    bie = _bih(31, 23, 23, mx=8, my=2, options=opts) + atmove + pscd + _segment(2)
+    np.testing.assert_array_equal(jbig.decode(bie), img)
 
 
 # ---------------------------------------------------------------------------------------------
