@@ -62,6 +62,7 @@ ESC, STUFF, RESERVE, SDNORM, SDRST, ABORT, NEWLEN, ATMOVE, COMMENT = (
 )  # fmt: skip
 
 _U32 = 0xFFFFFFFF
+_FLOATING = (ATMOVE, NEWLEN, COMMENT)
 
 
 class JBIGError(ValueError):
@@ -70,7 +71,10 @@ class JBIGError(ValueError):
 
 @dataclass(frozen=True)
 class Header:
-    """The fields of a bi-level image header (BIH)."""
+    """The fields of a single-layer, single-plane BIH (DL = D = 0, P = 1).
+
+    ``height`` is YD as declared; with VLENGTH a NEWLEN marker segment may lower it.
+    """
 
     width: int
     height: int
@@ -79,9 +83,6 @@ class Header:
     my: int
     order: int
     options: int
-    dl: int = 0
-    d: int = 0
-    planes: int = 1
 
     @property
     def lrltwo(self) -> bool:
@@ -125,9 +126,9 @@ def read_header(bie: bytes) -> Header:
         raise JBIGError("L0 (lines per stripe) is 0")
     if mx > 127:
         raise JBIGError(f"MX={mx} exceeds 127")
-    if order & (SMID | ILEAVE | SEQ) in (SMID, SMID | ILEAVE | SEQ):
+    if order & (SMID | ILEAVE | SEQ) in (SMID, SMID | ILEAVE | SEQ):  # illegal in T.82
         raise JBIGError(f"invalid order byte {order:#04x}")
-    return Header(xd, yd, l0, mx, my, order, options, dl, d, p)
+    return Header(xd, yd, l0, mx, my, order, options)
 
 
 def _stripes(height: int, l0: int) -> int:
@@ -272,7 +273,12 @@ def _walk(data: bytes, hdr: Header, start: int) -> _Layout:
     atmoves: list[tuple[int, int, int, int]] = []
     p = start
     ci = 0
-    while len(stripes) < _stripes(height, hdr.l0):
+    while True:
+        if len(stripes) >= _stripes(height, hdr.l0):
+            # the image is complete, but with VLENGTH a NEWLEN may still follow the last
+            # stripe (T.85 encoders put it there): read the marker segments right after it
+            if not (vlength and p + 1 < n and data[p] == ESC and data[p + 1] in _FLOATING):
+                break
         ci += int(np.searchsorted(cand[ci:], p))
         if ci >= len(cand):
             raise JBIGError(
@@ -334,10 +340,15 @@ def _walk(data: bytes, hdr: Header, start: int) -> _Layout:
 
 
 def decode(bie: bytes, *, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
-    """Decode a single-layer BIE into a (height, width) bool array (True = black)."""
+    """Decode a single-layer BIE into a (height, width) bool array (True = black).
+
+    Raises JBIGError for anything else, and when width x height exceeds ``max_pixels``
+    (None: no limit).  Bytes after the last stripe the image needs are ignored.
+    """
     data = bytes(bie)
     hdr = read_header(data)
     limit = max_pixels
+    # with VLENGTH the declared height may be a placeholder: check the final one below
     if limit is not None and not hdr.vlength and hdr.width * hdr.height > limit:
         raise JBIGError(f"image {hdr.width} x {hdr.height} exceeds the {limit}-pixel limit")
     start = BIH_LEN + (DPTABLE_LEN if hdr.dp_table else 0)

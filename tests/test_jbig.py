@@ -256,6 +256,8 @@ def test_pbmtojbg85_bies_decode_with_ours(tools, images):
         if h > 1:  # the tool's NEWLEN comes after line yr < height
             options.append(["-Y", "100000", str(h // 2)])
             options.append(["-s", "3", "-Y", str(h + 9), str(h - 1)])
+            if h % 10:  # NEWLEN after the last stripe, the declared height has as many
+                options.append(["-s", "10", "-Y", str(h + 1), str(h - 1)])
         for opts in options:
             bie = jk.pbmtojbg(img, *opts, tool="pbmtojbg85")
             np.testing.assert_array_equal(jbig.decode(bie), img, err_msg=f"{name} {opts}")
@@ -353,6 +355,19 @@ def test_hostile_sizes_are_checked_before_allocation():
     with pytest.raises(jbig.JBIGError, match="limit"):
         jbig.decode(jbig.encode(np.zeros((10, 10), bool)), max_pixels=99)
     assert jbig.decode(jbig.encode(np.zeros((10, 10), bool)), max_pixels=100).shape == (10, 10)
+
+
+def test_newlen_after_the_last_stripe():
+    """T.85 encoders send NEWLEN after the stripe holding the new last line; when the declared
+    height needs no more stripes, that NEWLEN still has to be read."""
+    img = np.random.default_rng(8).random((101, 12)) < 0.5
+    body = jbig.encode(img, l0=10)[20:]
+    vl = _bih(12, 105, 10, options=jbig.VLENGTH)
+    newlen = _segment(5, struct.pack(">I", 101))
+    for tail in (newlen, newlen + _segment(2), _segment(7, bytes(4)) + newlen + b"junk"):
+        np.testing.assert_array_equal(jbig.decode(vl + body + tail), img)
+    # without VLENGTH, bytes after the last stripe are not looked at
+    np.testing.assert_array_equal(jbig.decode(_bih(12, 101, 10) + body + newlen), img)
 
 
 def test_hostile_vlength_height_is_checked_after_newlen():
