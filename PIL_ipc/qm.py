@@ -6,11 +6,17 @@ current more probable symbol (MPS).  The same coder serves the JBIG bi-level cod
 and the value coder elsewhere in the package, both calling the numba kernels below from their
 own njit kernels.
 
-Numba-level API (all ``@njit(cache=True, nogil=True)``):
+Numba-level API (all ``@njit(cache=True, nogil=True)``; those that allocate nothing are also
+compiled without reference counting, see ``core``):
 
 * ``enc_init(capacity) -> (state, out)``; ``enc_bit(state, out, st, mps, cx, bit)``;
   ``enc_flush(state, out) -> n`` (bytes in ``out[:n]``, or -1 if ``out`` was too small).
 * ``dec_init(data) -> state``; ``dec_bit(state, data, st, mps, cx) -> bit``.
+* The same coder with the registers as plain values, for loops that keep them in locals:
+  ``enc_core``, ``enc_flush_core``, ``dec_start``, ``dec_core`` (the array API wraps these).
+
+Numba's on-disk cache of a caller's kernel does not notice edits of this module: after changing
+it, delete the callers' cached ``__pycache__/*.nbi``/``*.nbc`` files.
 
 ``st`` and ``mps`` are caller-owned ``uint8`` arrays, one entry per context, starting at zero
 (``np.zeros(ncx, np.uint8)``): ``st[cx]`` is the probability state (0..112), ``mps[cx]`` the MPS.
