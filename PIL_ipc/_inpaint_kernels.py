@@ -5,9 +5,10 @@ diagonal Dirichlet term: (A x)_p = diag_p x_p - sum_q c_pq x_q, with couplings c
 between 4-adjacent active cells. It is stored on a zero-padded grid (one ring of empty cells)
 so that stencil loops need no border tests; a grid of interior size h x w occupies
 (h + 2) * (w + 2) entries of a flat array starting at a level offset:
-  cE[p]  coupling between p and its east neighbour p + 1,
-  cS[p]  coupling between p and its south neighbour p + (w + 2),
-  diag[p], idiag[p] = 1 / diag[p]; both are 0 on inactive cells, which keeps x = 0 there.
+  cE[p]  coupling between p and its east neighbour p + 1 (float32: small integers, exact),
+  cS[p]  coupling between p and its south neighbour p + (w + 2) (float32, exact),
+  diag[p] (float64, exact), idiag[p] = 1 / diag[p] rounded to float32 (used by smoothers
+  only); both are 0 on inactive cells, which keeps x = 0 there.
 Coarser levels are the Galerkin products P^T A P with P the piecewise-constant prolongation
 from 2 x 2 aggregates, which are again of this form: that gives the multigrid preconditioner.
 The Python side validates every shape and offset before calling in: numba does no bounds checks.
@@ -20,6 +21,25 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
+def _neighbour(i, j, k, h, w):
+    """The k-th 4-neighbour (k = 0..3: N, S, W, E) of (i, j) and whether it is in the image."""
+    ni = i - 1 if k == 0 else (i + 1 if k == 1 else i)
+    nj = j - 1 if k == 2 else (j + 1 if k == 3 else j)
+    return ni, nj, 0 <= ni < h and 0 <= nj < w
+
+
+@njit(cache=True, nogil=True)
+def _linked(band_mode, band, i, j, k, h, w):
+    """Neighbour k of (i, j), and whether the phase's equations link the two pixels.
+
+    Laplace phase: any two 4-neighbours in the image. Band phase: two band pixels.
+    """
+    ni, nj, inside = _neighbour(i, j, k, h, w)
+    ok = inside and (not band_mode or (band[i, j] and band[ni, nj]))
+    return ni, nj, ok
+
+
+@njit(cache=True, nogil=True)
 def band_rows(known, band, out):
     """out[i, j] = True where a pixel is in the band, unknown and has a 4-neighbour in the band."""
     h, w = known.shape
@@ -27,12 +47,9 @@ def band_rows(known, band, out):
         for j in range(w):
             r = False
             if band[i, j] and not known[i, j]:
-                r = (
-                    (i > 0 and band[i - 1, j])
-                    or (i + 1 < h and band[i + 1, j])
-                    or (j > 0 and band[i, j - 1])
-                    or (j + 1 < w and band[i, j + 1])
-                )
+                for k in range(4):
+                    _, _, ok = _linked(True, band, i, j, k, h, w)
+                    r = r or ok
             out[i, j] = r
 
 
@@ -45,23 +62,17 @@ def ground_band(bandrow, known, band, queue, out):
     """
     h, w = bandrow.shape
     n = 0
-    for i in range(h):
-        for j in range(w):
-            out[i, j] = False
-    # seeds: band rows with a known band neighbour
+    out[:, :] = False
+    # seeds: band rows next to a known band pixel
     for i in range(h):
         for j in range(w):
             if bandrow[i, j]:
-                s = (
-                    (i > 0 and known[i - 1, j] and band[i - 1, j])
-                    or (i + 1 < h and known[i + 1, j] and band[i + 1, j])
-                    or (j > 0 and known[i, j - 1] and band[i, j - 1])
-                    or (j + 1 < w and known[i, j + 1] and band[i, j + 1])
-                )
-                if s:
-                    out[i, j] = True
-                    queue[n] = i * w + j
-                    n += 1
+                for k in range(4):
+                    ni, nj, ok = _linked(True, band, i, j, k, h, w)
+                    if ok and known[ni, nj] and not out[i, j]:
+                        out[i, j] = True
+                        queue[n] = i * w + j
+                        n += 1
     head = 0
     while head < n:
         p = queue[head]
@@ -69,17 +80,8 @@ def ground_band(bandrow, known, band, queue, out):
         i = p // w
         j = p - i * w
         for k in range(4):
-            ni = i
-            nj = j
-            if k == 0:
-                ni = i - 1
-            elif k == 1:
-                ni = i + 1
-            elif k == 2:
-                nj = j - 1
-            else:
-                nj = j + 1
-            if 0 <= ni < h and 0 <= nj < w and bandrow[ni, nj] and not out[ni, nj]:
+            ni, nj, ok = _neighbour(i, j, k, h, w)
+            if ok and bandrow[ni, nj] and not out[ni, nj]:
                 out[ni, nj] = True
                 queue[n] = ni * w + nj
                 n += 1
@@ -88,74 +90,47 @@ def ground_band(bandrow, known, band, queue, out):
 
 @njit(cache=True, nogil=True)
 def build_fine(active, band_mode, band, diag, idiag, cE, cS):
-    """Fine-level operator of one phase on the padded grid (level offset 0).
-
-    Laplace phase (band_mode False): every pair of 4-neighbours in the image is linked.
-    Band phase (band_mode True): only pairs of band pixels are linked.
-    """
+    """Fine-level operator of one phase on the padded grid (level offset 0)."""
     h, w = active.shape
     wp = w + 2
     for i in range(h):
         for j in range(w):
-            p = (i + 1) * wp + j + 1
             if not active[i, j]:
                 continue
+            p = (i + 1) * wp + j + 1
             d = 0.0
             for k in range(4):
-                ni = i
-                nj = j
-                if k == 0:
-                    ni = i - 1
-                elif k == 1:
-                    ni = i + 1
-                elif k == 2:
-                    nj = j - 1
-                else:
-                    nj = j + 1
-                if 0 <= ni < h and 0 <= nj < w and (not band_mode or band[ni, nj]):
+                ni, nj, ok = _linked(band_mode, band, i, j, k, h, w)
+                if ok:
                     d += 1.0
+                    if k == 3 and active[ni, nj]:
+                        cE[p] = 1.0
+                    elif k == 1 and active[ni, nj]:
+                        cS[p] = 1.0
             diag[p] = d
             idiag[p] = 1.0 / d
-            if j + 1 < w and active[i, j + 1] and (not band_mode or band[i, j + 1]):
-                cE[p] = 1.0
-            if i + 1 < h and active[i + 1, j] and (not band_mode or band[i + 1, j]):
-                cS[p] = 1.0
 
 
 @njit(cache=True, nogil=True)
-def gather_rhs(active, band_mode, band, ufix, src, b):
-    """b[p] = src[p] + sum of ufix over the linked, not active neighbours of each active p."""
+def gather_rhs(active, band_mode, band, ufix, b):
+    """b[p] += sum of ufix over the linked neighbours of each active p that are not active."""
     h, w = active.shape
     wp = w + 2
     for i in range(h):
         for j in range(w):
             if not active[i, j]:
                 continue
-            s = src[i, j]
+            s = 0.0
             for k in range(4):
-                ni = i
-                nj = j
-                if k == 0:
-                    ni = i - 1
-                elif k == 1:
-                    ni = i + 1
-                elif k == 2:
-                    nj = j - 1
-                else:
-                    nj = j + 1
-                if (
-                    0 <= ni < h
-                    and 0 <= nj < w
-                    and not active[ni, nj]
-                    and (not band_mode or band[ni, nj])
-                ):
+                ni, nj, ok = _linked(band_mode, band, i, j, k, h, w)
+                if ok and not active[ni, nj]:
                     s += ufix[ni, nj]
-            b[(i + 1) * wp + j + 1] = s
+            b[(i + 1) * wp + j + 1] += s
 
 
 @njit(cache=True, nogil=True)
 def scatter_adjoint(active, band_mode, band, x, out):
-    """Transpose of gather_rhs's coupling: out[q] += sum of x over linked active neighbours of q.
+    """Transpose of gather_rhs: out[q] += sum of x over the linked active neighbours of q.
 
     Only pixels q that are not active receive anything.
     """
@@ -167,22 +142,8 @@ def scatter_adjoint(active, band_mode, band, x, out):
                 continue
             s = 0.0
             for k in range(4):
-                ni = i
-                nj = j
-                if k == 0:
-                    ni = i - 1
-                elif k == 1:
-                    ni = i + 1
-                elif k == 2:
-                    nj = j - 1
-                else:
-                    nj = j + 1
-                if (
-                    0 <= ni < h
-                    and 0 <= nj < w
-                    and active[ni, nj]
-                    and (not band_mode or band[i, j])
-                ):
+                ni, nj, ok = _linked(band_mode, band, i, j, k, h, w)
+                if ok and active[ni, nj]:
                     s += x[(ni + 1) * wp + nj + 1]
             out[i, j] += s
 
@@ -306,13 +267,13 @@ def rb_first(idiag, b, x, runs, r0, r1, colour):
 
 
 @njit(cache=True, nogil=True)
-def sor_sweep(idiag, cE, cS, b, x, wp, runs, r0, r1, omega):
-    """One lexicographic SOR sweep."""
+def sor_sweep(diag, cE, cS, b, x, wp, runs, r0, r1, omega):
+    """One lexicographic SOR sweep (divides by the exact diag: idiag is rounded)."""
     for k in range(r0, r1):
         for p in range(runs[k, 0], runs[k, 1]):
             s = b[p] + cE[p] * x[p + ONE] + cE[p - ONE] * x[p - ONE] + cS[p] * x[p + wp]
             s += cS[p - wp] * x[p - wp]
-            x[p] += omega * (s * idiag[p] - x[p])
+            x[p] += omega * (s / diag[p] - x[p])
 
 
 @njit(cache=True, nogil=True)
@@ -516,16 +477,15 @@ def kcycle(diag, idiag, cE, cS, levels, runs, b, x, c1, v1, stage, fs):
 
 
 @njit(cache=True, nogil=True)
-def fcg(diag, idiag, cE, cS, levels, runs, b, x, thr, maxit, work):
+def fcg(diag, idiag, cE, cS, levels, runs, b, x, thr, maxit, r, z, c1, v1, d, q):
     """Flexible CG preconditioned by the K-cycle, on level 0, until max |b - A x| <= thr.
 
-    x holds the start vector and the result; work is (6, size of all levels) scratch.
+    x holds the start vector and the result. Scratch: r, z, c1, v1 span all levels (r and z
+    are the right-hand side and result of the K-cycle), d and q level 0.
     The final test uses the true residual (CG restarts from it if rounding drifted).
     Returns (iterations, max |residual|).
     """
     wp, r0, r1 = levels[0, 1], levels[0, 2], levels[0, 3]
-    # r is the level-0 part of the K-cycle's right-hand side
-    r, z, d, q, c1, v1 = work[0], work[1], work[2], work[3], work[4], work[5]
     stage = np.zeros(levels.shape[0], dtype=np.int64)
     fs = np.zeros((levels.shape[0], 2))
     it = 0
@@ -575,7 +535,7 @@ def sor(diag, idiag, cE, cS, levels, runs, b, x, omega, thr, maxit, check, r):
     while rmax > thr and it < maxit:
         k = min(check, maxit - it)
         for _ in range(k):
-            sor_sweep(idiag, cE, cS, b, x, wp, runs, r0, r1, omega)
+            sor_sweep(diag, cE, cS, b, x, wp, runs, r0, r1, omega)
         it += k
         rmax = residual_max(diag, cE, cS, b, x, r, wp, runs, r0, r1)
     return it, rmax

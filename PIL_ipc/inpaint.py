@@ -9,9 +9,9 @@ inside the image (the border is reflecting: outside neighbours are simply left o
 Band rows couple band pixels only, so the band is solved first (a graph Laplacian with the known
 band pixels as data), then the remaining pixels (a 5-point Laplace problem with the known and
 band pixels as data). A band component that holds no known pixel has no data: its pixels take
-the value 0 (the limit of any iteration started at 0). Every other part of the problem is then
-uniquely solvable; in particular every Laplace region touches a known or band pixel as soon as
-one pixel is known.
+the value 0 (where Jacobi, Gauss-Seidel or SOR started at 0 stay). Every other part of the
+problem is then uniquely solvable: as soon as one pixel is known, every Laplace region touches
+a known or a band pixel. No known pixel at all is an error.
 
 Accuracy: both methods stop on a certified bound, max |u - u_exact| <= tol. For an M-matrix A
 (each system above is one), |A^{-1} r| <= |r|_max A^{-1} 1; any z with A z >= c > 0 gives
@@ -21,7 +21,8 @@ small enough. Errors of the band values reach the Laplace region at most unampli
 principle), so the two phases share the tolerance.
 
 Methods: "sor" is the paper's successive over-relaxation (lexicographic, omega from B);
-"fast" is conjugate gradients preconditioned by an aggregation multigrid V-cycle.
+"fast" is flexible conjugate gradients preconditioned by an aggregation multigrid K-cycle
+(2 x 2 aggregates, Galerkin coarse levels, red-black Gauss-Seidel smoothing).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from . import _inpaint_kernels as K
 
 METHODS = ("sor", "fast")
 # Iteration caps keep the running time bounded whatever the masks.
-MAX_PCG_ITER = 500
+MAX_FCG_ITER = 500
 MAX_SOR_SWEEPS = 200_000
 SOR_CHECK = 10
 # The error certificate solves A z = 1 until max |1 - A z| <= this.
@@ -62,24 +63,40 @@ def _level_dims(h: int, w: int) -> np.ndarray:
     return np.array(rows, dtype=np.int64)
 
 
+class _Workspace:
+    """Scratch vectors of the solvers, shared by the two phases (same grid sizes)."""
+
+    def __init__(self, dims: np.ndarray):
+        total = int(dims[-1, 0]) + 9
+        n0 = int((dims[0, 1] + 2) * (dims[0, 2] + 2))
+        self.dims, self.total, self.n0 = dims, total, n0
+        self.r, self.z, self.c1, self.v1 = (np.zeros(total) for _ in range(4))
+        self.d, self.q = np.zeros(n0), np.zeros(n0)
+        self.owner = None
+
+    def claim(self, owner: object) -> None:
+        """Hand the vectors to another phase: the kernels need r = 0 on its inactive cells."""
+        if self.owner is not owner:
+            self.r.fill(0.0)
+            self.z.fill(0.0)
+            self.owner = owner
+
+
 class _Phase:
     """One linear system (band or Laplace) with its multigrid hierarchy and error certificate."""
 
-    def __init__(self, active: np.ndarray, band_mode: bool, band: np.ndarray):
+    def __init__(self, active: np.ndarray, band_mode: bool, band: np.ndarray, ws: _Workspace):
         self.active = active
         self.count = int(active.sum())
-        h, w = active.shape
-        self.n0 = (h + 2) * (w + 2)
+        self.ws = ws
+        self.n0 = ws.n0
         self._bound = None
         self.last_iterations = 0
         if self.count == 0:
             return
-        dims = _level_dims(h, w)
-        self.total = total = int(dims[-1, 0]) + 9
-        self.diag = np.zeros(total)
-        self.idiag = np.zeros(total)
-        self.cE = np.zeros(total)
-        self.cS = np.zeros(total)
+        dims = ws.dims
+        self.diag = np.zeros(ws.total)
+        self.idiag, self.cE, self.cS = (np.zeros(ws.total, dtype=np.float32) for _ in range(3))
         K.build_fine(active, band_mode, band, self.diag, self.idiag, self.cE, self.cS)
         for i in range(len(dims) - 1):
             K.coarsen(self.diag, self.idiag, self.cE, self.cS, *dims[i], *dims[i + 1])
@@ -96,23 +113,20 @@ class _Phase:
         for i in range(len(dims)):
             K.fill_runs(self.idiag, *dims[i], self.runs, int(lv[i, 2]))
         self.levels = lv
-        self.work = np.zeros((6, total))
 
-    def _args(self):
-        return self.diag, self.idiag, self.cE, self.cS, self.levels, self.runs
-
-    def _level0(self):
-        return self.levels[0, 1], self.runs, self.levels[0, 2], self.levels[0, 3]
-
-    def pcg(self, b: np.ndarray, x: np.ndarray, thr: float) -> tuple[int, float]:
-        """Solve A x = b by multigrid-preconditioned CG until max |residual| <= thr."""
-        it, res = K.fcg(*self._args(), b, x, thr, MAX_PCG_ITER, self.work)
+    def _fcg(self, b: np.ndarray, x: np.ndarray, thr: float) -> tuple[int, float]:
+        ws = self.ws
+        ws.claim(self)
+        it, res = K.fcg(
+            self.diag, self.idiag, self.cE, self.cS, self.levels, self.runs, b, x, thr,
+            MAX_FCG_ITER, ws.r, ws.z, ws.c1, ws.v1, ws.d, ws.q,
+        )
         return int(it), float(res)
 
-    def sor(self, b: np.ndarray, x: np.ndarray, thr: float) -> tuple[int, float]:
-        """Solve A x = b by SOR until max |residual| <= thr."""
+    def _sor(self, b: np.ndarray, x: np.ndarray, thr: float) -> tuple[int, float]:
         it, res = K.sor(
-            *self._args(), b, x, self.omega(), thr, MAX_SOR_SWEEPS, SOR_CHECK, self.work[0]
+            self.diag, self.idiag, self.cE, self.cS, self.levels, self.runs, b, x,
+            self.omega(), thr, MAX_SOR_SWEEPS, SOR_CHECK, self.ws.r,
         )
         return int(it), float(res)
 
@@ -123,18 +137,18 @@ class _Phase:
             K.pad_field(self.active, np.ones(self.active.shape), ones)
             z = np.zeros(self.n0)
             az = np.zeros(self.n0)
-            wp, runs, r0, r1 = self._level0()
+            wp, r0, r1 = self.levels[0, 1:4]
             thr = CERT_THRESHOLD
             for _ in range(8):
-                self.pcg(ones, z, thr)
-                K.matvec(self.diag, self.cE, self.cS, z, az, wp, runs, r0, r1)
-                c, zmax = K.min_max_level(az, z, runs, r0, r1)
+                self._fcg(ones, z, thr)
+                K.matvec(self.diag, self.cE, self.cS, z, az, wp, self.runs, r0, r1)
+                c, zmax = K.min_max_level(az, z, self.runs, r0, r1)
                 if c > 0.1:
                     break
                 thr *= 0.1
             else:  # pragma: no cover - needs a breakdown of CG on an SPD system
                 raise RuntimeError("inpaint: no error certificate")
-            # a hair of slack for the rounding in A z
+            # A^{-1} >= 0 and A z >= c give A^{-1} 1 <= z / c; a hair of slack for rounding
             self._bound = float(zmax / c) * (1.0 + 1e-9)
         return self._bound
 
@@ -149,9 +163,9 @@ class _Phase:
         bound = self.bound()
         thr = tol / bound
         if method == "fast":
-            it, res = self.pcg(b, x, thr)
+            it, res = self._fcg(b, x, thr)
         else:
-            it, res = self.sor(b, x, thr)
+            it, res = self._sor(b, x, thr)
         self.last_iterations = it
         err = bound * res
         if not err <= tol:
@@ -206,11 +220,11 @@ class Inpainter:
         K.band_rows(known, band, bandrow)
         grounded = np.empty((h, w), dtype=np.bool_)
         K.ground_band(bandrow, known, band, np.empty(h * w, dtype=np.int64), grounded)
-        self.band_active = grounded
-        # Laplace rows: everything neither known nor a band row (isolated band pixels included)
-        self.laplace_active = ~known & ~bandrow
-        self.band_phase = _Phase(grounded, True, band)
-        self.laplace_phase = _Phase(self.laplace_active, False, band)
+        ws = _Workspace(_level_dims(h, w))
+        self.band_phase = _Phase(grounded, True, band, ws)
+        # Laplace rows: neither known nor a band row (isolated band pixels included)
+        self.laplace_phase = _Phase(~known & ~bandrow, False, band, ws)
+        #: certified bound on max |u - u_exact| of the last solve
         self.last_error = 0.0
 
     def solve(self, values: np.ndarray, *, tol: float = 1e-3, method: str = "fast") -> np.ndarray:
@@ -220,46 +234,44 @@ class Inpainter:
         if not np.isfinite(values[self.known]).all():
             raise ValueError("inpaint: values at known pixels must be finite")
         u = np.where(self.known, values, 0.0)
-        zero = np.zeros(self.shape)
-        err_b = 0.0
-        bp, lp = self.band_phase, self.laplace_phase
-        if bp.count:
-            b = np.zeros(bp.n0)
-            K.gather_rhs(bp.active, True, self.band, u, zero, b)
-            x, err_b = bp.solve(b, BAND_SHARE * tol, method)
-            K.unpad_field(bp.active, x, u)
-        err_l = 0.0
-        if lp.count:
-            b = np.zeros(lp.n0)
-            K.gather_rhs(lp.active, False, self.band, u, zero, b)
-            x, err_l = lp.solve(b, tol - err_b, method)
-            K.unpad_field(lp.active, x, u)
-        self.last_error = err_b + err_l
+        errors = [0.0, 0.0]
+        # band first (its data: known band pixels), then Laplace (data: known and band pixels);
+        # band errors reach the Laplace region at most unamplified (maximum principle)
+        for k, (ph, mode, share) in enumerate(
+            ((self.band_phase, True, BAND_SHARE * tol), (self.laplace_phase, False, None))
+        ):
+            if ph.count:
+                b = np.zeros(ph.n0)
+                K.gather_rhs(ph.active, mode, self.band, u, b)
+                x, errors[k] = ph.solve(b, share if share else tol - errors[0], method)
+                K.unpad_field(ph.active, x, u)
+        self.last_error = errors[0] + errors[1]
         return u
 
     def adjoint(self, rhs: np.ndarray, *, tol: float = 1e-3, method: str = "fast") -> np.ndarray:
-        """S^T rhs, where S is the linear map values -> u (zero off the known pixels)."""
+        """S^T rhs, where S is the linear map values -> u; zero off the known pixels.
+
+        The max error of the result is at most tol (in the units of rhs).
+        """
         _check_method(method, tol)
         g = _check_field("rhs", rhs, self.shape)
         if not np.isfinite(g).all():
             raise ValueError("inpaint: rhs must be finite")
         bp, lp = self.band_phase, self.laplace_phase
-        # error split (see docs): result error <= 4 eL + 4 (eB + 4 B_band eL) <= tol
+        # S^T g = g_K + C_LK^T y_L + C_BK^T y_B with y_L = A_L^{-1} g_L and
+        # y_B = A_B^{-1} (g_B + C_LB^T y_L). Each pixel has at most 4 neighbours, so with solve
+        # errors e_L, e_B the result is off by at most 4 e_L + 4 (e_B + 4 B_band e_L) <= tol.
         b_band = bp.bound() if bp.count else 0.0
         e_l = tol / (8.0 + 32.0 * b_band)
         e_b = tol / 8.0
-        t = np.zeros(self.shape)
-        if lp.count:
-            b = np.zeros(lp.n0)
-            K.pad_field(lp.active, g, b)
-            y, _ = lp.solve(b, e_l, method)
-            K.scatter_adjoint(lp.active, False, self.band, y, t)
-        if bp.count:
-            b = np.zeros(bp.n0)
-            K.pad_field(bp.active, g + t, b)
-            y, _ = bp.solve(b, e_b, method)
-            K.scatter_adjoint(bp.active, True, self.band, y, t)
-        return np.where(self.known, g + t, 0.0)
+        t = g.copy()
+        for ph, mode, e in ((lp, False, e_l), (bp, True, e_b)):
+            if ph.count:
+                b = np.zeros(ph.n0)
+                K.pad_field(ph.active, t, b)
+                y, _ = ph.solve(b, e, method)
+                K.scatter_adjoint(ph.active, mode, self.band, y, t)
+        return np.where(self.known, t, 0.0)
 
 
 def solve(
@@ -276,14 +288,10 @@ def solve(
 
 
 def solve_adjoint(
-    known: np.ndarray,
-    band: np.ndarray,
-    rhs: np.ndarray,
-    *,
-    tol: float = 1e-3,
+    known: np.ndarray, band: np.ndarray, rhs: np.ndarray, *, tol: float = 1e-3,
     method: str = "fast",
 ) -> np.ndarray:
-    """Adjoint of values -> u applied to rhs (H x W); nonzero only on known pixels."""
+    """Adjoint of the map values -> u applied to rhs (H x W); nonzero only on known pixels."""
     _check_method(method, tol)
     return Inpainter(known, band).adjoint(rhs, tol=tol, method=method)
 
