@@ -1,0 +1,309 @@
+"""Tests of the inpainting solver against the sparse direct reference and closed-form cases."""
+
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+from reference_solver import reference_solve
+from scipy import ndimage
+
+from PIL_ipc import inpaint
+
+CORPUS = "/work/shared/corpus-src/"
+TOL = 1e-3
+METHODS = ("fast", "sor")
+
+
+def photo(name: str, size: int) -> np.ndarray:
+    """A size x size grey crop from the middle of a corpus photo."""
+    im = np.asarray(Image.open(CORPUS + name).convert("L"), dtype=np.float64)
+    i0 = (im.shape[0] - size) // 2
+    j0 = (im.shape[1] - size) // 2
+    return im[i0 : i0 + size, j0 : j0 + size]
+
+
+def edge_masks(img: np.ndarray, thr: float = 240.0, grid: int = 16):
+    """Band = non-edge pixels 8-adjacent to a thresholded-Sobel edge; known = every 4th band
+    pixel (raster order) plus a sparse grid."""
+    g = np.hypot(ndimage.sobel(img, 0), ndimage.sobel(img, 1))
+    edge = g > thr
+    band = ndimage.binary_dilation(edge, structure=np.ones((3, 3), bool)) & ~edge
+    known = np.zeros_like(band)
+    known.ravel()[np.flatnonzero(band.ravel())[::4]] = True
+    if grid:
+        known[::grid, ::grid] = True
+    return known, band
+
+
+def check(known, values, band, method, tol=TOL):
+    """Solve, compare with the direct solve, return u."""
+    op = inpaint.Inpainter(known, band)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", inpaint.InpaintWarning)
+        u = op.solve(values, tol=tol, method=method)
+    ref = reference_solve(known, values, band)
+    err = np.abs(u - ref).max()
+    assert err <= tol, f"max error {err} > {tol}"
+    # the certificate is a true upper bound of the error
+    assert err <= op.last_error + 1e-9 * (1 + np.abs(ref).max()) <= tol + 1e-12
+    assert np.array_equal(u[known], np.asarray(values, dtype=np.float64)[known])
+    return u
+
+
+# ---------------------------------------------------------------- realistic masks
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(
+    "name,size,grid",
+    [
+        ("sipi/peppers.tiff", 96, 16),
+        ("classic/cameraman.tiff", 80, 0),
+        ("kodak/kodim23.png", 72, 12),
+    ],
+)
+def test_photo_edge_masks(name, size, grid, method):
+    img = photo(name, size)
+    known, band = edge_masks(img, grid=grid)
+    assert band.any() and known.any()
+    check(known, img, band, method)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_sparse_random_known(method):
+    rng = np.random.default_rng(1)
+    known = rng.random((61, 83)) < 0.02
+    values = rng.uniform(0, 255, known.shape)
+    check(known, values, np.zeros_like(known), method)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_random_band_and_known(method):
+    rng = np.random.default_rng(7)
+    band = rng.random((40, 50)) < 0.3
+    known = rng.random((40, 50)) < 0.05
+    values = rng.uniform(0, 255, known.shape)
+    check(known, values, band, method)
+
+
+def test_tight_and_loose_tolerance():
+    img = photo("sipi/peppers.tiff", 64)
+    known, band = edge_masks(img)
+    for tol in (1e-6, 0.05, 0.5, 5.0):
+        check(known, img, band, "fast", tol=tol)
+
+
+# ---------------------------------------------------------------- closed forms and edge cases
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_line_is_linear_between_data(method):
+    known = np.zeros((1, 30), bool)
+    known[0, [0, 10, 29]] = True
+    values = np.zeros((1, 30))
+    values[0, [0, 10, 29]] = [0.0, 100.0, 5.0]
+    u = check(known, values, np.zeros_like(known), method)
+    expect = np.concatenate([np.linspace(0, 100, 11), np.linspace(100, 5, 20)[1:]])
+    assert np.allclose(u[0], expect, atol=TOL)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_column_with_reflecting_border_is_constant(method):
+    known = np.zeros((25, 1), bool)
+    known[7, 0] = True
+    values = np.full((25, 1), 42.0)
+    u = check(known, values, np.zeros_like(known), method)
+    assert np.allclose(u, 42.0, atol=TOL)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_band_is_linear_along_its_path(method):
+    """An L-shaped band path: values interpolate linearly in arc length, whatever lies beside."""
+    band = np.zeros((12, 12), bool)
+    path = [(2, j) for j in range(2, 10)] + [(i, 9) for i in range(3, 10)]
+    for p in path:
+        band[p] = True
+    known = np.zeros_like(band)
+    known[path[0]] = known[path[-1]] = True
+    known[11, 0] = True  # data off the band must not leak into it
+    values = np.zeros((12, 12))
+    values[path[0]], values[path[-1]], values[11, 0] = 10.0, 150.0, 255.0
+    u = check(known, values, band, method)
+    along = np.array([u[p] for p in path])
+    assert np.allclose(along, np.linspace(10.0, 150.0, len(path)), atol=TOL)
+
+
+def test_one_pixel_image():
+    u = inpaint.solve(np.ones((1, 1), bool), np.full((1, 1), 7.0), np.zeros((1, 1), bool))
+    assert u.shape == (1, 1) and u[0, 0] == 7.0
+
+
+@pytest.mark.parametrize("shape", [(1, 40), (40, 1)])
+def test_thin_images_with_band(shape):
+    rng = np.random.default_rng(3)
+    known = rng.random(shape) < 0.15
+    known.flat[0] = True
+    band = rng.random(shape) < 0.4
+    check(known, rng.uniform(0, 255, shape), band, "fast")
+
+
+def test_all_known_returns_values():
+    rng = np.random.default_rng(4)
+    values = rng.uniform(0, 255, (9, 13))
+    known = np.ones((9, 13), bool)
+    band = rng.random((9, 13)) < 0.5
+    for method in METHODS:
+        assert np.array_equal(inpaint.solve(known, values, band, method=method), values)
+
+
+def test_isolated_band_pixels_follow_laplace():
+    """A band pixel with no band neighbour takes the Laplace row: the mean of its 4 neighbours."""
+    rng = np.random.default_rng(5)
+    known = rng.random((30, 30)) < 0.05
+    band = np.zeros((30, 30), bool)
+    band[5:25:4, 5:25:4] = True  # isolated points
+    values = rng.uniform(0, 255, known.shape)
+    u = check(known, values, band, "fast")
+    for i, j in zip(*np.nonzero(band & ~known), strict=True):
+        mean = (u[i - 1, j] + u[i + 1, j] + u[i, j - 1] + u[i, j + 1]) / 4
+        assert abs(u[i, j] - mean) < 4 * TOL
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_bands_on_the_image_border(method):
+    rng = np.random.default_rng(6)
+    band = np.zeros((32, 40), bool)
+    band[0, :] = band[:, -1] = band[-2:, :] = True
+    known = np.zeros_like(band)
+    known[0, ::5] = known[-1, ::7] = known[::6, -1] = True
+    known[16, 20] = True
+    check(known, rng.uniform(0, 255, band.shape), band, method)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_band_without_data_is_zero(method):
+    """A band component holding no known pixel is defined as 0; the rest is still solved."""
+    band = np.zeros((20, 20), bool)
+    band[5, 3:15] = True  # no data on it
+    band[12:14, 2:18] = True  # with data
+    known = np.zeros_like(band)
+    known[12, 2] = known[13, 17] = known[0, 0] = known[19, 19] = True
+    values = np.where(known, 200.0, 0.0)
+    u = check(known, values, band, method)
+    assert np.all(u[5, 3:15] == 0.0)
+    assert np.all(u[12:14, 2:18] > 150.0)
+
+
+def test_long_band_chain_with_one_datum():
+    """A hostile mask: a 1-pixel spiral band with a single known end (badly conditioned)."""
+    n = 41
+    band = np.zeros((n, n), bool)
+    top, left, bottom, right = 0, 0, n - 1, n - 1
+    while top <= bottom and left <= right:
+        band[top, left : right + 1] = True
+        band[top : bottom + 1, right] = True
+        band[bottom, left : right + 1] = True
+        band[top + 2 : bottom + 1, left] = True
+        top, left, bottom, right = top + 2, left + 2, bottom - 2, right - 2
+        band[top - 1, left] = True
+    known = np.zeros_like(band)
+    known[0, 0] = True
+    values = np.full(band.shape, 77.0)
+    u = check(known, values, band, "fast")
+    assert np.allclose(u, 77.0, atol=TOL)
+
+
+def test_reuse_gives_same_result():
+    img = photo("sipi/peppers.tiff", 48)
+    known, band = edge_masks(img)
+    op = inpaint.Inpainter(known, band)
+    a = op.solve(img)
+    b = op.solve(255 - img)
+    assert np.abs(a - inpaint.solve(known, img, band)).max() <= 2 * TOL
+    assert np.abs(a + b - 255.0).max() <= 2 * TOL  # linear, and constants are reproduced
+
+
+def test_iteration_cap_warns(monkeypatch):
+    img = photo("sipi/peppers.tiff", 48)
+    known, band = edge_masks(img, grid=0)
+    op = inpaint.Inpainter(known, band)
+    op.laplace_phase.bound()
+    monkeypatch.setattr(inpaint, "MAX_FCG_ITER", 1)
+    with pytest.warns(inpaint.InpaintWarning):
+        u = op.solve(img, tol=1e-9)
+    assert np.isfinite(u).all()
+
+
+# ---------------------------------------------------------------- adjoint
+
+
+def explicit_operator(known, band):
+    """The matrix of values -> u (columns: known pixels), from the reference solver."""
+    cols = []
+    for p in np.flatnonzero(known.ravel()):
+        v = np.zeros(known.size)
+        v[p] = 1.0
+        cols.append(reference_solve(known, v.reshape(known.shape), band).ravel())
+    return np.array(cols).T
+
+
+def test_adjoint_matches_explicit_transpose():
+    rng = np.random.default_rng(8)
+    shape = (11, 13)
+    band = rng.random(shape) < 0.35
+    known = rng.random(shape) < 0.12
+    known[0, 0] = True
+    s = explicit_operator(known, band)
+    g = rng.normal(size=shape) * 10
+    for method in METHODS:
+        got = inpaint.solve_adjoint(known, band, g, method=method, tol=TOL)
+        assert np.all(got[~known] == 0.0)
+        assert np.abs(got[known] - s.T @ g.ravel()).max() <= TOL
+
+
+def test_adjoint_dot_product_on_photo_mask():
+    img = photo("kodak/kodim23.png", 64)
+    known, band = edge_masks(img)
+    op = inpaint.Inpainter(known, band)
+    rng = np.random.default_rng(9)
+    v = np.where(known, rng.uniform(0, 255, known.shape), 0.0)
+    g = rng.normal(size=known.shape)
+    lhs = float(np.sum(op.solve(v, tol=1e-7) * g))
+    rhs = float(np.sum(v * op.adjoint(g, tol=1e-7)))
+    assert abs(lhs - rhs) <= 1e-6 * abs(lhs) + 1e-3
+
+
+# ---------------------------------------------------------------- validation, rounding
+
+
+def test_no_known_pixel_raises():
+    z = np.zeros((4, 4), bool)
+    with pytest.raises(ValueError, match="no known"):
+        inpaint.solve(z, np.zeros((4, 4)), z)
+
+
+@pytest.mark.parametrize(
+    "known,values,band,kw",
+    [
+        (np.ones((4, 4), np.uint8), np.zeros((4, 4)), np.zeros((4, 4), bool), {}),
+        (np.ones((4, 4), bool), np.zeros((4, 5)), np.zeros((4, 4), bool), {}),
+        (np.ones((4, 4), bool), np.zeros((4, 4)), np.zeros((4, 3), bool), {}),
+        (np.ones(16, bool), np.zeros(16), np.zeros(16, bool), {}),
+        (np.ones((4, 4), bool), np.full((4, 4), np.nan), np.zeros((4, 4), bool), {}),
+        (np.ones((4, 4), bool), np.zeros((4, 4), complex), np.zeros((4, 4), bool), {}),
+        (np.ones((4, 4), bool), np.zeros((4, 4)), np.zeros((4, 4), bool), {"method": "jacobi"}),
+        (np.ones((4, 4), bool), np.zeros((4, 4)), np.zeros((4, 4), bool), {"tol": 0.0}),
+        (np.ones((4, 4), bool), np.zeros((4, 4)), np.zeros((4, 4), bool), {"tol": np.nan}),
+        (np.ones((0, 4), bool), np.zeros((0, 4)), np.zeros((0, 4), bool), {}),
+    ],
+)
+def test_bad_input_raises(known, values, band, kw):
+    with pytest.raises(ValueError):
+        inpaint.solve(known, values, band, **kw)
+
+
+def test_to_uint8_rounds_half_up_and_clamps():
+    u = np.array([[-3.0, 0.49999, 0.5, 1.5, 2.5, 254.5, 300.0, np.nan, np.inf, -np.inf]])
+    assert inpaint.to_uint8(u).tolist() == [[0, 0, 1, 2, 3, 255, 255, 0, 255, 0]]
+    assert inpaint.to_uint8(u).dtype == np.uint8
