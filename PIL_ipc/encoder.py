@@ -142,8 +142,8 @@ def build_fields(a: Analysis, options: EncodeOptions, threshold: float,
                               spacing=options.spacing)
     return container.IpcFile(
         header=header,
-        edge=jbig.encode(edge_plane),
-        seed=jbig.encode(seed) if seed is not None else None,
+        edge=jbig.encode(edge_plane, tpbon=False),
+        seed=jbig.encode(seed, tpbon=False) if seed is not None else None,
         values_count=points.count,
         values_coding=0,
         values_payload=values.encode(indices, points.predictors, options.levels),

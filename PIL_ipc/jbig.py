@@ -188,10 +188,13 @@ def encode(
     l0: int | None = None,
     mx: int = 8,
     lrltwo: bool = False,
-    tpbon: bool = False,
+    tpbon: bool = True,
     order: int = 0,
 ) -> bytes:
     """Code a 2-D bool (1 = black) plane as a complete single-layer BIE.
+
+    Typical prediction is on by default, as in JBIG-KIT; on thin edge planes it is a wash
+    (0.16% larger over 260 planes), so the codec's encoder switches it off for them.
 
     ``l0`` lines per stripe (None: the whole image), ``mx`` the largest AT offset (0: no AT),
     ``lrltwo`` the two-line template, ``tpbon`` typical prediction, ``order`` the BIH order byte

@@ -8,11 +8,10 @@ decision as section 7 lists them, and the PDE of section 8 solved by a sparse di
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections import deque
 
 import numpy as np
+from jbigkit import jbgtopbm
 from reference_solver import reference_solve
 
 from PIL_ipc import container, qm
@@ -20,27 +19,7 @@ from PIL_ipc import container, qm
 
 def jbigkit_decode(bie: bytes) -> np.ndarray:
     """Decode a BIE with JBIG-KIT's jbgtopbm; returns a bool array (True = 1 = black)."""
-    tool = shutil.which("jbgtopbm")
-    if tool is None:
-        raise RuntimeError("jbgtopbm (Debian package jbigkit-bin) is required")
-    pbm = subprocess.run([tool], input=bie, capture_output=True, check=True).stdout
-    # P4 header: magic, width, height, separated by whitespace, then one whitespace byte.
-    fields, pos = [], 0
-    while len(fields) < 3:
-        while pbm[pos:pos + 1].isspace():
-            pos += 1
-        if pbm[pos:pos + 1] == b"#":
-            pos = pbm.index(b"\n", pos) + 1
-            continue
-        end = pos
-        while not pbm[end:end + 1].isspace():
-            end += 1
-        fields.append(pbm[pos:end])
-        pos = end
-    assert fields[0] == b"P4"
-    w, h = int(fields[1]), int(fields[2])
-    rows = np.frombuffer(pbm[pos + 1:pos + 1 + h * ((w + 7) // 8)], dtype=np.uint8)
-    return np.unpackbits(rows.reshape(h, (w + 7) // 8), axis=1)[:, :w].astype(bool)
+    return jbgtopbm(bie)
 
 
 def band_of(edges: np.ndarray) -> np.ndarray:

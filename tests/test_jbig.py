@@ -361,7 +361,7 @@ def test_newlen_after_the_last_stripe():
     """T.85 encoders send NEWLEN after the stripe holding the new last line; when the declared
     height needs no more stripes, that NEWLEN still has to be read."""
     img = np.random.default_rng(8).random((101, 12)) < 0.5
-    body = jbig.encode(img, l0=10)[20:]
+    body = jbig.encode(img, l0=10, tpbon=False)[20:]
     vl = _bih(12, 105, 10, options=jbig.VLENGTH)
     newlen = _segment(5, struct.pack(">I", 101))
     for tail in (newlen, newlen + _segment(2), _segment(7, bytes(4)) + newlen + b"junk"):
@@ -373,7 +373,7 @@ def test_newlen_after_the_last_stripe():
 def test_hostile_vlength_height_is_checked_after_newlen():
     """With VLENGTH the declared height may be a placeholder: the limit applies to the final
     height, and a BIE without the promised NEWLEN fails fast."""
-    body = jbig.encode(np.ones((3, 5), bool), l0=4)[20:]
+    body = jbig.encode(np.ones((3, 5), bool), l0=4, tpbon=False)[20:]
     vl = _bih(5, 0xFFFFFFFF, 4, options=jbig.VLENGTH)
     np.testing.assert_array_equal(
         jbig.decode(vl + body + _segment(5, struct.pack(">I", 3)), max_pixels=15),
@@ -428,7 +428,7 @@ def test_floating_marker_segments_are_applied():
 
 def test_hostile_absurd_l0_and_trailing_garbage():
     img = np.random.default_rng(9).random((9, 14)) < 0.4
-    body = jbig.encode(img, l0=9)[20:]
+    body = jbig.encode(img, l0=9, tpbon=False)[20:]
     for l0 in (9, 10, 1 << 20, 0xFFFFFFFF):
         bie = _bih(14, 9, l0) + body
         np.testing.assert_array_equal(jbig.decode(bie), img)
