@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -205,6 +206,9 @@ def run_ipc(ipc: _codecs.IpcCodec, original: np.ndarray, row: Row, reps: int) ->
     via_plugin, plugin_first = _codecs.pillow_decode(data)
     row.dec_ms = median_ms(plugin_first, lambda: _codecs.pillow_decode(data)[1], reps)
     row.bytes = len(data)
+    with Image.open(BytesIO(data)) as im:  # the encoder records its chosen edge threshold
+        threshold = im.info.get("threshold")
+    row.setting = f"t={threshold}" if threshold else ""
     fill_quality(row, original, decoded)
     row.status = "ok"
     notes = []
@@ -251,7 +255,7 @@ def fmt(value: float | None, spec: str, signed: bool = False) -> str:
     if value is None:
         return "-"
     if math.isinf(value):
-        return "inf"
+        return ("+inf" if signed else "inf") if value > 0 else "-inf"
     return format(value, ("+" if signed else "") + spec)
 
 
