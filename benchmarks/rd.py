@@ -196,7 +196,9 @@ def run_ipc(ipc: _codecs.IpcCodec, original: np.ndarray, row: Row, reps: int) ->
     try:
         first = ipc.encode(original, row.budget_bpp)
     except ValueError as exc:
-        row.status, row.note = "unreachable", str(exc)
+        # The encoder refuses a budget below its smallest file; other ValueErrors are faults.
+        row.status = "unreachable" if "budget" in str(exc) else "error"
+        row.note = str(exc)
         return
     data = first.data
     row.enc_ms = median_ms(first.seconds, lambda: ipc.encode(original, row.budget_bpp).seconds,
