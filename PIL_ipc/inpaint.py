@@ -23,6 +23,11 @@ principle), so the two phases share the tolerance.
 Methods: "sor" is the paper's successive over-relaxation (lexicographic, omega from B);
 "fast" is flexible conjugate gradients preconditioned by an aggregation multigrid K-cycle
 (2 x 2 aggregates, Galerkin coarse levels, red-black Gauss-Seidel smoothing).
+
+Costs: an Inpainter holds about 120 bytes per pixel (two operator hierarchies and the solver
+vectors; a solve peaks near 175); the kernels release the GIL, but one Inpainter must not be
+used by two threads at once (its vectors are shared). Iteration caps bound the running time
+for any masks; a solve that hits one returns its best iterate with an InpaintWarning.
 """
 
 from __future__ import annotations
@@ -124,6 +129,7 @@ class _Phase:
         return int(it), float(res)
 
     def _sor(self, b: np.ndarray, x: np.ndarray, thr: float) -> tuple[int, float]:
+        self.ws.claim(self)
         it, res = K.sor(
             self.diag, self.idiag, self.cE, self.cS, self.levels, self.runs, b, x,
             self.omega(), thr, MAX_SOR_SWEEPS, SOR_CHECK, self.ws.r,
@@ -211,7 +217,10 @@ def _check_method(method: str, tol: float) -> None:
 
 
 class Inpainter:
-    """The inpainting operator for fixed masks; reusable for many value sets (and its adjoint)."""
+    """The inpainting operator for fixed masks; reusable for many value sets (and its adjoint).
+
+    The set-up and the error certificates are done once; later solves only iterate.
+    """
 
     def __init__(self, known: np.ndarray, band: np.ndarray):
         known = _check_mask("known", known, None)
