@@ -239,6 +239,19 @@ def test_reuse_gives_same_result():
     assert np.abs(a + b - 255.0).max() <= 2 * TOL  # linear, and constants are reproduced
 
 
+def test_mixed_use_of_one_inpainter():
+    """Methods and adjoints interleaved on one operator (it shares its vectors between phases)."""
+    img = photo("classic/cameraman.tiff", 64)
+    known, band = edge_masks(img, grid=0)
+    ref = reference_solve(known, img, band)
+    op = inpaint.Inpainter(known, band)
+    g = np.ones(known.shape)
+    adj = op.adjoint(g)
+    for method in ("sor", "fast", "sor", "fast"):
+        assert np.abs(op.solve(img, method=method) - ref).max() <= TOL
+        assert np.abs(op.adjoint(g, method=method) - adj).max() <= 2 * TOL
+
+
 def test_iteration_cap_warns(monkeypatch):
     img = photo("sipi/peppers.tiff", 48)
     known, band = edge_masks(img, grid=0)
