@@ -201,27 +201,13 @@ TWO = np.uint64(2)
 
 
 @njit(cache=True, nogil=True)
-def count_runs(idiag, o, h, w):
-    """Number of maximal horizontal runs of active cells (idiag > 0) on level (o, h, w)."""
-    wp = w + 2
-    n = 0
-    for i in range(1, h + 1):
-        base = o + i * wp
-        prev = False
-        for j in range(1, w + 1):
-            a = idiag[base + j] > 0.0
-            if a and not prev:
-                n += 1
-            prev = a
-    return n
+def fill_runs(idiag, o, h, w, gap, runs, k, write):
+    """Runs of level (o, h, w) from row k of runs (written only if write); returns the end row.
 
-
-@njit(cache=True, nogil=True)
-def fill_runs(idiag, o, h, w, runs, k):
-    """Write the runs of level (o, h, w) from row k of runs; returns the next free row.
-
-    A run is (first index, end index, row, first column), in padded coordinates; indices
-    include the level offset.
+    A run is (first index, end index, row, first column), in padded coordinates, indices with
+    the level offset. It starts and ends on active cells (idiag > 0) and may bridge gaps of up
+    to `gap` inactive cells: the kernels leave those at x = 0 (zero coefficients, idiag = 0,
+    b = 0), and fewer, longer runs cost less loop overhead on thin, broken masks.
     """
     wp = w + 2
     for i in range(1, h + 1):
@@ -230,13 +216,19 @@ def fill_runs(idiag, o, h, w, runs, k):
         while j <= w:
             if idiag[base + j] > 0.0:
                 j0 = j
-                while j <= w and idiag[base + j] > 0.0:
+                end = j + 1
+                j += 1
+                while j <= w and j - end <= gap:
+                    if idiag[base + j] > 0.0:
+                        end = j + 1
                     j += 1
-                runs[k, 0] = base + j0
-                runs[k, 1] = base + j
-                runs[k, 2] = i
-                runs[k, 3] = j0
+                if write:
+                    runs[k, 0] = base + j0
+                    runs[k, 1] = base + end
+                    runs[k, 2] = i
+                    runs[k, 3] = j0
                 k += 1
+                j = end
             else:
                 j += 1
     return k
@@ -271,9 +263,10 @@ def sor_sweep(diag, cE, cS, b, x, wp, runs, r0, r1, omega):
     """One lexicographic SOR sweep (divides by the exact diag: idiag is rounded)."""
     for k in range(r0, r1):
         for p in range(runs[k, 0], runs[k, 1]):
-            s = b[p] + cE[p] * x[p + ONE] + cE[p - ONE] * x[p - ONE] + cS[p] * x[p + wp]
-            s += cS[p - wp] * x[p - wp]
-            x[p] += omega * (s / diag[p] - x[p])
+            if diag[p] > 0.0:
+                s = b[p] + cE[p] * x[p + ONE] + cE[p - ONE] * x[p - ONE] + cS[p] * x[p + wp]
+                s += cS[p - wp] * x[p - wp]
+                x[p] += omega * (s / diag[p] - x[p])
 
 
 @njit(cache=True, nogil=True)
@@ -542,12 +535,13 @@ def sor(diag, idiag, cE, cS, levels, runs, b, x, omega, thr, maxit, check, r):
 
 
 @njit(cache=True, nogil=True)
-def min_max_level(y, z, runs, r0, r1):
+def min_max_level(diag, y, z, runs, r0, r1):
     """(min of y, max of z) over the active cells of a level."""
     lo = np.inf
     hi = 0.0
     for k in range(r0, r1):
         for p in range(runs[k, 0], runs[k, 1]):
-            lo = min(lo, y[p])
-            hi = max(hi, z[p])
+            if diag[p] > 0.0:
+                lo = min(lo, y[p])
+                hi = max(hi, z[p])
     return lo, hi

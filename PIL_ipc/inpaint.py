@@ -47,6 +47,9 @@ SOR_CHECK = 10
 CERT_THRESHOLD = 0.75
 # Share of the tolerance given to the band phase (the Laplace phase gets the rest).
 BAND_SHARE = 0.25
+# Runs of active cells bridge up to this many inactive cells (loop overhead vs wasted work).
+RUN_GAP = 8
+_NO_RUNS = np.zeros((0, 4), dtype=np.uint64)
 # Largest image side accepted (keeps every allocation bounded and indices in int64).
 MAX_SIDE = 1 << 16
 
@@ -112,11 +115,11 @@ class _Phase:
         nruns = 0
         for i in range(len(dims)):
             lv[i, 2] = nruns
-            nruns += K.count_runs(self.idiag, *dims[i])
+            nruns = K.fill_runs(self.idiag, *dims[i], RUN_GAP, _NO_RUNS, nruns, False)
             lv[i, 3] = nruns
         self.runs = np.zeros((nruns, 4), dtype=np.uint64)
         for i in range(len(dims)):
-            K.fill_runs(self.idiag, *dims[i], self.runs, int(lv[i, 2]))
+            K.fill_runs(self.idiag, *dims[i], RUN_GAP, self.runs, int(lv[i, 2]), True)
         self.levels = lv
 
     def _fcg(self, b: np.ndarray, x: np.ndarray, thr: float) -> tuple[int, float]:
@@ -149,7 +152,7 @@ class _Phase:
             for _ in range(3):
                 it, _ = self._fcg(ones, z, thr)
                 K.matvec(self.diag, self.cE, self.cS, z, az, wp, self.runs, r0, r1)
-                c, zmax = K.min_max_level(az, z, self.runs, r0, r1)
+                c, zmax = K.min_max_level(self.diag, az, z, self.runs, r0, r1)
                 if c > 0.1 or it >= MAX_FCG_ITER:
                     break
                 thr *= 0.1
