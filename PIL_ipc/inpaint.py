@@ -126,16 +126,41 @@ class _Phase:
         ws = self.ws
         ws.claim(self)
         it, res = K.fcg(
-            self.diag, self.idiag, self.cE, self.cS, self.levels, self.runs, b, x, thr,
-            MAX_FCG_ITER, ws.r, ws.z, ws.c1, ws.v1, ws.d, ws.q,
+            self.diag,
+            self.idiag,
+            self.cE,
+            self.cS,
+            self.levels,
+            self.runs,
+            b,
+            x,
+            thr,
+            MAX_FCG_ITER,
+            ws.r,
+            ws.z,
+            ws.c1,
+            ws.v1,
+            ws.d,
+            ws.q,
         )
         return int(it), float(res)
 
     def _sor(self, b: np.ndarray, x: np.ndarray, thr: float) -> tuple[int, float]:
         self.ws.claim(self)
         it, res = K.sor(
-            self.diag, self.idiag, self.cE, self.cS, self.levels, self.runs, b, x,
-            self.omega(), thr, MAX_SOR_SWEEPS, SOR_CHECK, self.ws.r,
+            self.diag,
+            self.idiag,
+            self.cE,
+            self.cS,
+            self.levels,
+            self.runs,
+            b,
+            x,
+            self.omega(),
+            thr,
+            MAX_SOR_SWEEPS,
+            SOR_CHECK,
+            self.ws.r,
         )
         return int(it), float(res)
 
@@ -307,7 +332,11 @@ def solve(
 
 
 def solve_adjoint(
-    known: np.ndarray, band: np.ndarray, rhs: np.ndarray, *, tol: float = 1e-3,
+    known: np.ndarray,
+    band: np.ndarray,
+    rhs: np.ndarray,
+    *,
+    tol: float = 1e-3,
     method: str = "fast",
 ) -> np.ndarray:
     """Adjoint of the map values -> u applied to rhs (H x W); nonzero only on known pixels."""

@@ -75,7 +75,10 @@ def first_call_times() -> tuple[float, float]:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=str(ROOT))
         for _ in range(2):
             res = subprocess.run(
-                [sys.executable, "-c", FIRST_CALL], env=env, capture_output=True, text=True,
+                [sys.executable, "-c", FIRST_CALL],
+                env=env,
+                capture_output=True,
+                text=True,
                 check=True,
             )
             out.append(float(res.stdout.strip()))
@@ -156,16 +159,20 @@ def main() -> None:
     args = ap.parse_args()
 
     cold, cached = first_call_times()
-    print(f"first call (import + first fast and sor solves of 40 x 40): "
-          f"{cold:.2f} s compiling into an empty cache, {cached:.2f} s from the cache")
+    print(
+        f"first call (import + first fast and sor solves of 40 x 40): "
+        f"{cold:.2f} s compiling into an empty cache, {cached:.2f} s from the cache"
+    )
     # warm-up in this process
     w = np.zeros((32, 32), bool)
     w[::5, ::5] = True
     for m in inpaint.METHODS:
         inpaint.solve(w, np.ones((32, 32)), w, method=m)
 
-    head = (f"{'image':9} {'mask':8} {'known%':>6} {'band%':>6} {'method':12} {'wall ms':>9} "
-            f"{'cpu ms':>9} {'x direct':>9} {'max err':>9} {'bound':>9} {'its':>9}")
+    head = (
+        f"{'image':9} {'mask':8} {'known%':>6} {'band%':>6} {'method':12} {'wall ms':>9} "
+        f"{'cpu ms':>9} {'x direct':>9} {'max err':>9} {'bound':>9} {'its':>9}"
+    )
     print(head)
     print("-" * len(head))
     summary: dict[str, list[float]] = {}
@@ -184,9 +191,11 @@ def main() -> None:
             t_ref = rows[-1][1]
             for method, t, c, err, bound, its in rows:
                 summary.setdefault(method, []).append(t_ref / t)
-                print(f"{name:9} {label:8} {100 * known.mean():6.2f} {100 * band.mean():6.2f} "
-                      f"{method:12} {1e3 * t:9.1f} {1e3 * c:9.1f} {t_ref / t:9.1f} "
-                      f"{err:9.1e} {bound:9.1e} {its:>9}")
+                print(
+                    f"{name:9} {label:8} {100 * known.mean():6.2f} {100 * band.mean():6.2f} "
+                    f"{method:12} {1e3 * t:9.1f} {1e3 * c:9.1f} {t_ref / t:9.1f} "
+                    f"{err:9.1e} {bound:9.1e} {its:>9}"
+                )
     print()
     print("geometric mean speed-up over the direct solve (wall clock):")
     for method, ratios in summary.items():
