@@ -122,46 +122,20 @@ class _Phase:
             K.fill_runs(self.idiag, *dims[i], RUN_GAP, self.runs, int(lv[i, 2]), True)
         self.levels = lv
 
+    def _operator(self) -> tuple:
+        return self.diag, self.idiag, self.cE, self.cS, self.levels, self.runs
+
     def _fcg(self, b: np.ndarray, x: np.ndarray, thr: float) -> tuple[int, float]:
         ws = self.ws
         ws.claim(self)
-        it, res = K.fcg(
-            self.diag,
-            self.idiag,
-            self.cE,
-            self.cS,
-            self.levels,
-            self.runs,
-            b,
-            x,
-            thr,
-            MAX_FCG_ITER,
-            ws.r,
-            ws.z,
-            ws.c1,
-            ws.v1,
-            ws.d,
-            ws.q,
-        )
+        vectors = (ws.r, ws.z, ws.c1, ws.v1, ws.d, ws.q)
+        it, res = K.fcg(*self._operator(), b, x, thr, MAX_FCG_ITER, *vectors)
         return int(it), float(res)
 
     def _sor(self, b: np.ndarray, x: np.ndarray, thr: float) -> tuple[int, float]:
         self.ws.claim(self)
-        it, res = K.sor(
-            self.diag,
-            self.idiag,
-            self.cE,
-            self.cS,
-            self.levels,
-            self.runs,
-            b,
-            x,
-            self.omega(),
-            thr,
-            MAX_SOR_SWEEPS,
-            SOR_CHECK,
-            self.ws.r,
-        )
+        limits = (thr, MAX_SOR_SWEEPS, SOR_CHECK)
+        it, res = K.sor(*self._operator(), b, x, self.omega(), *limits, self.ws.r)
         return int(it), float(res)
 
     def bound(self) -> float:
