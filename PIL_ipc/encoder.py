@@ -2,8 +2,8 @@
 
 denoise (Perona-Malik) -> Sobel edges (threshold, thinning) -> edge plane coded with T.82
 -> source points located from the edge plane -> their values quantised and arithmetic coded
--> container.  With ``bpp`` or ``size`` the encoder searches the threshold for the best file
-that fits the budget.
+-> container.  With ``bpp`` or ``size`` the encoder searches the layout (threshold, spacing,
+levels, seed lattice; :mod:`PIL_ipc.ratecontrol`) for the best decoded file within the budget.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from . import __version__, container, edges, jbig, sources, tonal, values
+from . import __version__, edges, ratecontrol
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,12 @@ class EncodeOptions:
 
     threshold: smallest step height (grey levels) that becomes an edge; higher = fewer edges,
         smaller files.  Ignored when ``bpp`` or ``size`` is given.
-    spacing: distance, in band pixels, between stored source points along an edge (1..255).
-    levels: number of quantisation levels of the stored values (2..256).
+    spacing: distance, in band pixels, between stored source points along an edge (1..255);
+        None = 4, or searched under a budget.
+    levels: number of quantisation levels of the stored values (2..256); None = 64, or
+        searched under a budget.
+    lattice: step of a regular lattice of seed points stored besides the edges (0 = none,
+        1..4096); None = 0, or searched under a budget.
     contrast: Perona-Malik contrast parameter K in grey levels (> 0).
     iterations: Perona-Malik explicit steps (0 disables denoising; the paper uses 30).
     thin: thin edges to one pixel by non-maximum suppression.
@@ -33,19 +37,21 @@ class EncodeOptions:
     min_length: drop edge chains (8-connected) shorter than this many pixels (0 = keep all).
     tonal: iterations of tonal optimisation (least-squares stored values, see
         :mod:`PIL_ipc.tonal`); 0 stores the pixel values themselves, as the paper does.
-    bpp / size: budget in bits per pixel / in bytes for the whole file; the encoder picks the
-        threshold giving the best file not over it.
+    bpp / size: budget in bits per pixel / in bytes for the whole file; the encoder searches
+        the threshold and every layout field left at None for the best decoded file not over it.
+        Informative text chunks are left out then: every byte goes to the image.
     """
 
     threshold: float = 24.0
-    spacing: int = 4
-    levels: int = 64
+    spacing: int | None = None
+    levels: int | None = None
     contrast: float = 8.0
     iterations: int = 30
     thin: bool = True
     hysteresis: float = 0.5
     min_length: int = 10
     tonal: int = 6
+    lattice: int | None = None
     bpp: float | None = None
     size: int | None = None
 
@@ -67,8 +73,12 @@ class EncodeOptions:
             return int(v)
 
         check(number("threshold") >= 0, "threshold must be >= 0")
-        check(1 <= integer("spacing") <= 255, "spacing must be in 1..255")
-        check(2 <= integer("levels") <= 256, "levels must be in 2..256")
+        if self.spacing is not None:
+            check(1 <= integer("spacing") <= 255, "spacing must be in 1..255")
+        if self.levels is not None:
+            check(2 <= integer("levels") <= 256, "levels must be in 2..256")
+        if self.lattice is not None:
+            check(0 <= integer("lattice") <= 4096, "lattice must be in 0..4096")
         check(number("contrast") > 0, "contrast must be > 0")
         check(0 <= integer("iterations") <= 10000, "iterations must be in 0..10000")
         check(isinstance(self.thin, (bool, np.bool_)), "thin must be a bool")
@@ -114,46 +124,15 @@ def analyse(pixels: np.ndarray, options: EncodeOptions) -> Analysis:
     return Analysis(np.ascontiguousarray(p), edges.denoise(p, options.contrast, options.iterations))
 
 
-def _center_seed(shape: tuple[int, int]) -> np.ndarray:
-    seed = np.zeros(shape, dtype=bool)
-    seed[shape[0] // 2, shape[1] // 2] = True
-    return seed
+#: Layout fields used at a fixed threshold when left at None.
+FIXED_SPACING = 4
+FIXED_LEVELS = 64
 
 
-def build_fields(a: Analysis, options: EncodeOptions, threshold: float,
-                 tonal_iterations: int = 0) -> container.IpcFile:
-    """Code the image at one threshold into container fields (no metadata)."""
-    h, w = a.pixels.shape
-    edge_plane = edges.detect(a.smooth, threshold, options.thin, options.hysteresis,
-                              options.min_length)
-    seed = None
-    points = sources.locate(edge_plane, options.spacing)
-    if points.count == 0:
-        # No edges at all: one stored pixel in the middle makes the PDE well posed (a flat image).
-        seed = _center_seed((h, w))
-        points = sources.locate(edge_plane, options.spacing, seed)
-    if tonal_iterations > 0:
-        stored = tonal.optimise(a.pixels, points.known_mask(), points.band, points.positions,
-                                tonal_iterations)
-    else:
-        stored = a.pixels.ravel()[points.positions]
-    indices = values.quantise(stored, options.levels)
-    header = container.Header(width=w, height=h, mode="L", levels=options.levels,
-                              spacing=options.spacing)
-    return container.IpcFile(
-        header=header,
-        edge=jbig.encode(edge_plane, tpbon=False),
-        seed=jbig.encode(seed, tpbon=False) if seed is not None else None,
-        values_count=points.count,
-        values_coding=0,
-        values_payload=values.encode(indices, points.predictors, options.levels),
-    )
-
-
-def _settings_text(options: EncodeOptions, threshold: float) -> dict[str, str]:
-    return {
+def _settings_text(options: EncodeOptions, layout: ratecontrol.Layout) -> dict[str, str]:
+    text = {
         "Software": f"PIL_ipc {__version__}",
-        "threshold": f"{threshold:g}",
+        "threshold": f"{layout.threshold:g}",
         "contrast": f"{options.contrast:g}",
         "iterations": str(options.iterations),
         "thin": "1" if options.thin else "0",
@@ -161,10 +140,9 @@ def _settings_text(options: EncodeOptions, threshold: float) -> dict[str, str]:
         "min_length": str(options.min_length),
         "tonal": str(options.tonal),
     }
-
-
-# Above this every Sobel magnitude of an 8-bit image is smaller: no edges at all.
-_MAX_THRESHOLD = 400.0
+    if layout.lattice:
+        text["lattice"] = str(layout.lattice)
+    return text
 
 
 def encode(pixels: np.ndarray, options: EncodeOptions | None = None, *,
@@ -173,46 +151,16 @@ def encode(pixels: np.ndarray, options: EncodeOptions | None = None, *,
     options = options or EncodeOptions()
     a = analyse(pixels, options)
     budget = options.budget_bytes(a.pixels.shape[1], a.pixels.shape[0])
-
-    def file_at(threshold: float, tonal_iterations: int = 0) -> bytes:
-        f = build_fields(a, options, threshold, tonal_iterations)
-        f.icc_profile = icc_profile
-        f.exif = exif
-        f.text = _settings_text(options, threshold)
-        return container.build(f)
-
-    if budget is None:
-        return file_at(options.threshold, options.tonal)
-    # The threshold search sizes files without tonal optimisation (cheap); optimised values
-    # cost a little more or less to code, so the final file is checked and, if it went over,
-    # the threshold nudged up.
-    threshold, data = fit_budget(file_at, budget, 0.0, _MAX_THRESHOLD)
-    if options.tonal == 0:
-        return data
-    for _ in range(8):
-        optimised = file_at(threshold, options.tonal)
-        if len(optimised) <= budget:
-            return optimised
-        threshold = threshold * 1.05 + 0.5
-    return data
-
-
-def fit_budget(file_at, budget: int, lo: float, hi: float,
-               steps: int = 14) -> tuple[float, bytes]:
-    """Bisect a knob (larger = smaller file) for the smallest value whose file fits ``budget``."""
-    best = file_at(hi)
-    if len(best) > budget:
-        raise ValueError(f"budget of {budget} bytes is below the smallest file this image "
-                         f"allows ({len(best)} bytes)")
-    bottom = file_at(lo)
-    if len(bottom) <= budget:
-        return lo, bottom
-    best_knob = hi
-    for _ in range(steps):
-        mid = 0.5 * (lo + hi)
-        data = file_at(mid)
-        if len(data) <= budget:
-            hi, best, best_knob = mid, data, mid
-        else:
-            lo = mid
-    return best_knob, best
+    layout = ratecontrol.Layout(
+        float(options.threshold),
+        FIXED_SPACING if options.spacing is None else options.spacing,
+        FIXED_LEVELS if options.levels is None else options.levels,
+        0 if options.lattice is None else options.lattice)
+    planner = ratecontrol.Planner(
+        a.pixels, a.smooth, thin=bool(options.thin), hysteresis=options.hysteresis,
+        min_length=options.min_length, icc_profile=icc_profile, exif=exif,
+        text=None if budget is not None else _settings_text(options, layout))
+    if budget is not None:
+        return ratecontrol.search(planner, budget, options.tonal, spacing=options.spacing,
+                                  levels=options.levels, lattice=options.lattice).data
+    return planner.evaluate(layout, options.tonal, None, measure=False).data

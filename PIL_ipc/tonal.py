@@ -17,39 +17,62 @@ from .inpaint import Inpainter
 INNER_TOL = 2e-2
 
 
+class Fitter:
+    """Least-squares stored values for fixed positions, and images rendered from value sets."""
+
+    def __init__(self, image: np.ndarray, known: np.ndarray, band: np.ndarray,
+                 positions: np.ndarray):
+        f = np.asarray(image, dtype=np.float64)
+        positions = np.asarray(positions, dtype=np.int64)
+        if positions.ndim != 1 or (positions.size and (positions.min() < 0
+                                                       or positions.max() >= f.size)):
+            raise ValueError("positions must be flat indices into the image")
+        self.op = Inpainter(known, band)
+        self.shape = f.shape
+        self.flat = f.ravel()
+        self.positions = positions
+
+    def render(self, v: np.ndarray, tol: float = INNER_TOL) -> np.ndarray:
+        """The inpainted image (float64, H x W) when the stored pixels hold ``v``."""
+        field = np.zeros(self.flat.size)
+        field[self.positions] = v
+        return self.op.solve(field.reshape(self.shape), tol=tol)
+
+    def _adjoint(self, r: np.ndarray) -> np.ndarray:
+        return self.op.adjoint(r.reshape(self.shape), tol=INNER_TOL).ravel()[self.positions]
+
+    def fit(self, iterations: int, start: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+        """CGLS from ``start`` (default: the pixel values): the values (clipped to 0..255) and
+        the inpainted image of the unclipped values."""
+        flat_f = self.flat
+        if start is None:
+            x = flat_f[self.positions].copy()
+        else:
+            x = np.array(start, dtype=np.float64)
+            if x.shape != self.positions.shape:
+                raise ValueError(f"start has shape {x.shape}, expected {self.positions.shape}")
+        r = flat_f - self.render(x).ravel()
+        p = gamma = None
+        for _ in range(iterations):
+            # the adjoint is only computed when a step follows it
+            s = self._adjoint(r)
+            gamma_new = float(s @ s)
+            p = s if p is None else s + (gamma_new / gamma) * p
+            gamma = gamma_new
+            if gamma <= 1e-12:
+                break
+            q = self.render(p).ravel()
+            qq = float(q @ q)
+            if qq <= 0.0:
+                break
+            alpha = gamma / qq
+            x += alpha * p
+            r -= alpha * q
+        return np.clip(x, 0.0, 255.0), (flat_f - r).reshape(self.shape)
+
+
 def optimise(image: np.ndarray, known: np.ndarray, band: np.ndarray, positions: np.ndarray,
-             iterations: int = 12) -> np.ndarray:
+             iterations: int = 12, start: np.ndarray | None = None) -> np.ndarray:
     """Least-squares stored values (float64, clipped to 0..255) for the given positions."""
-    f = np.asarray(image, dtype=np.float64)
-    op = Inpainter(known, band)
-    flat_f = f.ravel()
-    shape = f.shape
-
-    def forward(v: np.ndarray) -> np.ndarray:
-        field = np.zeros(flat_f.size)
-        field[positions] = v
-        return op.solve(field.reshape(shape), tol=INNER_TOL).ravel()
-
-    def adjoint(r: np.ndarray) -> np.ndarray:
-        return op.adjoint(r.reshape(shape), tol=INNER_TOL).ravel()[positions]
-
-    x = flat_f[positions].copy()
-    r = flat_f - forward(x)
-    s = adjoint(r)
-    p = s.copy()
-    gamma = float(s @ s)
-    for _ in range(iterations):
-        if gamma <= 1e-12:
-            break
-        q = forward(p)
-        qq = float(q @ q)
-        if qq <= 0.0:
-            break
-        alpha = gamma / qq
-        x += alpha * p
-        r -= alpha * q
-        s = adjoint(r)
-        gamma_new = float(s @ s)
-        p = s + (gamma_new / gamma) * p
-        gamma = gamma_new
-    return np.clip(x, 0.0, 255.0)
+    return Fitter(image, known, band, positions).fit(iterations, start)[0]

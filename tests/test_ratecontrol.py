@@ -1,0 +1,143 @@
+"""Rate control: layouts, rate-aware quantisation, budget fitting and the layout search."""
+
+import math
+
+import numpy as np
+import pytest
+
+from PIL_ipc import container, decoder, edges, jbig, ratecontrol, values
+
+
+def smooth_scene(h=64, w=64):
+    """Smooth hills (no edges worth storing) plus one sharp-edged bar."""
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    img = 120 + 60 * np.sin(5 * x) * np.cos(4 * y) + 30 * np.cos(9 * x * y)
+    img[h // 3:h // 3 + 5, w // 4:3 * w // 4] = 240
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def psnr(a, b):
+    return 10 * np.log10(255.0 ** 2 / max(np.mean((a.astype(float) - b) ** 2), 1e-12))
+
+
+def planner(img):
+    return ratecontrol.Planner(img, edges.denoise(img, 8.0, 30))
+
+
+def test_quantise_toward_at_half_is_nearest_level():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 255, 500)
+    pred = np.arange(-1, 499)  # each value predicted from the one before
+    for levels in (2, 8, 64, 256):
+        # nearest level does not depend on the predictor; values.quantise is the reference
+        assert np.array_equal(ratecontrol.quantise_toward(x, pred, levels, 0.5),
+                              values.quantise(x, levels))
+
+
+def test_quantise_toward_smaller_offset_means_smaller_residuals_and_bounded_error():
+    rng = np.random.default_rng(4)
+    x = np.cumsum(rng.normal(0, 6, 2000)).clip(-20, 300)
+    pred = np.arange(-1, 1999)
+    levels = 32
+    step = 255 / (levels - 1)
+    prev = None
+    for offset in (0.5, 0.3, 0.1, 0.0):
+        k = ratecontrol.quantise_toward(x, pred, levels, offset)
+        assert k.min() >= 0 and k.max() <= levels - 1
+        r = np.abs(np.diff(np.concatenate([[(levels - 1) // 2], k])))
+        # a residual never overshoots the value and never falls a full level short of it
+        v = values.dequantise(k, levels)
+        assert np.all(np.abs(v - x.clip(0, 255)) < step * (1.0 - offset) + 1e-9)
+        if prev is not None:
+            assert r.sum() <= prev
+        prev = r.sum()
+    assert prev < 0.5 * np.abs(np.diff(values.quantise(x, levels))).sum()
+
+
+@pytest.mark.parametrize("bad", [
+    dict(predictors=np.array([0, 0])),  # value 0 predicted from itself
+    dict(predictors=np.array([-2, 0])),
+    dict(offset=0.6), dict(offset=-0.1), dict(levels=1), dict(levels=257),
+    dict(predictors=np.array([-1])),  # length differs
+])
+def test_quantise_toward_rejects_bad_input(bad):
+    args = dict(x=np.array([10.0, 20.0]), predictors=np.array([-1, 0]), levels=16, offset=0.5)
+    args.update(bad)
+    with pytest.raises(ValueError):
+        ratecontrol.quantise_toward(**args)
+
+
+def test_lattice_plane_and_its_coding():
+    plane = ratecontrol.lattice_plane((20, 30), 6)
+    ys, xs = np.nonzero(plane)
+    assert set(ys) == {3, 9, 15} and set(xs) == {3, 9, 15, 21, 27}
+    assert plane.sum() == 15
+    assert not ratecontrol.lattice_plane((20, 30), 0).any()
+    big = ratecontrol.lattice_plane((300, 300), 12)
+    bie = ratecontrol.code_plane(big, 12)
+    assert np.array_equal(jbig.decode(bie), big)
+    # the AT pixel reaching one period makes a regular lattice nearly free
+    assert len(bie) < len(jbig.encode(big)) / 4
+
+
+def test_fit_threshold_is_the_lowest_fitting_rung():
+    img = smooth_scene(96, 96)
+    p = planner(img)
+    budget = 700
+    lay = p.fit_threshold(6, 16, 0, budget)
+    assert lay is not None and p.estimate(lay) <= budget
+    i = ratecontrol.THRESHOLDS.index(lay.threshold)
+    assert i == 0 or p.estimate(ratecontrol.Layout(ratecontrol.THRESHOLDS[i - 1], 6, 16, 0)) \
+        > budget
+    assert p.fit_threshold(6, 16, 0, 10) is None
+
+
+def test_points_fall_back_to_a_centre_seed():
+    img = np.full((9, 11), 77, np.uint8)
+    p = planner(img)
+    pts, seed = p.points(math.inf, 4, 0)
+    assert pts.count == 1 and seed[4, 5] and seed.sum() == 1
+
+
+@pytest.mark.parametrize("budget", [250, 600, 1500])
+def test_search_fits_the_budget_and_the_file_decodes(budget):
+    img = smooth_scene(80, 96)
+    p = planner(img)
+    best = ratecontrol.search(p, budget, 2)
+    assert len(best.data) <= budget
+    out = decoder.decode(best.data)
+    # the error the search measured is the decoder's (a looser solve rounds a few pixels apart)
+    assert np.mean((out.astype(float) - img) ** 2) == pytest.approx(best.mse, rel=0.01)
+    f = container.parse(best.data)
+    assert (f.header.spacing, f.header.levels) == (best.layout.spacing, best.layout.levels)
+
+
+def test_search_respects_fixed_fields_and_stores_the_lattice():
+    img = smooth_scene(64, 64)
+    best = ratecontrol.search(planner(img), 900, 2, spacing=5, levels=12, lattice=7)
+    f = container.parse(best.data)
+    assert (f.header.spacing, f.header.levels, best.layout.lattice) == (5, 12, 7)
+    seed = jbig.decode(f.seed)
+    assert np.array_equal(seed, ratecontrol.lattice_plane((64, 64), 7))
+
+
+def test_lattice_helps_where_edges_cannot():
+    img = smooth_scene(96, 96)
+    p = planner(img)
+    free = ratecontrol.search(p, 800, 3)
+    edges_only = ratecontrol.search(p, 800, 3, lattice=0)
+    assert free.layout.lattice > 0
+    assert psnr(decoder.decode(free.data), img) > psnr(decoder.decode(edges_only.data), img) + 1
+
+
+def test_search_below_the_smallest_file_is_a_value_error():
+    with pytest.raises(ValueError, match="budget"):
+        ratecontrol.search(planner(smooth_scene()), 60, 1)
+
+
+def test_code_values_of_a_lone_mid_level_value():
+    # one residual of 0 codes to no bytes at all; the decoder reads 0x00 past the end
+    pred = np.array([-1])
+    for k in range(8):
+        payload = ratecontrol.code_values(np.array([k]), pred, 8)
+        assert values.decode(payload, pred, 8).tolist() == [k]
