@@ -34,7 +34,8 @@ class EncodeOptions:
     thin: thin edges to one pixel by non-maximum suppression.
     hysteresis: keep weaker edge pixels, down to hysteresis * threshold, where they continue a
         strong edge (0 < hysteresis <= 1; 1 = plain threshold, the paper's rule).
-    min_length: drop edge chains (8-connected) shorter than this many pixels (0 = keep all).
+    min_length: drop edge chains (8-connected) shorter than this many pixels (0 = keep all);
+        None = 10, or searched under a budget.
     tonal: iterations of tonal optimisation (least-squares stored values, see
         :mod:`PIL_ipc.tonal`); 0 stores the pixel values themselves, as the paper does.
     bpp / size: budget in bits per pixel / in bytes for the whole file; the encoder searches
@@ -49,7 +50,7 @@ class EncodeOptions:
     iterations: int = 30
     thin: bool = True
     hysteresis: float = 0.5
-    min_length: int = 10
+    min_length: int | None = None
     tonal: int = 6
     lattice: int | None = None
     bpp: float | None = None
@@ -83,7 +84,8 @@ class EncodeOptions:
         check(0 <= integer("iterations") <= 10000, "iterations must be in 0..10000")
         check(isinstance(self.thin, (bool, np.bool_)), "thin must be a bool")
         check(0 < number("hysteresis") <= 1, "hysteresis must be in (0, 1]")
-        check(0 <= integer("min_length") <= 1_000_000, "min_length must be in 0..1000000")
+        if self.min_length is not None:
+            check(0 <= integer("min_length") <= 1_000_000, "min_length must be in 0..1000000")
         check(0 <= integer("tonal") <= 1000, "tonal must be in 0..1000")
         check(self.bpp is None or self.size is None, "give bpp or size, not both")
         if self.bpp is not None:
@@ -127,6 +129,7 @@ def analyse(pixels: np.ndarray, options: EncodeOptions) -> Analysis:
 #: Layout fields used at a fixed threshold when left at None.
 FIXED_SPACING = 4
 FIXED_LEVELS = 64
+FIXED_MIN_LENGTH = 10
 
 
 def _settings_text(options: EncodeOptions, layout: ratecontrol.Layout) -> dict[str, str]:
@@ -137,7 +140,7 @@ def _settings_text(options: EncodeOptions, layout: ratecontrol.Layout) -> dict[s
         "iterations": str(options.iterations),
         "thin": "1" if options.thin else "0",
         "hysteresis": f"{options.hysteresis:g}",
-        "min_length": str(options.min_length),
+        "min_length": str(layout.min_length),
         "tonal": str(options.tonal),
     }
     if layout.lattice:
@@ -155,12 +158,14 @@ def encode(pixels: np.ndarray, options: EncodeOptions | None = None, *,
         float(options.threshold),
         FIXED_SPACING if options.spacing is None else options.spacing,
         FIXED_LEVELS if options.levels is None else options.levels,
-        0 if options.lattice is None else options.lattice)
+        0 if options.lattice is None else options.lattice,
+        FIXED_MIN_LENGTH if options.min_length is None else options.min_length)
     planner = ratecontrol.Planner(
         a.pixels, a.smooth, thin=bool(options.thin), hysteresis=options.hysteresis,
-        min_length=options.min_length, icc_profile=icc_profile, exif=exif,
+        icc_profile=icc_profile, exif=exif,
         text=None if budget is not None else _settings_text(options, layout))
     if budget is not None:
         return ratecontrol.search(planner, budget, options.tonal, spacing=options.spacing,
-                                  levels=options.levels, lattice=options.lattice).data
+                                  levels=options.levels, lattice=options.lattice,
+                                  min_length=options.min_length).data
     return planner.evaluate(layout, options.tonal, None, measure=False).data

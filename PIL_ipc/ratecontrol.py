@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numba import njit
@@ -27,7 +27,7 @@ from numba import njit
 from . import container, edges, jbig, sources, tonal, values
 
 #: Thresholds tried, in grey levels: a geometric ladder (file size falls as it rises).
-THRESHOLDS = tuple(round(1.5 * 1.2 ** k, 3) for k in range(31)) + (math.inf,)
+THRESHOLDS = tuple(round(1.5 * 1.1 ** k, 3) for k in range(60)) + (math.inf,)
 #: Tonal-optimised values code about this much larger than the raw pixel values.
 TONAL_RATE_FACTOR = 1.1
 #: Rounding offsets tried when fitting the final file (0.5 = nearest level).
@@ -36,12 +36,14 @@ OFFSETS = (0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.05, 0.0)
 
 @dataclass(frozen=True)
 class Layout:
-    """What the rate control chooses: edge threshold, spacing, levels, seed lattice step."""
+    """What the rate control chooses: edges (threshold, shortest chain kept), spacing of the
+    source points along them, quantisation levels, seed lattice step."""
 
     threshold: float  # math.inf: no edges
     spacing: int
     levels: int
     lattice: int  # 0: no seed lattice
+    min_length: int = 10
 
 
 @dataclass
@@ -118,17 +120,17 @@ class Planner:
     """Everything the search needs for one image, computed once per threshold or lattice."""
 
     def __init__(self, pixels: np.ndarray, smooth: np.ndarray, *, thin: bool = True,
-                 hysteresis: float = 0.5, min_length: int = 10,
+                 hysteresis: float = 0.5,
                  icc_profile: bytes | None = None, exif: bytes | None = None,
                  text: dict[str, str] | None = None):
         self.pixels = pixels
         self.smooth = smooth
         self.shape = pixels.shape
-        self.detect = (thin, hysteresis, min_length)
+        self.detect = (thin, hysteresis)
         self.icc_profile, self.exif, self.text = icc_profile, exif, dict(text or {})
-        self._edges: dict[float, tuple[np.ndarray, bytes]] = {}
+        self._edges: dict[tuple[float, int], tuple[np.ndarray, bytes]] = {}
         self._lattices: dict[int, tuple[np.ndarray, bytes]] = {}
-        self._points: dict[tuple[float, int, int], tuple[sources.SourcePoints, np.ndarray]] = {}
+        self._points: dict[tuple, tuple[sources.SourcePoints, np.ndarray]] = {}
         h, w = self.shape
         empty = container.IpcFile(
             header=container.Header(width=w, height=h, mode="L", levels=2, spacing=1),
@@ -137,15 +139,16 @@ class Planner:
         #: bytes of a file whose planes and payload are empty (with a SEED chunk)
         self.overhead = len(container.build(empty))
 
-    def edge(self, threshold: float) -> tuple[np.ndarray, bytes]:
+    def edge(self, threshold: float, min_length: int) -> tuple[np.ndarray, bytes]:
         """Edge plane at a threshold and its coding."""
-        if threshold not in self._edges:
+        key = (threshold, min_length)
+        if key not in self._edges:
             if math.isinf(threshold):
                 plane = np.zeros(self.shape, dtype=bool)
             else:
-                plane = edges.detect(self.smooth, threshold, *self.detect)
-            self._edges[threshold] = (plane, jbig.encode(plane, tpbon=False))
-        return self._edges[threshold]
+                plane = edges.detect(self.smooth, threshold, *self.detect, min_length)
+            self._edges[key] = (plane, jbig.encode(plane, tpbon=False))
+        return self._edges[key]
 
     def lattice(self, step: int) -> tuple[np.ndarray, bytes]:
         """Seed lattice plane and its coding."""
@@ -154,14 +157,14 @@ class Planner:
             self._lattices[step] = (plane, code_plane(plane, step) if plane.any() else b"")
         return self._lattices[step]
 
-    def points(self, threshold: float, spacing: int, lattice: int
-               ) -> tuple[sources.SourcePoints, np.ndarray]:
+    def points(self, layout: Layout) -> tuple[sources.SourcePoints, np.ndarray]:
         """Stored pixels of a layout, and the seed plane (the lattice, or one centre point
         when nothing else is stored: the PDE needs one)."""
-        key = (threshold, spacing, lattice)
+        key = (layout.threshold, layout.min_length, layout.spacing, layout.lattice)
         if key not in self._points:
-            plane = self.edge(threshold)[0]
-            seed = self.lattice(lattice)[0]
+            spacing = layout.spacing
+            plane = self.edge(layout.threshold, layout.min_length)[0]
+            seed = self.lattice(layout.lattice)[0]
             pts = sources.locate(plane, spacing, seed)
             if pts.count == 0:
                 seed = np.zeros(self.shape, dtype=bool)
@@ -172,7 +175,7 @@ class Planner:
 
     def seed_bytes(self, layout: Layout) -> bytes | None:
         """Coded seed plane of a layout, None when it stores no seed."""
-        _, seed = self.points(layout.threshold, layout.spacing, layout.lattice)
+        _, seed = self.points(layout)
         if not seed.any():
             return None
         if layout.lattice and seed is self.lattice(layout.lattice)[0]:
@@ -181,12 +184,12 @@ class Planner:
 
     def assemble(self, layout: Layout, indices: np.ndarray) -> bytes:
         """The complete file of a layout with the given level indices."""
-        pts, _ = self.points(layout.threshold, layout.spacing, layout.lattice)
+        pts, _ = self.points(layout)
         h, w = self.shape
         f = container.IpcFile(
             header=container.Header(width=w, height=h, mode="L", levels=layout.levels,
                                     spacing=layout.spacing),
-            edge=self.edge(layout.threshold)[1],
+            edge=self.edge(layout.threshold, layout.min_length)[1],
             seed=self.seed_bytes(layout),
             values_count=pts.count, values_coding=0,
             values_payload=code_values(indices, pts.predictors, layout.levels),
@@ -195,19 +198,20 @@ class Planner:
 
     def estimate(self, layout: Layout) -> int:
         """Estimated file size: exact planes, values coded from the raw pixels."""
-        pts, _ = self.points(layout.threshold, layout.spacing, layout.lattice)
+        pts, _ = self.points(layout)
         raw = values.quantise(self.pixels.ravel()[pts.positions], layout.levels)
         payload = len(code_values(raw, pts.predictors, layout.levels))
         seed = self.seed_bytes(layout)
-        return (self.overhead + len(self.edge(layout.threshold)[1]) + len(seed or b"")
+        return (self.overhead + len(self.edge(layout.threshold, layout.min_length)[1])
+                + len(seed or b"")
                 + int(math.ceil(TONAL_RATE_FACTOR * payload)))
 
-    def fit_threshold(self, spacing: int, levels: int, lattice: int, budget: int,
+    def fit_threshold(self, template: Layout, budget: int,
                       thresholds: Sequence[float] = THRESHOLDS) -> Layout | None:
-        """The layout with the lowest threshold whose estimate fits (bisection on the ladder,
-        which assumes sizes fall as the threshold rises)."""
+        """``template`` with the lowest threshold whose estimate fits (bisection on the
+        ladder, which assumes sizes fall as the threshold rises); None if none fits."""
         def layout(i: int) -> Layout:
-            return Layout(thresholds[i], spacing, levels, lattice)
+            return replace(template, threshold=thresholds[i])
 
         hi = len(thresholds) - 1
         if self.estimate(layout(hi)) > budget:
@@ -225,13 +229,13 @@ class Planner:
 
     def fitter(self, layout: Layout) -> tonal.Fitter:
         """Tonal optimiser of a layout's stored positions."""
-        pts, _ = self.points(layout.threshold, layout.spacing, layout.lattice)
+        pts, _ = self.points(layout)
         return tonal.Fitter(self.pixels, pts.known_mask(), pts.band, pts.positions)
 
     def code(self, layout: Layout, x: np.ndarray, budget: int | None) -> tuple[bytes, np.ndarray]:
         """File of a layout with values ``x``, quantised with the largest rounding offset whose
         file fits ``budget``; returns the file and the level indices (b"" if none fits)."""
-        pts, _ = self.points(layout.threshold, layout.spacing, layout.lattice)
+        pts, _ = self.points(layout)
         for offset in OFFSETS:
             k = quantise_toward(x, pts.predictors, layout.levels, offset)
             data = self.assemble(layout, k)
@@ -255,51 +259,93 @@ class Planner:
         return Coded(layout, data, float(np.mean(err * err)), x)
 
 
-def candidates(bpp: float, spacing: int | None, levels: int | None,
-               lattice: int | None) -> list[tuple[int, int, int]]:
-    """(spacing, levels, lattice) combinations worth trying at a budget of ``bpp``."""
-    # A lattice point costs ~3-4 bits (a value; its position is nearly free): keep the lattice
-    # to a share of the budget.
-    g0 = max(3, int(math.ceil(math.sqrt(3.5 / max(bpp, 1e-6) / 0.7))))
-    lattices = [0] + sorted({g0, int(g0 * 1.3 + 0.5), int(g0 * 1.7 + 0.5), 2 * g0})
-    spacings = [4, 8] if bpp >= 0.15 else [6, 12]
-    level_set = [16, 32] if bpp >= 0.3 else [8, 16] if bpp >= 0.08 else [8]
-    if spacing is not None:
-        spacings = [spacing]
-    if levels is not None:
-        level_set = [levels]
-    if lattice is not None:
-        lattices = [lattice]
-    return [(s, n, g) for g in lattices for s in spacings for n in level_set]
+#: Ordered choices of the layout fields the search moves along.
+CHOICES = {
+    "spacing": (2, 3, 4, 6, 8, 12, 16, 24, 32),
+    "levels": (6, 8, 12, 16, 24, 32, 48, 64),
+    "lattice": (0, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 64),
+    "min_length": (0, 5, 10, 20, 40, 80, 160),
+}
+#: Order in which the coordinate descent visits the fields.
+DESCENT = ("levels", "spacing", "lattice", "min_length", "levels", "spacing")
+#: Tonal iterations when scoring candidates (ranks them nearly as the full optimisation does).
+SCORE_ITERATIONS = 2
 
 
-def search(planner: Planner, budget: int, tonal_iterations: int, *,
-           spacing: int | None = None, levels: int | None = None,
-           lattice: int | None = None, keep: int = 3) -> Coded:
-    """The best file not over ``budget`` bytes; ValueError if no layout fits."""
+def _starts(bpp: float) -> list[dict[str, int]]:
+    """Diverse starting layouts at a budget of ``bpp`` bits per pixel."""
+    # A lattice point costs ~3-4 bits (its value; the position is nearly free): lattices from
+    # about half the budget down to a tenth of it, or none (edges only).
+    dense = math.sqrt(3.5 / max(bpp, 1e-6) / 0.6)
+    steps = [g for g in CHOICES["lattice"][1:] if dense <= g <= 2.6 * dense]
+    base = {"spacing": 6 if bpp >= 0.15 else 8 if bpp >= 0.07 else 12,
+            "levels": 32 if bpp >= 0.4 else 16 if bpp >= 0.07 else 8}
+    return [{**base, "lattice": g, "min_length": m}
+            for m in (10, 40) for g in [0] + steps[::2]]
+
+
+def _neighbours(name: str, value: int) -> list[int]:
+    """The choices either side of ``value`` (a lattice never turns on or off here)."""
+    choices = CHOICES[name]
+    i = min(range(len(choices)), key=lambda j: abs(choices[j] - value))
+    out = [choices[j] for j in (i - 1, i, i + 1) if 0 <= j < len(choices)]
+    if name == "lattice":
+        out = [c for c in out if (c == 0) == (value == 0)]
+    return [c for c in out if c != value]
+
+
+def search(planner: Planner, budget: int, tonal_iterations: int, **fixed: int | None) -> Coded:
+    """The best file not over ``budget`` bytes; ValueError if no layout fits.
+
+    ``fixed`` pins layout fields (spacing, levels, lattice, min_length; None = search it).
+    Coordinate descent over the free fields, each candidate with the lowest threshold that
+    fits, scored by one tonal step; the winner gets the full optimisation.
+    """
+    unknown = set(fixed) - set(CHOICES)
+    if unknown:
+        raise ValueError(f"unknown layout fields {sorted(unknown)}")
     h, w = planner.shape
-    bpp = 8.0 * budget / (h * w)
-    layouts = []
-    for s, n, g in candidates(bpp, spacing, levels, lattice):
-        lay = planner.fit_threshold(s, n, g, budget)
-        if lay is not None and lay not in layouts:
-            layouts.append(lay)
-    if not layouts:
-        smallest = min(planner.estimate(Layout(math.inf, s, n, g))
-                       for s, n, g in candidates(bpp, spacing, levels, lattice))
-        raise ValueError(f"budget of {budget} bytes is below the smallest file this image "
-                         f"allows (about {smallest} bytes)")
-    quick = min(1, tonal_iterations)
-    scored = [c for c in (planner.evaluate(lay, quick, budget) for lay in layouts) if c]
-    scored.sort(key=lambda c: c.mse)
-    best = None
-    for c in scored[:keep]:
-        full = planner.evaluate(c.layout, tonal_iterations, budget) if tonal_iterations > quick \
-            else c
-        for cand in (c, full):
-            if cand is not None and (best is None or cand.mse < best.mse):
-                best = cand
-    if best is None:
+    pinned = {k: v for k, v in fixed.items() if v is not None}
+    quick = min(SCORE_ITERATIONS, tonal_iterations)
+    scores: dict[Layout, Coded | None] = {}
+
+    def score(fields: dict[str, int]) -> float:
+        template = Layout(math.inf, fields["spacing"], fields["levels"], fields["lattice"],
+                          fields["min_length"])
+        if template not in scores:
+            lay = planner.fit_threshold(template, budget)
+            scores[template] = None if lay is None else planner.evaluate(lay, quick, budget)
+        c = scores[template]
+        return math.inf if c is None else c.mse
+
+    def best() -> Coded | None:
+        done = [c for c in scores.values() if c is not None]
+        return min(done, key=lambda c: c.mse) if done else None
+
+    for start in _starts(8.0 * budget / (h * w)):
+        score({**start, **pinned})
+    for name in DESCENT:
+        if fixed.get(name) is not None:
+            continue
+        while (top := best()) is not None:
+            here = {k: getattr(top.layout, k) for k in CHOICES}
+            if not any(score({**here, name: v}) < top.mse
+                       for v in _neighbours(name, here[name])):
+                break
+    top = best()
+    if top is None:
         raise ValueError(f"budget of {budget} bytes is below the smallest file this image "
                          f"allows")
-    return best
+    if tonal_iterations > quick:
+        full = planner.evaluate(top.layout, tonal_iterations, budget)
+        if full is not None and full.mse < top.mse:
+            top = full
+    # The size estimate is conservative: a lower threshold may still fit once the values are
+    # quantised to the budget.
+    i = THRESHOLDS.index(top.layout.threshold)
+    if i > 0:
+        lower = planner.evaluate(replace(top.layout, threshold=THRESHOLDS[i - 1]),
+                                 tonal_iterations, budget)
+        if lower is not None and lower.mse < top.mse:
+            top = lower
+    return top

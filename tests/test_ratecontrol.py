@@ -84,18 +84,20 @@ def test_fit_threshold_is_the_lowest_fitting_rung():
     img = smooth_scene(96, 96)
     p = planner(img)
     budget = 700
-    lay = p.fit_threshold(6, 16, 0, budget)
+    template = ratecontrol.Layout(math.inf, 6, 16, 0, 10)
+    lay = p.fit_threshold(template, budget)
     assert lay is not None and p.estimate(lay) <= budget
+    assert (lay.spacing, lay.levels, lay.lattice, lay.min_length) == (6, 16, 0, 10)
     i = ratecontrol.THRESHOLDS.index(lay.threshold)
     assert i == 0 or p.estimate(ratecontrol.Layout(ratecontrol.THRESHOLDS[i - 1], 6, 16, 0)) \
         > budget
-    assert p.fit_threshold(6, 16, 0, 10) is None
+    assert p.fit_threshold(template, 10) is None
 
 
 def test_points_fall_back_to_a_centre_seed():
     img = np.full((9, 11), 77, np.uint8)
     p = planner(img)
-    pts, seed = p.points(math.inf, 4, 0)
+    pts, seed = p.points(ratecontrol.Layout(math.inf, 4, 16, 0))
     assert pts.count == 1 and seed[4, 5] and seed.sum() == 1
 
 
@@ -114,9 +116,11 @@ def test_search_fits_the_budget_and_the_file_decodes(budget):
 
 def test_search_respects_fixed_fields_and_stores_the_lattice():
     img = smooth_scene(64, 64)
-    best = ratecontrol.search(planner(img), 900, 2, spacing=5, levels=12, lattice=7)
+    best = ratecontrol.search(planner(img), 900, 2, spacing=5, levels=12, lattice=7,
+                              min_length=3)
     f = container.parse(best.data)
     assert (f.header.spacing, f.header.levels, best.layout.lattice) == (5, 12, 7)
+    assert best.layout.min_length == 3
     seed = jbig.decode(f.seed)
     assert np.array_equal(seed, ratecontrol.lattice_plane((64, 64), 7))
 
@@ -141,3 +145,8 @@ def test_code_values_of_a_lone_mid_level_value():
     for k in range(8):
         payload = ratecontrol.code_values(np.array([k]), pred, 8)
         assert values.decode(payload, pred, 8).tolist() == [k]
+
+
+def test_search_rejects_unknown_fields():
+    with pytest.raises(ValueError, match="unknown"):
+        ratecontrol.search(planner(smooth_scene()), 900, 1, colour=3)
