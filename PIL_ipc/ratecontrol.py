@@ -18,7 +18,9 @@ pixel values the estimate used.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -294,12 +296,14 @@ def _neighbours(name: str, value: int) -> list[int]:
     return [c for c in out if c != value]
 
 
-def search(planner: Planner, budget: int, tonal_iterations: int, **fixed: int | None) -> Coded:
+def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int = 0,
+           **fixed: int | None) -> Coded:
     """The best file not over ``budget`` bytes; ValueError if no layout fits.
 
     ``fixed`` pins layout fields (spacing, levels, lattice, min_length; None = search it).
     Coordinate descent over the free fields, each candidate with the lowest threshold that
-    fits, scored by one tonal step; the winner gets the full optimisation.
+    fits, scored by a short tonal optimisation; the winner gets the full one.  Candidates
+    are scored on ``workers`` threads (0: one per CPU; the solver kernels release the GIL).
     """
     unknown = set(fixed) - set(CHOICES)
     if unknown:
@@ -309,43 +313,47 @@ def search(planner: Planner, budget: int, tonal_iterations: int, **fixed: int | 
     quick = min(SCORE_ITERATIONS, tonal_iterations)
     scores: dict[Layout, Coded | None] = {}
 
-    def score(fields: dict[str, int]) -> float:
-        template = Layout(math.inf, fields["spacing"], fields["levels"], fields["lattice"],
-                          fields["min_length"])
-        if template not in scores:
-            lay = planner.fit_threshold(template, budget)
-            scores[template] = None if lay is None else planner.evaluate(lay, quick, budget)
-        c = scores[template]
-        return math.inf if c is None else c.mse
+    def template(fields: dict[str, int]) -> Layout:
+        return Layout(math.inf, fields["spacing"], fields["levels"], fields["lattice"],
+                      fields["min_length"])
+
+    def evaluate(t: Layout) -> Coded | None:
+        lay = planner.fit_threshold(t, budget)
+        return None if lay is None else planner.evaluate(lay, quick, budget)
+
+    def score(batch: list[dict[str, int]]) -> list[float]:
+        todo = list(dict.fromkeys(t for t in map(template, batch) if t not in scores))
+        for t, c in zip(todo, pool.map(evaluate, todo), strict=True):
+            scores[t] = c
+        return [math.inf if scores[t] is None else scores[t].mse for t in map(template, batch)]
 
     def best() -> Coded | None:
         done = [c for c in scores.values() if c is not None]
         return min(done, key=lambda c: c.mse) if done else None
 
-    for start in _starts(8.0 * budget / (h * w)):
-        score({**start, **pinned})
-    for name in DESCENT:
-        if fixed.get(name) is not None:
-            continue
-        while (top := best()) is not None:
-            here = {k: getattr(top.layout, k) for k in CHOICES}
-            if not any(score({**here, name: v}) < top.mse
-                       for v in _neighbours(name, here[name])):
-                break
-    top = best()
-    if top is None:
-        raise ValueError(f"budget of {budget} bytes is below the smallest file this image "
-                         f"allows")
-    if tonal_iterations > quick:
-        full = planner.evaluate(top.layout, tonal_iterations, budget)
-        if full is not None and full.mse < top.mse:
-            top = full
-    # The size estimate is conservative: a lower threshold may still fit once the values are
-    # quantised to the budget.
-    i = THRESHOLDS.index(top.layout.threshold)
-    if i > 0:
-        lower = planner.evaluate(replace(top.layout, threshold=THRESHOLDS[i - 1]),
-                                 tonal_iterations, budget)
-        if lower is not None and lower.mse < top.mse:
-            top = lower
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        score([{**start, **pinned} for start in _starts(8.0 * budget / (h * w))])
+        for name in DESCENT:
+            if fixed.get(name) is not None:
+                continue
+            while (top := best()) is not None:
+                here = {k: getattr(top.layout, k) for k in CHOICES}
+                moves = [{**here, name: v} for v in _neighbours(name, here[name])]
+                if min(score(moves), default=math.inf) >= top.mse:
+                    break
+        top = best()
+        if top is None:
+            raise ValueError(f"budget of {budget} bytes is below the smallest file this image "
+                             f"allows")
+        # The full optimisation of the winner, and of the winner one threshold rung lower:
+        # the size estimate is conservative, and quantising to the budget may make it fit.
+        finals = [top.layout]
+        i = THRESHOLDS.index(top.layout.threshold)
+        if i > 0:
+            finals.append(replace(top.layout, threshold=THRESHOLDS[i - 1]))
+        if tonal_iterations > quick or len(finals) > 1:
+            for c in pool.map(lambda lay: planner.evaluate(lay, tonal_iterations, budget),
+                              finals):
+                if c is not None and c.mse < top.mse:
+                    top = c
     return top
