@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     enc.add_argument("--tonal", type=int, metavar="N", help="tonal optimisation iterations")
     enc.add_argument("--lattice", type=int, metavar="G",
                      help="seed lattice step (0 = none; searched under a budget)")
+    enc.add_argument("--edge-seeds", type=float, metavar="D",
+                     help="seed edge pixels this far from their neighbours' mean (inf = none)")
     target = enc.add_mutually_exclusive_group()
     target.add_argument("--bpp", type=float, metavar="B", help="target bits per pixel")
     target.add_argument("--size", type=int, metavar="BYTES", help="target file size")

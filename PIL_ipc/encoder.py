@@ -29,6 +29,10 @@ class EncodeOptions:
         searched under a budget.
     lattice: step of a regular lattice of seed points stored besides the edges (0 = none,
         1..4096); None = 0, or searched under a budget.
+    edge_seeds: also store (as seed points) the edge pixels whose value differs by more than
+        this many grey levels from the mean of their non-edge 4-neighbours: the decoder
+        interpolates edge pixels, which misses sharp steps (>= 0; inf = none); None = inf, or
+        searched under a budget.
     contrast: Perona-Malik contrast parameter K in grey levels (> 0).
     iterations: Perona-Malik explicit steps (0 disables denoising; the paper uses 30).
     thin: thin edges to one pixel by non-maximum suppression.
@@ -53,6 +57,7 @@ class EncodeOptions:
     min_length: int | None = None
     tonal: int = 6
     lattice: int | None = None
+    edge_seeds: float | None = None
     bpp: float | None = None
     size: int | None = None
 
@@ -80,6 +85,11 @@ class EncodeOptions:
             check(2 <= integer("levels") <= 256, "levels must be in 2..256")
         if self.lattice is not None:
             check(0 <= integer("lattice") <= 4096, "lattice must be in 0..4096")
+        if self.edge_seeds is not None:
+            v = self.edge_seeds
+            check(isinstance(v, (int, float, np.integer, np.floating))
+                  and not isinstance(v, bool) and v >= 0,
+                  f"edge_seeds must be a number >= 0 (inf = none), got {v!r}")
         check(number("contrast") > 0, "contrast must be > 0")
         check(0 <= integer("iterations") <= 10000, "iterations must be in 0..10000")
         check(isinstance(self.thin, (bool, np.bool_)), "thin must be a bool")
@@ -145,6 +155,8 @@ def _settings_text(options: EncodeOptions, layout: ratecontrol.Layout) -> dict[s
     }
     if layout.lattice:
         text["lattice"] = str(layout.lattice)
+    if not math.isinf(layout.edge_seeds):
+        text["edge_seeds"] = f"{layout.edge_seeds:g}"
     return text
 
 
@@ -159,7 +171,8 @@ def encode(pixels: np.ndarray, options: EncodeOptions | None = None, *,
         FIXED_SPACING if options.spacing is None else options.spacing,
         FIXED_LEVELS if options.levels is None else options.levels,
         0 if options.lattice is None else options.lattice,
-        FIXED_MIN_LENGTH if options.min_length is None else options.min_length)
+        FIXED_MIN_LENGTH if options.min_length is None else options.min_length,
+        math.inf if options.edge_seeds is None else float(options.edge_seeds))
     planner = ratecontrol.Planner(
         a.pixels, a.smooth, thin=bool(options.thin), hysteresis=options.hysteresis,
         icc_profile=icc_profile, exif=exif,
@@ -167,5 +180,6 @@ def encode(pixels: np.ndarray, options: EncodeOptions | None = None, *,
     if budget is not None:
         return ratecontrol.search(planner, budget, options.tonal, spacing=options.spacing,
                                   levels=options.levels, lattice=options.lattice,
-                                  min_length=options.min_length).data
+                                  min_length=options.min_length,
+                                  edge_seeds=options.edge_seeds).data
     return planner.evaluate(layout, options.tonal, None, measure=False).data

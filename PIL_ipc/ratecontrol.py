@@ -46,6 +46,10 @@ class Layout:
     levels: int
     lattice: int  # 0: no seed lattice
     min_length: int = 10
+    #: seed the edge pixels whose value is this far (grey levels) from the mean of their
+    #: non-edge 4-neighbours: the decoder interpolates edge pixels (format section 8), which
+    #: misses sharp steps; math.inf: no such seeds
+    edge_seeds: float = math.inf
 
 
 @dataclass
@@ -133,6 +137,8 @@ class Planner:
         self._edges: dict[tuple[float, int], tuple[np.ndarray, bytes]] = {}
         self._lattices: dict[int, tuple[np.ndarray, bytes]] = {}
         self._points: dict[tuple, tuple[sources.SourcePoints, np.ndarray]] = {}
+        self._seed_bytes: dict[tuple, bytes] = {}
+        self._deviation: dict[tuple[float, int], np.ndarray] = {}
         h, w = self.shape
         empty = container.IpcFile(
             header=container.Header(width=w, height=h, mode="L", levels=2, spacing=1),
@@ -162,11 +168,15 @@ class Planner:
     def points(self, layout: Layout) -> tuple[sources.SourcePoints, np.ndarray]:
         """Stored pixels of a layout, and the seed plane (the lattice, or one centre point
         when nothing else is stored: the PDE needs one)."""
-        key = (layout.threshold, layout.min_length, layout.spacing, layout.lattice)
+        key = (layout.threshold, layout.min_length, layout.spacing, layout.lattice,
+               layout.edge_seeds)
         if key not in self._points:
             spacing = layout.spacing
             plane = self.edge(layout.threshold, layout.min_length)[0]
             seed = self.lattice(layout.lattice)[0]
+            if not math.isinf(layout.edge_seeds):
+                seed = seed | (plane & (self.edge_deviation(layout.threshold, layout.min_length)
+                                        > layout.edge_seeds))
             pts = sources.locate(plane, spacing, seed)
             if pts.count == 0:
                 seed = np.zeros(self.shape, dtype=bool)
@@ -182,7 +192,30 @@ class Planner:
             return None
         if layout.lattice and seed is self.lattice(layout.lattice)[0]:
             return self.lattice(layout.lattice)[1]
-        return code_plane(seed)
+        key = (layout.threshold, layout.min_length, layout.lattice, layout.edge_seeds)
+        if key not in self._seed_bytes:
+            self._seed_bytes[key] = code_plane(seed, layout.lattice)
+        return self._seed_bytes[key]
+
+    def edge_deviation(self, threshold: float, min_length: int) -> np.ndarray:
+        """|pixel - mean of its non-edge 4-neighbours| on edge pixels (0 elsewhere): about
+        how far the decoder's interpolation of an edge pixel is from its value."""
+        key = (threshold, min_length)
+        if key not in self._deviation:
+            plane = self.edge(threshold, min_length)[0]
+            f = self.pixels.astype(np.float64)
+            total = np.zeros_like(f)
+            count = np.zeros_like(f)
+            side = (~plane).astype(np.float64)
+            for dst, src in (((slice(1, None), slice(None)), (slice(None, -1), slice(None))),
+                             ((slice(None, -1), slice(None)), (slice(1, None), slice(None))),
+                             ((slice(None), slice(1, None)), (slice(None), slice(None, -1))),
+                             ((slice(None), slice(None, -1)), (slice(None), slice(1, None)))):
+                total[dst] += f[src] * side[src]
+                count[dst] += side[src]
+            dev = np.abs(f - total / np.maximum(count, 1.0))
+            self._deviation[key] = np.where(plane & (count > 0), dev, 0.0)
+        return self._deviation[key]
 
     def assemble(self, layout: Layout, indices: np.ndarray) -> bytes:
         """The complete file of a layout with the given level indices."""
@@ -264,12 +297,13 @@ class Planner:
 #: Ordered choices of the layout fields the search moves along.
 CHOICES = {
     "spacing": (2, 3, 4, 6, 8, 12, 16, 24, 32),
-    "levels": (6, 8, 12, 16, 24, 32, 48, 64),
+    "levels": (6, 8, 12, 16, 24, 32, 48, 64, 96, 128),
     "lattice": (0, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 64),
     "min_length": (0, 5, 10, 20, 40, 80, 160),
+    "edge_seeds": (math.inf, 48.0, 32.0, 24.0, 16.0, 12.0, 8.0, 6.0, 4.0),
 }
 #: Order in which the coordinate descent visits the fields.
-DESCENT = ("levels", "spacing", "lattice", "min_length", "levels", "spacing")
+DESCENT = ("levels", "spacing", "lattice", "min_length", "edge_seeds", "levels", "spacing")
 #: Tonal iterations when scoring candidates (ranks them nearly as the full optimisation does).
 SCORE_ITERATIONS = 2
 
@@ -282,14 +316,18 @@ def _starts(bpp: float) -> list[dict[str, int]]:
     steps = [g for g in CHOICES["lattice"][1:] if dense <= g <= 2.6 * dense]
     base = {"spacing": 6 if bpp >= 0.15 else 8 if bpp >= 0.07 else 12,
             "levels": 32 if bpp >= 0.4 else 16 if bpp >= 0.07 else 8}
-    return [{**base, "lattice": g, "min_length": m}
+    return [{**base, "lattice": g, "min_length": m, "edge_seeds": math.inf}
             for m in (10, 40) for g in [0] + steps[::2]]
 
 
-def _neighbours(name: str, value: int) -> list[int]:
-    """The choices either side of ``value`` (a lattice never turns on or off here)."""
+def _neighbours(name: str, value: float) -> list[float]:
+    """The choices either side of ``value`` (a lattice never turns on or off here; edge
+    seeds turn on at a moderate and at a dense setting)."""
     choices = CHOICES[name]
-    i = min(range(len(choices)), key=lambda j: abs(choices[j] - value))
+    if name == "edge_seeds" and math.isinf(value):
+        return [24.0, 8.0]
+    i = choices.index(value) if value in choices else \
+        min(range(1, len(choices)), key=lambda j: abs(choices[j] - value))
     out = [choices[j] for j in (i - 1, i, i + 1) if 0 <= j < len(choices)]
     if name == "lattice":
         out = [c for c in out if (c == 0) == (value == 0)]
@@ -315,7 +353,7 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
 
     def template(fields: dict[str, int]) -> Layout:
         return Layout(math.inf, fields["spacing"], fields["levels"], fields["lattice"],
-                      fields["min_length"])
+                      fields["min_length"], fields["edge_seeds"])
 
     def evaluate(t: Layout) -> Coded | None:
         lay = planner.fit_threshold(t, budget)

@@ -24,7 +24,8 @@ def psnr(a, b):
     dict(spacing=0), dict(spacing=256), dict(spacing=2.5), dict(levels=1), dict(levels=257),
     dict(contrast=0), dict(iterations=-1), dict(thin="yes"), dict(hysteresis=0),
     dict(hysteresis=1.5), dict(min_length=-1), dict(tonal=-1), dict(bpp=0), dict(size=0),
-    dict(bpp=0.1, size=100), dict(spacing=True),
+    dict(bpp=0.1, size=100), dict(spacing=True), dict(lattice=-1), dict(lattice=4097),
+    dict(edge_seeds=-1), dict(edge_seeds="5"), dict(edge_seeds=float("nan")),
 ])
 def test_bad_options_raise_value_error(bad):
     with pytest.raises(ValueError):
@@ -117,3 +118,19 @@ def test_metadata_pass_through():
     data = encoder.encode(scene(), icc_profile=b"ICCDATA", exif=b"MM\x00*\x00\x00\x00\x08")
     f = container.parse(data)
     assert f.icc_profile == b"ICCDATA" and f.exif.startswith(b"MM")
+
+
+def test_fixed_threshold_with_lattice_and_edge_seeds():
+    img = np.full((40, 48), 40, np.uint8)
+    img[:, 24:] = 200  # a sharp step: its edge pixels are interpolated half way unless seeded
+    plain = encoder.encode(img, encoder.EncodeOptions(threshold=20, min_length=0))
+    seeded = encoder.encode(img, encoder.EncodeOptions(threshold=20, min_length=0, lattice=8,
+                                                       edge_seeds=30))
+    f = container.parse(seeded)
+    assert container.parse(plain).seed is None
+    assert (f.text["lattice"], f.text["edge_seeds"]) == ("8", "30")
+    seed = jbig.decode(f.seed)
+    assert seed[4::8, 4::8].all()  # the lattice
+    edge_cols = np.nonzero(jbig.decode(f.edge).any(axis=0))[0]
+    assert seed[:, edge_cols].all()  # and every edge pixel of the step
+    assert psnr(decoder.decode(seeded), img) > psnr(decoder.decode(plain), img) + 6

@@ -117,7 +117,7 @@ def test_search_fits_the_budget_and_the_file_decodes(budget):
 def test_search_respects_fixed_fields_and_stores_the_lattice():
     img = smooth_scene(64, 64)
     best = ratecontrol.search(planner(img), 900, 2, spacing=5, levels=12, lattice=7,
-                              min_length=3)
+                              min_length=3, edge_seeds=math.inf)
     f = container.parse(best.data)
     assert (f.header.spacing, f.header.levels, best.layout.lattice) == (5, 12, 7)
     assert best.layout.min_length == 3
@@ -150,3 +150,41 @@ def test_code_values_of_a_lone_mid_level_value():
 def test_search_rejects_unknown_fields():
     with pytest.raises(ValueError, match="unknown"):
         ratecontrol.search(planner(smooth_scene()), 900, 1, colour=3)
+
+
+def sharp_steps(h=48, w=64):
+    """Flat regions with sharp (not anti-aliased) vertical steps: edge pixels that the decoder
+    interpolates half way."""
+    img = np.full((h, w), 40, np.uint8)
+    img[:, 20:] = 200
+    img[:, 44:] = 90
+    return img
+
+
+def test_edge_deviation_is_half_a_sharp_step():
+    img = sharp_steps()
+    p = planner(img)
+    plane, _ = p.edge(24.0, 0)
+    dev = p.edge_deviation(24.0, 0)
+    assert dev[~plane].max() == 0
+    # each edge column sits on one side of its step: half the step from its neighbours' mean
+    cols = sorted(set(np.nonzero(plane)[1]))
+    assert len(cols) == 2
+    assert dev[:, cols[0]] == pytest.approx(np.full(48, 80.0))
+    assert dev[:, cols[1]] == pytest.approx(np.full(48, 55.0))
+
+
+def test_edge_seeds_store_the_badly_interpolated_edge_pixels():
+    img = sharp_steps()
+    p = planner(img)
+    plain = ratecontrol.Layout(24.0, 4, 64, 0, 0)
+    seeded = ratecontrol.Layout(24.0, 4, 64, 0, 0, edge_seeds=60.0)
+    a = p.evaluate(plain, 4, None)
+    b = p.evaluate(seeded, 4, None)
+    seed = jbig.decode(container.parse(b.data).seed)
+    plane, _ = p.edge(24.0, 0)
+    cols = sorted(set(np.nonzero(plane)[1]))
+    # only the 160-step column deviates by more than 60
+    assert np.array_equal(np.nonzero(seed.any(axis=0))[0], [cols[0]])
+    assert seed[:, cols[0]].all()
+    assert psnr(decoder.decode(b.data), img) > psnr(decoder.decode(a.data), img) + 3
