@@ -262,10 +262,10 @@ class Planner:
                 lo = mid
         return layout(hi)
 
-    def fitter(self, layout: Layout) -> tonal.Fitter:
+    def fitter(self, layout: Layout, tol: float = tonal.INNER_TOL) -> tonal.Fitter:
         """Tonal optimiser of a layout's stored positions."""
         pts, _ = self.points(layout)
-        return tonal.Fitter(self.pixels, pts.known_mask(), pts.band, pts.positions)
+        return tonal.Fitter(self.pixels, pts.known_mask(), pts.band, pts.positions, tol)
 
     def code(self, layout: Layout, x: np.ndarray, budget: int | None) -> tuple[bytes, np.ndarray]:
         """File of a layout with values ``x``, quantised with the largest rounding offset whose
@@ -279,10 +279,11 @@ class Planner:
         return b"", k
 
     def evaluate(self, layout: Layout, iterations: int, budget: int | None,
-                 measure: bool = True) -> Coded | None:
+                 measure: bool = True, tol: float = tonal.INNER_TOL) -> Coded | None:
         """Fit values with ``iterations`` tonal steps, code to the budget and (``measure``)
-        the decoded error: mean squared, with the rounding the decoder applies."""
-        fit = self.fitter(layout)
+        the decoded error: mean squared, with the rounding the decoder applies (solves to
+        ``tol`` grey levels)."""
+        fit = self.fitter(layout, tol)
         x, _ = fit.fit(iterations)
         data, k = self.code(layout, x, budget)
         if not data:
@@ -303,9 +304,12 @@ CHOICES = {
     "edge_seeds": (math.inf, 48.0, 32.0, 24.0, 16.0, 12.0, 8.0, 6.0, 4.0),
 }
 #: Order in which the coordinate descent visits the fields.
-DESCENT = ("levels", "spacing", "lattice", "min_length", "edge_seeds", "levels", "spacing")
+DESCENT = ("levels", "spacing", "lattice", "min_length", "edge_seeds")
 #: Tonal iterations when scoring candidates (ranks them nearly as the full optimisation does).
 SCORE_ITERATIONS = 2
+#: Solver accuracy (grey levels) when scoring: the solver's certified bound is far from tight,
+#: and scores at 0.5 match those at 0.02 within 0.001 dB on photos, cartoons and renderings.
+SCORE_TOL = 0.5
 
 
 def _starts(bpp: float) -> list[dict[str, int]]:
@@ -357,7 +361,7 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
 
     def evaluate(t: Layout) -> Coded | None:
         lay = planner.fit_threshold(t, budget)
-        return None if lay is None else planner.evaluate(lay, quick, budget)
+        return None if lay is None else planner.evaluate(lay, quick, budget, tol=SCORE_TOL)
 
     def score(batch: list[dict[str, int]]) -> list[float]:
         todo = list(dict.fromkeys(t for t in map(template, batch) if t not in scores))

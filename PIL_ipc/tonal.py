@@ -21,7 +21,7 @@ class Fitter:
     """Least-squares stored values for fixed positions, and images rendered from value sets."""
 
     def __init__(self, image: np.ndarray, known: np.ndarray, band: np.ndarray,
-                 positions: np.ndarray):
+                 positions: np.ndarray, tol: float = INNER_TOL):
         f = np.asarray(image, dtype=np.float64)
         positions = np.asarray(positions, dtype=np.int64)
         if positions.ndim != 1 or (positions.size and (positions.min() < 0
@@ -31,15 +31,17 @@ class Fitter:
         self.shape = f.shape
         self.flat = f.ravel()
         self.positions = positions
+        #: solver accuracy (grey levels) of every solve
+        self.tol = float(tol)
 
-    def render(self, v: np.ndarray, tol: float = INNER_TOL) -> np.ndarray:
+    def render(self, v: np.ndarray) -> np.ndarray:
         """The inpainted image (float64, H x W) when the stored pixels hold ``v``."""
         field = np.zeros(self.flat.size)
         field[self.positions] = v
-        return self.op.solve(field.reshape(self.shape), tol=tol)
+        return self.op.solve(field.reshape(self.shape), tol=self.tol)
 
     def _adjoint(self, r: np.ndarray) -> np.ndarray:
-        return self.op.adjoint(r.reshape(self.shape), tol=INNER_TOL).ravel()[self.positions]
+        return self.op.adjoint(r.reshape(self.shape), tol=self.tol).ravel()[self.positions]
 
     def fit(self, iterations: int, start: np.ndarray | None = None
             ) -> tuple[np.ndarray, np.ndarray]:
