@@ -37,7 +37,8 @@ class EncodeOptions:
     iterations: Perona-Malik explicit steps (0 disables denoising; the paper uses 30).
     thin: thin edges to one pixel by non-maximum suppression.
     hysteresis: keep weaker edge pixels, down to hysteresis * threshold, where they continue a
-        strong edge (0 < hysteresis <= 1; 1 = plain threshold, the paper's rule).
+        strong edge (0 < hysteresis <= 1; 1 = plain threshold, the paper's rule); None = 0.5,
+        or searched under a budget.
     min_length: drop edge chains (8-connected) shorter than this many pixels (0 = keep all);
         None = 10, or searched under a budget.
     tonal: iterations of tonal optimisation (least-squares stored values, see
@@ -53,7 +54,7 @@ class EncodeOptions:
     contrast: float = 8.0
     iterations: int = 30
     thin: bool = True
-    hysteresis: float = 0.5
+    hysteresis: float | None = None
     min_length: int | None = None
     tonal: int = 6
     lattice: int | None = None
@@ -93,7 +94,8 @@ class EncodeOptions:
         check(number("contrast") > 0, "contrast must be > 0")
         check(0 <= integer("iterations") <= 10000, "iterations must be in 0..10000")
         check(isinstance(self.thin, (bool, np.bool_)), "thin must be a bool")
-        check(0 < number("hysteresis") <= 1, "hysteresis must be in (0, 1]")
+        if self.hysteresis is not None:
+            check(0 < number("hysteresis") <= 1, "hysteresis must be in (0, 1]")
         if self.min_length is not None:
             check(0 <= integer("min_length") <= 1_000_000, "min_length must be in 0..1000000")
         check(0 <= integer("tonal") <= 1000, "tonal must be in 0..1000")
@@ -140,6 +142,7 @@ def analyse(pixels: np.ndarray, options: EncodeOptions) -> Analysis:
 FIXED_SPACING = 4
 FIXED_LEVELS = 64
 FIXED_MIN_LENGTH = 10
+FIXED_HYSTERESIS = 0.5
 
 
 def _settings_text(options: EncodeOptions, layout: ratecontrol.Layout) -> dict[str, str]:
@@ -149,7 +152,7 @@ def _settings_text(options: EncodeOptions, layout: ratecontrol.Layout) -> dict[s
         "contrast": f"{options.contrast:g}",
         "iterations": str(options.iterations),
         "thin": "1" if options.thin else "0",
-        "hysteresis": f"{options.hysteresis:g}",
+        "hysteresis": f"{layout.hysteresis:g}",
         "min_length": str(layout.min_length),
         "tonal": str(options.tonal),
     }
@@ -172,14 +175,16 @@ def encode(pixels: np.ndarray, options: EncodeOptions | None = None, *,
         FIXED_LEVELS if options.levels is None else options.levels,
         0 if options.lattice is None else options.lattice,
         FIXED_MIN_LENGTH if options.min_length is None else options.min_length,
+        FIXED_HYSTERESIS if options.hysteresis is None else float(options.hysteresis),
         math.inf if options.edge_seeds is None else float(options.edge_seeds))
     planner = ratecontrol.Planner(
-        a.pixels, a.smooth, thin=bool(options.thin), hysteresis=options.hysteresis,
+        a.pixels, a.smooth, thin=bool(options.thin),
         icc_profile=icc_profile, exif=exif,
         text=None if budget is not None else _settings_text(options, layout))
     if budget is not None:
         return ratecontrol.search(planner, budget, options.tonal, spacing=options.spacing,
                                   levels=options.levels, lattice=options.lattice,
                                   min_length=options.min_length,
+                                  hysteresis=options.hysteresis,
                                   edge_seeds=options.edge_seeds).data
     return planner.evaluate(layout, options.tonal, None, measure=False).data

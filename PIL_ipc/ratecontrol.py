@@ -31,7 +31,7 @@ from . import container, edges, jbig, sources, tonal, values
 #: Thresholds tried, in grey levels: a geometric ladder (file size falls as it rises).
 THRESHOLDS = tuple(round(1.5 * 1.1 ** k, 3) for k in range(60)) + (math.inf,)
 #: Tonal-optimised values code about this much larger than the raw pixel values.
-TONAL_RATE_FACTOR = 1.1
+TONAL_RATE_FACTOR = 1.05
 #: Rounding offsets tried when fitting the final file (0.5 = nearest level).
 OFFSETS = (0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.05, 0.0)
 
@@ -46,6 +46,7 @@ class Layout:
     levels: int
     lattice: int  # 0: no seed lattice
     min_length: int = 10
+    hysteresis: float = 0.5
     #: seed the edge pixels whose value is this far (grey levels) from the mean of their
     #: non-edge 4-neighbours: the decoder interpolates edge pixels (format section 8), which
     #: misses sharp steps; math.inf: no such seeds
@@ -126,19 +127,18 @@ class Planner:
     """Everything the search needs for one image, computed once per threshold or lattice."""
 
     def __init__(self, pixels: np.ndarray, smooth: np.ndarray, *, thin: bool = True,
-                 hysteresis: float = 0.5,
                  icc_profile: bytes | None = None, exif: bytes | None = None,
                  text: dict[str, str] | None = None):
         self.pixels = pixels
         self.smooth = smooth
         self.shape = pixels.shape
-        self.detect = (thin, hysteresis)
+        self.thin = thin
         self.icc_profile, self.exif, self.text = icc_profile, exif, dict(text or {})
-        self._edges: dict[tuple[float, int], tuple[np.ndarray, bytes]] = {}
+        self._edges: dict[tuple[float, int, float], tuple[np.ndarray, bytes]] = {}
         self._lattices: dict[int, tuple[np.ndarray, bytes]] = {}
         self._points: dict[tuple, tuple[sources.SourcePoints, np.ndarray]] = {}
         self._seed_bytes: dict[tuple, bytes] = {}
-        self._deviation: dict[tuple[float, int], np.ndarray] = {}
+        self._deviation: dict[tuple[float, int, float], np.ndarray] = {}
         h, w = self.shape
         empty = container.IpcFile(
             header=container.Header(width=w, height=h, mode="L", levels=2, spacing=1),
@@ -147,14 +147,15 @@ class Planner:
         #: bytes of a file whose planes and payload are empty (with a SEED chunk)
         self.overhead = len(container.build(empty))
 
-    def edge(self, threshold: float, min_length: int) -> tuple[np.ndarray, bytes]:
-        """Edge plane at a threshold and its coding."""
-        key = (threshold, min_length)
+    def edge(self, layout: Layout) -> tuple[np.ndarray, bytes]:
+        """Edge plane of a layout and its coding."""
+        key = (layout.threshold, layout.min_length, layout.hysteresis)
         if key not in self._edges:
-            if math.isinf(threshold):
+            if math.isinf(layout.threshold):
                 plane = np.zeros(self.shape, dtype=bool)
             else:
-                plane = edges.detect(self.smooth, threshold, *self.detect, min_length)
+                plane = edges.detect(self.smooth, layout.threshold, self.thin,
+                                     layout.hysteresis, layout.min_length)
             self._edges[key] = (plane, jbig.encode(plane, tpbon=False))
         return self._edges[key]
 
@@ -168,15 +169,14 @@ class Planner:
     def points(self, layout: Layout) -> tuple[sources.SourcePoints, np.ndarray]:
         """Stored pixels of a layout, and the seed plane (the lattice, or one centre point
         when nothing else is stored: the PDE needs one)."""
-        key = (layout.threshold, layout.min_length, layout.spacing, layout.lattice,
-               layout.edge_seeds)
+        key = (layout.threshold, layout.min_length, layout.hysteresis, layout.spacing,
+               layout.lattice, layout.edge_seeds)
         if key not in self._points:
             spacing = layout.spacing
-            plane = self.edge(layout.threshold, layout.min_length)[0]
+            plane = self.edge(layout)[0]
             seed = self.lattice(layout.lattice)[0]
             if not math.isinf(layout.edge_seeds):
-                seed = seed | (plane & (self.edge_deviation(layout.threshold, layout.min_length)
-                                        > layout.edge_seeds))
+                seed = seed | (plane & (self.edge_deviation(layout) > layout.edge_seeds))
             pts = sources.locate(plane, spacing, seed)
             if pts.count == 0:
                 seed = np.zeros(self.shape, dtype=bool)
@@ -192,17 +192,18 @@ class Planner:
             return None
         if layout.lattice and seed is self.lattice(layout.lattice)[0]:
             return self.lattice(layout.lattice)[1]
-        key = (layout.threshold, layout.min_length, layout.lattice, layout.edge_seeds)
+        key = (layout.threshold, layout.min_length, layout.hysteresis, layout.lattice,
+               layout.edge_seeds)
         if key not in self._seed_bytes:
             self._seed_bytes[key] = code_plane(seed, layout.lattice)
         return self._seed_bytes[key]
 
-    def edge_deviation(self, threshold: float, min_length: int) -> np.ndarray:
+    def edge_deviation(self, layout: Layout) -> np.ndarray:
         """|pixel - mean of its non-edge 4-neighbours| on edge pixels (0 elsewhere): about
         how far the decoder's interpolation of an edge pixel is from its value."""
-        key = (threshold, min_length)
+        key = (layout.threshold, layout.min_length, layout.hysteresis)
         if key not in self._deviation:
-            plane = self.edge(threshold, min_length)[0]
+            plane = self.edge(layout)[0]
             f = self.pixels.astype(np.float64)
             total = np.zeros_like(f)
             count = np.zeros_like(f)
@@ -224,7 +225,7 @@ class Planner:
         f = container.IpcFile(
             header=container.Header(width=w, height=h, mode="L", levels=layout.levels,
                                     spacing=layout.spacing),
-            edge=self.edge(layout.threshold, layout.min_length)[1],
+            edge=self.edge(layout)[1],
             seed=self.seed_bytes(layout),
             values_count=pts.count, values_coding=0,
             values_payload=code_values(indices, pts.predictors, layout.levels),
@@ -237,7 +238,7 @@ class Planner:
         raw = values.quantise(self.pixels.ravel()[pts.positions], layout.levels)
         payload = len(code_values(raw, pts.predictors, layout.levels))
         seed = self.seed_bytes(layout)
-        return (self.overhead + len(self.edge(layout.threshold, layout.min_length)[1])
+        return (self.overhead + len(self.edge(layout)[1])
                 + len(seed or b"")
                 + int(math.ceil(TONAL_RATE_FACTOR * payload)))
 
@@ -301,15 +302,20 @@ CHOICES = {
     "levels": (6, 8, 12, 16, 24, 32, 48, 64, 96, 128),
     "lattice": (0, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 64),
     "min_length": (0, 5, 10, 20, 40, 80, 160),
+    "hysteresis": (0.3, 0.5, 1.0),
     "edge_seeds": (math.inf, 48.0, 32.0, 24.0, 16.0, 12.0, 8.0, 6.0, 4.0),
 }
 #: Order in which the coordinate descent visits the fields.
-DESCENT = ("levels", "spacing", "lattice", "min_length", "edge_seeds")
+DESCENT = ("levels", "spacing", "lattice", "min_length", "hysteresis", "edge_seeds")
 #: Tonal iterations when scoring candidates (ranks them nearly as the full optimisation does).
 SCORE_ITERATIONS = 2
+#: Candidates that get the full tonal optimisation at the end.
+FINALISTS = 2
 #: Solver accuracy (grey levels) when scoring: the solver's certified bound is far from tight,
 #: and scores at 0.5 match those at 0.02 within 0.001 dB on photos, cartoons and renderings.
 SCORE_TOL = 0.5
+#: Solver accuracy of the final optimisation.
+FINAL_TOL = 0.1
 
 
 def _starts(bpp: float) -> list[dict[str, int]]:
@@ -320,8 +326,9 @@ def _starts(bpp: float) -> list[dict[str, int]]:
     steps = [g for g in CHOICES["lattice"][1:] if dense <= g <= 2.6 * dense]
     base = {"spacing": 6 if bpp >= 0.15 else 8 if bpp >= 0.07 else 12,
             "levels": 32 if bpp >= 0.4 else 16 if bpp >= 0.07 else 8}
-    return [{**base, "lattice": g, "min_length": m, "edge_seeds": math.inf}
-            for m in (10, 40) for g in [0] + steps[::2]]
+    # edges from weak continuations and short chains (kept) or from strong, long chains only
+    return [{**base, "lattice": g, "min_length": m, "hysteresis": hy, "edge_seeds": math.inf}
+            for m, hy in ((10, 0.5), (40, 1.0)) for g in [0] + steps[::2]]
 
 
 def _neighbours(name: str, value: float) -> list[float]:
@@ -342,7 +349,8 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
            **fixed: int | None) -> Coded:
     """The best file not over ``budget`` bytes; ValueError if no layout fits.
 
-    ``fixed`` pins layout fields (spacing, levels, lattice, min_length; None = search it).
+    ``fixed`` pins layout fields (spacing, levels, lattice, min_length, hysteresis,
+    edge_seeds; None = search it).
     Coordinate descent over the free fields, each candidate with the lowest threshold that
     fits, scored by a short tonal optimisation; the winner gets the full one.  Candidates
     are scored on ``workers`` threads (0: one per CPU; the solver kernels release the GIL).
@@ -357,11 +365,17 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
 
     def template(fields: dict[str, int]) -> Layout:
         return Layout(math.inf, fields["spacing"], fields["levels"], fields["lattice"],
-                      fields["min_length"], fields["edge_seeds"])
+                      fields["min_length"], fields["hysteresis"], fields["edge_seeds"])
 
     def evaluate(t: Layout) -> Coded | None:
         lay = planner.fit_threshold(t, budget)
-        return None if lay is None else planner.evaluate(lay, quick, budget, tol=SCORE_TOL)
+        # the estimate may miss: then the next rungs up, until a file fits
+        while lay is not None:
+            c = planner.evaluate(lay, quick, budget, tol=SCORE_TOL)
+            if c is not None or math.isinf(lay.threshold):
+                return c
+            lay = replace(lay, threshold=THRESHOLDS[THRESHOLDS.index(lay.threshold) + 1])
+        return None
 
     def score(batch: list[dict[str, int]]) -> list[float]:
         todo = list(dict.fromkeys(t for t in map(template, batch) if t not in scores))
@@ -387,15 +401,17 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
         if top is None:
             raise ValueError(f"budget of {budget} bytes is below the smallest file this image "
                              f"allows")
-        # The full optimisation of the winner, and of the winner one threshold rung lower:
-        # the size estimate is conservative, and quantising to the budget may make it fit.
-        finals = [top.layout]
-        i = THRESHOLDS.index(top.layout.threshold)
-        if i > 0:
-            finals.append(replace(top.layout, threshold=THRESHOLDS[i - 1]))
-        if tonal_iterations > quick or len(finals) > 1:
-            for c in pool.map(lambda lay: planner.evaluate(lay, tonal_iterations, budget),
-                              finals):
-                if c is not None and c.mse < top.mse:
-                    top = c
+        # The full optimisation of the best few, each also one threshold rung lower: the
+        # size estimate is conservative, and quantising to the budget may make it fit.
+        ranked = sorted((c for c in scores.values() if c is not None), key=lambda c: c.mse)
+        finals = []
+        for c in ranked[:FINALISTS]:
+            finals.append(c.layout)
+            i = THRESHOLDS.index(c.layout.threshold)
+            if i > 0:
+                finals.append(replace(c.layout, threshold=THRESHOLDS[i - 1]))
+        for c in pool.map(lambda lay: planner.evaluate(lay, tonal_iterations, budget,
+                                                       tol=FINAL_TOL), finals):
+            if c is not None and c.mse < top.mse:
+                top = c
     return top

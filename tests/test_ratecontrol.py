@@ -117,10 +117,10 @@ def test_search_fits_the_budget_and_the_file_decodes(budget):
 def test_search_respects_fixed_fields_and_stores_the_lattice():
     img = smooth_scene(64, 64)
     best = ratecontrol.search(planner(img), 900, 2, spacing=5, levels=12, lattice=7,
-                              min_length=3, edge_seeds=math.inf)
+                              min_length=3, hysteresis=0.7, edge_seeds=math.inf)
     f = container.parse(best.data)
     assert (f.header.spacing, f.header.levels, best.layout.lattice) == (5, 12, 7)
-    assert best.layout.min_length == 3
+    assert (best.layout.min_length, best.layout.hysteresis) == (3, 0.7)
     seed = jbig.decode(f.seed)
     assert np.array_equal(seed, ratecontrol.lattice_plane((64, 64), 7))
 
@@ -164,8 +164,9 @@ def sharp_steps(h=48, w=64):
 def test_edge_deviation_is_half_a_sharp_step():
     img = sharp_steps()
     p = planner(img)
-    plane, _ = p.edge(24.0, 0)
-    dev = p.edge_deviation(24.0, 0)
+    lay = ratecontrol.Layout(24.0, 4, 64, 0, 0)
+    plane, _ = p.edge(lay)
+    dev = p.edge_deviation(lay)
     assert dev[~plane].max() == 0
     # each edge column sits on one side of its step: half the step from its neighbours' mean
     cols = sorted(set(np.nonzero(plane)[1]))
@@ -182,7 +183,7 @@ def test_edge_seeds_store_the_badly_interpolated_edge_pixels():
     a = p.evaluate(plain, 4, None)
     b = p.evaluate(seeded, 4, None)
     seed = jbig.decode(container.parse(b.data).seed)
-    plane, _ = p.edge(24.0, 0)
+    plane, _ = p.edge(plain)
     cols = sorted(set(np.nonzero(plane)[1]))
     # only the 160-step column deviates by more than 60
     assert np.array_equal(np.nonzero(seed.any(axis=0))[0], [cols[0]])
