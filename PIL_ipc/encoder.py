@@ -34,7 +34,8 @@ class EncodeOptions:
         interpolates edge pixels, which misses sharp steps (>= 0; inf = none); None = inf, or
         searched under a budget.
     contrast: Perona-Malik contrast parameter K in grey levels (> 0).
-    iterations: Perona-Malik explicit steps (0 disables denoising; the paper uses 30).
+    iterations: Perona-Malik explicit steps before edge detection (0 disables denoising; the
+        paper uses 30); None = 30, or searched under a budget.
     thin: thin edges to one pixel by non-maximum suppression.
     hysteresis: keep weaker edge pixels, down to hysteresis * threshold, where they continue a
         strong edge (0 < hysteresis <= 1; 1 = plain threshold, the paper's rule); None = 0.5,
@@ -52,7 +53,7 @@ class EncodeOptions:
     spacing: int | None = None
     levels: int | None = None
     contrast: float = 8.0
-    iterations: int = 30
+    iterations: int | None = None
     thin: bool = True
     hysteresis: float | None = None
     min_length: int | None = None
@@ -92,7 +93,8 @@ class EncodeOptions:
                   and not isinstance(v, bool) and v >= 0,
                   f"edge_seeds must be a number >= 0 (inf = none), got {v!r}")
         check(number("contrast") > 0, "contrast must be > 0")
-        check(0 <= integer("iterations") <= 10000, "iterations must be in 0..10000")
+        if self.iterations is not None:
+            check(0 <= integer("iterations") <= 10000, "iterations must be in 0..10000")
         check(isinstance(self.thin, (bool, np.bool_)), "thin must be a bool")
         if self.hysteresis is not None:
             check(0 < number("hysteresis") <= 1, "hysteresis must be in (0, 1]")
@@ -120,6 +122,14 @@ class EncodeOptions:
         return None
 
 
+#: Layout fields used at a fixed threshold when left at None.
+FIXED_SPACING = 4
+FIXED_LEVELS = 64
+FIXED_MIN_LENGTH = 10
+FIXED_HYSTERESIS = 0.5
+FIXED_ITERATIONS = 30
+
+
 @dataclass(frozen=True)
 class Analysis:
     """What the encoder derives from the image once, before choosing thresholds."""
@@ -135,14 +145,8 @@ def analyse(pixels: np.ndarray, options: EncodeOptions) -> Analysis:
         raise ValueError(f"expected a 2-D uint8 array, got {p.dtype} {p.shape}")
     if p.shape[0] < 1 or p.shape[1] < 1:
         raise ValueError("image must be at least 1x1")
-    return Analysis(np.ascontiguousarray(p), edges.denoise(p, options.contrast, options.iterations))
-
-
-#: Layout fields used at a fixed threshold when left at None.
-FIXED_SPACING = 4
-FIXED_LEVELS = 64
-FIXED_MIN_LENGTH = 10
-FIXED_HYSTERESIS = 0.5
+    steps = FIXED_ITERATIONS if options.iterations is None else options.iterations
+    return Analysis(np.ascontiguousarray(p), edges.denoise(p, options.contrast, steps))
 
 
 def _settings_text(options: EncodeOptions, layout: ratecontrol.Layout) -> dict[str, str]:
@@ -150,7 +154,7 @@ def _settings_text(options: EncodeOptions, layout: ratecontrol.Layout) -> dict[s
         "Software": f"PIL_ipc {__version__}",
         "threshold": f"{layout.threshold:g}",
         "contrast": f"{options.contrast:g}",
-        "iterations": str(options.iterations),
+        "iterations": str(layout.denoise),
         "thin": "1" if options.thin else "0",
         "hysteresis": f"{layout.hysteresis:g}",
         "min_length": str(layout.min_length),
@@ -176,15 +180,16 @@ def encode(pixels: np.ndarray, options: EncodeOptions | None = None, *,
         0 if options.lattice is None else options.lattice,
         FIXED_MIN_LENGTH if options.min_length is None else options.min_length,
         FIXED_HYSTERESIS if options.hysteresis is None else float(options.hysteresis),
+        FIXED_ITERATIONS if options.iterations is None else options.iterations,
         math.inf if options.edge_seeds is None else float(options.edge_seeds))
     planner = ratecontrol.Planner(
-        a.pixels, a.smooth, thin=bool(options.thin),
+        a.pixels, options.contrast, thin=bool(options.thin), smooth={layout.denoise: a.smooth},
         icc_profile=icc_profile, exif=exif,
         text=None if budget is not None else _settings_text(options, layout))
     if budget is not None:
         return ratecontrol.search(planner, budget, options.tonal, spacing=options.spacing,
                                   levels=options.levels, lattice=options.lattice,
                                   min_length=options.min_length,
-                                  hysteresis=options.hysteresis,
+                                  hysteresis=options.hysteresis, denoise=options.iterations,
                                   edge_seeds=options.edge_seeds).data
     return planner.evaluate(layout, options.tonal, None, measure=False).data

@@ -47,6 +47,7 @@ class Layout:
     lattice: int  # 0: no seed lattice
     min_length: int = 10
     hysteresis: float = 0.5
+    denoise: int = 30  # Perona-Malik steps before edge detection
     #: seed the edge pixels whose value is this far (grey levels) from the mean of their
     #: non-edge 4-neighbours: the decoder interpolates edge pixels (format section 8), which
     #: misses sharp steps; math.inf: no such seeds
@@ -123,22 +124,30 @@ def code_values(indices: np.ndarray, predictors: np.ndarray, levels: int) -> byt
         raise
 
 
+def _edge_key(layout: Layout) -> tuple:
+    """The layout fields the edge plane depends on."""
+    return layout.threshold, layout.min_length, layout.hysteresis, layout.denoise
+
+
 class Planner:
     """Everything the search needs for one image, computed once per threshold or lattice."""
 
-    def __init__(self, pixels: np.ndarray, smooth: np.ndarray, *, thin: bool = True,
+    def __init__(self, pixels: np.ndarray, contrast: float = 8.0, *, thin: bool = True,
+                 smooth: dict[int, np.ndarray] | None = None,
                  icc_profile: bytes | None = None, exif: bytes | None = None,
                  text: dict[str, str] | None = None):
+        """``smooth``: images already denoised, by number of Perona-Malik steps."""
         self.pixels = pixels
-        self.smooth = smooth
+        self.contrast = contrast
+        self._smooth = dict(smooth or {})
         self.shape = pixels.shape
         self.thin = thin
         self.icc_profile, self.exif, self.text = icc_profile, exif, dict(text or {})
-        self._edges: dict[tuple[float, int, float], tuple[np.ndarray, bytes]] = {}
+        self._edges: dict[tuple, tuple[np.ndarray, bytes]] = {}
         self._lattices: dict[int, tuple[np.ndarray, bytes]] = {}
         self._points: dict[tuple, tuple[sources.SourcePoints, np.ndarray]] = {}
         self._seed_bytes: dict[tuple, bytes] = {}
-        self._deviation: dict[tuple[float, int, float], np.ndarray] = {}
+        self._deviation: dict[tuple, np.ndarray] = {}
         h, w = self.shape
         empty = container.IpcFile(
             header=container.Header(width=w, height=h, mode="L", levels=2, spacing=1),
@@ -147,14 +156,20 @@ class Planner:
         #: bytes of a file whose planes and payload are empty (with a SEED chunk)
         self.overhead = len(container.build(empty))
 
+    def smooth(self, iterations: int) -> np.ndarray:
+        """The image after ``iterations`` Perona-Malik steps."""
+        if iterations not in self._smooth:
+            self._smooth[iterations] = edges.denoise(self.pixels, self.contrast, iterations)
+        return self._smooth[iterations]
+
     def edge(self, layout: Layout) -> tuple[np.ndarray, bytes]:
         """Edge plane of a layout and its coding."""
-        key = (layout.threshold, layout.min_length, layout.hysteresis)
+        key = _edge_key(layout)
         if key not in self._edges:
             if math.isinf(layout.threshold):
                 plane = np.zeros(self.shape, dtype=bool)
             else:
-                plane = edges.detect(self.smooth, layout.threshold, self.thin,
+                plane = edges.detect(self.smooth(layout.denoise), layout.threshold, self.thin,
                                      layout.hysteresis, layout.min_length)
             self._edges[key] = (plane, jbig.encode(plane, tpbon=False))
         return self._edges[key]
@@ -169,8 +184,7 @@ class Planner:
     def points(self, layout: Layout) -> tuple[sources.SourcePoints, np.ndarray]:
         """Stored pixels of a layout, and the seed plane (the lattice, or one centre point
         when nothing else is stored: the PDE needs one)."""
-        key = (layout.threshold, layout.min_length, layout.hysteresis, layout.spacing,
-               layout.lattice, layout.edge_seeds)
+        key = (*_edge_key(layout), layout.spacing, layout.lattice, layout.edge_seeds)
         if key not in self._points:
             spacing = layout.spacing
             plane = self.edge(layout)[0]
@@ -192,8 +206,7 @@ class Planner:
             return None
         if layout.lattice and seed is self.lattice(layout.lattice)[0]:
             return self.lattice(layout.lattice)[1]
-        key = (layout.threshold, layout.min_length, layout.hysteresis, layout.lattice,
-               layout.edge_seeds)
+        key = (*_edge_key(layout), layout.lattice, layout.edge_seeds)
         if key not in self._seed_bytes:
             self._seed_bytes[key] = code_plane(seed, layout.lattice)
         return self._seed_bytes[key]
@@ -201,7 +214,7 @@ class Planner:
     def edge_deviation(self, layout: Layout) -> np.ndarray:
         """|pixel - mean of its non-edge 4-neighbours| on edge pixels (0 elsewhere): about
         how far the decoder's interpolation of an edge pixel is from its value."""
-        key = (layout.threshold, layout.min_length, layout.hysteresis)
+        key = _edge_key(layout)
         if key not in self._deviation:
             plane = self.edge(layout)[0]
             f = self.pixels.astype(np.float64)
@@ -303,10 +316,12 @@ CHOICES = {
     "lattice": (0, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 64),
     "min_length": (0, 5, 10, 20, 40, 80, 160),
     "hysteresis": (0.3, 0.5, 1.0),
+    "denoise": (0, 10, 30, 60),
     "edge_seeds": (math.inf, 48.0, 32.0, 24.0, 16.0, 12.0, 8.0, 6.0, 4.0),
 }
 #: Order in which the coordinate descent visits the fields.
-DESCENT = ("levels", "spacing", "lattice", "min_length", "hysteresis", "edge_seeds")
+DESCENT = ("levels", "spacing", "lattice", "min_length", "hysteresis", "denoise",
+           "edge_seeds")
 #: Tonal iterations when scoring candidates (ranks them nearly as the full optimisation does).
 SCORE_ITERATIONS = 2
 #: Candidates that get the full tonal optimisation at the end.
@@ -327,7 +342,8 @@ def _starts(bpp: float) -> list[dict[str, int]]:
     base = {"spacing": 6 if bpp >= 0.15 else 8 if bpp >= 0.07 else 12,
             "levels": 32 if bpp >= 0.4 else 16 if bpp >= 0.07 else 8}
     # edges from weak continuations and short chains (kept) or from strong, long chains only
-    return [{**base, "lattice": g, "min_length": m, "hysteresis": hy, "edge_seeds": math.inf}
+    return [{**base, "lattice": g, "min_length": m, "hysteresis": hy, "denoise": 30,
+             "edge_seeds": math.inf}
             for m, hy in ((10, 0.5), (40, 1.0)) for g in [0] + steps[::2]]
 
 
@@ -349,7 +365,7 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
            **fixed: int | None) -> Coded:
     """The best file not over ``budget`` bytes; ValueError if no layout fits.
 
-    ``fixed`` pins layout fields (spacing, levels, lattice, min_length, hysteresis,
+    ``fixed`` pins layout fields (spacing, levels, lattice, min_length, hysteresis, denoise,
     edge_seeds; None = search it).
     Coordinate descent over the free fields, each candidate with the lowest threshold that
     fits, scored by a short tonal optimisation; the winner gets the full one.  Candidates
@@ -365,7 +381,8 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
 
     def template(fields: dict[str, int]) -> Layout:
         return Layout(math.inf, fields["spacing"], fields["levels"], fields["lattice"],
-                      fields["min_length"], fields["hysteresis"], fields["edge_seeds"])
+                      fields["min_length"], fields["hysteresis"], fields["denoise"],
+                      fields["edge_seeds"])
 
     def evaluate(t: Layout) -> Coded | None:
         lay = planner.fit_threshold(t, budget)

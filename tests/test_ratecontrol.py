@@ -21,7 +21,7 @@ def psnr(a, b):
 
 
 def planner(img):
-    return ratecontrol.Planner(img, edges.denoise(img, 8.0, 30))
+    return ratecontrol.Planner(img)
 
 
 def test_quantise_toward_at_half_is_nearest_level():
@@ -117,10 +117,11 @@ def test_search_fits_the_budget_and_the_file_decodes(budget):
 def test_search_respects_fixed_fields_and_stores_the_lattice():
     img = smooth_scene(64, 64)
     best = ratecontrol.search(planner(img), 900, 2, spacing=5, levels=12, lattice=7,
-                              min_length=3, hysteresis=0.7, edge_seeds=math.inf)
+                              min_length=3, hysteresis=0.7, denoise=10,
+                              edge_seeds=math.inf)
     f = container.parse(best.data)
     assert (f.header.spacing, f.header.levels, best.layout.lattice) == (5, 12, 7)
-    assert (best.layout.min_length, best.layout.hysteresis) == (3, 0.7)
+    assert (best.layout.min_length, best.layout.hysteresis, best.layout.denoise) == (3, 0.7, 10)
     seed = jbig.decode(f.seed)
     assert np.array_equal(seed, ratecontrol.lattice_plane((64, 64), 7))
 
@@ -189,3 +190,11 @@ def test_edge_seeds_store_the_badly_interpolated_edge_pixels():
     assert np.array_equal(np.nonzero(seed.any(axis=0))[0], [cols[0]])
     assert seed[:, cols[0]].all()
     assert psnr(decoder.decode(b.data), img) > psnr(decoder.decode(a.data), img) + 3
+
+
+def test_planner_denoises_on_demand():
+    img = smooth_scene()
+    p = ratecontrol.Planner(img, 6.0)
+    assert np.array_equal(p.smooth(0), img.astype(float))
+    assert np.array_equal(p.smooth(12), edges.denoise(img, 6.0, 12))
+    assert p.smooth(12) is p.smooth(12)
