@@ -32,6 +32,8 @@ from . import container, edges, jbig, sources, tonal, values
 THRESHOLDS = tuple(round(1.5 * 1.1 ** k, 3) for k in range(60)) + (math.inf,)
 #: Tonal-optimised values code about this much larger than the raw pixel values.
 TONAL_RATE_FACTOR = 1.05
+#: Growth factors tried in turn when a candidate's file misses the budget.
+RETRY_FACTORS = (TONAL_RATE_FACTOR, 1.3, 1.7)
 #: Rounding offsets tried when fitting the final file (0.5 = nearest level).
 OFFSETS = (0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.05, 0.0)
 
@@ -245,32 +247,37 @@ class Planner:
             icc_profile=self.icc_profile, exif=self.exif, text=self.text)
         return container.build(f)
 
-    def estimate(self, layout: Layout) -> int:
-        """Estimated file size: exact planes, values coded from the raw pixels."""
+    def estimate(self, layout: Layout, factor: float = TONAL_RATE_FACTOR) -> int:
+        """Estimated file size: exact planes, values coded from the raw pixels, times
+        ``factor`` (tonal-optimised values code larger)."""
         pts, _ = self.points(layout)
         raw = values.quantise(self.pixels.ravel()[pts.positions], layout.levels)
         payload = len(code_values(raw, pts.predictors, layout.levels))
         seed = self.seed_bytes(layout)
         return (self.overhead + len(self.edge(layout)[1])
                 + len(seed or b"")
-                + int(math.ceil(TONAL_RATE_FACTOR * payload)))
+                + int(math.ceil(factor * payload)))
 
     def fit_threshold(self, template: Layout, budget: int,
-                      thresholds: Sequence[float] = THRESHOLDS) -> Layout | None:
+                      thresholds: Sequence[float] = THRESHOLDS,
+                      factor: float = TONAL_RATE_FACTOR) -> Layout | None:
         """``template`` with the lowest threshold whose estimate fits (bisection on the
         ladder, which assumes sizes fall as the threshold rises); None if none fits."""
         def layout(i: int) -> Layout:
             return replace(template, threshold=thresholds[i])
 
+        def fits(i: int) -> bool:
+            return self.estimate(layout(i), factor) <= budget
+
         hi = len(thresholds) - 1
-        if self.estimate(layout(hi)) > budget:
+        if not fits(hi):
             return None
-        if self.estimate(layout(0)) <= budget:
+        if fits(0):
             return layout(0)
         lo = 0  # invariant: lo over budget, hi fits
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            if self.estimate(layout(mid)) <= budget:
+            if fits(mid):
                 hi = mid
             else:
                 lo = mid
@@ -385,13 +392,15 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
                       fields["edge_seeds"])
 
     def evaluate(t: Layout) -> Coded | None:
-        lay = planner.fit_threshold(t, budget)
-        # the estimate may miss: then the next rungs up, until a file fits
-        while lay is not None:
+        # when the estimate misses (many levels code far larger once optimised), refit
+        # assuming a larger growth
+        for factor in RETRY_FACTORS:
+            lay = planner.fit_threshold(t, budget, factor=factor)
+            if lay is None:
+                return None
             c = planner.evaluate(lay, quick, budget, tol=SCORE_TOL)
-            if c is not None or math.isinf(lay.threshold):
+            if c is not None:
                 return c
-            lay = replace(lay, threshold=THRESHOLDS[THRESHOLDS.index(lay.threshold) + 1])
         return None
 
     def score(batch: list[dict[str, int]]) -> list[float]:
