@@ -318,12 +318,12 @@ class Planner:
 
 #: Ordered choices of the layout fields the search moves along.
 CHOICES = {
-    "spacing": (2, 3, 4, 6, 8, 12, 16, 24, 32),
-    "levels": (6, 8, 12, 16, 24, 32, 48, 64, 96, 128),
+    "spacing": (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48),
+    "levels": (4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256),
     "lattice": (0, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 64),
     "min_length": (0, 5, 10, 20, 40, 80, 160),
     "hysteresis": (0.3, 0.5, 1.0),
-    "denoise": (0, 10, 30, 60),
+    "denoise": (0, 10, 30, 60, 120),
     "edge_seeds": (math.inf, 48.0, 32.0, 24.0, 16.0, 12.0, 8.0, 6.0, 4.0),
 }
 #: Order in which the coordinate descent visits the fields.
