@@ -331,6 +331,9 @@ DESCENT = ("levels", "spacing", "lattice", "min_length", "hysteresis", "denoise"
            "edge_seeds")
 #: Tonal iterations when scoring candidates (ranks them nearly as the full optimisation does).
 SCORE_ITERATIONS = 2
+#: A second family (with or without a lattice) is explored when its best start's error is
+#: within this factor of the best (1.26 = 1 dB).
+RIVAL_RATIO = 1.26
 #: Candidates that get the full tonal optimisation at the end.
 FINALISTS = 2
 #: Solver accuracy (grey levels) when scoring: the solver's certified bound is far from tight,
@@ -409,20 +412,30 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
             scores[t] = c
         return [math.inf if scores[t] is None else scores[t].mse for t in map(template, batch)]
 
-    def best() -> Coded | None:
-        done = [c for c in scores.values() if c is not None]
+    def best(family: bool | None = None) -> Coded | None:
+        """Best scored candidate, among those with (True) or without (False) a lattice."""
+        done = [c for c in scores.values()
+                if c is not None and (family is None or (c.layout.lattice > 0) == family)]
         return min(done, key=lambda c: c.mse) if done else None
 
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        score([{**start, **pinned} for start in _starts(8.0 * budget / (h * w))])
+    def descend(family: bool) -> None:
         for name in DESCENT:
             if fixed.get(name) is not None:
                 continue
-            while (top := best()) is not None:
+            while (top := best(family)) is not None:
                 here = {k: getattr(top.layout, k) for k in CHOICES}
                 moves = [{**here, name: v} for v in _neighbours(name, here[name])]
                 if min(score(moves), default=math.inf) >= top.mse:
                     break
+
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        score([{**start, **pinned} for start in _starts(8.0 * budget / (h * w))])
+        # Edges alone and edges with a lattice are different regimes: descend from the best
+        # start of each unless one is far behind.
+        leaders = [c for c in (best(True), best(False)) if c is not None]
+        for c in leaders:
+            if c.mse <= RIVAL_RATIO * min(d.mse for d in leaders):
+                descend(c.layout.lattice > 0)
         top = best()
         if top is None:
             raise ValueError(f"budget of {budget} bytes is below the smallest file this image "
