@@ -18,6 +18,7 @@ from construct import (
     Checksum,
     ChecksumError,
     GreedyBytes,
+    If,
     Int8ub,
     Int16ub,
     Int32ub,
@@ -31,7 +32,9 @@ from construct import (
 # PNG-style: the high byte catches 7-bit channels, CR LF / LF catch newline translation,
 # 0x1A stops DOS `type`.
 SIGNATURE = b"\x89IPC\r\n\x1a\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions this reader decodes: version 1 is version 2 without the lattice field (lattice 0).
+SUPPORTED_VERSIONS = (1, 2)
 
 # Largest chunk data length and largest width/height (both fit a signed 32-bit integer, as in PNG).
 MAX_CHUNK_LENGTH = 2**31 - 1
@@ -39,10 +42,12 @@ MAX_DIMENSION = 2**31 - 1
 
 MODES = {0: "L"}  # IHDR mode code -> Pillow mode name
 MODE_CODES = {name: code for code, name in MODES.items()}
-CODING_ADAPTIVE_BINARY = 0  # the only VALS coding of format version 1
+CODING_ADAPTIVE_BINARY = 0  # the only VALS coding of format versions 1 and 2
 CODINGS = frozenset({CODING_ADAPTIVE_BINARY})
 
-IHDR_LENGTH = 14
+IHDR_LENGTHS = {1: 14, 2: 16}  # IHDR data length by version
+IHDR_LENGTH = IHDR_LENGTHS[FORMAT_VERSION]
+MAX_LATTICE = 65535
 VALS_HEAD_LENGTH = 5
 MAX_KEYWORD_LENGTH = 79
 
@@ -71,6 +76,7 @@ IhdrData = Struct(
     "levels" / Int16ub,
     "spacing" / Int8ub,
     "flags" / Int8ub,
+    "lattice" / If(this.version >= 2, Int16ub),
 )
 
 ValsData = Struct(
@@ -105,12 +111,16 @@ class Header:
     spacing: int
     mode: str = "L"
     version: int = FORMAT_VERSION
+    lattice: int = 0
 
     def __post_init__(self) -> None:
-        if self.version != FORMAT_VERSION:
+        if self.version not in SUPPORTED_VERSIONS:
             raise FormatError(
-                f"unsupported format version {self.version} (this reader knows {FORMAT_VERSION})"
+                f"unsupported format version {self.version} (this reader knows "
+                f"{', '.join(map(str, SUPPORTED_VERSIONS))})"
             )
+        if self.version < 2 and self.lattice != 0:
+            raise FormatError(f"format version {self.version} has no seed lattice")
         if self.mode not in MODE_CODES:
             raise FormatError(f"unsupported mode {self.mode!r} (only 'L')")
         for name, value, low, high in (
@@ -118,6 +128,7 @@ class Header:
             ("height", self.height, 1, MAX_DIMENSION),
             ("levels", self.levels, 2, 256),
             ("spacing", self.spacing, 1, 255),
+            ("lattice", self.lattice, 0, MAX_LATTICE),
         ):
             if not isinstance(value, int) or not low <= value <= high:
                 raise FormatError(f"IHDR {name} {value!r} out of range {low}..{high}")
@@ -163,17 +174,23 @@ class ChunkInfo:
 
 
 def _decode_ihdr(body: bytes) -> Header:
-    f = IhdrData.parse(body)
-    if f.version != FORMAT_VERSION:
+    version = body[0]
+    if version not in SUPPORTED_VERSIONS:
         raise FormatError(
-            f"unsupported format version {f.version} (this reader knows {FORMAT_VERSION})"
+            f"unsupported format version {version} (this reader knows "
+            f"{', '.join(map(str, SUPPORTED_VERSIONS))})"
         )
+    if len(body) != IHDR_LENGTHS[version]:
+        raise FormatError(f"IHDR of version {version} has length {len(body)}, must be "
+                          f"{IHDR_LENGTHS[version]}")
+    f = IhdrData.parse(body)
     if f.mode not in MODES:
         raise FormatError(f"unsupported IHDR mode code {f.mode} (only 0 = 'L')")
     if f.flags != 0:
         raise FormatError(f"IHDR flags must be 0, found {f.flags:#04x}")
     return Header(
-        width=f.width, height=f.height, levels=f.levels, spacing=f.spacing, mode=MODES[f.mode]
+        width=f.width, height=f.height, levels=f.levels, spacing=f.spacing, mode=MODES[f.mode],
+        version=version, lattice=f.lattice or 0,
     )
 
 
@@ -257,8 +274,9 @@ class _Order:
             raise FormatError(f"duplicate {where}")
         if ctype in METADATA_CHUNKS and seen.intersection(DATA_CHUNKS):
             raise FormatError(f"{where} comes after a data chunk; metadata must precede EDGE")
-        if ctype == "IHDR" and length != IHDR_LENGTH:
-            raise FormatError(f"{where} has length {length}, must be {IHDR_LENGTH}")
+        if ctype == "IHDR" and length not in IHDR_LENGTHS.values():
+            raise FormatError(f"{where} has length {length}, must be "
+                              f"{' or '.join(map(str, sorted(set(IHDR_LENGTHS.values()))))}")
         if ctype in ("SEED", "VALS") and "EDGE" not in seen:
             raise FormatError(f"{where} comes before EDGE")
         if ctype == "SEED" and "VALS" in seen:
@@ -473,6 +491,7 @@ def build(f: IpcFile) -> bytes:
             "levels": h.levels,
             "spacing": h.spacing,
             "flags": 0,
+            "lattice": h.lattice if h.version >= 2 else None,
         }
     )
     parts = [SIGNATURE, _chunk("IHDR", ihdr)]

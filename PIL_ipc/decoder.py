@@ -1,6 +1,7 @@
 """Decoder: container fields -> grey image.
 
-decode edge plane (T.82) -> locate source points -> decode their values -> inpaint (PDE).
+decode edge and seed planes (T.82) -> locate source points (with the header's seed lattice)
+-> decode their values -> inpaint (PDE).
 Every size the file declares is checked against the header and the pixel limit before anything
 is allocated from it; every failure is a :class:`~PIL_ipc.container.FormatError` (a ValueError).
 """
@@ -52,7 +53,7 @@ def decode_fields(f: container.IpcFile, *, lenient: bool = False,
             f"image of {h.width}x{h.height} pixels exceeds the limit of {max_pixels} pixels")
     edges = _decode_plane("edge", f.edge, h, lenient)
     seed = _decode_plane("seed", f.seed, h, lenient) if f.seed else None
-    points = sources.locate(edges, h.spacing, seed)
+    points = sources.locate(edges, h.spacing, seed, h.lattice)
     if f.values_count != points.count:
         if not lenient:
             raise DecodeError(f"VALS declares {f.values_count} values, the planes give "

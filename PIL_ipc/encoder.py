@@ -28,7 +28,7 @@ class EncodeOptions:
     levels: number of quantisation levels of the stored values (2..256); None = 64, or
         searched under a budget.
     lattice: step of a regular lattice of seed points stored besides the edges (0 = none,
-        1..4096); None = 0, or searched under a budget.
+        1..65535); None = 0, or searched under a budget.
     edge_seeds: also store (as seed points) the edge pixels whose value differs by more than
         this many grey levels from the mean of their non-edge 4-neighbours: the decoder
         interpolates edge pixels, which misses sharp steps (>= 0; inf = none); None = inf, or
@@ -86,7 +86,7 @@ class EncodeOptions:
         if self.levels is not None:
             check(2 <= integer("levels") <= 256, "levels must be in 2..256")
         if self.lattice is not None:
-            check(0 <= integer("lattice") <= 4096, "lattice must be in 0..4096")
+            check(0 <= integer("lattice") <= 65535, "lattice must be in 0..65535")
         if self.edge_seeds is not None:
             v = self.edge_seeds
             check(isinstance(v, (int, float, np.integer, np.floating))

@@ -2,8 +2,8 @@
 
 A file's *layout* is the edge threshold (which edges are stored), the spacing of source points
 along the edges, the number of quantisation levels and the step of a regular lattice of seed
-points (format section 5: the seed plane may hold any pixels; a regular lattice codes in a few
-hundred bytes, so its points cost little more than their values).  Edges carry the sharp
+points (format section 5: the header's lattice step costs nothing but the values, which are
+predicted in 2-D).  Edges carry the sharp
 structure; the lattice pins down the smooth regions between them, where Laplace interpolation
 from the edges alone drifts.
 
@@ -34,6 +34,8 @@ THRESHOLDS = tuple(round(1.5 * 1.1 ** k, 3) for k in range(60)) + (math.inf,)
 TONAL_RATE_FACTOR = 1.05
 #: Growth factors tried in turn when a candidate's file misses the budget.
 RETRY_FACTORS = (TONAL_RATE_FACTOR, 1.3, 1.7)
+#: Bytes a chunk adds besides its data (length, type, CRC).
+CHUNK_OVERHEAD = 12
 #: Rounding offsets tried when fitting the final file (0.5 = nearest level).
 OFFSETS = (0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.05, 0.0)
 
@@ -66,14 +68,6 @@ class Coded:
     values: np.ndarray = field(repr=False)
 
 
-def lattice_plane(shape: tuple[int, int], step: int) -> np.ndarray:
-    """Seed plane with one point every ``step`` pixels in both directions, centred in its cell."""
-    plane = np.zeros(shape, dtype=bool)
-    if step > 0:
-        plane[step // 2::step, step // 2::step] = True
-    return plane
-
-
 def code_plane(plane: np.ndarray, period: int = 0) -> bytes:
     """Smallest T.82 coding of a plane among a few option sets (AT reach covers ``period``)."""
     mx = min(127, max(8, int(period)))
@@ -85,8 +79,7 @@ def code_plane(plane: np.ndarray, period: int = 0) -> bytes:
 def _quantise_toward(scaled: np.ndarray, predictors: np.ndarray, mid: int, top: int,
                      offset: float, out: np.ndarray) -> None:
     for i in range(scaled.shape[0]):
-        p = predictors[i]
-        pred = mid if p < 0 else out[p]
+        pred = values.predict(out, predictors[i], mid)
         d = scaled[i] - pred
         m = math.floor(abs(d) + offset)
         k = pred + m if d >= 0 else pred - m
@@ -99,11 +92,9 @@ def quantise_toward(x: np.ndarray, predictors: np.ndarray, levels: int,
     predicted (already quantised) level, are floor(|d| + offset): 0.5 is nearest-level
     rounding, smaller offsets give cheaper residuals and coarser values."""
     x = np.asarray(x, dtype=np.float64)
-    pred = np.asarray(predictors, dtype=np.int64)
-    if x.ndim != 1 or pred.shape != x.shape:
-        raise ValueError("values and predictors must be 1-D arrays of equal length")
-    if pred.size and not ((pred >= -1) & (pred < np.arange(pred.size))).all():
-        raise ValueError("every predictor must be -1 or the index of an earlier value")
+    pred = values.check_predictors(predictors)
+    if x.ndim != 1 or pred.shape[0] != x.shape[0]:
+        raise ValueError("values must be a 1-D array with one value per predictor row")
     if not 2 <= levels <= 256:
         raise ValueError("levels must be in 2..256")
     if not 0.0 <= offset <= 0.5:
@@ -146,16 +137,16 @@ class Planner:
         self.thin = thin
         self.icc_profile, self.exif, self.text = icc_profile, exif, dict(text or {})
         self._edges: dict[tuple, tuple[np.ndarray, bytes]] = {}
-        self._lattices: dict[int, tuple[np.ndarray, bytes]] = {}
         self._points: dict[tuple, tuple[sources.SourcePoints, np.ndarray]] = {}
         self._seed_bytes: dict[tuple, bytes] = {}
         self._deviation: dict[tuple, np.ndarray] = {}
         h, w = self.shape
         empty = container.IpcFile(
-            header=container.Header(width=w, height=h, mode="L", levels=2, spacing=1),
-            edge=b"", seed=b"", values_count=0, values_coding=0, values_payload=b"",
+            header=container.Header(width=w, height=h, mode="L", levels=2, spacing=1,
+                                    lattice=1),
+            edge=b"", seed=None, values_count=0, values_coding=0, values_payload=b"",
             icc_profile=icc_profile, exif=exif, text=self.text)
-        #: bytes of a file whose planes and payload are empty (with a SEED chunk)
+        #: bytes of a file whose planes and payload are empty (no SEED chunk)
         self.overhead = len(container.build(empty))
 
     def smooth(self, iterations: int) -> np.ndarray:
@@ -176,41 +167,33 @@ class Planner:
             self._edges[key] = (plane, jbig.encode(plane, tpbon=False))
         return self._edges[key]
 
-    def lattice(self, step: int) -> tuple[np.ndarray, bytes]:
-        """Seed lattice plane and its coding."""
-        if step not in self._lattices:
-            plane = lattice_plane(self.shape, step)
-            self._lattices[step] = (plane, code_plane(plane, step) if plane.any() else b"")
-        return self._lattices[step]
-
-    def points(self, layout: Layout) -> tuple[sources.SourcePoints, np.ndarray]:
-        """Stored pixels of a layout, and the seed plane (the lattice, or one centre point
-        when nothing else is stored: the PDE needs one)."""
+    def points(self, layout: Layout) -> tuple[sources.SourcePoints, np.ndarray | None]:
+        """Stored pixels of a layout, and its seed plane (None: no SEED chunk): the edge
+        seeds, or one centre point when nothing else would be stored (the PDE needs one)."""
         key = (*_edge_key(layout), layout.spacing, layout.lattice, layout.edge_seeds)
         if key not in self._points:
-            spacing = layout.spacing
             plane = self.edge(layout)[0]
-            seed = self.lattice(layout.lattice)[0]
+            seed = None
             if not math.isinf(layout.edge_seeds):
-                seed = seed | (plane & (self.edge_deviation(layout) > layout.edge_seeds))
-            pts = sources.locate(plane, spacing, seed)
+                seed = plane & (self.edge_deviation(layout) > layout.edge_seeds)
+                seed &= ~sources.lattice_plane(self.shape, layout.lattice)  # stored anyway
+                seed = seed if seed.any() else None
+            pts = sources.locate(plane, layout.spacing, seed, layout.lattice)
             if pts.count == 0:
                 seed = np.zeros(self.shape, dtype=bool)
                 seed[self.shape[0] // 2, self.shape[1] // 2] = True
-                pts = sources.locate(plane, spacing, seed)
+                pts = sources.locate(plane, layout.spacing, seed, layout.lattice)
             self._points[key] = (pts, seed)
         return self._points[key]
 
     def seed_bytes(self, layout: Layout) -> bytes | None:
-        """Coded seed plane of a layout, None when it stores no seed."""
+        """Coded seed plane of a layout, None when it has none."""
         _, seed = self.points(layout)
-        if not seed.any():
+        if seed is None:
             return None
-        if layout.lattice and seed is self.lattice(layout.lattice)[0]:
-            return self.lattice(layout.lattice)[1]
-        key = (*_edge_key(layout), layout.lattice, layout.edge_seeds)
+        key = (*_edge_key(layout), layout.spacing, layout.lattice, layout.edge_seeds)
         if key not in self._seed_bytes:
-            self._seed_bytes[key] = code_plane(seed, layout.lattice)
+            self._seed_bytes[key] = code_plane(seed)
         return self._seed_bytes[key]
 
     def edge_deviation(self, layout: Layout) -> np.ndarray:
@@ -239,7 +222,7 @@ class Planner:
         h, w = self.shape
         f = container.IpcFile(
             header=container.Header(width=w, height=h, mode="L", levels=layout.levels,
-                                    spacing=layout.spacing),
+                                    spacing=layout.spacing, lattice=layout.lattice),
             edge=self.edge(layout)[1],
             seed=self.seed_bytes(layout),
             values_count=pts.count, values_coding=0,
@@ -255,7 +238,7 @@ class Planner:
         payload = len(code_values(raw, pts.predictors, layout.levels))
         seed = self.seed_bytes(layout)
         return (self.overhead + len(self.edge(layout)[1])
-                + len(seed or b"")
+                + (0 if seed is None else CHUNK_OVERHEAD + len(seed))
                 + int(math.ceil(factor * payload)))
 
     def fit_threshold(self, template: Layout, budget: int,

@@ -14,8 +14,15 @@ values are defined once, here (spec/FORMAT.md section 6 says the same in prose):
 - Each stored band value is predicted from the nearest stored pixel on its walk path back to the
   start (its stored ancestor); the first pixel of a part is predicted from the value emitted just
   before it.  Values are emitted in walk order, part after part.
-- Seed-plane pixels not already stored follow, in raster order, each predicted from the value
-  emitted just before it.  Predictor -1 means "no predictor" (the mid level).
+- Seed pixels not already stored follow, in raster order: those of the seed plane and those of
+  the regular seed lattice of step g (every pixel whose row and column are both = g // 2
+  modulo g).  A lattice pixel is predicted from its lattice neighbours to the left, above and
+  above-left (a 2-D prediction; whichever of them exist, each stored on the band or as a seed
+  before it), any other seed from the value emitted just before it.  Predictor -1 means
+  "no predictor" (the mid level).
+
+Predictors form an (N, 3) table: (a, -1, -1) is a 1-D prediction from value a, (a, b, c) the
+2-D prediction of a lattice value from its left (a), upper (b) and upper-left (c) neighbours.
 """
 
 from __future__ import annotations
@@ -46,9 +53,10 @@ def _band(edges: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _walk(band: np.ndarray, seed: np.ndarray, spacing: int, positions: np.ndarray,
+def _walk(band: np.ndarray, seed: np.ndarray, spacing: int, lattice: int, positions: np.ndarray,
           predictors: np.ndarray) -> tuple[int, int]:
-    """Fill positions/predictors (length >= band count + seed count); return (n_band, n_total)."""
+    """Fill positions and predictors (N x 3, pre-filled with -1; room for the band, seed and
+    lattice pixels); return (n_band, n_total)."""
     h, w = band.shape
     n = h * w
     flat_band = band.ravel()
@@ -86,7 +94,7 @@ def _walk(band: np.ndarray, seed: np.ndarray, spacing: int, positions: np.ndarra
             inherit = pred_from[p]
             if dist[p] % spacing == 0 or degree <= 1:
                 positions[nvals] = p
-                predictors[nvals] = pred_from[p]
+                predictors[nvals, 0] = pred_from[p]
                 inherit = nvals
                 nvals += 1
             # Neighbour order: up, left, right, down.
@@ -114,16 +122,36 @@ def _walk(band: np.ndarray, seed: np.ndarray, spacing: int, positions: np.ndarra
                     queue[tail] = q
                     tail += 1
     n_band = nvals
-    # Mark band-stored pixels so that seed pixels on them are not emitted twice.
-    stored = np.zeros(n, dtype=np.bool_)
+    # Value index of every stored pixel (-1: none), so that seed pixels on the band are not
+    # emitted twice and lattice values find their neighbours' indices.
+    index_of = np.full(n, -1, dtype=np.int64)
     for i in range(n_band):
-        stored[positions[i]] = True
+        index_of[positions[i]] = i
     flat_seed = seed.ravel()
+    half = lattice // 2
     for p in range(n):
-        if flat_seed[p] and not stored[p]:
-            positions[nvals] = p
-            predictors[nvals] = nvals - 1
-            nvals += 1
+        y = p // w
+        x = p - y * w
+        on_lattice = lattice > 0 and y % lattice == half and x % lattice == half
+        if not (flat_seed[p] or on_lattice):
+            continue
+        if index_of[p] >= 0:
+            continue  # stored on the band, where it keeps its band predictor
+        i = nvals
+        index_of[p] = i
+        positions[i] = p
+        nvals += 1
+        # Lattice neighbours precede p in raster order, so they already have value indices.
+        if on_lattice and x >= lattice and y >= lattice:
+            predictors[i, 0] = index_of[p - lattice]
+            predictors[i, 1] = index_of[p - lattice * w]
+            predictors[i, 2] = index_of[p - lattice * w - lattice]
+        elif on_lattice and x >= lattice:
+            predictors[i, 0] = index_of[p - lattice]
+        elif on_lattice and y >= lattice:
+            predictors[i, 0] = index_of[p - lattice * w]
+        else:
+            predictors[i, 0] = i - 1
     return n_band, nvals
 
 
@@ -134,7 +162,7 @@ class SourcePoints:
     shape: tuple[int, int]
     band: np.ndarray  # bool (H, W): lambda = 1 region of the PDE
     positions: np.ndarray  # int64 (count,): flat index y * W + x of each stored value
-    predictors: np.ndarray  # int64 (count,): index of the predicting value, or -1
+    predictors: np.ndarray  # int64 (count, 3): predictor table rows (a, -1, -1) or (a, b, c)
     n_band: int  # the first n_band values lie on the band, the rest come from the seed plane
 
     @property
@@ -156,13 +184,36 @@ def edge_band(edges: np.ndarray) -> np.ndarray:
     return _band(e)
 
 
-def locate(edges: np.ndarray, spacing: int, seed: np.ndarray | None = None) -> SourcePoints:
-    """Find the stored pixels and their prediction order from the edge and seed planes."""
+def lattice_count(shape: tuple[int, int], step: int) -> int:
+    """Number of pixels of the seed lattice of ``step`` (0: none) in an image of ``shape``."""
+    if step <= 0:
+        return 0
+    h, w = shape
+    half = step // 2
+    rows = 0 if half >= h else (h - 1 - half) // step + 1
+    cols = 0 if half >= w else (w - 1 - half) // step + 1
+    return rows * cols
+
+
+def lattice_plane(shape: tuple[int, int], step: int) -> np.ndarray:
+    """The seed lattice of ``step`` as a boolean plane (all False for step 0)."""
+    plane = np.zeros(shape, dtype=bool)
+    if step > 0:
+        plane[step // 2::step, step // 2::step] = True
+    return plane
+
+
+def locate(edges: np.ndarray, spacing: int, seed: np.ndarray | None = None,
+           lattice: int = 0) -> SourcePoints:
+    """Find the stored pixels and their predictors from the edge plane, the seed plane and the
+    seed lattice step (0: none)."""
     e = np.ascontiguousarray(edges, dtype=np.bool_)
     if e.ndim != 2:
         raise ValueError("edge plane must be 2-D")
     if not 1 <= int(spacing) <= 255:
         raise ValueError(f"spacing must be in 1..255, got {spacing}")
+    if not 0 <= int(lattice) <= 65535:
+        raise ValueError(f"lattice must be in 0..65535, got {lattice}")
     if seed is None:
         s = np.zeros(e.shape, dtype=np.bool_)
     else:
@@ -170,9 +221,11 @@ def locate(edges: np.ndarray, spacing: int, seed: np.ndarray | None = None) -> S
         if s.shape != e.shape:
             raise ValueError(f"seed plane shape {s.shape} differs from edge plane {e.shape}")
     band = _band(e)
-    capacity = int(np.count_nonzero(band)) + int(np.count_nonzero(s))
+    # every pixel is stored at most once
+    capacity = min(e.size, int(np.count_nonzero(band)) + int(np.count_nonzero(s))
+                   + lattice_count(e.shape, int(lattice)))
     positions = np.empty(capacity, dtype=np.int64)
-    predictors = np.empty(capacity, dtype=np.int64)
-    n_band, total = _walk(band, s, int(spacing), positions, predictors)
+    predictors = np.full((capacity, 3), -1, dtype=np.int64)
+    n_band, total = _walk(band, s, int(spacing), int(lattice), positions, predictors)
     return SourcePoints(e.shape, band, positions[:total].copy(), predictors[:total].copy(),
                         int(n_band))

@@ -1,11 +1,15 @@
 """Quantising and entropy coding of the stored (source-point) values.
 
 Values are quantised to ``levels`` uniform levels over 0..255: index k stands for the grey value
-k * 255 / (levels - 1).  Each index is predicted from an earlier one (the predictor order comes
-from :mod:`PIL_ipc.sources`), and the residual is coded with the T.82 QM arithmetic coder
-(:mod:`PIL_ipc.qm`) under adaptive contexts:
+k * 255 / (levels - 1).  Each index is predicted from earlier ones (the predictors come from
+:mod:`PIL_ipc.sources`): a row (a, -1, -1) of the predictor table predicts value i by value a
+(the mid level when a = -1); a row (a, b, c) of three earlier values, the left, upper and
+upper-left neighbours of a lattice point, predicts it by the median edge detector of LOCO-I
+(JPEG-LS).  The residual is coded with the T.82 QM arithmetic coder (:mod:`PIL_ipc.qm`) under
+adaptive contexts, in two sets: one for the 1-D predicted values, one for the lattice values:
 
-- zero flag, context = activity class of the previous residual (4 classes);
+- zero flag, context = activity class: of the previous residual for 1-D predicted values, of
+  the local gradient |k_a - k_c| + |k_b - k_c| for lattice values (4 classes each);
 - sign, same context class;
 - magnitude - 1 as an Elias-gamma-like code: the bit length n of (|r|) in unary (context per
   class and position), then the n low bits of |r| below its leading one (context per n and bit
@@ -29,7 +33,9 @@ CX_ZERO = 0
 CX_SIGN = CX_ZERO + N_CLASSES
 CX_UNARY = CX_SIGN + N_CLASSES
 CX_BITS = CX_UNARY + N_CLASSES * MAX_BITS
-N_CONTEXTS = CX_BITS + MAX_BITS * MAX_BITS
+#: Contexts of one set; the lattice values use a second set, offset by this.
+SET_CONTEXTS = CX_BITS + MAX_BITS * MAX_BITS
+N_CONTEXTS = 2 * SET_CONTEXTS
 
 
 class ValueCodingError(ValueError):
@@ -68,29 +74,53 @@ def _bit_length(v: int) -> int:
 
 
 @njit(cache=True, nogil=True)
+def predict(k: np.ndarray, row: np.ndarray, mid: int) -> int:
+    """Predicted level of a value from the earlier levels ``k`` and its predictor row."""
+    a = row[0]
+    if row[1] < 0:
+        return mid if a < 0 else k[a]
+    ka, kb, kc = k[a], k[row[1]], k[row[2]]
+    if kc >= max(ka, kb):
+        return min(ka, kb)
+    if kc <= min(ka, kb):
+        return max(ka, kb)
+    return ka + kb - kc
+
+
+@njit(cache=True, nogil=True)
+def _context_base(k: np.ndarray, row: np.ndarray, previous_class: int) -> tuple[int, int]:
+    """(first context of the set, activity class) of a value."""
+    if row[1] < 0:
+        return 0, previous_class
+    kc = k[row[2]]
+    return SET_CONTEXTS, _activity_class(abs(k[row[0]] - kc) + abs(k[row[1]] - kc))
+
+
+@njit(cache=True, nogil=True)
 def _encode(indices: np.ndarray, predictors: np.ndarray, mid: int, capacity: int) -> np.ndarray:
     state, out = qm.enc_init(capacity)
     st = np.zeros(N_CONTEXTS, dtype=np.uint8)
     mps = np.zeros(N_CONTEXTS, dtype=np.uint8)
-    cls = 0
+    previous = 0
     for i in range(indices.shape[0]):
-        p = predictors[i]
-        pred = mid if p < 0 else indices[p]
-        r = indices[i] - pred
+        row = predictors[i]
+        base, cls = _context_base(indices, row, previous)
+        r = indices[i] - predict(indices, row, mid)
         m = abs(r)
         if m == 0:
-            qm.enc_bit(state, out, st, mps, CX_ZERO + cls, 0)
+            qm.enc_bit(state, out, st, mps, base + CX_ZERO + cls, 0)
         else:
-            qm.enc_bit(state, out, st, mps, CX_ZERO + cls, 1)
-            qm.enc_bit(state, out, st, mps, CX_SIGN + cls, 1 if r < 0 else 0)
+            qm.enc_bit(state, out, st, mps, base + CX_ZERO + cls, 1)
+            qm.enc_bit(state, out, st, mps, base + CX_SIGN + cls, 1 if r < 0 else 0)
             n = _bit_length(m)  # 1..8; the leading one of m is implicit
             for j in range(1, n):
-                qm.enc_bit(state, out, st, mps, CX_UNARY + cls * MAX_BITS + j, 1)
+                qm.enc_bit(state, out, st, mps, base + CX_UNARY + cls * MAX_BITS + j, 1)
             if n < MAX_BITS:
-                qm.enc_bit(state, out, st, mps, CX_UNARY + cls * MAX_BITS + n, 0)
+                qm.enc_bit(state, out, st, mps, base + CX_UNARY + cls * MAX_BITS + n, 0)
             for j in range(n - 2, -1, -1):
-                qm.enc_bit(state, out, st, mps, CX_BITS + (n - 1) * MAX_BITS + j, (m >> j) & 1)
-        cls = _activity_class(m)
+                qm.enc_bit(state, out, st, mps, base + CX_BITS + (n - 1) * MAX_BITS + j,
+                           (m >> j) & 1)
+        previous = _activity_class(m)
     n_bytes = qm.enc_flush(state, out)
     if n_bytes < 0:
         return out[:0]
@@ -104,22 +134,24 @@ def _decode(data: np.ndarray, predictors: np.ndarray, mid: int, levels: int,
     state = qm.dec_init(data)
     st = np.zeros(N_CONTEXTS, dtype=np.uint8)
     mps = np.zeros(N_CONTEXTS, dtype=np.uint8)
-    cls = 0
+    previous = 0
     bad = 0
     for i in range(out.shape[0]):
-        p = predictors[i]
-        pred = mid if p < 0 else out[p]
+        row = predictors[i]
+        base, cls = _context_base(out, row, previous)
+        pred = predict(out, row, mid)
         m = 0
         r = 0
-        if qm.dec_bit(state, data, st, mps, CX_ZERO + cls) != 0:
-            negative = qm.dec_bit(state, data, st, mps, CX_SIGN + cls)
+        if qm.dec_bit(state, data, st, mps, base + CX_ZERO + cls) != 0:
+            negative = qm.dec_bit(state, data, st, mps, base + CX_SIGN + cls)
             n = 1
             while n < MAX_BITS and qm.dec_bit(state, data, st, mps,
-                                              CX_UNARY + cls * MAX_BITS + n) != 0:
+                                              base + CX_UNARY + cls * MAX_BITS + n) != 0:
                 n += 1
             m = 1
             for j in range(n - 2, -1, -1):
-                m = (m << 1) | qm.dec_bit(state, data, st, mps, CX_BITS + (n - 1) * MAX_BITS + j)
+                m = (m << 1) | qm.dec_bit(state, data, st, mps,
+                                          base + CX_BITS + (n - 1) * MAX_BITS + j)
             r = -m if negative else m
         v = pred + r
         if v < 0 or v >= levels:
@@ -127,23 +159,35 @@ def _decode(data: np.ndarray, predictors: np.ndarray, mid: int, levels: int,
                 bad = -1 - i
             v = 0 if v < 0 else levels - 1
         out[i] = v
-        cls = _activity_class(m)
+        previous = _activity_class(m)
     return bad
 
 
-def _check_predictors(predictors: np.ndarray) -> np.ndarray:
-    pred = np.ascontiguousarray(predictors, dtype=np.int64)
-    # The kernels index earlier values with these: each must point strictly backwards.
-    if pred.size and (np.any(pred >= np.arange(pred.size)) or np.any(pred < -1)):
+def check_predictors(predictors: np.ndarray) -> np.ndarray:
+    """The predictor table as a contiguous int64 (N, 3) array; a 1-D array is taken as the
+    first column (1-D prediction everywhere).  ValueError unless every row is (a, -1, -1) with
+    -1 <= a < i, or (a, b, c) with 0 <= a, b, c < i: the kernels index earlier values with
+    them and do no bounds checks."""
+    pred = np.asarray(predictors, dtype=np.int64)
+    if pred.ndim == 1:
+        pred = np.column_stack([pred, np.full((pred.size, 2), -1, dtype=np.int64)])
+    if pred.ndim != 2 or pred.shape[1] != 3:
+        raise ValueError(f"predictor table must be N x 3, got shape {pred.shape}")
+    pred = np.ascontiguousarray(pred)
+    i = np.arange(pred.shape[0])[:, None]
+    one_d = (pred[:, 1] < 0) & (pred[:, 2] < 0)
+    ok = np.where(one_d, (pred[:, 0] >= -1) & (pred[:, 0] < i[:, 0]),
+                  ((pred >= 0) & (pred < i)).all(axis=1))
+    if pred.size and not ok.all():
         raise ValueError("predictors must refer to earlier values")
     return pred
 
 
 def encode(indices: np.ndarray, predictors: np.ndarray, levels: int) -> bytes:
-    """Code level indices (each in 0..levels-1) given their predictor order."""
+    """Code level indices (each in 0..levels-1) given their predictor table (N x 3, or N)."""
     idx = np.ascontiguousarray(indices, dtype=np.int64)
-    pred = _check_predictors(predictors)
-    if idx.shape != pred.shape:
+    pred = check_predictors(predictors)
+    if idx.shape != pred.shape[:1]:
         raise ValueError("indices and predictors differ in length")
     if idx.size and (idx.min() < 0 or idx.max() >= levels):
         raise ValueError("level index out of range")
@@ -157,11 +201,12 @@ def encode(indices: np.ndarray, predictors: np.ndarray, levels: int) -> bytes:
 
 def decode(payload: bytes, predictors: np.ndarray, levels: int, *,
            lenient: bool = False) -> np.ndarray:
-    """Decode ``len(predictors)`` level indices; out-of-range values are an error unless lenient."""
-    pred = _check_predictors(predictors)
+    """Decode one level index per predictor row; out-of-range values are an error unless
+    lenient."""
+    pred = check_predictors(predictors)
     data = np.frombuffer(payload, dtype=np.uint8)
-    out = np.zeros(pred.size, dtype=np.int64)
-    if pred.size == 0:
+    out = np.zeros(pred.shape[0], dtype=np.int64)
+    if pred.shape[0] == 0:
         return out
     bad = _decode(data, pred, (levels - 1) // 2, int(levels), out)
     if bad < 0 and not lenient:
