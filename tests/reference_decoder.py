@@ -1,13 +1,19 @@
 """An independent decoder, built from spec/FORMAT.md and peers, for the golden corpus.
 
 It shares only the container parser and the QM coder primitive (checked against T.82's own
-test sequence) with PIL_ipc.  The bi-level planes are decoded by JBIG-KIT's ``jbgtopbm``, the
-source points found by a plain-Python transcription of section 6, the values decoded decision by
-decision as section 7 lists them, and the PDE of section 8 solved by a sparse direct solver.
+test sequence) with PIL_ipc; the IHDR fields are also read here byte by byte (section 4.3) and
+checked against the parser.  The bi-level planes are decoded by JBIG-KIT's ``jbgtopbm``, the
+source points found by a plain-Python transcription of section 6 (seed lattice included), the
+values decoded decision by decision as section 7 lists them, and the PDE of section 8 solved by
+a sparse direct solver.  Format versions 1 and 2 are both read.
+
+Predictors are lists [a, -1, -1] (1-D prediction from value a, or the mid level for a = -1) or
+[a, b, c] (2-D prediction from the left, upper and upper-left lattice neighbours' values).
 """
 
 from __future__ import annotations
 
+import struct
 from collections import deque
 
 import numpy as np
@@ -16,10 +22,28 @@ from reference_solver import reference_solve
 
 from PIL_ipc import container, qm
 
+#: IHDR data length of each format version (section 4.3).
+IHDR_LENGTHS = {1: 14, 2: 16}
+
 
 def jbigkit_decode(bie: bytes) -> np.ndarray:
     """Decode a BIE with JBIG-KIT's jbgtopbm; returns a bool array (True = 1 = black)."""
     return jbgtopbm(bie)
+
+
+def read_ihdr(data: bytes) -> dict[str, int]:
+    """Section 4.3 by hand: the IHDR fields of the first chunk (version 1 or 2)."""
+    length, ctype = struct.unpack(">I4s", data[8:16])
+    if ctype != b"IHDR":
+        raise ValueError("first chunk is not IHDR")
+    body = data[16:16 + length]
+    version = body[0]
+    if version not in IHDR_LENGTHS or length != IHDR_LENGTHS[version]:
+        raise ValueError(f"IHDR of version {version} with {length} data bytes")
+    _, mode, width, height, levels, spacing, flags = struct.unpack(">BBIIHBB", body[:14])
+    lattice = struct.unpack(">H", body[14:16])[0] if version == 2 else 0
+    return dict(version=version, mode=mode, width=width, height=height, levels=levels,
+                spacing=spacing, flags=flags, lattice=lattice)
 
 
 def band_of(edges: np.ndarray) -> np.ndarray:
@@ -33,12 +57,18 @@ def band_of(edges: np.ndarray) -> np.ndarray:
     return near & ~edges
 
 
-def locate(edges: np.ndarray, spacing: int, seed: np.ndarray | None = None):
-    """Sections 6.2-6.5: (band, positions, predictors) in plain Python."""
+def in_lattice(y: int, x: int, g: int) -> bool:
+    """Section 5: is (y, x) a pixel of the seed lattice of step g?"""
+    return g > 0 and y % g == g // 2 and x % g == g // 2
+
+
+def locate(edges: np.ndarray, spacing: int, seed: np.ndarray | None = None, lattice: int = 0):
+    """Sections 6.1-6.5: (band, positions, predictors) in plain Python."""
     h, w = edges.shape
     band = band_of(edges)
     seen = np.zeros((h, w), bool)
-    positions, predictors = [], []
+    positions: list[int] = []
+    predictors: list[list[int]] = []
     for y0 in range(h):
         for x0 in range(w):
             if not band[y0, x0] or seen[y0, x0]:
@@ -52,67 +82,109 @@ def locate(edges: np.ndarray, spacing: int, seed: np.ndarray | None = None):
                 inherit = pred
                 if d % spacing == 0 or len(nbrs) <= 1:
                     positions.append(y * w + x)
-                    predictors.append(pred)
+                    predictors.append([pred, -1, -1])
                     inherit = len(positions) - 1
                 for yy, xx in nbrs:
                     if not seen[yy, xx]:
                         seen[yy, xx] = True
                         queue.append((yy, xx, d + 1, inherit))
-    if seed is not None:
-        stored = set(positions)
-        for p in np.flatnonzero(seed):
-            if int(p) not in stored:
-                positions.append(int(p))
-                predictors.append(len(positions) - 2)
+    # Step 5: seed plane and seed lattice, in increasing flat index.
+    index = {p: i for i, p in enumerate(positions)}
+    g = lattice
+    for y in range(h):
+        for x in range(w):
+            on_lattice = in_lattice(y, x, g)
+            if not (on_lattice or (seed is not None and seed[y, x])):
+                continue
+            p = y * w + x
+            if p in index:
+                continue  # already stored on the band
+            i = len(positions)
+            left = y * w + (x - g) if on_lattice and x - g >= 0 else None
+            up = (y - g) * w + x if on_lattice and y - g >= 0 else None
+            if left is not None and up is not None:
+                predictors.append([index[left], index[up], index[(y - g) * w + (x - g)]])
+            elif left is not None:
+                predictors.append([index[left], -1, -1])
+            elif up is not None:
+                predictors.append([index[up], -1, -1])
+            else:
+                predictors.append([i - 1, -1, -1])
+            positions.append(p)
+            index[p] = i
     return band, positions, predictors
 
 
-def decode_values(payload: bytes, predictors: list[int], levels: int) -> list[int]:
+def activity_class(t: int) -> int:
+    """Section 7: 0 if t = 0, 1 if t <= 2, 2 if t <= 6, else 3."""
+    return 0 if t == 0 else 1 if t <= 2 else 2 if t <= 6 else 3
+
+
+def med(a: int, b: int, c: int) -> int:
+    """Section 7: the median edge detector of LOCO-I (A left, B upper, C upper-left)."""
+    if c >= max(a, b):
+        return min(a, b)
+    if c <= min(a, b):
+        return max(a, b)
+    return a + b - c
+
+
+def decode_values(payload: bytes, predictors: list[list[int]], levels: int) -> list[int]:
     """Section 7, one QM decision at a time, in the order the table lists them."""
     data = np.frombuffer(payload, dtype=np.uint8)
     state = qm.dec_init(data)
-    st = np.zeros(104, np.uint8)
-    mps = np.zeros(104, np.uint8)
+    st = np.zeros(208, np.uint8)
+    mps = np.zeros(208, np.uint8)
 
     def bit(cx: int) -> int:
         return int(qm.dec_bit(state, data, st, mps, cx))
 
     out: list[int] = []
-    c = 0
-    for j in predictors:
-        pred = (levels - 1) // 2 if j < 0 else out[j]
+    previous = 0  # class of the previous value's m (0 before the first value)
+    for a, b, c in predictors:
+        if b == -1:  # 1-D predictor a
+            pred = (levels - 1) // 2 if a == -1 else out[a]
+            cls, s = previous, 0
+        else:  # 2-D predictor (a, b, c)
+            ka, kb, kc = out[a], out[b], out[c]
+            pred = med(ka, kb, kc)
+            cls, s = activity_class(abs(ka - kc) + abs(kb - kc)), 104
         m = 0
         r = 0
-        if bit(c):
-            negative = bit(4 + c)
+        if bit(s + cls):
+            negative = bit(s + 4 + cls)
             n = 1
-            while n < 8 and bit(8 + 8 * c + n):
+            while n < 8 and bit(s + 8 + 8 * cls + n):
                 n += 1
             m = 1
-            for b in range(n - 2, -1, -1):
-                m = 2 * m + bit(40 + 8 * (n - 1) + b)
+            for j in range(n - 2, -1, -1):
+                m = 2 * m + bit(s + 40 + 8 * (n - 1) + j)
             r = -m if negative else m
         k = pred + r
         if not 0 <= k < levels:
             raise ValueError(f"value {len(out)} out of range")
         out.append(k)
-        c = 0 if m == 0 else 1 if m <= 2 else 2 if m <= 6 else 3
+        previous = activity_class(m)
     return out
 
 
 def reference_decode(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Decode a file; returns (uint8 image, bool mask of stored pixels)."""
     f = container.parse(data)
-    h = f.header
+    h = read_ihdr(data)
+    assert (h["version"], h["width"], h["height"], h["levels"], h["spacing"], h["lattice"]) == (
+        f.header.version, f.header.width, f.header.height, f.header.levels, f.header.spacing,
+        f.header.lattice)
+    shape = (h["height"], h["width"])
     edges = jbigkit_decode(f.edge)
     seed = jbigkit_decode(f.seed) if f.seed else None
-    assert edges.shape == (h.height, h.width)
-    band, positions, predictors = locate(edges, h.spacing, seed)
+    assert edges.shape == shape and (seed is None or seed.shape == shape)
+    band, positions, predictors = locate(edges, h["spacing"], seed, h["lattice"])
     assert len(positions) == f.values_count
-    ks = decode_values(f.values_payload, predictors, h.levels)
-    known = np.zeros(h.width * h.height, bool)
-    values = np.zeros(h.width * h.height)
+    ks = decode_values(f.values_payload, predictors, h["levels"])
+    known = np.zeros(h["width"] * h["height"], bool)
+    values = np.zeros(h["width"] * h["height"])
     known[positions] = True
-    values[positions] = np.array(ks, dtype=np.float64) * 255.0 / (h.levels - 1)
-    u = reference_solve(known.reshape(edges.shape), values.reshape(edges.shape), band)
-    return np.clip(np.floor(u + 0.5), 0, 255).astype(np.uint8), known.reshape(edges.shape)
+    values[positions] = np.array(ks, dtype=np.float64) * 255.0 / (h["levels"] - 1)
+    u = reference_solve(known.reshape(shape), values.reshape(shape), band)
+    return np.clip(np.floor(u + 0.5), 0, 255).astype(np.uint8), known.reshape(shape)

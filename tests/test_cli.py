@@ -91,13 +91,31 @@ def test_info(work, encoded):
     out = result.stdout
     size = encoded.stat().st_size
     assert f"({size} bytes, {8 * size / SIZE**2:.4f} bpp)" in out
-    assert "size:     64 x 64" in out and "version:  1" in out
-    # chunk rows in file order: IHDR first at offset 8 with length 14, IEND last and empty
+    assert "size:     64 x 64" in out and "version:  2" in out
+    # chunk rows in file order: IHDR first at offset 8 with length 16, IEND last and empty
     rows = [line.split() for line in out.splitlines() if line.startswith("          ")]
-    assert rows[0] == ["8", "IHDR", "14"]
+    assert rows[0] == ["8", "IHDR", "16"]
     assert rows[-1] == [str(size - 12), "IEND", "0"]
     types = [r[1] for r in rows]
     assert types.index("EDGE") < types.index("VALS")
+
+
+def test_info_and_decode_version_1(work):
+    """A file written as format version 1 (14-byte IHDR) is still read."""
+    (work / "old.ipc").write_bytes((ROOT / "tests" / "corpus" / "v1-tiny.ipc").read_bytes())
+    result = run("info", "old.ipc", cwd=work)
+    assert result.returncode == 0, result.stderr
+    assert "version:  1" in result.stdout and "size:     12 x 8" in result.stdout
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("          ")]
+    assert rows[0] == ["8", "IHDR", "14"]
+    result = run("decode", "old.ipc", "old.png", cwd=work)
+    assert result.returncode == 0, result.stderr
+    expected = decoder.decode((work / "old.ipc").read_bytes())
+    with Image.open(ROOT / "tests" / "corpus" / "v1-tiny.png") as ref:
+        reference = np.asarray(ref).astype(int)
+    with Image.open(work / "old.png") as im:
+        np.testing.assert_array_equal(np.asarray(im), expected)
+        assert np.abs(np.asarray(im) - reference).max() <= 1  # spec section 9
 
 
 def test_usage_errors_exit_2(work):

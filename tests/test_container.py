@@ -20,12 +20,19 @@ def chunk(ctype: bytes, data: bytes, length: int | None = None) -> bytes:
     return struct.pack(">I", n) + ctype + data + struct.pack(">I", zlib.crc32(ctype + data))
 
 
-def ihdr(version=1, mode=0, width=5, height=3, levels=16, spacing=4, flags=0) -> bytes:
+def ihdr(version=2, mode=0, width=5, height=3, levels=16, spacing=4, flags=0, lattice=6,
+         length=None) -> bytes:
+    """IHDR of version 2 (16 data bytes, with the lattice) or, for length 14, of version 1."""
     fields = struct.pack(">BBIIHBB", version, mode, width, height, levels, spacing, flags)
+    if length is None:
+        length = 14 if version == 1 else 16
+    if length == 16:
+        fields += struct.pack(">H", lattice)
     return chunk(b"IHDR", fields)
 
 
 IHDR = ihdr()
+IHDR_V1 = ihdr(version=1)
 EDGE = chunk(b"EDGE", b"EDGEDATA")
 SEED = chunk(b"SEED", b"SD")
 VALS = chunk(b"VALS", b"\x00\x00\x00\x07\x00\x01\x02\x03")
@@ -40,14 +47,17 @@ def file_of(*chunks: bytes) -> bytes:
 
 
 # The full sample, with hand-computed offsets of each chunk's length field:
-# IHDR 8, iCCP 34, eXIf 50, tEXt 70, EDGE 85, SEED 105, VALS 119, IEND 139, end 151.
+# IHDR 8, iCCP 36, eXIf 52, tEXt 72, EDGE 87, SEED 107, VALS 121, IEND 141, end 153.
 FULL = file_of(IHDR, ICCP, EXIF, TEXT, EDGE, SEED, VALS, IEND)
 MINIMAL = file_of(IHDR, EDGE, VALS, IEND)
+# The same as version 1 (14-byte IHDR, no lattice): every offset after IHDR 2 bytes smaller.
+FULL_V1 = file_of(IHDR_V1, ICCP, EXIF, TEXT, EDGE, SEED, VALS, IEND)
 
 
-def sample() -> IpcFile:
+def sample(version=2) -> IpcFile:
     return IpcFile(
-        header=Header(width=5, height=3, levels=16, spacing=4),
+        header=Header(width=5, height=3, levels=16, spacing=4, version=version,
+                      lattice=6 if version == 2 else 0),
         edge=b"EDGEDATA",
         seed=b"SD",
         values_count=7,
@@ -64,36 +74,52 @@ def sample() -> IpcFile:
 
 def test_signature_and_version():
     assert container.SIGNATURE == SIG
-    assert container.FORMAT_VERSION == 1
+    assert container.FORMAT_VERSION == 2
+    assert Header(width=1, height=1, levels=2, spacing=1) == Header(
+        width=1, height=1, levels=2, spacing=1, mode="L", version=2, lattice=0)
     assert issubclass(TruncatedError, FormatError) and issubclass(FormatError, ValueError)
 
 
 def test_ihdr_bytes_by_hand():
     expected = b"".join(
         [
-            b"\x00\x00\x00\x0e",  # length 14
+            b"\x00\x00\x00\x10",  # length 16
             b"IHDR",
-            b"\x01",  # version
+            b"\x02",  # version
             b"\x00",  # mode L
             b"\x00\x00\x00\x05",  # width
             b"\x00\x00\x00\x03",  # height
             b"\x00\x10",  # levels 16
             b"\x04",  # spacing
             b"\x00",  # flags
+            b"\x00\x06",  # lattice 6
         ]
     )
     assert IHDR[:-4] == expected
-    assert container.build(sample())[8:34] == IHDR
+    assert container.build(sample())[8:36] == IHDR
+    # the spec's example (section 4.3), byte for byte
+    spec = bytes.fromhex("00 00 00 10 49 48 44 52 02 00 00 00 00 05 00 00 00 03 00 10 04 00"
+                         " 00 06")
+    assert IHDR[:-4] == spec
+
+
+def test_version_1_ihdr_bytes_by_hand():
+    expected = bytes.fromhex("00 00 00 0e 49 48 44 52 01 00 00 00 00 05 00 00 00 03 00 10"
+                             " 04 00")
+    assert IHDR_V1[:-4] == expected
+    assert container.build(sample(version=1))[8:34] == IHDR_V1
 
 
 def test_build_matches_hand_built_file():
-    assert len(FULL) == 151
+    assert len(FULL) == 153
     assert container.build(sample()) == FULL
+    assert len(FULL_V1) == 151
+    assert container.build(sample(version=1)) == FULL_V1
 
 
 def test_build_minimal():
     f = IpcFile(
-        header=Header(width=5, height=3, levels=16, spacing=4),
+        header=Header(width=5, height=3, levels=16, spacing=4, lattice=6),
         edge=b"EDGEDATA",
         seed=None,
         values_count=7,
@@ -107,11 +133,57 @@ def test_parse_hand_built_file():
     assert container.parse(FULL) == sample()
 
 
+def test_parse_version_1_file():
+    """A version 1 file still parses: version 1, lattice 0."""
+    f = container.parse(FULL_V1)
+    assert f == sample(version=1)
+    assert (f.header.version, f.header.lattice) == (1, 0)
+    assert container.parse(file_of(IHDR_V1, EDGE, VALS, IEND)).header == Header(
+        width=5, height=3, levels=16, spacing=4, version=1, lattice=0)
+    head = container.read_head(io.BytesIO(FULL_V1))
+    assert (head.header.version, head.header.lattice, head.data_offset) == (1, 0, 85)
+    assert [(c.type, c.offset, c.length) for c in container.chunk_table(FULL_V1)][:2] == [
+        ("IHDR", 8, 14), ("iCCP", 34, 4)]
+    container.verify(FULL_V1)
+
+
+@pytest.mark.parametrize("lattice", [0, 1, 255, 256, 65535])
+def test_lattice_field_round_trip(lattice):
+    data = file_of(ihdr(lattice=lattice), EDGE, VALS, IEND)
+    h = container.parse(data).header
+    assert (h.version, h.lattice) == (2, lattice)
+    f = container.parse(data)
+    assert container.build(f) == data
+
+
+@pytest.mark.parametrize(
+    "version, length, message",
+    [
+        (1, 16, "IHDR of version 1 has length 16, must be 14"),
+        (2, 14, "IHDR of version 2 has length 14, must be 16"),
+        (3, 16, "unsupported format version 3"),
+        (3, 14, "unsupported format version 3"),
+        (0, 14, "unsupported format version 0"),
+        (255, 16, "unsupported format version 255"),
+    ],
+)
+def test_ihdr_length_and_version_must_agree(version, length, message):
+    data = file_of(ihdr(version=version, length=length), EDGE, VALS, IEND)
+    for lenient in (False, True):
+        with pytest.raises(FormatError, match=message):
+            container.parse(data, lenient=lenient)
+    with pytest.raises(FormatError, match=message):
+        container.read_head(io.BytesIO(data))
+    with pytest.raises(FormatError, match=message):
+        container.verify(data)
+
+
 def test_parse_minimal_defaults():
     f = container.parse(MINIMAL)
     assert f.seed is None and f.icc_profile is None and f.exif is None and f.text == {}
     assert f.truncated is False
-    assert f.header == Header(width=5, height=3, levels=16, spacing=4, mode="L", version=1)
+    assert f.header == Header(width=5, height=3, levels=16, spacing=4, mode="L", version=2,
+                              lattice=6)
 
 
 def test_round_trip_text_unicode_and_latin1_keyword():
@@ -136,14 +208,14 @@ def test_chunk_table():
     table = container.chunk_table(FULL)
     got = [(c.type, c.offset, c.length) for c in table]
     assert got == [
-        ("IHDR", 8, 14),
-        ("iCCP", 34, 4),
-        ("eXIf", 50, 8),
-        ("tEXt", 70, 3),
-        ("EDGE", 85, 8),
-        ("SEED", 105, 2),
-        ("VALS", 119, 8),
-        ("IEND", 139, 0),
+        ("IHDR", 8, 16),
+        ("iCCP", 36, 4),
+        ("eXIf", 52, 8),
+        ("tEXt", 72, 3),
+        ("EDGE", 87, 8),
+        ("SEED", 107, 2),
+        ("VALS", 121, 8),
+        ("IEND", 141, 0),
     ]
 
 
@@ -160,7 +232,10 @@ def test_verify():
     "fields, message",
     [
         ({"version": 0}, "version 0"),
-        ({"version": 2}, "version 2"),
+        ({"version": 3}, "version 3"),
+        ({"version": 1, "mode": 1}, "mode code 1"),
+        ({"version": 1, "flags": 1}, "flags"),
+        ({"version": 1, "levels": 1}, "levels"),
         ({"mode": 1}, "mode code 1"),
         ({"flags": 1}, "flags"),
         ({"width": 0}, "width"),
@@ -182,17 +257,20 @@ def test_bad_header_fields(fields, message):
 
 def test_header_edges_of_ranges_accepted():
     for fields in (
-        {"levels": 2, "spacing": 1, "width": 1, "height": 1},
-        {"levels": 256, "spacing": 255, "width": 2**31 - 1, "height": 2**31 - 1},
+        {"levels": 2, "spacing": 1, "width": 1, "height": 1, "lattice": 0},
+        {"levels": 256, "spacing": 255, "width": 2**31 - 1, "height": 2**31 - 1,
+         "lattice": 65535},
     ):
-        data = file_of(ihdr(**fields), EDGE, VALS, IEND)
-        h = container.parse(data).header
-        assert (h.levels, h.spacing, h.width, h.height) == (
-            fields["levels"],
-            fields["spacing"],
-            fields["width"],
-            fields["height"],
-        )
+        for version in (1, 2):
+            data = file_of(ihdr(version=version, **fields), EDGE, VALS, IEND)
+            h = container.parse(data).header
+            assert (h.levels, h.spacing, h.width, h.height) == (
+                fields["levels"],
+                fields["spacing"],
+                fields["width"],
+                fields["height"],
+            )
+            assert h.lattice == (fields["lattice"] if version == 2 else 0)
 
 
 @pytest.mark.parametrize(
@@ -202,7 +280,11 @@ def test_header_edges_of_ranges_accepted():
         {"levels": 300},
         {"spacing": 256},
         {"mode": "RGB"},
-        {"version": 2},
+        {"version": 3},
+        {"version": 0},
+        {"lattice": -1},
+        {"lattice": 65536},
+        {"version": 1, "lattice": 4},  # version 1 has no lattice
     ],
 )
 def test_header_constructor_validates(kwargs):
@@ -264,7 +346,7 @@ def test_bad_signature():
         ((IHDR, IHDR, EDGE, VALS, IEND), "duplicate IHDR"),
         ((IHDR, ICCP, ICCP, EDGE, VALS, IEND), "duplicate iCCP"),
         ((IHDR, EXIF, EXIF, EDGE, VALS, IEND), "duplicate eXIf"),
-        ((IHDR, EDGE, ICCP, VALS, IEND), "iCCP chunk at offset 54 comes after a data chunk"),
+        ((IHDR, EDGE, ICCP, VALS, IEND), "iCCP chunk at offset 56 comes after a data chunk"),
         ((IHDR, EDGE, EXIF, VALS, IEND), "eXIf .* after a data chunk"),
         ((IHDR, EDGE, VALS, TEXT, IEND), "tEXt .* after a data chunk"),
         ((IHDR, SEED, EDGE, VALS, IEND), "SEED .* before EDGE"),
@@ -281,8 +363,10 @@ def test_bad_signature():
         ((IHDR, EDGE, VALS, chunk(b"Iccp", b""), IEND), "unknown critical Iccp"),
         ((IHDR, chunk(b"ab1d", b""), EDGE, VALS, IEND), "not 4 ASCII letters"),
         ((IHDR, chunk(b"ab\xe9d", b""), EDGE, VALS, IEND), "not 4 ASCII letters"),
-        ((chunk(b"IHDR", IHDR[8:-4] + b"\x00"), EDGE, VALS, IEND), "IHDR .* must be 14"),
-        ((chunk(b"IHDR", IHDR[8:-5]), EDGE, VALS, IEND), "IHDR .* must be 14"),
+        ((chunk(b"IHDR", IHDR[8:-4] + b"\x00"), EDGE, VALS, IEND), "IHDR .* must be 14 or 16"),
+        ((chunk(b"IHDR", IHDR[8:-5]), EDGE, VALS, IEND), "IHDR .* must be 14 or 16"),
+        ((chunk(b"IHDR", IHDR_V1[8:-5]), EDGE, VALS, IEND), "IHDR .* must be 14 or 16"),
+        ((chunk(b"IHDR", b""), EDGE, VALS, IEND), "IHDR .* must be 14 or 16"),
         ((IHDR, EDGE, VALS, chunk(b"IEND", b"x")), "IEND .* must be 0"),
         ((IHDR, EDGE, chunk(b"VALS", b"\x00\x00\x00\x00"), IEND), "VALS .* at least 5"),
         ((IHDR, EDGE, chunk(b"VALS", b"\x00\x00\x00\x00\x01"), IEND), "unknown VALS coding 1"),
@@ -309,7 +393,7 @@ def test_longest_keyword_accepted():
 
 
 def test_crc_errors_in_every_chunk_even_lenient():
-    offsets = [8, 34, 50, 70, 85, 105, 119, 139, 151]
+    offsets = [8, 36, 52, 72, 87, 107, 121, 141, 153]
     for start, end in zip(offsets[:-1], offsets[1:], strict=True):
         for pos in (start + 4, end - 1):  # a type byte (changed case keeps it a letter), the CRC
             bad = bytearray(FULL)
@@ -329,7 +413,7 @@ def test_crc_error_message_values():
     bad = bytearray(MINIMAL)
     bad[-1] ^= 0xFF
     stored = int.from_bytes(bad[-4:], "big")
-    with pytest.raises(FormatError, match=f"IEND chunk at offset 74: stored {stored:#010x}"):
+    with pytest.raises(FormatError, match=f"IEND chunk at offset 76: stored {stored:#010x}"):
         container.parse(bytes(bad))
 
 
@@ -339,17 +423,17 @@ def test_crc_error_message_values():
 def expected_lenient(n: int) -> IpcFile:
     """What a lenient parse of FULL[:n] must give, from the hand-computed offsets."""
     data = FULL
-    vals_ok = n >= 127 + 5
+    vals_ok = n >= 129 + 5
     return IpcFile(
-        header=Header(width=5, height=3, levels=16, spacing=4),
-        edge=data[93 : min(n, 101)] if n >= 93 else b"",
-        seed=data[113 : min(n, 115)] if n >= 113 else None,
+        header=Header(width=5, height=3, levels=16, spacing=4, lattice=6),
+        edge=data[95 : min(n, 103)] if n >= 95 else b"",
+        seed=data[115 : min(n, 117)] if n >= 115 else None,
         values_count=7 if vals_ok else 0,
         values_coding=0,
-        values_payload=data[132 : min(n, 135)] if vals_ok else b"",
-        icc_profile=b"ICC!" if n >= 46 else None,
-        exif=b"MM\x00*\x00\x00\x00\x08" if n >= 66 else None,
-        text={"k": "v"} if n >= 81 else {},
+        values_payload=data[134 : min(n, 137)] if vals_ok else b"",
+        icc_profile=b"ICC!" if n >= 48 else None,
+        exif=b"MM\x00*\x00\x00\x00\x08" if n >= 68 else None,
+        text={"k": "v"} if n >= 83 else {},
         truncated=True,
     )
 
@@ -361,7 +445,7 @@ def test_truncation_at_every_byte():
             container.parse(cut)
         with pytest.raises(TruncatedError):
             container.verify(cut)
-        if n < 30:  # signature, IHDR head and IHDR data needed even when lenient
+        if n < 32:  # signature, IHDR head and IHDR data needed even when lenient
             with pytest.raises(TruncatedError):
                 container.parse(cut, lenient=True)
         else:
@@ -369,10 +453,22 @@ def test_truncation_at_every_byte():
 
 
 def test_truncation_read_head_at_every_byte():
-    for n in range(93):  # up to the end of the EDGE head
+    for n in range(95):  # up to the end of the EDGE head
         with pytest.raises(TruncatedError):
             container.read_head(io.BytesIO(FULL[:n]))
-    assert container.read_head(io.BytesIO(FULL[:93])).data_offset == 85
+    assert container.read_head(io.BytesIO(FULL[:95])).data_offset == 87
+
+
+def test_version_1_truncation_at_every_byte():
+    for n in range(len(FULL_V1)):
+        with pytest.raises(TruncatedError):
+            container.parse(FULL_V1[:n])
+        if n < 30:  # the 14 IHDR data bytes end at 30 in version 1
+            with pytest.raises(TruncatedError):
+                container.parse(FULL_V1[:n], lenient=True)
+        else:
+            f = container.parse(FULL_V1[:n], lenient=True)
+            assert f.truncated and f.header == sample(version=1).header
 
 
 def test_lenient_complete_file_not_truncated():
@@ -425,21 +521,21 @@ def test_read_head():
     fp = CountingReader(FULL)
     head = container.read_head(fp)
     header, icc, exif, text, offset = head  # tuple form
-    assert header == Header(width=5, height=3, levels=16, spacing=4)
-    assert (icc, exif, text, offset) == (b"ICC!", b"MM\x00*\x00\x00\x00\x08", {"k": "v"}, 85)
-    assert head.data_offset == 85
-    assert fp.tell() <= 93  # nothing of the EDGE data was read
+    assert header == Header(width=5, height=3, levels=16, spacing=4, lattice=6)
+    assert (icc, exif, text, offset) == (b"ICC!", b"MM\x00*\x00\x00\x00\x08", {"k": "v"}, 87)
+    assert head.data_offset == 87
+    assert fp.tell() <= 95  # nothing of the EDGE data was read
 
 
 def test_read_head_minimal_and_skips_unknown_ancillary():
     data = file_of(IHDR, chunk(b"xxXx", b"123"), EDGE, VALS, IEND)
     head = container.read_head(io.BytesIO(data))
-    assert (head.icc_profile, head.exif, head.text, head.data_offset) == (None, None, {}, 49)
+    assert (head.icc_profile, head.exif, head.text, head.data_offset) == (None, None, {}, 51)
 
 
 def test_read_head_errors():
     with pytest.raises(FormatError, match="CRC mismatch in iCCP"):
-        container.read_head(io.BytesIO(FULL[:43] + b"?" + FULL[44:]))
+        container.read_head(io.BytesIO(FULL[:45] + b"?" + FULL[46:]))
     with pytest.raises(FormatError, match="CRC mismatch in IHDR"):
         container.read_head(io.BytesIO(FULL[:20] + b"?" + FULL[21:]))
     with pytest.raises(FormatError, match="missing EDGE"):
@@ -453,4 +549,4 @@ def test_read_head_errors():
 def test_read_head_offsets_relative_to_start_position():
     fp = io.BytesIO(b"prefix" + FULL)
     fp.seek(6)
-    assert container.read_head(fp).data_offset == 85
+    assert container.read_head(fp).data_offset == 87

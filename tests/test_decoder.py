@@ -99,3 +99,34 @@ def test_corrupted_payloads_with_valid_crcs(sample):
             assert out.shape == (40, 48)
         except ValueError:
             pass
+
+
+def test_lattice_in_the_header_changes_the_value_count(sample):
+    """The header's lattice step is part of the source points (spec section 6): the same
+    planes with another lattice give another count, which VALS must match."""
+    _, data = sample
+    f = container.parse(data)
+    with pytest.raises(container.FormatError, match="VALS declares"):
+        decoder.decode(rebuild(data, header=dataclasses.replace(f.header, lattice=5)))
+    # a lattice too large to hold a pixel of this image changes nothing
+    out = decoder.decode(rebuild(data, header=dataclasses.replace(f.header, lattice=100)))
+    assert np.array_equal(out, decoder.decode(data))
+    # version 1 (no lattice field) decodes the same planes and values alike
+    v1 = rebuild(data, header=dataclasses.replace(f.header, version=1))
+    assert v1[8:16] == b"\x00\x00\x00\x0eIHDR" and len(v1) == len(data) - 2
+    assert np.array_equal(decoder.decode(v1), decoder.decode(data))
+
+
+def test_lattice_of_step_one_and_wrong_steps():
+    """A step of 1 stores every pixel; another step in the header breaks the count."""
+    img = np.random.default_rng(3).integers(0, 256, (9, 11), dtype=np.uint8)
+    data = encoder.encode(img, encoder.EncodeOptions(threshold=30, lattice=1, levels=256,
+                                                     tonal=0))
+    assert container.parse(data).header.lattice == 1
+    assert np.array_equal(decoder.decode(data), img)  # 256 levels, stored pixel values
+    for g in (2, 65535):
+        f = container.parse(data)
+        with pytest.raises(container.FormatError, match="VALS declares"):
+            decoder.decode(rebuild(data, header=dataclasses.replace(f.header, lattice=g)))
+        assert decoder.decode(rebuild(data, header=dataclasses.replace(f.header, lattice=g)),
+                              lenient=True).shape == (9, 11)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from PIL_ipc import container, decoder, encoder, jbig
+from PIL_ipc import container, decoder, encoder, jbig, sources
 
 
 def scene(h=64, w=80):
@@ -24,7 +24,8 @@ def psnr(a, b):
     dict(spacing=0), dict(spacing=256), dict(spacing=2.5), dict(levels=1), dict(levels=257),
     dict(contrast=0), dict(iterations=-1), dict(thin="yes"), dict(hysteresis=0),
     dict(hysteresis=1.5), dict(min_length=-1), dict(tonal=-1), dict(bpp=0), dict(size=0),
-    dict(bpp=0.1, size=100), dict(spacing=True), dict(lattice=-1), dict(lattice=4097),
+    dict(bpp=0.1, size=100), dict(spacing=True), dict(lattice=-1), dict(lattice=65536),
+    dict(lattice=2.0),
     dict(edge_seeds=-1), dict(edge_seeds="5"), dict(edge_seeds=float("nan")),
 ])
 def test_bad_options_raise_value_error(bad):
@@ -127,10 +128,30 @@ def test_fixed_threshold_with_lattice_and_edge_seeds():
     seeded = encoder.encode(img, encoder.EncodeOptions(threshold=20, min_length=0, lattice=8,
                                                        edge_seeds=30))
     f = container.parse(seeded)
-    assert container.parse(plain).seed is None
+    assert container.parse(plain).seed is None and container.parse(plain).header.lattice == 0
     assert (f.text["lattice"], f.text["edge_seeds"]) == ("8", "30")
+    # the lattice is the header's step; the seed plane holds the edge seeds off the lattice
+    assert (f.header.version, f.header.lattice) == (2, 8)
     seed = jbig.decode(f.seed)
-    assert seed[4::8, 4::8].all()  # the lattice
-    edge_cols = np.nonzero(jbig.decode(f.edge).any(axis=0))[0]
-    assert seed[:, edge_cols].all()  # and every edge pixel of the step
+    lattice = np.zeros(img.shape, bool)
+    lattice[4::8, 4::8] = True
+    assert not (seed & lattice).any()
+    edges = jbig.decode(f.edge)
+    edge_cols = np.nonzero(edges.any(axis=0))[0]
+    assert (seed | lattice)[:, edge_cols].all()  # every edge pixel of the step
+    known = sources.locate(edges, f.header.spacing, seed, 8).known_mask()
+    assert known[lattice].all() and known[:, edge_cols].all()
     assert psnr(decoder.decode(seeded), img) > psnr(decoder.decode(plain), img) + 6
+
+
+def test_lattice_alone_needs_no_seed_plane():
+    img = scene()
+    data = encoder.encode(img, encoder.EncodeOptions(threshold=20, lattice=5))
+    f = container.parse(data)
+    assert f.seed is None and (f.header.version, f.header.lattice) == (2, 5)
+    pts = sources.locate(jbig.decode(f.edge), f.header.spacing, None, 5)
+    assert f.values_count == pts.count
+    assert pts.known_mask()[2::5, 2::5].all()
+    assert (pts.predictors[:, 1] >= 0).sum() > 100  # lattice values predicted in 2-D
+    plain = encoder.encode(img, encoder.EncodeOptions(threshold=20))
+    assert psnr(decoder.decode(data), img) > psnr(decoder.decode(plain), img)

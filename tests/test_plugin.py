@@ -172,12 +172,19 @@ def test_load_twice_copy_convert_thumbnail(encoded, expected):
 def test_info(encoded):
     parsed = container.parse(encoded)
     im = Image.open(io.BytesIO(encoded))
-    assert im.info["version"] == 1
+    assert im.info["version"] == 2 == parsed.header.version
     assert im.info["levels"] == parsed.header.levels
     assert im.info["spacing"] == parsed.header.spacing
     for key, value in parsed.text.items():
         assert im.info[key] == value
     assert "icc_profile" not in im.info and "exif" not in im.info
+
+
+def test_info_of_a_version_1_file():
+    data = (Path(__file__).resolve().parent / "corpus" / "v1-tiny.ipc").read_bytes()
+    im = Image.open(io.BytesIO(data))
+    assert (im.format, im.size, im.info["version"]) == ("IPC", (12, 8), 1)
+    np.testing.assert_array_equal(np.asarray(im), decoder.decode(data))
 
 
 def test_save_options_reach_the_header(original):

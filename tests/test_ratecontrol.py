@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from PIL_ipc import container, decoder, edges, jbig, ratecontrol, values
+from PIL_ipc import container, decoder, edges, jbig, ratecontrol, sources, values
 
 
 def smooth_scene(h=64, w=64):
@@ -28,10 +28,38 @@ def test_quantise_toward_at_half_is_nearest_level():
     rng = np.random.default_rng(3)
     x = rng.uniform(0, 255, 500)
     pred = np.arange(-1, 499)  # each value predicted from the one before
+    # a table with 2-D rows: value i from i - 1, i - 2 and i - 3
+    table = np.column_stack([pred, pred - 1, pred - 2])
+    table[:3] = [[-1, -1, -1], [0, -1, -1], [1, -1, -1]]
     for levels in (2, 8, 64, 256):
         # nearest level does not depend on the predictor; values.quantise is the reference
         assert np.array_equal(ratecontrol.quantise_toward(x, pred, levels, 0.5),
                               values.quantise(x, levels))
+        assert np.array_equal(ratecontrol.quantise_toward(x, table, levels, 0.5),
+                              values.quantise(x, levels))
+
+
+def test_quantise_toward_2d_residuals_shrink_toward_the_med_prediction():
+    """With offset 0 each level moves toward its (MED) prediction by whole levels only:
+    |k - P| = floor(|x / step - P|) for the prediction P of spec section 7."""
+    rng = np.random.default_rng(8)
+    n = 400
+    table = np.full((n, 3), -1, dtype=np.int64)
+    for i in range(1, n):
+        table[i] = rng.integers(0, i, 3) if i >= 3 and i % 2 else (i - 1, -1, -1)
+    x = rng.uniform(0, 255, n)
+    levels = 32
+    k = ratecontrol.quantise_toward(x, table, levels, 0.0)
+    scaled = x * (levels - 1) / 255
+    for i in range(n):
+        a, b, c = table[i]
+        if b < 0:
+            pred = (levels - 1) // 2 if a < 0 else k[a]
+        else:
+            ka, kb, kc = k[a], k[b], k[c]
+            pred = (min(ka, kb) if kc >= max(ka, kb) else max(ka, kb) if kc <= min(ka, kb)
+                    else ka + kb - kc)
+        assert abs(k[i] - pred) == int(np.floor(abs(scaled[i] - pred))), i
 
 
 def test_quantise_toward_smaller_offset_means_smaller_residuals_and_bounded_error():
@@ -59,6 +87,9 @@ def test_quantise_toward_smaller_offset_means_smaller_residuals_and_bounded_erro
     dict(predictors=np.array([-2, 0])),
     dict(offset=0.6), dict(offset=-0.1), dict(levels=1), dict(levels=257),
     dict(predictors=np.array([-1])),  # length differs
+    dict(predictors=np.array([[-1, -1, -1], [0, 1, 0]])),  # 2-D row names itself
+    dict(predictors=np.array([[-1, -1, -1], [-1, 0, 0]])),  # 2-D row with a = -1
+    dict(predictors=np.array([[-1, -1], [0, -1]])),  # not 3 columns
 ])
 def test_quantise_toward_rejects_bad_input(bad):
     args = dict(x=np.array([10.0, 20.0]), predictors=np.array([-1, 0]), levels=16, offset=0.5)
@@ -67,13 +98,8 @@ def test_quantise_toward_rejects_bad_input(bad):
         ratecontrol.quantise_toward(**args)
 
 
-def test_lattice_plane_and_its_coding():
-    plane = ratecontrol.lattice_plane((20, 30), 6)
-    ys, xs = np.nonzero(plane)
-    assert set(ys) == {3, 9, 15} and set(xs) == {3, 9, 15, 21, 27}
-    assert plane.sum() == 15
-    assert not ratecontrol.lattice_plane((20, 30), 0).any()
-    big = ratecontrol.lattice_plane((300, 300), 12)
+def test_code_plane_of_a_periodic_plane():
+    big = sources.lattice_plane((300, 300), 12)
     bie = ratecontrol.code_plane(big, 12)
     assert np.array_equal(jbig.decode(bie), big)
     # the AT pixel reaching one period makes a regular lattice nearly free
@@ -122,8 +148,29 @@ def test_search_respects_fixed_fields_and_stores_the_lattice():
     f = container.parse(best.data)
     assert (f.header.spacing, f.header.levels, best.layout.lattice) == (5, 12, 7)
     assert (best.layout.min_length, best.layout.hysteresis, best.layout.denoise) == (3, 0.7, 10)
-    seed = jbig.decode(f.seed)
-    assert np.array_equal(seed, ratecontrol.lattice_plane((64, 64), 7))
+    # the lattice is the header's step, not a seed plane
+    assert (f.header.version, f.header.lattice, f.seed) == (2, 7, None)
+    pts = sources.locate(jbig.decode(f.edge), 5, None, 7)
+    assert pts.count == f.values_count and pts.known_mask()[3::7, 3::7].all()
+
+
+def test_points_with_lattice_and_edge_seeds():
+    img = sharp_steps()
+    p = planner(img)
+    lay = ratecontrol.Layout(24.0, 4, 64, 4, 0, edge_seeds=30.0)
+    pts, seed = p.points(lay)
+    lattice = np.zeros(img.shape, bool)
+    lattice[2::4, 2::4] = True
+    plane, _ = p.edge(lay)
+    assert seed is not None and not (seed & lattice).any()  # the lattice is stored anyway
+    assert np.array_equal(seed, plane & (p.edge_deviation(lay) > 30) & ~lattice) and seed.any()
+    known = pts.known_mask()
+    assert known[lattice].all() and known[seed].all()
+    no_seeds = ratecontrol.Layout(24.0, 4, 64, 4, 0)
+    assert p.points(no_seeds)[1] is None and p.seed_bytes(no_seeds) is None
+    data = p.evaluate(lay, 4, None).data
+    f = container.parse(data)
+    assert f.header.lattice == 4 and np.array_equal(jbig.decode(f.seed), seed)
 
 
 def test_lattice_helps_where_edges_cannot():

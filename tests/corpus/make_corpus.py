@@ -1,11 +1,15 @@
 """Regenerate the golden corpus: .ipc files and their reference decodings.
 
-    python tests/corpus/make_corpus.py [--corpus-src PATH]
+    python tests/corpus/make_corpus.py [--corpus-src PATH] [--only NAME ...]
 
-Each entry is encoded with PIL_ipc's encoder; its reference PNG comes from
-tests/reference_decoder.py (JBIG-KIT for the planes, plain-Python source points and values,
-scipy's direct solver for the PDE), not from the decoder under test.  MANIFEST.json records the
-options, sizes and checksums.  Run it again whenever the format changes (and bump the version).
+Each entry of the current format version is encoded with PIL_ipc's encoder; its reference PNG
+comes from tests/reference_decoder.py (JBIG-KIT for the planes, plain-Python source points and
+values, scipy's direct solver for the PDE), not from the decoder under test.  MANIFEST.json
+records the options, sizes and checksums.  Run it again whenever the format changes (and bump
+the version).
+
+Files of earlier versions (``v1-*``) are kept as they were written: they are never re-encoded,
+only checked to be unchanged and to decode to their reference PNG again.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # tests/, for reference_decoder
 sys.path.insert(0, str(HERE.parent.parent))  # the repository, for PIL_ipc
 
-from PIL_ipc import encoder  # noqa: E402
 from reference_decoder import reference_decode  # noqa: E402
+
+from PIL_ipc import container, encoder  # noqa: E402
 
 
 def tiny() -> np.ndarray:
@@ -42,12 +47,8 @@ def smooth() -> np.ndarray:
 
 
 def noise() -> np.ndarray:
-    """Edges everywhere: uniform noise, threshold 0, every band pixel stored."""
+    """Uniform noise: edges almost everywhere at threshold 0."""
     return np.random.default_rng(1).integers(0, 256, (48, 40), dtype=np.uint8)
-
-
-def odd_crop(src: Path) -> np.ndarray:
-    return np.asarray(Image.open(src / "sipi/peppers.tiff").convert("L"))[101:138, 203:226]
 
 
 def source(src: Path, rel: str) -> np.ndarray:
@@ -55,20 +56,37 @@ def source(src: Path, rel: str) -> np.ndarray:
 
 
 def entries(src: Path):
-    """(name, image, options) for every corpus file."""
-    yield "tiny", tiny(), dict(threshold=24, spacing=3, levels=16, min_length=0, tonal=0)
-    yield "smooth-no-edges", smooth(), dict(threshold=24)
-    yield "noise-all-edges", noise(), dict(threshold=0, spacing=1, levels=256, min_length=0,
-                                           hysteresis=1.0, tonal=0)
-    yield "odd-37x23", odd_crop(src), dict(threshold=16, spacing=2, min_length=0)
-    yield "house-t16", source(src, "sipi/house.tiff"), dict(threshold=16)
-    yield "house-t40", source(src, "sipi/house.tiff"), dict(threshold=40, spacing=6)
-    yield "splash-t24", source(src, "sipi/splash.tiff"), dict(threshold=24)
-    yield "airplane-t24", source(src, "sipi/airplane.tiff"), dict(threshold=24)
-    yield "peppers-t24", source(src, "sipi/peppers.tiff"), dict(threshold=24)
-    yield "peppers-paper", source(src, "sipi/peppers.tiff"), dict(
-        threshold=30, thin=False, hysteresis=1.0, min_length=0, tonal=0, spacing=4, levels=256)
-    yield "comic-t32", source(src, "cartoon/comic.pgm"), dict(threshold=32)
+    """(name, image, options) for every corpus file of the current format version."""
+    peppers = source(src, "sipi/peppers.tiff")
+    yield "tiny", tiny(), dict(threshold=24, spacing=3, levels=16, min_length=0, tonal=0,
+                               lattice=4)
+    yield "photo-g6", peppers[200:296, 160:256], dict(threshold=24, lattice=6)
+    yield "cartoon-g8-seeds", source(src, "cartoon/comic.pgm")[150:246, 200:296], dict(
+        threshold=32, lattice=8, edge_seeds=30)
+    yield "lattice-step-1", peppers[300:320, 300:324], dict(threshold=16, lattice=1,
+                                                            min_length=0)
+    yield "lattice-over-image", peppers[101:138, 203:226], dict(threshold=16, spacing=2,
+                                                                min_length=0, lattice=40)
+    yield "lattice-empty", smooth(), dict(threshold=24, lattice=200)
+    yield "noise-lattice-2", noise(), dict(threshold=40, levels=256, lattice=2, tonal=0,
+                                           min_length=0)
+    yield "odd-37x23", peppers[101:138, 203:226], dict(threshold=16, spacing=2, min_length=0,
+                                                       lattice=0)
+    yield "house-0.25bpp", source(src, "sipi/house.tiff"), dict(bpp=0.25)
+
+
+def check_frozen(manifest: dict) -> None:
+    """Files of earlier versions: unchanged, and the reference decoder still reproduces them."""
+    for name, entry in sorted(manifest.items()):
+        if entry["version"] == container.FORMAT_VERSION:
+            continue
+        data = (HERE / f"{name}.ipc").read_bytes()
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise SystemExit(f"{name}.ipc changed; files of earlier versions are kept as written")
+        ref, _ = reference_decode(data)
+        if not np.array_equal(ref, np.asarray(Image.open(HERE / f"{name}.png"))):
+            raise SystemExit(f"the reference decoder no longer reproduces {name}.png")
+        print(f"{name:22s} version {entry['version']}, unchanged, reference reproduced")
 
 
 def main() -> None:
@@ -79,15 +97,19 @@ def main() -> None:
     args = ap.parse_args()
     manifest_path = HERE / "MANIFEST.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    check_frozen(manifest)
     for name, img, opts in entries(args.corpus_src):
         if args.only and name not in args.only:
             continue
         data = encoder.encode(img, encoder.EncodeOptions(**opts))
+        header = container.parse(data).header
         ref, known = reference_decode(data)
         (HERE / f"{name}.ipc").write_bytes(data)
         Image.fromarray(ref).save(HERE / f"{name}.png", optimize=True)
         psnr = 10 * np.log10(255.0 ** 2 / max(np.mean((ref.astype(float) - img) ** 2), 1e-12))
         manifest[name] = {
+            "version": header.version,
+            "lattice": header.lattice,
             "options": opts,
             "width": img.shape[1],
             "height": img.shape[0],
@@ -97,8 +119,8 @@ def main() -> None:
             "psnr_vs_source": round(float(psnr), 2),
             "sha256": hashlib.sha256(data).hexdigest(),
         }
-        print(f"{name:18s} {img.shape[1]:4d}x{img.shape[0]:<4d} {len(data):7d} B "
-              f"{manifest[name]['bpp']:.3f} bpp  {psnr:.2f} dB")
+        print(f"{name:22s} {img.shape[1]:4d}x{img.shape[0]:<4d} {len(data):7d} B "
+              f"{manifest[name]['bpp']:.3f} bpp  {psnr:.2f} dB  lattice {header.lattice}")
     manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
