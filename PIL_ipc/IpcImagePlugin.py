@@ -38,6 +38,7 @@ class IpcImageFile(ImageFile.ImageFile):
         self.info["version"] = header.version
         self.info["levels"] = header.levels
         self.info["spacing"] = header.spacing
+        self.info["lattice"] = header.lattice
         if head.icc_profile is not None:
             self.info["icc_profile"] = head.icc_profile
         if head.exif is not None:

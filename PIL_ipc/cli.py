@@ -94,6 +94,7 @@ def _info(args: argparse.Namespace) -> None:
         f"size:     {h.width} x {h.height}",
         f"levels:   {h.levels}",
         f"spacing:  {h.spacing}",
+        f"lattice:  {h.lattice}",
         f"values:   {parsed.values_count} (coding {parsed.values_coding})",
     ]
     if parsed.icc_profile is not None:

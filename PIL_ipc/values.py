@@ -175,7 +175,7 @@ def check_predictors(predictors: np.ndarray) -> np.ndarray:
         raise ValueError(f"predictor table must be N x 3, got shape {pred.shape}")
     pred = np.ascontiguousarray(pred)
     i = np.arange(pred.shape[0])[:, None]
-    one_d = (pred[:, 1] < 0) & (pred[:, 2] < 0)
+    one_d = (pred[:, 1] == -1) & (pred[:, 2] == -1)
     ok = np.where(one_d, (pred[:, 0] >= -1) & (pred[:, 0] < i[:, 0]),
                   ((pred >= 0) & (pred < i)).all(axis=1))
     if pred.size and not ok.all():

@@ -106,6 +106,7 @@ def test_info_and_decode_version_1(work):
     result = run("info", "old.ipc", cwd=work)
     assert result.returncode == 0, result.stderr
     assert "version:  1" in result.stdout and "size:     12 x 8" in result.stdout
+    assert "lattice:  0" in result.stdout
     rows = [line.split() for line in result.stdout.splitlines() if line.startswith("          ")]
     assert rows[0] == ["8", "IHDR", "14"]
     result = run("decode", "old.ipc", "old.png", cwd=work)
@@ -116,6 +117,15 @@ def test_info_and_decode_version_1(work):
     with Image.open(work / "old.png") as im:
         np.testing.assert_array_equal(np.asarray(im), expected)
         assert np.abs(np.asarray(im) - reference).max() <= 1  # spec section 9
+
+
+def test_info_shows_the_lattice(work):
+    (work / "tiny.ipc").write_bytes((ROOT / "tests" / "corpus" / "tiny.ipc").read_bytes())
+    result = run("info", "tiny.ipc", cwd=work)
+    assert result.returncode == 0, result.stderr
+    # tiny.ipc: file bytes 30-31 (IHDR data offset 14) hold the lattice step (spec 4.3)
+    step = int.from_bytes((work / "tiny.ipc").read_bytes()[30:32], "big")
+    assert step == 4 and f"lattice:  {step}" in result.stdout
 
 
 def test_usage_errors_exit_2(work):

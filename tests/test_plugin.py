@@ -169,12 +169,19 @@ def test_load_twice_copy_convert_thumbnail(encoded, expected):
     np.testing.assert_array_equal(np.asarray(im.crop((3, 5, 20, 9))), expected[5:9, 3:20])
 
 
+def test_info_lattice_of_a_corpus_file():
+    data = (Path(__file__).parent / "corpus" / "tiny.ipc").read_bytes()
+    # the IHDR data starts at offset 16; the lattice is its u16 at data offset 14
+    assert Image.open(io.BytesIO(data)).info["lattice"] == int.from_bytes(data[30:32], "big") == 4
+
+
 def test_info(encoded):
     parsed = container.parse(encoded)
     im = Image.open(io.BytesIO(encoded))
     assert im.info["version"] == 2 == parsed.header.version
     assert im.info["levels"] == parsed.header.levels
     assert im.info["spacing"] == parsed.header.spacing
+    assert im.info["lattice"] == parsed.header.lattice
     for key, value in parsed.text.items():
         assert im.info[key] == value
     assert "icc_profile" not in im.info and "exif" not in im.info

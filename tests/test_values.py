@@ -270,10 +270,8 @@ def test_2d_prediction_is_cheaper_on_a_smooth_surface():
     [[-1, -1, -1], [0, -1, -1], [0, 1, -1]],  # b set, c missing
     [[-1, -1, -1], [0, -1, -1], [0, -1, 1]],  # c set, b missing
     # rows (a, b, c) with b or c negative but not -1: neither form of the table
-    pytest.param([[-1, -1, -1], [0, -1, -1], [0, -2, -1]], marks=pytest.mark.xfail(
-        strict=True, reason="check_predictors takes any negative b and c as a 1-D row")),
-    pytest.param([[-1, -1, -1], [0, -1, -1], [0, -1, -5]], marks=pytest.mark.xfail(
-        strict=True, reason="check_predictors takes any negative b and c as a 1-D row")),
+    [[-1, -1, -1], [0, -1, -1], [0, -2, -1]],
+    [[-1, -1, -1], [0, -1, -1], [0, -1, -5]],
     [[0, 0, 0], [0, -1, -1], [0, 1, 0]],  # the first value has nothing before it
     [[-1, -1], [0, -1], [0, 1]],  # two columns
     [[-1, -1, -1, -1], [0, -1, -1, -1], [0, 1, 0, -1]],  # four columns
