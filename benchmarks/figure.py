@@ -20,7 +20,8 @@ def panels(pixels: np.ndarray, bpp: float) -> tuple[list[np.ndarray], list[str]]
     data = encoder.encode(pixels, encoder.EncodeOptions(bpp=bpp))
     f = container.parse(data)
     edges = jbig.decode(f.edge)
-    points = sources.locate(edges, f.header.spacing, jbig.decode(f.seed) if f.seed else None)
+    points = sources.locate(edges, f.header.spacing, jbig.decode(f.seed) if f.seed else None,
+                            f.header.lattice)
     decoded = decoder.decode(data)
     psnr = 10 * np.log10(255.0 ** 2 / np.mean((decoded.astype(float) - pixels) ** 2))
     edge_img = np.where(edges, 0, 255).astype(np.uint8)
@@ -46,7 +47,7 @@ def main() -> None:
     tw, th = int(w * scale), int(h * scale)
     sheet = Image.new("L", (2 * tw + 30, 2 * th + 60), 255)
     draw = ImageDraw.Draw(sheet)
-    for i, (img, title) in enumerate(zip(images, titles)):
+    for i, (img, title) in enumerate(zip(images, titles, strict=True)):
         x, y = 10 + (i % 2) * (tw + 10), 20 + (i // 2) * (th + 25)
         sheet.paste(Image.fromarray(img).resize((tw, th), Image.Resampling.LANCZOS), (x, y))
         draw.text((x, y - 14), title, fill=0)

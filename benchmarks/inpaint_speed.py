@@ -105,7 +105,7 @@ def codec_masks(img: np.ndarray) -> tuple[np.ndarray, np.ndarray] | str:
         data = encoder.encode(img.astype(np.uint8), encoder.EncodeOptions(bpp=0.2))
         f = container.parse(data)
         seed = jbig.decode(f.seed) if f.seed else None
-        points = sources.locate(jbig.decode(f.edge), f.header.spacing, seed)
+        points = sources.locate(jbig.decode(f.edge), f.header.spacing, seed, f.header.lattice)
         return points.known_mask(), points.band
     except Exception as exc:  # the encoder's API is not this benchmark's concern
         return f"{type(exc).__name__}: {exc}"

@@ -64,7 +64,9 @@ def rebuilt(data: bytes, **changes) -> bytes:
 
 
 def test_registration():
-    assert PIL_ipc.__version__ == "0.1.0"
+    # the package and its distribution metadata (pyproject.toml) carry the same version
+    pyproject = (Path(__file__).parent.parent / "pyproject.toml").read_text()
+    assert f'\nversion = "{PIL_ipc.__version__}"\n' in pyproject
     assert Image.registered_extensions()[".ipc"] == "IPC"
     assert Image.MIME["IPC"] == "image/x-ipc"
     assert "IPC" in Image.OPEN and "IPC" in Image.SAVE
