@@ -191,7 +191,7 @@ class Planner:
         _, seed = self.points(layout)
         if seed is None:
             return None
-        key = (*_edge_key(layout), layout.spacing, layout.lattice, layout.edge_seeds)
+        key = (*_edge_key(layout), layout.lattice, layout.edge_seeds)  # spacing plays no part
         if key not in self._seed_bytes:
             self._seed_bytes[key] = code_plane(seed)
         return self._seed_bytes[key]
