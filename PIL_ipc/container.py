@@ -46,7 +46,6 @@ CODING_ADAPTIVE_BINARY = 0  # the only VALS coding of format versions 1 and 2
 CODINGS = frozenset({CODING_ADAPTIVE_BINARY})
 
 IHDR_LENGTHS = {1: 14, 2: 16}  # IHDR data length by version
-IHDR_LENGTH = IHDR_LENGTHS[FORMAT_VERSION]
 MAX_LATTICE = 65535
 VALS_HEAD_LENGTH = 5
 MAX_KEYWORD_LENGTH = 79
@@ -101,6 +100,14 @@ class TruncatedError(FormatError):
     """The data ends before the IEND chunk."""
 
 
+def _check_version(version: int) -> None:
+    if version not in SUPPORTED_VERSIONS:
+        raise FormatError(
+            f"unsupported format version {version} (this reader knows "
+            f"{', '.join(map(str, SUPPORTED_VERSIONS))})"
+        )
+
+
 @dataclass
 class Header:
     """The IHDR fields, validated on construction."""
@@ -114,11 +121,7 @@ class Header:
     lattice: int = 0
 
     def __post_init__(self) -> None:
-        if self.version not in SUPPORTED_VERSIONS:
-            raise FormatError(
-                f"unsupported format version {self.version} (this reader knows "
-                f"{', '.join(map(str, SUPPORTED_VERSIONS))})"
-            )
+        _check_version(self.version)
         if self.version < 2 and self.lattice != 0:
             raise FormatError(f"format version {self.version} has no seed lattice")
         if self.mode not in MODE_CODES:
@@ -175,11 +178,7 @@ class ChunkInfo:
 
 def _decode_ihdr(body: bytes) -> Header:
     version = body[0]
-    if version not in SUPPORTED_VERSIONS:
-        raise FormatError(
-            f"unsupported format version {version} (this reader knows "
-            f"{', '.join(map(str, SUPPORTED_VERSIONS))})"
-        )
+    _check_version(version)
     if len(body) != IHDR_LENGTHS[version]:
         raise FormatError(f"IHDR of version {version} has length {len(body)}, must be "
                           f"{IHDR_LENGTHS[version]}")

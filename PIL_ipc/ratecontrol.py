@@ -68,10 +68,9 @@ class Coded:
     values: np.ndarray = field(repr=False)
 
 
-def code_plane(plane: np.ndarray, period: int = 0) -> bytes:
-    """Smallest T.82 coding of a plane among a few option sets (AT reach covers ``period``)."""
-    mx = min(127, max(8, int(period)))
-    return min((jbig.encode(plane, mx=mx, tpbon=tp, lrltwo=two)
+def code_plane(plane: np.ndarray) -> bytes:
+    """Smallest T.82 coding of a plane among a few option sets."""
+    return min((jbig.encode(plane, tpbon=tp, lrltwo=two)
                 for tp in (True, False) for two in (False, True)), key=len)
 
 
