@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="seed lattice step (0 = none; searched under a budget)")
     enc.add_argument("--edge-seeds", type=float, metavar="D",
                      help="seed edge pixels this far from their neighbours' mean (inf = none)")
+    enc.add_argument("--effort", type=int, metavar="E",
+                     help="rate control search effort, 0 (fast) .. 2 (thorough); default 1")
     target = enc.add_mutually_exclusive_group()
     target.add_argument("--bpp", type=float, metavar="B", help="target bits per pixel")
     target.add_argument("--size", type=int, metavar="BYTES", help="target file size")

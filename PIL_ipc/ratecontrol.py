@@ -242,21 +242,51 @@ class Planner:
 
     def fit_threshold(self, template: Layout, budget: int,
                       thresholds: Sequence[float] = THRESHOLDS,
-                      factor: float = TONAL_RATE_FACTOR) -> Layout | None:
-        """``template`` with the lowest threshold whose estimate fits (bisection on the
-        ladder, which assumes sizes fall as the threshold rises); None if none fits."""
+                      factor: float = TONAL_RATE_FACTOR, near: float | None = None
+                      ) -> Layout | None:
+        """``template`` with the lowest threshold whose estimate fits (search on the ladder,
+        which assumes sizes fall as the threshold rises); None if none fits.
+
+        ``near``: a threshold the answer is expected close to (a neighbouring layout's); the
+        search then gallops outwards from it, which takes fewer estimates than bisection.
+        """
         def layout(i: int) -> Layout:
             return replace(template, threshold=thresholds[i])
 
-        def fits(i: int) -> bool:
-            return self.estimate(layout(i), factor) <= budget
+        known: dict[int, bool] = {}
 
-        hi = len(thresholds) - 1
-        if not fits(hi):
+        def fits(i: int) -> bool:
+            if i not in known:
+                known[i] = self.estimate(layout(i), factor) <= budget
+            return known[i]
+
+        top = len(thresholds) - 1
+        lo, hi = -1, top  # invariant: lo over budget (-1: below the ladder), hi fits
+        if near is not None and near in thresholds[:top]:
+            i = thresholds.index(near)
+            step = 1
+            if fits(i):
+                hi = i
+                while hi > 0:
+                    j = max(hi - step, 0)
+                    if not fits(j):
+                        lo = j
+                        break
+                    hi, step = j, 2 * step
+            else:
+                lo = i
+                while True:
+                    j = min(lo + step, top)
+                    if j == top or fits(j):
+                        hi = j
+                        break
+                    lo, step = j, 2 * step
+        if hi == top and not fits(top):
             return None
-        if fits(0):
-            return layout(0)
-        lo = 0  # invariant: lo over budget, hi fits
+        if lo < 0:
+            if fits(0):
+                return layout(0)
+            lo = 0
         while hi - lo > 1:
             mid = (lo + hi) // 2
             if fits(mid):
@@ -287,7 +317,10 @@ class Planner:
         the decoded error: mean squared, with the rounding the decoder applies (solves to
         ``tol`` grey levels)."""
         fit = self.fitter(layout, tol)
-        x, _ = fit.fit(iterations)
+        if iterations:
+            x, _ = fit.fit(iterations)
+        else:  # the paper's choice, and one solve fewer than fit(0)
+            x = self.pixels.ravel()[fit.positions].astype(np.float64)
         data, k = self.code(layout, x, budget)
         if not data:
             return None
@@ -311,21 +344,53 @@ CHOICES = {
 #: Order in which the coordinate descent visits the fields.
 DESCENT = ("levels", "spacing", "lattice", "min_length", "hysteresis", "denoise",
            "edge_seeds")
-#: Tonal iterations when scoring candidates (ranks them nearly as the full optimisation does).
-SCORE_ITERATIONS = 2
-#: A second family (with or without a lattice) is explored when its best start's error is
-#: within this factor of the best (1.26 = 1 dB).
-RIVAL_RATIO = 1.26
-#: Candidates that get the full tonal optimisation at the end.
-FINALISTS = 2
 #: Solver accuracy (grey levels) when scoring: the solver's certified bound is far from tight,
 #: and scores at 0.5 match those at 0.02 within 0.001 dB on photos, cartoons and renderings.
 SCORE_TOL = 0.5
+#: Scoring accuracy of the faster efforts: a tolerance of 8 moves scores by 1e-4 dB or less on
+#: the same images, and saves a couple of multigrid iterations per solve.
+FAST_SCORE_TOL = 4.0
 #: Solver accuracy of the final optimisation.
 FINAL_TOL = 0.1
 
 
-def _starts(bpp: float) -> list[dict[str, int]]:
+@dataclass(frozen=True)
+class Effort:
+    """How hard the search works: what it costs is candidates x solves per candidate."""
+
+    #: tonal iterations when scoring candidates (1 already ranks layouts as the full
+    #: optimisation does on photos; line art at low rates needs 2)
+    score_iterations: int
+    #: fields the coordinate descent moves along, in order
+    descent: tuple[str, ...]
+    #: candidates that get the full tonal optimisation at the end (each also one threshold
+    #: rung lower)
+    finalists: int
+    #: a second family (with or without a lattice) is explored when its best start's error is
+    #: within this factor of the best (1.26 = 1 dB; 1.0 = only the leading family)
+    rival_ratio: float
+    #: every how many-th lattice step of the start ladder is tried
+    start_stride: int = 2
+    #: passes of the descent over its fields (another pass only if the last one moved)
+    passes: int = 1
+    #: solver accuracy (grey levels) when scoring
+    score_tol: float = SCORE_TOL
+    #: solver accuracy of the final optimisation
+    final_tol: float = FINAL_TOL
+
+
+#: Search effort levels (``effort`` of the encoder): 0 fastest ... 2 most thorough.  Scoring
+#: by 1 tonal iteration ranks layouts about as well as by 2 (each wins on some images) at
+#: two thirds of the cost; the final fit needs no more solver accuracy than the scores.
+EFFORTS = (
+    Effort(1, (), 1, 1.0, start_stride=3, score_tol=FAST_SCORE_TOL, final_tol=SCORE_TOL),
+    Effort(1, DESCENT, 1, 1.0, score_tol=FAST_SCORE_TOL, final_tol=SCORE_TOL),
+    Effort(2, DESCENT, 2, 1.26),
+)
+DEFAULT_EFFORT = 1
+
+
+def _starts(bpp: float, stride: int = 2) -> list[dict[str, int]]:
     """Diverse starting layouts at a budget of ``bpp`` bits per pixel."""
     # A lattice point costs ~3-4 bits (its value; the position is nearly free): lattices from
     # about half the budget down to a tenth of it, or none (edges only).
@@ -336,7 +401,7 @@ def _starts(bpp: float) -> list[dict[str, int]]:
     # edges from weak continuations and short chains (kept) or from strong, long chains only
     return [{**base, "lattice": g, "min_length": m, "hysteresis": hy, "denoise": 30,
              "edge_seeds": math.inf}
-            for m, hy in ((10, 0.5), (40, 1.0)) for g in [0] + steps[::2]]
+            for m, hy in ((10, 0.5), (40, 1.0)) for g in [0] + steps[::stride]]
 
 
 def _neighbours(name: str, value: float) -> list[float]:
@@ -354,11 +419,11 @@ def _neighbours(name: str, value: float) -> list[float]:
 
 
 def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int = 0,
-           **fixed: int | None) -> Coded:
+           effort: int = DEFAULT_EFFORT, **fixed: int | None) -> Coded:
     """The best file not over ``budget`` bytes; ValueError if no layout fits.
 
     ``fixed`` pins layout fields (spacing, levels, lattice, min_length, hysteresis, denoise,
-    edge_seeds; None = search it).
+    edge_seeds; None = search it); ``effort`` indexes EFFORTS.
     Coordinate descent over the free fields, each candidate with the lowest threshold that
     fits, scored by a short tonal optimisation; the winner gets the full one.  Candidates
     are scored on ``workers`` threads (0: one per CPU; the solver kernels release the GIL).
@@ -366,31 +431,38 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
     unknown = set(fixed) - set(CHOICES)
     if unknown:
         raise ValueError(f"unknown layout fields {sorted(unknown)}")
+    if isinstance(effort, bool) or not (isinstance(effort, (int, np.integer))
+                                        and 0 <= effort < len(EFFORTS)):
+        raise ValueError(f"effort must be an integer in 0..{len(EFFORTS) - 1}, got {effort!r}")
+    plan = EFFORTS[int(effort)]
     h, w = planner.shape
     pinned = {k: v for k, v in fixed.items() if v is not None}
-    quick = min(SCORE_ITERATIONS, tonal_iterations)
+    quick = min(plan.score_iterations, tonal_iterations)
     scores: dict[Layout, Coded | None] = {}
 
-    def template(fields: dict[str, int]) -> Layout:
+    def template(fields: dict[str, float]) -> Layout:
         return Layout(math.inf, fields["spacing"], fields["levels"], fields["lattice"],
                       fields["min_length"], fields["hysteresis"], fields["denoise"],
                       fields["edge_seeds"])
 
-    def evaluate(t: Layout) -> Coded | None:
+    def evaluate(job: tuple[Layout, float | None]) -> Coded | None:
+        t, near = job
         # when the estimate misses (many levels code far larger once optimised), refit
         # assuming a larger growth
         for factor in RETRY_FACTORS:
-            lay = planner.fit_threshold(t, budget, factor=factor)
+            lay = planner.fit_threshold(t, budget, factor=factor, near=near)
             if lay is None:
                 return None
-            c = planner.evaluate(lay, quick, budget, tol=SCORE_TOL)
+            c = planner.evaluate(lay, quick, budget, tol=plan.score_tol)
             if c is not None:
                 return c
+            near = lay.threshold
         return None
 
-    def score(batch: list[dict[str, int]]) -> list[float]:
+    def score(batch: list[dict[str, float]], near: float | None = None) -> list[float]:
+        """Scores of layouts; ``near``: the threshold of the layout they were derived from."""
         todo = list(dict.fromkeys(t for t in map(template, batch) if t not in scores))
-        for t, c in zip(todo, pool.map(evaluate, todo), strict=True):
+        for t, c in zip(todo, pool.map(evaluate, [(t, near) for t in todo]), strict=True):
             scores[t] = c
         return [math.inf if scores[t] is None else scores[t].mse for t in map(template, batch)]
 
@@ -401,22 +473,27 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
         return min(done, key=lambda c: c.mse) if done else None
 
     def descend(family: bool) -> None:
-        for name in DESCENT:
-            if fixed.get(name) is not None:
-                continue
-            while (top := best(family)) is not None:
-                here = {k: getattr(top.layout, k) for k in CHOICES}
-                moves = [{**here, name: v} for v in _neighbours(name, here[name])]
-                if min(score(moves), default=math.inf) >= top.mse:
-                    break
+        for _ in range(plan.passes):
+            start = best(family)
+            for name in plan.descent:
+                if fixed.get(name) is not None:
+                    continue
+                while (top := best(family)) is not None:
+                    here = {k: getattr(top.layout, k) for k in CHOICES}
+                    moves = [{**here, name: v} for v in _neighbours(name, here[name])]
+                    if min(score(moves, top.layout.threshold), default=math.inf) >= top.mse:
+                        break
+            if best(family) is start:
+                break
 
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        score([{**start, **pinned} for start in _starts(8.0 * budget / (h * w))])
+        score([{**start, **pinned}
+               for start in _starts(8.0 * budget / (h * w), plan.start_stride)])
         # Edges alone and edges with a lattice are different regimes: descend from the best
         # start of each unless one is far behind.
         leaders = [c for c in (best(True), best(False)) if c is not None]
         for c in leaders:
-            if c.mse <= RIVAL_RATIO * min(d.mse for d in leaders):
+            if c.mse <= plan.rival_ratio * min(d.mse for d in leaders):
                 descend(c.layout.lattice > 0)
         top = best()
         if top is None:
@@ -426,13 +503,13 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
         # size estimate is conservative, and quantising to the budget may make it fit.
         ranked = sorted((c for c in scores.values() if c is not None), key=lambda c: c.mse)
         finals = []
-        for c in ranked[:FINALISTS]:
+        for c in ranked[:plan.finalists]:
             finals.append(c.layout)
             i = THRESHOLDS.index(c.layout.threshold)
             if i > 0:
                 finals.append(replace(c.layout, threshold=THRESHOLDS[i - 1]))
         for c in pool.map(lambda lay: planner.evaluate(lay, tonal_iterations, budget,
-                                                       tol=FINAL_TOL), finals):
+                                                       tol=plan.final_tol), finals):
             if c is not None and c.mse < top.mse:
                 top = c
     return top

@@ -77,6 +77,12 @@ def test_encode_converts_colour_with_note(work):
         assert (im.info["tonal"], im.info["min_length"], im.info["thin"]) == ("0", "2", "0")
 
 
+def test_encode_to_a_size_with_an_effort(work):
+    result = run("encode", "grey.png", "fast.ipc", "--size", "300", "--effort", "0", cwd=work)
+    assert result.returncode == 0, result.stderr
+    assert 0 < (work / "fast.ipc").stat().st_size <= 300
+
+
 def test_decode(work, encoded):
     result = run("decode", "grey.ipc", "back.png", cwd=work)
     assert result.returncode == 0, result.stderr
@@ -137,6 +143,7 @@ def test_usage_errors_exit_2(work):
         ("encode", "grey.png", "x.ipc", "--levels", "ten"),
         ("encode", "grey.png", "x.ipc", "--levels", "1"),
         ("encode", "grey.png", "x.ipc", "--spacing", "0"),
+        ("encode", "grey.png", "x.ipc", "--size", "300", "--effort", "3"),
     ):
         result = run(*args, cwd=work)
         assert result.returncode == 2, (args, result.stderr)

@@ -27,6 +27,7 @@ def psnr(a, b):
     dict(bpp=0.1, size=100), dict(spacing=True), dict(lattice=-1), dict(lattice=65536),
     dict(lattice=2.0),
     dict(edge_seeds=-1), dict(edge_seeds="5"), dict(edge_seeds=float("nan")),
+    dict(effort=-1), dict(effort=3), dict(effort=1.0), dict(effort=True),
 ])
 def test_bad_options_raise_value_error(bad):
     with pytest.raises(ValueError):

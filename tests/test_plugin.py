@@ -236,11 +236,24 @@ def test_save_other_modes_rejected(mode):
 
 @pytest.mark.parametrize(
     "options",
-    [{"levels": 1}, {"levels": 257}, {"spacing": 0}, {"contrast": -1.0}, {"bpp": 1.0, "size": 99}],
+    [{"levels": 1}, {"levels": 257}, {"spacing": 0}, {"contrast": -1.0}, {"bpp": 1.0, "size": 99},
+     {"bpp": 1.0, "effort": 5}],
 )
 def test_save_bad_options(original, options):
     with pytest.raises(ValueError):
         original.save(io.BytesIO(), format="IPC", **options)
+
+
+@pytest.mark.parametrize("effort", [0, 2])
+def test_save_to_a_size_at_any_effort(original, effort):
+    out = io.BytesIO()
+    original.save(out, format="IPC", size=400, effort=effort)
+    assert len(out.getvalue()) <= 400
+    out.seek(0)
+    with Image.open(out) as im:
+        im.load()
+        assert im.size == original.size
+        assert np.array_equal(np.asarray(im), decoder.decode(out.getvalue()))
 
 
 def test_icc_and_exif_round_trip(original):

@@ -123,6 +123,69 @@ def test_fit_threshold_is_the_lowest_fitting_rung():
     assert p.fit_threshold(template, 10) is None
 
 
+def test_fit_threshold_near_a_hint_finds_the_same_rung():
+    """Galloping from a neighbour's threshold lands where bisection does, from any hint."""
+    img = smooth_scene(96, 96)
+    p = planner(img)
+    ladder = ratecontrol.THRESHOLDS
+    for budget in (450, 700, 1200):
+        template = ratecontrol.Layout(math.inf, 6, 16, 4, 10)
+        plain = p.fit_threshold(template, budget)
+        assert plain is not None
+        for near in (ladder[0], ladder[7], plain.threshold, ladder[30], ladder[-2], 999.0):
+            assert p.fit_threshold(template, budget, near=near) == plain
+    # and it still says when nothing fits
+    assert p.fit_threshold(ratecontrol.Layout(math.inf, 6, 16, 0, 10), 10,
+                           near=ladder[20]) is None
+
+
+def test_fit_threshold_near_a_hint_takes_fewer_estimates():
+    img = smooth_scene(96, 96)
+    p = planner(img)
+    template = ratecontrol.Layout(math.inf, 6, 16, 0, 10)
+    plain = p.fit_threshold(template, 700)
+    calls = []
+    estimate = p.estimate
+    p.estimate = lambda *a, **k: calls.append(a) or estimate(*a, **k)
+    p.fit_threshold(template, 700)
+    bisection = len(calls)
+    calls.clear()
+    p.fit_threshold(template, 700, near=plain.threshold)
+    assert len(calls) < bisection
+
+
+@pytest.mark.parametrize("effort", range(len(ratecontrol.EFFORTS)))
+def test_every_effort_fits_the_budget(effort):
+    img = smooth_scene(80, 96)
+    best = ratecontrol.search(planner(img), 600, 2, effort=effort)
+    assert len(best.data) <= 600
+    out = decoder.decode(best.data)
+    assert np.mean((out.astype(float) - img) ** 2) == pytest.approx(best.mse, rel=0.02)
+
+
+def test_more_effort_tries_more_layouts():
+    img = smooth_scene(80, 96)
+    def counted(p, calls):
+        evaluate = p.evaluate
+        p.evaluate = lambda *a, **k: calls.append(a[1]) or evaluate(*a, **k)
+        return p
+
+    counts = []
+    for effort in range(len(ratecontrol.EFFORTS)):
+        calls = []
+        ratecontrol.search(counted(planner(img), calls), 600, 6, effort=effort)
+        counts.append(len(calls))
+        # candidates are scored with the effort's short tonal fit, finals with the full one
+        assert set(calls) == {ratecontrol.EFFORTS[effort].score_iterations, 6}
+    assert counts[0] < counts[1] <= counts[2]
+
+
+@pytest.mark.parametrize("effort", [-1, 3, 1.0, True, "1"])
+def test_search_rejects_a_bad_effort(effort):
+    with pytest.raises(ValueError, match="effort"):
+        ratecontrol.search(planner(smooth_scene()), 900, 1, effort=effort)
+
+
 def test_points_fall_back_to_a_centre_seed():
     img = np.full((9, 11), 77, np.uint8)
     p = planner(img)

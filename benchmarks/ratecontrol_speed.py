@@ -1,0 +1,91 @@
+"""Speed of the rate control: encode time to a bit budget at each search effort, against
+OpenJPEG's own rate control (JPEG 2000 at the same budget, one encode) measured in the same run.
+
+    python benchmarks/ratecontrol_speed.py [--images peppers splash ...] [--bpp 0.2 0.1 0.05]
+                                           [--efforts 0 1 2] [--corpus DIR]
+
+For every image, budget and effort: wall time of ``encoder.encode(pixels, EncodeOptions(bpp=...,
+effort=...))`` (the whole encoder: denoising, the layout search and the final tonal fit, on
+every CPU), the file's bytes and PSNR, and the time as a multiple of the JPEG 2000 encode
+(Pillow/OpenJPEG, irreversible, ``quality_mode="rates"`` at the budget's compression ratio:
+one encode, its rate control inside). JIT compilation is done by a warm-up encode first and kept
+out of the timings. Default images: the 512 x 512 ones of the paper and cartoon sets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+
+import rd  # noqa: E402
+
+from PIL_ipc import decoder, encoder, ratecontrol  # noqa: E402
+
+TARGET_S = 2.0  # the rate control target at 512 x 512
+
+
+def jpeg2000(pixels: np.ndarray, bpp: float) -> tuple[float, int, float]:
+    """(seconds, bytes, PSNR) of one OpenJPEG encode at ``bpp``."""
+    image = Image.fromarray(pixels, "L")
+    out = BytesIO()
+    start = time.perf_counter()
+    image.save(out, format="JPEG2000", irreversible=True, quality_mode="rates",
+               quality_layers=[8.0 / bpp], no_jp2=False)
+    seconds = time.perf_counter() - start
+    data = out.getvalue()
+    with Image.open(BytesIO(data)) as im:
+        back = np.asarray(im.convert("L"))
+    return seconds, len(data), rd.psnr(pixels, back)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--images", nargs="+", default=["splash", "airplane", "peppers", "comic"])
+    ap.add_argument("--bpp", nargs="+", type=float, default=[0.2, 0.1, 0.05])
+    ap.add_argument("--efforts", nargs="+", type=int, default=list(range(len(ratecontrol.EFFORTS))))
+    ap.add_argument("--corpus", default=None)
+    args = ap.parse_args()
+
+    ramp = np.tile(np.arange(64, dtype=np.uint8) * 4, (64, 1))
+    start = time.perf_counter()
+    for effort in args.efforts:
+        encoder.encode(ramp, encoder.EncodeOptions(bpp=1.0, effort=effort))
+    print(f"warm-up (JIT, 64 x 64 at every effort): {time.perf_counter() - start:.1f} s; "
+          f"{os.cpu_count()} CPUs; target < {TARGET_S:g} s at 512 x 512")
+    head = (f"{'image':10} {'size':>9} {'bpp':>5} {'effort':>6} {'ipc s':>7} {'ipc B':>6} "
+            f"{'ipc dB':>7} {'j2k s':>6} {'j2k B':>6} {'j2k dB':>7} {'x j2k':>6}")
+    print(head)
+    print("-" * len(head))
+    root = rd.corpus_root(args.corpus)
+    for name in args.images:
+        _, pixels = rd.resolve_image(name, root)
+        h, w = pixels.shape
+        for bpp in args.bpp:
+            j_s, j_bytes, j_db = jpeg2000(pixels, bpp)
+            for effort in args.efforts:
+                options = encoder.EncodeOptions(bpp=bpp, effort=effort)
+                t0 = time.perf_counter()
+                try:
+                    data = encoder.encode(pixels, options)
+                except ValueError as e:
+                    print(f"{name:10} {w:>4}x{h:<4} {bpp:5.2f} {effort:6d}  {e}")
+                    continue
+                seconds = time.perf_counter() - t0
+                db = rd.psnr(pixels, decoder.decode(data))
+                print(f"{name:10} {w:>4}x{h:<4} {bpp:5.2f} {effort:6d} {seconds:7.2f} "
+                      f"{len(data):6d} {db:7.2f} {j_s:6.3f} {j_bytes:6d} {j_db:7.2f} "
+                      f"{seconds / j_s:6.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
