@@ -242,51 +242,21 @@ class Planner:
 
     def fit_threshold(self, template: Layout, budget: int,
                       thresholds: Sequence[float] = THRESHOLDS,
-                      factor: float = TONAL_RATE_FACTOR, near: float | None = None
-                      ) -> Layout | None:
-        """``template`` with the lowest threshold whose estimate fits (search on the ladder,
-        which assumes sizes fall as the threshold rises); None if none fits.
-
-        ``near``: a threshold the answer is expected close to (a neighbouring layout's); the
-        search then gallops outwards from it, which takes fewer estimates than bisection.
-        """
+                      factor: float = TONAL_RATE_FACTOR) -> Layout | None:
+        """``template`` with the lowest threshold whose estimate fits (bisection on the
+        ladder, which assumes sizes fall as the threshold rises); None if none fits."""
         def layout(i: int) -> Layout:
             return replace(template, threshold=thresholds[i])
 
-        known: dict[int, bool] = {}
-
         def fits(i: int) -> bool:
-            if i not in known:
-                known[i] = self.estimate(layout(i), factor) <= budget
-            return known[i]
+            return self.estimate(layout(i), factor) <= budget
 
-        top = len(thresholds) - 1
-        lo, hi = -1, top  # invariant: lo over budget (-1: below the ladder), hi fits
-        if near is not None and near in thresholds[:top]:
-            i = thresholds.index(near)
-            step = 1
-            if fits(i):
-                hi = i
-                while hi > 0:
-                    j = max(hi - step, 0)
-                    if not fits(j):
-                        lo = j
-                        break
-                    hi, step = j, 2 * step
-            else:
-                lo = i
-                while True:
-                    j = min(lo + step, top)
-                    if j == top or fits(j):
-                        hi = j
-                        break
-                    lo, step = j, 2 * step
-        if hi == top and not fits(top):
+        hi = len(thresholds) - 1
+        if not fits(hi):
             return None
-        if lo < 0:
-            if fits(0):
-                return layout(0)
-            lo = 0
+        if fits(0):
+            return layout(0)
+        lo = 0  # invariant: lo over budget, hi fits
         while hi - lo > 1:
             mid = (lo + hi) // 2
             if fits(mid):
@@ -445,24 +415,21 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
                       fields["min_length"], fields["hysteresis"], fields["denoise"],
                       fields["edge_seeds"])
 
-    def evaluate(job: tuple[Layout, float | None]) -> Coded | None:
-        t, near = job
+    def evaluate(t: Layout) -> Coded | None:
         # when the estimate misses (many levels code far larger once optimised), refit
         # assuming a larger growth
         for factor in RETRY_FACTORS:
-            lay = planner.fit_threshold(t, budget, factor=factor, near=near)
+            lay = planner.fit_threshold(t, budget, factor=factor)
             if lay is None:
                 return None
             c = planner.evaluate(lay, quick, budget, tol=plan.score_tol)
             if c is not None:
                 return c
-            near = lay.threshold
         return None
 
-    def score(batch: list[dict[str, float]], near: float | None = None) -> list[float]:
-        """Scores of layouts; ``near``: the threshold of the layout they were derived from."""
+    def score(batch: list[dict[str, float]]) -> list[float]:
         todo = list(dict.fromkeys(t for t in map(template, batch) if t not in scores))
-        for t, c in zip(todo, pool.map(evaluate, [(t, near) for t in todo]), strict=True):
+        for t, c in zip(todo, pool.map(evaluate, todo), strict=True):
             scores[t] = c
         return [math.inf if scores[t] is None else scores[t].mse for t in map(template, batch)]
 
@@ -481,7 +448,7 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
                 while (top := best(family)) is not None:
                     here = {k: getattr(top.layout, k) for k in CHOICES}
                     moves = [{**here, name: v} for v in _neighbours(name, here[name])]
-                    if min(score(moves, top.layout.threshold), default=math.inf) >= top.mse:
+                    if min(score(moves), default=math.inf) >= top.mse:
                         break
             if best(family) is start:
                 break

@@ -123,37 +123,6 @@ def test_fit_threshold_is_the_lowest_fitting_rung():
     assert p.fit_threshold(template, 10) is None
 
 
-def test_fit_threshold_near_a_hint_finds_the_same_rung():
-    """Galloping from a neighbour's threshold lands where bisection does, from any hint."""
-    img = smooth_scene(96, 96)
-    p = planner(img)
-    ladder = ratecontrol.THRESHOLDS
-    for budget in (450, 700, 1200):
-        template = ratecontrol.Layout(math.inf, 6, 16, 4, 10)
-        plain = p.fit_threshold(template, budget)
-        assert plain is not None
-        for near in (ladder[0], ladder[7], plain.threshold, ladder[30], ladder[-2], 999.0):
-            assert p.fit_threshold(template, budget, near=near) == plain
-    # and it still says when nothing fits
-    assert p.fit_threshold(ratecontrol.Layout(math.inf, 6, 16, 0, 10), 10,
-                           near=ladder[20]) is None
-
-
-def test_fit_threshold_near_a_hint_takes_fewer_estimates():
-    img = smooth_scene(96, 96)
-    p = planner(img)
-    template = ratecontrol.Layout(math.inf, 6, 16, 0, 10)
-    plain = p.fit_threshold(template, 700)
-    calls = []
-    estimate = p.estimate
-    p.estimate = lambda *a, **k: calls.append(a) or estimate(*a, **k)
-    p.fit_threshold(template, 700)
-    bisection = len(calls)
-    calls.clear()
-    p.fit_threshold(template, 700, near=plain.threshold)
-    assert len(calls) < bisection
-
-
 @pytest.mark.parametrize("effort", range(len(ratecontrol.EFFORTS)))
 def test_every_effort_fits_the_budget(effort):
     img = smooth_scene(80, 96)
