@@ -40,6 +40,10 @@ CHUNK_OVERHEAD = 12
 OFFSETS = (0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.05, 0.0)
 
 
+class BudgetTooSmall(ValueError):
+    """No layout fits the byte budget: it is below the smallest file the image allows."""
+
+
 @dataclass(frozen=True)
 class Layout:
     """What the rate control chooses: edges (threshold, shortest chain kept), spacing of the
@@ -464,8 +468,8 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
                 descend(c.layout.lattice > 0)
         top = best()
         if top is None:
-            raise ValueError(f"budget of {budget} bytes is below the smallest file this image "
-                             f"allows")
+            raise BudgetTooSmall(f"budget of {budget} bytes is below the smallest file this "
+                                 f"image allows")
         # The full optimisation of the best few, each also one threshold rung lower: the
         # size estimate is conservative, and quantising to the budget may make it fit.
         ranked = sorted((c for c in scores.values() if c is not None), key=lambda c: c.mse)

@@ -77,7 +77,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 try:
                     data = encoder.encode(pixels, options)
-                except ValueError as e:
+                except ratecontrol.BudgetTooSmall as e:
                     print(f"{name:10} {w:>4}x{h:<4} {bpp:5.2f} {effort:6d}  {e}")
                     continue
                 seconds = time.perf_counter() - t0

@@ -193,12 +193,12 @@ def run_peer(codec: _codecs.PeerCodec, key: str, original: np.ndarray, row: Row,
 
 def run_ipc(ipc: _codecs.IpcCodec, original: np.ndarray, row: Row, reps: int) -> None:
     """Encode with IPC's rate control at the budget, decode both ways, measure."""
+    from PIL_ipc.ratecontrol import BudgetTooSmall  # ipc is importable once IpcCodec exists
+
     try:
         first = ipc.encode(original, row.budget_bpp)
-    except ValueError as exc:
-        # The encoder refuses a budget below its smallest file; other ValueErrors are faults.
-        row.status = "unreachable" if "budget" in str(exc) else "error"
-        row.note = str(exc)
+    except BudgetTooSmall as exc:  # other ValueErrors are faults
+        row.status, row.note = "unreachable", str(exc)
         return
     data = first.data
     row.enc_ms = median_ms(first.seconds, lambda: ipc.encode(original, row.budget_bpp).seconds,

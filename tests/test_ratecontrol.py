@@ -218,8 +218,9 @@ def test_lattice_helps_where_edges_cannot():
 
 
 def test_search_below_the_smallest_file_is_a_value_error():
-    with pytest.raises(ValueError, match="budget"):
+    with pytest.raises(ratecontrol.BudgetTooSmall, match="budget"):
         ratecontrol.search(planner(smooth_scene()), 60, 1)
+    assert issubclass(ratecontrol.BudgetTooSmall, ValueError)  # Pillow's bad-option error
 
 
 def test_code_values_of_a_lone_mid_level_value():
