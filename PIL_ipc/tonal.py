@@ -29,16 +29,18 @@ class Fitter:
             raise ValueError("positions must be flat indices into the image")
         self.op = Inpainter(known, band)
         self.shape = f.shape
+        self.image = f
         self.flat = f.ravel()
         self.positions = positions
         #: solver accuracy (grey levels) of every solve
         self.tol = float(tol)
 
-    def render(self, v: np.ndarray) -> np.ndarray:
-        """The inpainted image (float64, H x W) when the stored pixels hold ``v``."""
+    def render(self, v: np.ndarray, guess: np.ndarray | None = None) -> np.ndarray:
+        """The inpainted image (float64, H x W) when the stored pixels hold ``v``; ``guess``:
+        an image near it to start the solver from."""
         field = np.zeros(self.flat.size)
         field[self.positions] = v
-        return self.op.solve(field.reshape(self.shape), tol=self.tol)
+        return self.op.solve(field.reshape(self.shape), tol=self.tol, guess=guess)
 
     def _adjoint(self, r: np.ndarray) -> np.ndarray:
         return self.op.adjoint(r.reshape(self.shape), tol=self.tol).ravel()[self.positions]
@@ -54,7 +56,7 @@ class Fitter:
             x = np.array(start, dtype=np.float64)
             if x.shape != self.positions.shape:
                 raise ValueError(f"start has shape {x.shape}, expected {self.positions.shape}")
-        r = flat_f - self.render(x).ravel()
+        r = flat_f - self.render(x, guess=self.image).ravel()  # S x is near the image
         p = gamma = None
         for _ in range(iterations):
             # the adjoint is only computed when a step follows it

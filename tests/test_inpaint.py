@@ -239,6 +239,34 @@ def test_reuse_gives_same_result():
     assert np.abs(a + b - 255.0).max() <= 2 * TOL  # linear, and constants are reproduced
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_a_guess_saves_iterations_not_accuracy(method):
+    img = photo("sipi/peppers.tiff", 64)
+    known, band = edge_masks(img, grid=8)
+    ref = reference_solve(known, img, band)
+    op = inpaint.Inpainter(known, band)
+    op.solve(img, tol=0.01, method=method)
+    cold = op.band_phase.last_iterations + op.laplace_phase.last_iterations
+    # from the image itself (near the solution) and from a poor guess: accurate either way
+    for guess, fewer in ((img, True), (ref, True), (np.full(img.shape, 1e4), False)):
+        u = op.solve(img, tol=0.01, method=method, guess=guess)
+        assert np.abs(u - ref).max() <= 0.01
+        warm = op.band_phase.last_iterations + op.laplace_phase.last_iterations
+        if fewer:
+            assert warm < cold
+    # the guess never changes the stored pixels
+    u = op.solve(img, tol=0.01, method=method, guess=np.zeros(img.shape))
+    assert np.array_equal(u[known], img[known])
+
+
+@pytest.mark.parametrize("guess", [np.zeros((3, 3)), np.full((8, 8), np.nan), "x"])
+def test_a_bad_guess_raises(guess):
+    known = np.zeros((8, 8), bool)
+    known[4, 4] = True
+    with pytest.raises(ValueError, match="guess"):
+        inpaint.Inpainter(known, np.zeros_like(known)).solve(np.ones((8, 8)), guess=guess)
+
+
 def test_mixed_use_of_one_inpainter():
     """Methods and adjoints interleaved on one operator (it shares its vectors between phases)."""
     img = photo("classic/cameraman.tiff", 64)

@@ -129,7 +129,7 @@ def test_every_effort_fits_the_budget(effort):
     best = ratecontrol.search(planner(img), 600, 2, effort=effort)
     assert len(best.data) <= 600
     out = decoder.decode(best.data)
-    assert np.mean((out.astype(float) - img) ** 2) == pytest.approx(best.mse, rel=0.02)
+    assert np.mean((out.astype(float) - img) ** 2) == pytest.approx(best.mse, rel=0.02, abs=0.02)
 
 
 def test_more_effort_tries_more_layouts():
@@ -170,7 +170,7 @@ def test_search_fits_the_budget_and_the_file_decodes(budget):
     assert len(best.data) <= budget
     out = decoder.decode(best.data)
     # the error the search measured is the decoder's (a looser solve rounds a few pixels apart)
-    assert np.mean((out.astype(float) - img) ** 2) == pytest.approx(best.mse, rel=0.01)
+    assert np.mean((out.astype(float) - img) ** 2) == pytest.approx(best.mse, rel=0.02, abs=0.02)
     f = container.parse(best.data)
     assert (f.header.spacing, f.header.levels) == (best.layout.spacing, best.layout.levels)
 
