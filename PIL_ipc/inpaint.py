@@ -125,11 +125,13 @@ class _Phase:
     def _operator(self) -> tuple:
         return self.diag, self.idiag, self.cE, self.cS, self.levels, self.runs
 
-    def _fcg(self, b: np.ndarray, x: np.ndarray, thr: float) -> tuple[int, float]:
+    def _fcg(self, b: np.ndarray, x: np.ndarray, thr: float,
+             maxit: int | None = None) -> tuple[int, float]:
         ws = self.ws
         ws.claim(self)
         vectors = (ws.r, ws.z, ws.c1, ws.v1, ws.d, ws.q)
-        it, res = K.fcg(*self._operator(), b, x, thr, MAX_FCG_ITER, *vectors)
+        cap = MAX_FCG_ITER if maxit is None else maxit
+        it, res = K.fcg(*self._operator(), b, x, thr, cap, *vectors)
         return int(it), float(res)
 
     def _sor(self, b: np.ndarray, x: np.ndarray, thr: float) -> tuple[int, float]:
@@ -170,11 +172,16 @@ class _Phase:
         return 2.0 / (1.0 + np.sqrt(max(1.0 - rho * rho, 0.0)))
 
     def solve(self, b: np.ndarray, tol: float, method: str,
-              x: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+              x: np.ndarray | None = None, steps: int | None = None
+              ) -> tuple[np.ndarray, float]:
         """Solve A x = b to max error <= tol from the start ``x`` (level 0, zero on inactive
-        cells; default 0, overwritten); returns (x, certified error bound)."""
+        cells; default 0, overwritten); returns (x, certified error bound).  ``steps``: take
+        that many FCG steps instead, uncertified (the bound returned is inf)."""
         if x is None:
             x = np.zeros(self.n0)
+        if steps is not None:
+            self.last_iterations, _ = self._fcg(b, x, 0.0, steps)
+            return x, np.inf
         bound = self.bound()
         thr = tol / bound
         if method == "fast":
@@ -214,6 +221,17 @@ def _check_field(name: str, a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
+def _check_steps(steps: int | None, method: str) -> None:
+    if steps is None:
+        return
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) \
+            or not 1 <= steps <= MAX_FCG_ITER:
+        raise ValueError(f"inpaint: steps must be an integer in 1..{MAX_FCG_ITER}, "
+                         f"not {steps!r}")
+    if method != "fast":
+        raise ValueError("inpaint: steps applies to the fast method only")
+
+
 def _check_method(method: str, tol: float) -> None:
     if method not in METHODS:
         raise ValueError(f"inpaint: method must be one of {METHODS}, not {method!r}")
@@ -246,13 +264,17 @@ class Inpainter:
         self.last_error = 0.0
 
     def solve(self, values: np.ndarray, *, tol: float = 1e-3, method: str = "fast",
-              guess: np.ndarray | None = None) -> np.ndarray:
+              guess: np.ndarray | None = None, steps: int | None = None) -> np.ndarray:
         """u (float64, H x W) with max |u - u_exact| <= tol.
 
         ``guess``: an image near the solution (say, the solution for nearby values) to start
         the iteration from; it saves iterations, never accuracy.
+        ``steps``: instead of certifying ``tol``, take exactly this many steps of the fast
+        method in each phase: an uncertified approximation (last_error is inf) for callers
+        that rank many masks and need speed more than a guarantee.
         """
         _check_method(method, tol)
+        _check_steps(steps, method)
         values = _check_field("values", values, self.shape)
         if not np.isfinite(values[self.known]).all():
             raise ValueError("inpaint: values at known pixels must be finite")
@@ -277,17 +299,20 @@ class Inpainter:
                 if guess is not None:
                     x = np.zeros(ph.n0)
                     K.pad_field(ph.active, guess, x)
-                x, errors[k] = ph.solve(b, share, method, x)
+                x, errors[k] = ph.solve(b, share, method, x, steps)
                 K.unpad_field(ph.active, x, u)
         self.last_error = errors[0] + errors[1]
         return u
 
-    def adjoint(self, rhs: np.ndarray, *, tol: float = 1e-3, method: str = "fast") -> np.ndarray:
+    def adjoint(self, rhs: np.ndarray, *, tol: float = 1e-3, method: str = "fast",
+                steps: int | None = None) -> np.ndarray:
         """S^T rhs, where S is the linear map values -> u; zero off the known pixels.
 
-        The max error of the result is at most tol (in the units of rhs).
+        The max error of the result is at most tol (in the units of rhs); ``steps`` as in
+        ``solve``.
         """
         _check_method(method, tol)
+        _check_steps(steps, method)
         g = _check_field("rhs", rhs, self.shape)
         if not np.isfinite(g).all():
             raise ValueError("inpaint: rhs must be finite")
@@ -295,7 +320,7 @@ class Inpainter:
         # S^T g = g_K + C_LK^T y_L + C_BK^T y_B with y_L = A_L^{-1} g_L and
         # y_B = A_B^{-1} (g_B + C_LB^T y_L). Each pixel has at most 4 neighbours, so with solve
         # errors e_L, e_B the result is off by at most 4 e_L + 4 (e_B + 4 B_band e_L) <= tol.
-        b_band = bp.bound() if bp.count else 0.0
+        b_band = bp.bound() if bp.count and steps is None else 0.0
         e_l = tol / (8.0 + 32.0 * b_band)
         e_b = tol / 8.0
         t = g.copy()
@@ -303,7 +328,7 @@ class Inpainter:
             if ph.count:
                 b = np.zeros(ph.n0)
                 K.pad_field(ph.active, t, b)
-                y, _ = ph.solve(b, e, method)
+                y, _ = ph.solve(b, e, method, None, steps)
                 K.scatter_adjoint(ph.active, mode, self.band, y, t)
         return np.where(self.known, t, 0.0)
 

@@ -9,7 +9,9 @@ from the edges alone drifts.
 
 For a budget the search fits, for each candidate (spacing, levels, lattice), the lowest edge
 threshold whose file is estimated to fit, scores the candidates by the quality of a short tonal
-optimisation through the real inpainting operator, and refines the winner in full.  The stored
+optimisation through the real inpainting operator (solved roughly: a few multigrid steps per
+solve), and refines the winner in full.  How many candidates, and how long a fit scores them,
+is the effort level (EFFORTS).  The stored
 values are then quantised with a rounding offset (a dead zone towards the predicted level)
 chosen so that the file fits: a tonal-optimised value set codes a little larger than the raw
 pixel values the estimate used.
@@ -269,10 +271,11 @@ class Planner:
                 lo = mid
         return layout(hi)
 
-    def fitter(self, layout: Layout, tol: float = tonal.INNER_TOL) -> tonal.Fitter:
+    def fitter(self, layout: Layout, tol: float = tonal.INNER_TOL,
+               steps: int | None = None) -> tonal.Fitter:
         """Tonal optimiser of a layout's stored positions."""
         pts, _ = self.points(layout)
-        return tonal.Fitter(self.pixels, pts.known_mask(), pts.band, pts.positions, tol)
+        return tonal.Fitter(self.pixels, pts.known_mask(), pts.band, pts.positions, tol, steps)
 
     def code(self, layout: Layout, x: np.ndarray, budget: int | None) -> tuple[bytes, np.ndarray]:
         """File of a layout with values ``x``, quantised with the largest rounding offset whose
@@ -286,11 +289,14 @@ class Planner:
         return b"", k
 
     def evaluate(self, layout: Layout, iterations: int, budget: int | None,
-                 measure: bool = True, tol: float = tonal.INNER_TOL) -> Coded | None:
+                 measure: bool = True, tol: float = tonal.INNER_TOL,
+                 steps: int | None = None, rough: bool = False) -> Coded | None:
         """Fit values with ``iterations`` tonal steps, code to the budget and (``measure``)
-        the decoded error: mean squared, with the rounding the decoder applies (solves to
-        ``tol`` grey levels)."""
-        fit = self.fitter(layout, tol)
+        the decoded error: mean squared, with the rounding the decoder applies.  Solves are
+        certified to ``tol`` grey levels; the fit's solves take ``steps`` solver steps instead
+        when given (it needs descent directions, not digits), and so does the measurement
+        when ``rough`` (an uncertified estimate, for ranking)."""
+        fit = self.fitter(layout, tol, steps)
         if iterations:
             x, near = fit.fit(iterations)
         else:  # the paper's choice, and one solve fewer than fit(0)
@@ -302,6 +308,7 @@ class Planner:
         if not measure:
             return Coded(layout, data, math.nan, x)
         # quantising moves the image little: start the solver from the unquantised one
+        fit.steps = steps if rough else None
         u = fit.render(values.dequantise(k, layout.levels), guess=near)
         err = np.floor(u + 0.5).clip(0, 255) - self.pixels
         return Coded(layout, data, float(np.mean(err * err)), x)
@@ -320,12 +327,11 @@ CHOICES = {
 #: Order in which the coordinate descent visits the fields.
 DESCENT = ("levels", "spacing", "lattice", "min_length", "hysteresis", "denoise",
            "edge_seeds")
-#: Solver accuracy (grey levels) when scoring: the solver's certified bound is far from tight,
-#: and scores at 0.5 match those at 0.02 within 0.001 dB on photos, cartoons and renderings.
-SCORE_TOL = 0.5
-#: Scoring accuracy of the faster efforts: a tolerance of 8 moves scores by 1e-4 dB or less on
-#: the same images, and saves a couple of multigrid iterations per solve.
-FAST_SCORE_TOL = 4.0
+#: Solver steps per solve inside tonal fits and scores (uncertified solves): 4 multigrid-
+#: preconditioned CG steps move scores by 0.005 dB or less from certified solves on photos and
+#: line art, and final files by 0.01 dB, at about half the cost (certifying 0.5 grey levels
+#: takes 6-12 steps).  Only the final files' errors are measured by certified solves.
+FIT_STEPS = 4
 #: Solver accuracy of the final optimisation.
 FINAL_TOL = 0.1
 #: A second family (with or without a lattice) is explored when its best start's error is
@@ -350,18 +356,15 @@ class Effort:
     rival_ratio: float
     #: every how many-th lattice step of the start ladder is tried
     start_stride: int = 2
-    #: solver accuracy (grey levels) when scoring
-    score_tol: float = SCORE_TOL
 
 
 #: Search effort levels (``effort`` of the encoder): 0 fastest ... 2 most thorough.  Scoring
-#: by 1 tonal iteration takes two thirds of the time of 2 and ranks layouts about as well on
+#: by 1 tonal iteration costs two thirds of scoring by 2 and ranks layouts about as well on
 #: average, but not on every image: it can lead the descent to a layout several dB worse
-#: (svalbard at 0.8 bpp: 35.8 against 39.7 dB), so the default stays at 2.  Finals are solved
-#: to FINAL_TOL at every level: the error they report is then the decoder's.
+#: (svalbard at 0.8 bpp: 35.8 against 39.7 dB), so the default stays at 2.
 EFFORTS = (
-    Effort(1, (), 1, 1.0, start_stride=3, score_tol=FAST_SCORE_TOL),
-    Effort(1, DESCENT, 1, RIVAL_RATIO, score_tol=FAST_SCORE_TOL),
+    Effort(1, (), 1, 1.0, start_stride=3),
+    Effort(1, DESCENT, 1, RIVAL_RATIO),
     Effort(2, DESCENT, 2, RIVAL_RATIO),
 )
 DEFAULT_EFFORT = 2
@@ -429,7 +432,7 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
             lay = planner.fit_threshold(t, budget, factor=factor)
             if lay is None:
                 return None
-            c = planner.evaluate(lay, quick, budget, tol=plan.score_tol)
+            c = planner.evaluate(lay, quick, budget, steps=FIT_STEPS, rough=True)
             if c is not None:
                 return c
         return None
@@ -478,14 +481,10 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
             i = THRESHOLDS.index(c.layout.threshold)
             if i > 0:
                 finals.append(replace(c.layout, threshold=THRESHOLDS[i - 1]))
-        jobs = [(lay, tonal_iterations) for lay in finals]
-        scored = top
-        if plan.score_tol > SCORE_TOL:
-            # a score solved this loosely may be off by more than the finals differ: the best
-            # scored layout (its short fit) is measured again, as accurately as the finals
-            jobs.append((top.layout, quick))
-            top = None
-        for c in pool.map(lambda job: planner.evaluate(*job, budget, tol=FINAL_TOL), jobs):
+        # Scores are estimates: the best final wins (the scored file if none fits).
+        scored, top = top, None
+        for c in pool.map(lambda lay: planner.evaluate(lay, tonal_iterations, budget,
+                                                       tol=FINAL_TOL, steps=FIT_STEPS), finals):
             if c is not None and (top is None or c.mse < top.mse):
                 top = c
     return scored if top is None else top

@@ -21,7 +21,9 @@ class Fitter:
     """Least-squares stored values for fixed positions, and images rendered from value sets."""
 
     def __init__(self, image: np.ndarray, known: np.ndarray, band: np.ndarray,
-                 positions: np.ndarray, tol: float = INNER_TOL):
+                 positions: np.ndarray, tol: float = INNER_TOL, steps: int | None = None):
+        """``tol``: accuracy of every solve; ``steps``: take that many solver steps instead
+        (uncertified, see Inpainter.solve)."""
         f = np.asarray(image, dtype=np.float64)
         positions = np.asarray(positions, dtype=np.int64)
         if positions.ndim != 1 or (positions.size and (positions.min() < 0
@@ -34,16 +36,20 @@ class Fitter:
         self.positions = positions
         #: solver accuracy (grey levels) of every solve
         self.tol = float(tol)
+        #: solver steps per solve instead (None: certify tol)
+        self.steps = steps
 
     def render(self, v: np.ndarray, guess: np.ndarray | None = None) -> np.ndarray:
         """The inpainted image (float64, H x W) when the stored pixels hold ``v``; ``guess``:
         an image near it to start the solver from."""
         field = np.zeros(self.flat.size)
         field[self.positions] = v
-        return self.op.solve(field.reshape(self.shape), tol=self.tol, guess=guess)
+        return self.op.solve(field.reshape(self.shape), tol=self.tol, guess=guess,
+                             steps=self.steps)
 
     def _adjoint(self, r: np.ndarray) -> np.ndarray:
-        return self.op.adjoint(r.reshape(self.shape), tol=self.tol).ravel()[self.positions]
+        return self.op.adjoint(r.reshape(self.shape), tol=self.tol,
+                               steps=self.steps).ravel()[self.positions]
 
     def fit(self, iterations: int, start: np.ndarray | None = None
             ) -> tuple[np.ndarray, np.ndarray]:

@@ -259,6 +259,35 @@ def test_a_guess_saves_iterations_not_accuracy(method):
     assert np.array_equal(u[known], img[known])
 
 
+def test_fixed_steps_approach_the_solution_uncertified():
+    img = photo("sipi/peppers.tiff", 64)
+    known, band = edge_masks(img, grid=8)
+    ref = reference_solve(known, img, band)
+    op = inpaint.Inpainter(known, band)
+    errors = []
+    for steps in (1, 2, 4, 8):
+        u = op.solve(img, steps=steps)
+        assert op.laplace_phase.last_iterations == steps and op.last_error == np.inf
+        assert np.array_equal(u[known], img[known])
+        errors.append(np.abs(u - ref).max())
+    # multigrid-preconditioned CG: each step cuts the error several times
+    assert errors[-1] < errors[0] / 100 and errors == sorted(errors, reverse=True)
+    g = np.ones(known.shape)
+    assert np.abs(op.adjoint(g, steps=8) - op.adjoint(g, tol=1e-6)).max() < 1e-2
+
+
+@pytest.mark.parametrize("kw", [dict(steps=0), dict(steps=1.5), dict(steps=True),
+                                dict(steps=4, method="sor")])
+def test_bad_steps_raise(kw):
+    known = np.zeros((8, 8), bool)
+    known[4, 4] = True
+    op = inpaint.Inpainter(known, np.zeros_like(known))
+    with pytest.raises(ValueError, match="steps"):
+        op.solve(np.ones((8, 8)), **kw)
+    with pytest.raises(ValueError, match="steps"):
+        op.adjoint(np.ones((8, 8)), **kw)
+
+
 @pytest.mark.parametrize("guess", [np.zeros((3, 3)), np.full((8, 8), np.nan), "x"])
 def test_a_bad_guess_raises(guess):
     known = np.zeros((8, 8), bool)

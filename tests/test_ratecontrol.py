@@ -149,6 +149,17 @@ def test_more_effort_tries_more_layouts():
     assert counts[0] < counts[1] <= counts[2]
 
 
+def test_rough_scores_are_close_to_certified_ones():
+    img = smooth_scene(96, 96)
+    p = planner(img)
+    for lattice in (0, 6):
+        lay = p.fit_threshold(ratecontrol.Layout(math.inf, 6, 16, lattice, 10), 700)
+        exact = p.evaluate(lay, 2, 700, tol=0.01)
+        rough = p.evaluate(lay, 2, 700, steps=ratecontrol.FIT_STEPS, rough=True)
+        assert rough.mse == pytest.approx(exact.mse, rel=0.01)
+        assert len(rough.data) <= 700 and len(exact.data) <= 700
+
+
 @pytest.mark.parametrize("effort", [-1, 3, 1.0, True, "1"])
 def test_search_rejects_a_bad_effort(effort):
     with pytest.raises(ValueError, match="effort"):
