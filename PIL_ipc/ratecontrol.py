@@ -343,8 +343,7 @@ RIVAL_RATIO = 1.26
 class Effort:
     """How hard the search works: what it costs is candidates x solves per candidate."""
 
-    #: tonal iterations when scoring candidates (1 already ranks layouts as the full
-    #: optimisation does on photos; line art at low rates needs 2)
+    #: tonal iterations when scoring candidates
     score_iterations: int
     #: fields the coordinate descent moves along, in order
     descent: tuple[str, ...]
@@ -400,7 +399,7 @@ def _neighbours(name: str, value: float) -> list[float]:
 
 def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int = 0,
            effort: int = DEFAULT_EFFORT, **fixed: int | None) -> Coded:
-    """The best file not over ``budget`` bytes; ValueError if no layout fits.
+    """The best file not over ``budget`` bytes; BudgetTooSmall if no layout fits.
 
     ``fixed`` pins layout fields (spacing, levels, lattice, min_length, hysteresis, denoise,
     edge_seeds; None = search it); ``effort`` indexes EFFORTS.
