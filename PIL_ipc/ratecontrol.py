@@ -353,8 +353,8 @@ class Effort:
     #: explore the second family when its best start's error is within this factor of the
     #: best (1.0 = only the leading family)
     rival_ratio: float
-    #: every how many-th lattice step of the start ladder is tried
-    start_stride: int = 2
+    #: start lattices, as multiples of the step of one taking about 60 % of the budget
+    sparsity: tuple[float, ...] = (1.0, 1.8, 3.3, 6.0)
 
 
 #: Search effort levels (``effort`` of the encoder): 0 fastest ... 2 most thorough.  Scoring
@@ -362,25 +362,27 @@ class Effort:
 #: average, but not on every image: it can lead the descent to a layout several dB worse
 #: (svalbard at 0.8 bpp: 35.8 against 39.7 dB), so the default stays at 2.
 EFFORTS = (
-    Effort(1, (), 1, 1.0, start_stride=3),
+    Effort(1, (), 1, 1.0, sparsity=(1.3, 3.5)),
     Effort(1, DESCENT, 1, RIVAL_RATIO),
     Effort(2, DESCENT, 2, RIVAL_RATIO),
 )
 DEFAULT_EFFORT = 2
 
 
-def _starts(bpp: float, stride: int = 2) -> list[dict[str, int]]:
-    """Diverse starting layouts at a budget of ``bpp`` bits per pixel."""
-    # A lattice point costs ~3-4 bits (its value; the position is nearly free): lattices from
-    # about half the budget down to a tenth of it, or none (edges only).
+def _starts(bpp: float, sparsity: Sequence[float]) -> list[dict[str, int]]:
+    """Diverse starting layouts at a budget of ``bpp`` bits per pixel: lattices ``sparsity``
+    times sparser than one taking about 60 % of the budget, or none (edges only)."""
+    # A lattice point costs ~3-4 bits (its value; the position is nearly free).  Sparse
+    # lattices (a few % of the budget) matter: they pin down smooth fills between edges.
     dense = math.sqrt(3.5 / max(bpp, 1e-6) / 0.6)
-    steps = [g for g in CHOICES["lattice"][1:] if dense <= g <= 2.6 * dense]
+    ladder = CHOICES["lattice"][1:]
+    steps = sorted({min(ladder, key=lambda g: abs(math.log(g / (k * dense)))) for k in sparsity})
     base = {"spacing": 6 if bpp >= 0.15 else 8 if bpp >= 0.07 else 12,
             "levels": 32 if bpp >= 0.4 else 16 if bpp >= 0.07 else 8}
     # edges from weak continuations and short chains (kept) or from strong, long chains only
     return [{**base, "lattice": g, "min_length": m, "hysteresis": hy, "denoise": 30,
              "edge_seeds": math.inf}
-            for m, hy in ((10, 0.5), (40, 1.0)) for g in [0] + steps[::stride]]
+            for m, hy in ((10, 0.5), (40, 1.0)) for g in [0, *steps]]
 
 
 def _neighbours(name: str, value: float) -> list[float]:
@@ -460,7 +462,7 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
 
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
         score([{**start, **pinned}
-               for start in _starts(8.0 * budget / (h * w), plan.start_stride)])
+               for start in _starts(8.0 * budget / (h * w), plan.sparsity)])
         # Edges alone and edges with a lattice are different regimes: descend from the best
         # start of each unless one is far behind.
         leaders = [c for c in (best(True), best(False)) if c is not None]

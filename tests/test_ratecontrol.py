@@ -160,6 +160,20 @@ def test_rough_scores_are_close_to_certified_ones():
         assert len(rough.data) <= 700 and len(exact.data) <= 700
 
 
+@pytest.mark.parametrize("bpp", [0.8, 0.2, 0.05])
+def test_starts_span_dense_to_sparse_lattices(bpp):
+    """Starts include no lattice, a lattice spending most of the budget and one spending a few
+    per cent (sparse lattices pin smooth fills between edges), each with both edge settings."""
+    starts = ratecontrol._starts(bpp, ratecontrol.EFFORTS[ratecontrol.DEFAULT_EFFORT].sparsity)
+    steps = sorted({s["lattice"] for s in starts})
+    budget_bits = bpp * 512 * 512
+    def share(g):  # of the budget, at ~3.5 bits a lattice point
+        return 3.5 * (512 // g) ** 2 / budget_bits
+    assert steps[0] == 0 and share(steps[1]) > 0.3 and share(steps[-1]) < 0.05
+    assert len(starts) == 2 * len(steps)
+    assert {(s["min_length"], s["hysteresis"]) for s in starts} == {(10, 0.5), (40, 1.0)}
+
+
 @pytest.mark.parametrize("effort", [-1, 3, 1.0, True, "1"])
 def test_search_rejects_a_bad_effort(effort):
     with pytest.raises(ValueError, match="effort"):
