@@ -50,8 +50,9 @@ class EncodeOptions:
     effort: how hard that search works (0..2): 0 scores a few starting layouts only, 1 also
         walks every layout field from the best of them, scoring each by one tonal iteration,
         2 (the default) scores by two and fits two finalists in full.  At 512 x 512 on 2 cores
-        they take about 1-2, 3-8 and 4-10 s; 2 is the most reliable (1 is as good on most
-        images but several dB worse on a few, 0 up to 2 dB worse).  Ignored without a budget.
+        they take about 1-1.6, 3-7 and 4-10 s; 2 is the most reliable (1 is as good on most
+        images but several dB worse on a few, 0 up to 2.5 dB worse).  Ignored without a
+        budget.
     """
 
     threshold: float = 24.0
