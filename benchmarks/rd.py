@@ -30,21 +30,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path[:0] = [str(HERE), str(REPO)]
 
+import rd_codecs  # noqa: E402
 import synthetic  # noqa: E402
-
-
-def _load_codecs():
-    """Import benchmarks/_codecs.py by path: the name `_codecs` is taken by a built-in module."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("rd_codecs", HERE / "_codecs.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-_codecs = _load_codecs()
 
 CODECS = ("ipc", "jpeg", "jpeg2000", "webp", "avif")
 PEERS = CODECS[1:]
@@ -169,7 +156,7 @@ def fill_quality(row: Row, original: np.ndarray, decoded: np.ndarray) -> None:
     row.ssim = ssim(original, decoded)
 
 
-def run_peer(codec: _codecs.PeerCodec, key: str, original: np.ndarray, row: Row,
+def run_peer(codec: rd_codecs.PeerCodec, key: str, original: np.ndarray, row: Row,
              reps: int) -> None:
     """Search the peer's setting for the budget, then measure the chosen file."""
     image = Image.fromarray(original, "L")
@@ -185,13 +172,13 @@ def run_peer(codec: _codecs.PeerCodec, key: str, original: np.ndarray, row: Row,
     row.setting = codec.label(value)
     row.bytes = len(chosen.data)
     row.enc_ms = median_ms(chosen.seconds, lambda: codec.retime(image, value), reps)
-    decoded, first = _codecs.pillow_decode(chosen.data)
-    row.dec_ms = median_ms(first, lambda: _codecs.pillow_decode(chosen.data)[1], reps)
+    decoded, first = rd_codecs.pillow_decode(chosen.data)
+    row.dec_ms = median_ms(first, lambda: rd_codecs.pillow_decode(chosen.data)[1], reps)
     fill_quality(row, original, decoded)
     row.status = "ok"
 
 
-def run_ipc(ipc: _codecs.IpcCodec, original: np.ndarray, row: Row, reps: int) -> None:
+def run_ipc(ipc: rd_codecs.IpcCodec, original: np.ndarray, row: Row, reps: int) -> None:
     """Encode with IPC's rate control at the budget, decode both ways, measure."""
     from PIL_ipc.ratecontrol import BudgetTooSmall  # ipc is importable once IpcCodec exists
 
@@ -205,8 +192,8 @@ def run_ipc(ipc: _codecs.IpcCodec, original: np.ndarray, row: Row, reps: int) ->
                            reps)
     decoded, core_first = ipc.decode(data)
     row.core_dec_ms = median_ms(core_first, lambda: ipc.decode(data)[1], reps)
-    via_plugin, plugin_first = _codecs.pillow_decode(data)
-    row.dec_ms = median_ms(plugin_first, lambda: _codecs.pillow_decode(data)[1], reps)
+    via_plugin, plugin_first = rd_codecs.pillow_decode(data)
+    row.dec_ms = median_ms(plugin_first, lambda: rd_codecs.pillow_decode(data)[1], reps)
     row.bytes = len(data)
     with Image.open(BytesIO(data)) as im:  # the encoder records its chosen edge threshold
         threshold = im.info.get("threshold")
@@ -222,7 +209,7 @@ def run_ipc(ipc: _codecs.IpcCodec, original: np.ndarray, row: Row, reps: int) ->
     row.note = "; ".join(notes)
 
 
-def ipc_warmup(ipc: _codecs.IpcCodec) -> str:
+def ipc_warmup(ipc: rd_codecs.IpcCodec) -> str:
     """Compile the JIT kernels on a small image, and say how long it took."""
     pixels = synthetic.make("mixed", size=64)
     start = time.perf_counter()
@@ -230,7 +217,7 @@ def ipc_warmup(ipc: _codecs.IpcCodec) -> str:
         data = ipc.encode(pixels, 1.0).data
         mid = time.perf_counter()
         ipc.decode(data)
-        _codecs.pillow_decode(data)
+        rd_codecs.pillow_decode(data)
     except ValueError as exc:
         return f"ipc JIT warm-up failed on a 64x64 image: {exc}"
     end = time.perf_counter()
@@ -380,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     images = [resolve_image(n, corpus) for n in names]
     budgets = sorted(set(args.bpp), reverse=True)
 
-    peers = _codecs.peer_codecs()
+    peers = rd_codecs.peer_codecs()
     codecs = []
     for name in dict.fromkeys(args.codecs):
         if name != "ipc" and not peers[name].available():
@@ -390,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     ipc = None
     if "ipc" in codecs:
         try:
-            ipc = _codecs.IpcCodec()
+            ipc = rd_codecs.IpcCodec()
         except ImportError as exc:
             print(f"note: ipc skipped: {exc}")
             codecs.remove("ipc")
