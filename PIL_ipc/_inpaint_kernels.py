@@ -112,40 +112,44 @@ def build_fine(active, band_mode, band, diag, idiag, cE, cS):
 
 
 @njit(cache=True, nogil=True)
-def gather_rhs(active, band_mode, band, ufix, b):
-    """b[p] += sum of ufix over the linked neighbours of each active p that are not active."""
+def boundary_links(active, band_mode, band, dst, src):
+    """The links from active pixels p to linked pixels q that are not active (their data),
+    in the order (p row-major, neighbour k): dst = padded index of p, src = flat index of q.
+
+    Returns their count; fills dst and src only when they are long enough (call once with
+    empty arrays to size them). Solves gather their right-hand sides along these links
+    instead of testing every neighbour of every pixel again.
+    """
     h, w = active.shape
     wp = w + 2
+    n = 0
+    fill = dst.shape[0] > 0
     for i in range(h):
         for j in range(w):
             if not active[i, j]:
                 continue
-            s = 0.0
             for k in range(4):
                 ni, nj, ok = _linked(band_mode, band, i, j, k, h, w)
                 if ok and not active[ni, nj]:
-                    s += ufix[ni, nj]
-            b[(i + 1) * wp + j + 1] += s
+                    if fill:
+                        dst[n] = (i + 1) * wp + j + 1
+                        src[n] = ni * w + nj
+                    n += 1
+    return n
 
 
 @njit(cache=True, nogil=True)
-def scatter_adjoint(active, band_mode, band, x, out):
-    """Transpose of gather_rhs: out[q] += sum of x over the linked active neighbours of q.
+def gather_links(dst, src, ufix, b):
+    """b[dst] += ufix[src] along the links (ufix flat): the data of each active pixel."""
+    for t in range(dst.shape[0]):
+        b[dst[t]] += ufix[src[t]]
 
-    Only pixels q that are not active receive anything.
-    """
-    h, w = active.shape
-    wp = w + 2
-    for i in range(h):
-        for j in range(w):
-            if active[i, j]:
-                continue
-            s = 0.0
-            for k in range(4):
-                ni, nj, ok = _linked(band_mode, band, i, j, k, h, w)
-                if ok and active[ni, nj]:
-                    s += x[(ni + 1) * wp + nj + 1]
-            out[i, j] += s
+
+@njit(cache=True, nogil=True)
+def scatter_links(dst, src, x, out):
+    """Transpose of gather_links: out[src] += x[dst] (out flat)."""
+    for t in range(dst.shape[0]):
+        out[src[t]] += x[dst[t]]
 
 
 @njit(cache=True, nogil=True)
@@ -475,7 +479,8 @@ def fcg(diag, idiag, cE, cS, levels, runs, b, x, thr, maxit, r, z, c1, v1, d, q)
 
     x holds the start vector and the result. Scratch: r, z, c1, v1 span all levels (r and z
     are the right-hand side and result of the K-cycle), d and q level 0.
-    The final test uses the true residual (CG restarts from it if rounding drifted).
+    The final test uses the true residual (CG restarts from it if rounding drifted); with
+    thr <= 0 (maxit steps, uncertified) the recurrence residual is returned instead.
     Returns (iterations, max |residual|).
     """
     wp, r0, r1 = levels[0, 1], levels[0, 2], levels[0, 3]
@@ -512,6 +517,8 @@ def fcg(diag, idiag, cE, cS, levels, runs, b, x, thr, maxit, r, z, c1, v1, d, q)
             for k in range(r0, r1):
                 for p in range(runs[k, 0], runs[k, 1]):
                     d[p] = z[p] + beta * d[p]
+        if thr <= 0.0 and it >= maxit:
+            break  # a fixed number of steps (uncertified): the true residual is not needed
         rmax = residual_max(diag, cE, cS, b, x, r, wp, runs, r0, r1)
     return it, rmax
 

@@ -24,7 +24,7 @@ Methods: "sor" is the paper's successive over-relaxation (lexicographic, omega f
 "fast" is flexible conjugate gradients preconditioned by an aggregation multigrid K-cycle
 (2 x 2 aggregates, Galerkin coarse levels, red-black Gauss-Seidel smoothing).
 
-Costs: an Inpainter holds about 120 bytes per pixel (two operator hierarchies and the solver
+Costs: an Inpainter holds about 136 bytes per pixel (two operator hierarchies and the solver
 vectors; a solve peaks near 175); the kernels release the GIL, but one Inpainter must not be
 used by two threads at once (its vectors are shared). Iteration caps bound the running time
 for any masks; a solve that hits one returns its best iterate with an InpaintWarning.
@@ -50,6 +50,7 @@ BAND_SHARE = 0.25
 # Runs of active cells bridge up to this many inactive cells (loop overhead vs wasted work).
 RUN_GAP = 8
 _NO_RUNS = np.zeros((0, 4), dtype=np.uint64)
+_NO_LINKS = np.zeros(0, dtype=np.int64)
 # Largest image side accepted (keeps every allocation bounded and indices in int64).
 MAX_SIDE = 1 << 16
 
@@ -80,7 +81,15 @@ class _Workspace:
         self.dims, self.total, self.n0 = dims, total, n0
         self.r, self.z, self.c1, self.v1 = (np.zeros(total) for _ in range(4))
         self.d, self.q = np.zeros(n0), np.zeros(n0)
+        # right-hand side and start vector of a phase's solve: reused, because a fresh large
+        # array costs a page fault per 4 KiB on first touch (more than a few solver steps)
+        self.rhs, self.start = np.zeros(n0), np.zeros(n0)
         self.owner = None
+
+    @staticmethod
+    def zeroed(v: np.ndarray) -> np.ndarray:
+        v.fill(0.0)
+        return v
 
     def claim(self, owner: object) -> None:
         """Hand the vectors to another phase: the kernels need r = 0 on its inactive cells."""
@@ -106,6 +115,11 @@ class _Phase:
         self.diag = np.zeros(ws.total)
         self.idiag, self.cE, self.cS = (np.zeros(ws.total, dtype=np.float32) for _ in range(3))
         K.build_fine(active, band_mode, band, self.diag, self.idiag, self.cE, self.cS)
+        # links to the data pixels (known, or solved by the other phase): every right-hand
+        # side and adjoint goes along them
+        n = K.boundary_links(active, band_mode, band, _NO_LINKS, _NO_LINKS)
+        self.link_dst, self.link_src = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        K.boundary_links(active, band_mode, band, self.link_dst, self.link_src)
         for i in range(len(dims) - 1):
             K.coarsen(self.diag, self.idiag, self.cE, self.cS, *dims[i], *dims[i + 1])
         # kernel table: (offset, padded width, first run, end run)
@@ -178,7 +192,7 @@ class _Phase:
         cells; default 0, overwritten); returns (x, certified error bound).  ``steps``: take
         that many FCG steps instead, uncertified (the bound returned is inf)."""
         if x is None:
-            x = np.zeros(self.n0)
+            x = self.ws.zeroed(self.ws.start)
         if steps is not None:
             self.last_iterations, _ = self._fcg(b, x, 0.0, steps)
             return x, np.inf
@@ -286,18 +300,18 @@ class Inpainter:
         errors = [0.0, 0.0]
         # band first (its data: known band pixels), then Laplace (data: known and band pixels);
         # band errors reach the Laplace region at most unamplified (maximum principle)
-        for k, (ph, mode, share) in enumerate(
-            ((self.band_phase, True, BAND_SHARE * tol), (self.laplace_phase, False, None))
+        for k, (ph, share) in enumerate(
+            ((self.band_phase, BAND_SHARE * tol), (self.laplace_phase, None))
         ):
             if ph.count:
-                b = np.zeros(ph.n0)
-                K.gather_rhs(ph.active, mode, self.band, u, b)
+                b = ph.ws.zeroed(ph.ws.rhs)
+                K.gather_links(ph.link_dst, ph.link_src, u.ravel(), b)
                 if share is None:
                     # what the band left; its nominal share if it could not be certified
                     share = tol - errors[0] if errors[0] < tol else (1.0 - BAND_SHARE) * tol
                 x = None
                 if guess is not None:
-                    x = np.zeros(ph.n0)
+                    x = ph.ws.zeroed(ph.ws.start)
                     K.pad_field(ph.active, guess, x)
                 x, errors[k] = ph.solve(b, share, method, x, steps)
                 K.unpad_field(ph.active, x, u)
@@ -324,12 +338,12 @@ class Inpainter:
         e_l = tol / (8.0 + 32.0 * b_band)
         e_b = tol / 8.0
         t = g.copy()
-        for ph, mode, e in ((lp, False, e_l), (bp, True, e_b)):
+        for ph, e in ((lp, e_l), (bp, e_b)):
             if ph.count:
-                b = np.zeros(ph.n0)
+                b = ph.ws.zeroed(ph.ws.rhs)
                 K.pad_field(ph.active, t, b)
                 y, _ = ph.solve(b, e, method, None, steps)
-                K.scatter_adjoint(ph.active, mode, self.band, y, t)
+                K.scatter_links(ph.link_dst, ph.link_src, y, t.ravel())
         return np.where(self.known, t, 0.0)
 
 

@@ -34,6 +34,7 @@ class Fitter:
         self.image = f
         self.flat = f.ravel()
         self.positions = positions
+        self._field = np.zeros(f.size)
         #: solver accuracy (grey levels) of every solve
         self.tol = float(tol)
         #: solver steps per solve instead (None: certify tol)
@@ -42,7 +43,7 @@ class Fitter:
     def render(self, v: np.ndarray, guess: np.ndarray | None = None) -> np.ndarray:
         """The inpainted image (float64, H x W) when the stored pixels hold ``v``; ``guess``:
         an image near it to start the solver from."""
-        field = np.zeros(self.flat.size)
+        field = self._field  # zero off the positions: reused (see inpaint's workspace)
         field[self.positions] = v
         return self.op.solve(field.reshape(self.shape), tol=self.tol, guess=guess,
                              steps=self.steps)
