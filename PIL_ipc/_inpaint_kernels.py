@@ -344,6 +344,15 @@ def level_dot(x, y, runs, r0, r1):
 
 
 @njit(cache=True, nogil=True)
+def flat_dot(x, y):
+    """Sum of x * y over two 1-D arrays (numpy's dot would wake BLAS threads that spin)."""
+    s = 0.0
+    for p in range(x.shape[0]):
+        s += x[p] * y[p]
+    return s
+
+
+@njit(cache=True, nogil=True)
 def level_axpy(a, x, y, runs, r0, r1):
     """y += a * x over the active cells of a level."""
     for k in range(r0, r1):
@@ -510,8 +519,8 @@ def fcg(diag, idiag, cE, cS, levels, runs, b, x, thr, maxit, r, z, c1, v1, d, q)
                     rp = r[p] - alpha * q[p]
                     r[p] = rp
                     rmax = max(rmax, abs(rp))
-            if rmax <= thr:
-                break
+            if rmax <= thr or it >= maxit:
+                break  # (the next direction would go unused)
             kcycle(diag, idiag, cE, cS, levels, runs, r, z, c1, v1, stage, fs)
             beta = -level_dot(z, q, runs, r0, r1) / dq
             for k in range(r0, r1):

@@ -157,7 +157,10 @@ class Planner:
     def smooth(self, iterations: int) -> np.ndarray:
         """The image after ``iterations`` Perona-Malik steps."""
         if iterations not in self._smooth:
-            self._smooth[iterations] = edges.denoise(self.pixels, self.contrast, iterations)
+            # the diffusion is a sequence of steps: continue from the longest run done
+            done = max((k for k in self._smooth if k < iterations), default=0)
+            start = self._smooth[done] if done else self.pixels
+            self._smooth[iterations] = edges.denoise(start, self.contrast, iterations - done)
         return self._smooth[iterations]
 
     def edge(self, layout: Layout) -> tuple[np.ndarray, bytes]:
@@ -332,8 +335,6 @@ DESCENT = ("levels", "spacing", "lattice", "min_length", "hysteresis", "denoise"
 #: line art, and final files by 0.01 dB, at about half the cost (certifying 0.5 grey levels
 #: takes 6-12 steps).  Only the final files' errors are measured by certified solves.
 FIT_STEPS = 4
-#: Solver accuracy of the final optimisation.
-FINAL_TOL = 0.1
 #: A second family (with or without a lattice) is explored when its best start's error is
 #: within this factor of the best (1.26 = 1 dB).
 RIVAL_RATIO = 1.26
@@ -385,15 +386,15 @@ def _starts(bpp: float, sparsity: Sequence[float]) -> list[dict[str, int]]:
             for m, hy in ((10, 0.5), (40, 1.0)) for g in [0, *steps]]
 
 
-def _neighbours(name: str, value: float) -> list[float]:
-    """The choices either side of ``value`` (a lattice never turns on or off here; edge
-    seeds turn on at a moderate and at a dense setting)."""
+def _neighbours(name: str, value: float, reach: int = 1) -> list[float]:
+    """The choices up to ``reach`` steps either side of ``value`` (a lattice never turns on
+    or off here; edge seeds turn on at a moderate and at a dense setting)."""
     choices = CHOICES[name]
     if name == "edge_seeds" and math.isinf(value):
         return [24.0, 8.0]
     i = choices.index(value) if value in choices else \
         min(range(1, len(choices)), key=lambda j: abs(choices[j] - value))
-    out = [choices[j] for j in (i - 1, i, i + 1) if 0 <= j < len(choices)]
+    out = [choices[j] for j in range(i - reach, i + reach + 1) if 0 <= j < len(choices)]
     if name == "lattice":
         out = [c for c in out if (c == 0) == (value == 0)]
     return [c for c in out if c != value]
@@ -457,6 +458,15 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
             while (top := best(family)) is not None:
                 here = {k: getattr(top.layout, k) for k in CHOICES}
                 moves = [{**here, name: v} for v in _neighbours(name, here[name])]
+                new = [m for m in moves if template(m) not in scores]
+                if len(new) == 1:
+                    # after a step one neighbour is the layout just left: look one step
+                    # further on too, so that a batch keeps two threads busy (a move may
+                    # then jump two steps)
+                    ahead = _neighbours(name, new[0][name])
+                    moves += [{**here, name: v} for v in ahead
+                              if v not in (here[name], new[0][name])
+                              and v in _neighbours(name, here[name], 2)]
                 if min(score(moves), default=math.inf) >= top.mse:
                     break
 
@@ -466,9 +476,12 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
         # Edges alone and edges with a lattice are different regimes: descend from the best
         # start of each unless one is far behind.
         leaders = [c for c in (best(True), best(False)) if c is not None]
-        for c in leaders:
-            if c.mse <= plan.rival_ratio * min(d.mse for d in leaders):
-                descend(c.layout.lattice > 0)
+        families = [c.layout.lattice > 0 for c in leaders
+                    if c.mse <= plan.rival_ratio * min(d.mse for d in leaders)]
+        # the families' layouts are disjoint (a move never turns the lattice on or off), so
+        # their descents run side by side, sharing the scoring threads
+        with ThreadPoolExecutor(max_workers=max(len(families), 1)) as sides:
+            list(sides.map(descend, families))
         top = best()
         if top is None:
             raise BudgetTooSmall(f"budget of {budget} bytes is below the smallest file this "
@@ -485,7 +498,7 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
         # Scores are estimates: the best final wins (the scored file if none fits).
         scored, top = top, None
         for c in pool.map(lambda lay: planner.evaluate(lay, tonal_iterations, budget,
-                                                       tol=FINAL_TOL, steps=FIT_STEPS), finals):
+                                                       steps=FIT_STEPS, rough=True), finals):
             if c is not None and (top is None or c.mse < top.mse):
                 top = c
     return scored if top is None else top

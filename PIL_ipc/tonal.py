@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._inpaint_kernels import flat_dot
 from .inpaint import Inpainter
 
 #: Solver accuracy inside the iteration; the final image is solved again at full accuracy by
@@ -68,13 +69,13 @@ class Fitter:
         for _ in range(iterations):
             # the adjoint is only computed when a step follows it
             s = self._adjoint(r)
-            gamma_new = float(s @ s)
+            gamma_new = flat_dot(s, s)
             p = s if p is None else s + (gamma_new / gamma) * p
             gamma = gamma_new
             if gamma <= 1e-12:
                 break
             q = self.render(p).ravel()
-            qq = float(q @ q)
+            qq = flat_dot(q, q)
             if qq <= 0.0:
                 break
             alpha = gamma / qq
