@@ -12,7 +12,7 @@ from dataclasses import fields
 
 from PIL import Image
 
-from . import __version__, container
+from . import __version__, container, ratecontrol
 
 PROG = "ipc"
 
@@ -45,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     enc.add_argument("--edge-seeds", type=float, metavar="D",
                      help="seed edge pixels this far from their neighbours' mean (inf = none)")
     enc.add_argument("--effort", type=int, metavar="E",
-                     help="rate control search effort, 0 (fast) .. 2 (thorough); default 1")
+                     help="rate control search effort, 0 (fast) .. "
+                          f"{len(ratecontrol.EFFORTS) - 1} (thorough); "
+                          f"default {ratecontrol.DEFAULT_EFFORT}")
     target = enc.add_mutually_exclusive_group()
     target.add_argument("--bpp", type=float, metavar="B", help="target bits per pixel")
     target.add_argument("--size", type=int, metavar="BYTES", help="target file size")

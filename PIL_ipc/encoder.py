@@ -47,12 +47,11 @@ class EncodeOptions:
     bpp / size: budget in bits per pixel / in bytes for the whole file; the encoder searches
         the threshold and every layout field left at None for the best decoded file not over it.
         Informative text chunks are left out then: every byte goes to the image.
-    effort: how hard that search works (0..2): 0 scores a few starting layouts only, 1 also
-        walks every layout field from the best of them, scoring each by one tonal iteration,
-        2 (the default) scores by two and fits two finalists in full.  At 512 x 512 on 2 cores
-        they take about 1-1.6, 3-7 and 4-10 s; 2 is the most reliable (1 is as good on most
-        images but several dB worse on a few, 0 up to 2.5 dB worse).  Ignored without a
-        budget.
+    effort: how hard that search works (0..2): 0 scores a few starting layouts only, 1 (the
+        default) also walks the layout fields from the best of them, 2 also walks the second
+        family of layouts (with or without a seed lattice) and fits two finalists in full.
+        At 512 x 512 on 2 cores they take about 1, 2 and 4 s; 0 is up to 2.5 dB worse than 1,
+        2 up to 2 dB better on a few images.  Ignored without a budget.
     """
 
     threshold: float = 24.0

@@ -150,14 +150,25 @@ def test_more_effort_tries_more_layouts():
 
 
 def test_rough_scores_are_close_to_certified_ones():
+    """Fixed-step scores are within 3 % (0.13 dB) of certified ones and rank layouts the
+    same way wherever the certified scores are more than 6 % apart."""
     img = smooth_scene(96, 96)
     p = planner(img)
-    for lattice in (0, 6):
-        lay = p.fit_threshold(ratecontrol.Layout(math.inf, 6, 16, lattice, 10), 700)
-        exact = p.evaluate(lay, 2, 700, tol=0.01)
-        rough = p.evaluate(lay, 2, 700, steps=ratecontrol.FIT_STEPS, rough=True)
-        assert rough.mse == pytest.approx(exact.mse, rel=0.01)
-        assert len(rough.data) <= 700 and len(exact.data) <= 700
+    exact, rough = [], []
+    for lattice in (0, 6, 12):
+        for levels in (8, 32):
+            lay = p.fit_threshold(ratecontrol.Layout(math.inf, 6, levels, lattice, 10), 700)
+            e = p.evaluate(lay, 2, 700, tol=0.01)
+            r = p.evaluate(lay, 2, 700, steps=ratecontrol.FIT_STEPS, rough=True)
+            assert r.mse == pytest.approx(e.mse, rel=0.03)
+            assert len(r.data) <= 700 and len(e.data) <= 700
+            exact.append(e.mse)
+            rough.append(r.mse)
+    pairs = [(i, j) for i in range(len(exact)) for j in range(len(exact))
+             if exact[i] < exact[j] / 1.06]
+    assert pairs
+    for i, j in pairs:
+        assert rough[i] < rough[j]
 
 
 @pytest.mark.parametrize("bpp", [0.8, 0.2, 0.05])
@@ -306,3 +317,14 @@ def test_planner_denoises_on_demand():
     assert np.array_equal(p.smooth(0), img.astype(float))
     assert np.array_equal(p.smooth(12), edges.denoise(img, 6.0, 12))
     assert p.smooth(12) is p.smooth(12)
+
+
+@pytest.mark.parametrize("effort", range(len(ratecontrol.EFFORTS)))
+def test_search_result_does_not_depend_on_threads(effort):
+    """Scoring threads and the side-by-side family walks change the timing only: the same
+    layouts are scored, so the same file comes out."""
+    img = smooth_scene(96, 96)
+    one = ratecontrol.search(planner(img), 600, 6, effort=effort, workers=1)
+    many = ratecontrol.search(planner(img), 600, 6, effort=effort, workers=4)
+    assert one.layout == many.layout
+    assert one.data == many.data
