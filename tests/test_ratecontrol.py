@@ -317,6 +317,10 @@ def test_planner_denoises_on_demand():
     assert np.array_equal(p.smooth(0), img.astype(float))
     assert np.array_equal(p.smooth(12), edges.denoise(img, 6.0, 12))
     assert p.smooth(12) is p.smooth(12)
+    # a longer run continues from a shorter one and matches a run from scratch
+    q = ratecontrol.Planner(img, 6.0)
+    q.smooth(5)
+    assert np.array_equal(q.smooth(12), edges.denoise(img, 6.0, 12))
 
 
 @pytest.mark.parametrize("effort", range(len(ratecontrol.EFFORTS)))
