@@ -93,10 +93,11 @@ _TAN_22_5 = 0.41421356237309503
 
 
 @njit(cache=True, nogil=True)
-def _candidates(gx: np.ndarray, gy: np.ndarray, low: float, thin: bool) -> np.ndarray:
-    """Pixels above ``low``, kept only at maxima across the edge when ``thin``."""
+def _candidates(gx: np.ndarray, gy: np.ndarray, mag: np.ndarray, low: float,
+                thin: bool) -> np.ndarray:
+    """Pixels whose magnitude ``mag`` is above ``low``, kept only at maxima across the edge
+    when ``thin``."""
     h, w = gx.shape
-    mag = np.sqrt(gx * gx + gy * gy)
     out = np.zeros((h, w), dtype=np.bool_)
     for y in range(h):
         for x in range(w):
@@ -172,8 +173,16 @@ def _keep_components(cand: np.ndarray, mag: np.ndarray, high: float,
     return keep.reshape((h, w))
 
 
-def detect(image: np.ndarray, threshold: float, thin: bool = True, hysteresis: float = 1.0,
-           min_length: int = 0) -> np.ndarray:
+class Gradient:
+    """Sobel derivatives and magnitude of an image: computed once, thresholded many times."""
+
+    def __init__(self, image: np.ndarray):
+        self.gx, self.gy = sobel(image)
+        self.magnitude = np.hypot(self.gx, self.gy)
+
+
+def detect(image: np.ndarray | Gradient, threshold: float, thin: bool = True,
+           hysteresis: float = 1.0, min_length: int = 0) -> np.ndarray:
     """Edge plane from the Sobel magnitude of ``image``.
 
     Pixels above ``threshold`` are edges (the paper's rule).  With ``thin`` only maxima across
@@ -184,17 +193,16 @@ def detect(image: np.ndarray, threshold: float, thin: bool = True, hysteresis: f
     """
     if not 0.0 < hysteresis <= 1.0:
         raise ValueError("hysteresis must be in (0, 1]")
-    gx, gy = sobel(image)
-    if gx.size == 0:
-        return np.zeros(gx.shape, dtype=bool)
+    g = image if isinstance(image, Gradient) else Gradient(image)
+    if g.gx.size == 0:
+        return np.zeros(g.gx.shape, dtype=bool)
     high = float(threshold)
-    cand = _candidates(gx, gy, high * hysteresis, bool(thin))
+    cand = _candidates(g.gx, g.gy, g.magnitude, high * hysteresis, bool(thin))
     if hysteresis == 1.0 and min_length <= 1:
         return cand
-    return _keep_components(cand, np.hypot(gx, gy), high, int(min_length))
+    return _keep_components(cand, g.magnitude, high, int(min_length))
 
 
 def gradient_magnitude(image: np.ndarray) -> np.ndarray:
     """Normalised Sobel magnitude (the quantity compared with ``threshold``)."""
-    gx, gy = sobel(image)
-    return np.hypot(gx, gy)
+    return Gradient(image).magnitude

@@ -138,6 +138,7 @@ class Planner:
         self.pixels = pixels
         self.contrast = contrast
         self._smooth = dict(smooth or {})
+        self._gradient: dict[int, edges.Gradient] = {}
         self.shape = pixels.shape
         self.thin = thin
         self.icc_profile, self.exif, self.text = icc_profile, exif, dict(text or {})
@@ -163,6 +164,12 @@ class Planner:
             self._smooth[iterations] = edges.denoise(start, self.contrast, iterations - done)
         return self._smooth[iterations]
 
+    def gradient(self, iterations: int) -> edges.Gradient:
+        """Sobel gradient of the image after ``iterations`` Perona-Malik steps."""
+        if iterations not in self._gradient:
+            self._gradient[iterations] = edges.Gradient(self.smooth(iterations))
+        return self._gradient[iterations]
+
     def edge(self, layout: Layout) -> tuple[np.ndarray, bytes]:
         """Edge plane of a layout and its coding."""
         key = _edge_key(layout)
@@ -170,8 +177,8 @@ class Planner:
             if math.isinf(layout.threshold):
                 plane = np.zeros(self.shape, dtype=bool)
             else:
-                plane = edges.detect(self.smooth(layout.denoise), layout.threshold, self.thin,
-                                     layout.hysteresis, layout.min_length)
+                plane = edges.detect(self.gradient(layout.denoise), layout.threshold,
+                                     self.thin, layout.hysteresis, layout.min_length)
             self._edges[key] = (plane, jbig.encode(plane, tpbon=False))
         return self._edges[key]
 
@@ -224,8 +231,8 @@ class Planner:
             self._deviation[key] = np.where(plane & (count > 0), dev, 0.0)
         return self._deviation[key]
 
-    def assemble(self, layout: Layout, indices: np.ndarray) -> bytes:
-        """The complete file of a layout with the given level indices."""
+    def _file(self, layout: Layout, payload: bytes) -> bytes:
+        """The complete file of a layout with the given values payload."""
         pts, _ = self.points(layout)
         h, w = self.shape
         f = container.IpcFile(
@@ -233,10 +240,14 @@ class Planner:
                                     spacing=layout.spacing, lattice=layout.lattice),
             edge=self.edge(layout)[1],
             seed=self.seed_bytes(layout),
-            values_count=pts.count, values_coding=0,
-            values_payload=code_values(indices, pts.predictors, layout.levels),
+            values_count=pts.count, values_coding=0, values_payload=payload,
             icc_profile=self.icc_profile, exif=self.exif, text=self.text)
         return container.build(f)
+
+    def frame_size(self, layout: Layout) -> int:
+        """Bytes of a layout's file besides the values payload (every field is fixed-width,
+        so the file is this plus the payload)."""
+        return len(self._file(layout, b""))
 
     def estimate(self, layout: Layout, factor: float = TONAL_RATE_FACTOR) -> int:
         """Estimated file size: exact planes, values coded from the raw pixels, times
@@ -251,21 +262,46 @@ class Planner:
 
     def fit_threshold(self, template: Layout, budget: int,
                       thresholds: Sequence[float] = THRESHOLDS,
-                      factor: float = TONAL_RATE_FACTOR) -> Layout | None:
-        """``template`` with the lowest threshold whose estimate fits (bisection on the
-        ladder, which assumes sizes fall as the threshold rises); None if none fits."""
+                      factor: float = TONAL_RATE_FACTOR,
+                      hint: float | None = None) -> Layout | None:
+        """``template`` with the lowest threshold whose estimate fits, None if none fits.
+
+        Bisection on the ladder (which assumes sizes fall as the threshold rises).  A ``hint``
+        (the threshold of a similar layout) is tried first, with its neighbour towards the
+        answer: a neighbour layout's rung is often the same or next one, found in 2 estimates
+        instead of 7 (each new rung costs an edge detection and a plane coding)."""
         def layout(i: int) -> Layout:
             return replace(template, threshold=thresholds[i])
 
         def fits(i: int) -> bool:
             return self.estimate(layout(i), factor) <= budget
 
-        hi = len(thresholds) - 1
-        if not fits(hi):
-            return None
-        if fits(0):
-            return layout(0)
-        lo = 0  # invariant: lo over budget, hi fits
+        top = len(thresholds) - 1
+        lo, hi = -1, top + 1  # sentinels: no rung known to miss / to fit
+        if hint in thresholds:
+            # the hint's rung, then the next one towards the answer; past that, bisect
+            h = thresholds.index(hint)
+            if fits(h):
+                hi = h
+                if h == 0 or not fits(h - 1):
+                    return layout(h)
+                hi = h - 1
+            else:
+                lo = h
+                if h == top:
+                    return None
+                if fits(h + 1):
+                    return layout(h + 1)
+                lo = h + 1
+        if hi > top:
+            if not fits(top):
+                return None
+            hi = top
+        if lo < 0:
+            if fits(0):
+                return layout(0)
+            lo = 0
+        # invariant: lo over budget, hi fits
         while hi - lo > 1:
             mid = (lo + hi) // 2
             if fits(mid):
@@ -284,27 +320,45 @@ class Planner:
         """File of a layout with values ``x``, quantised with the largest rounding offset whose
         file fits ``budget``; returns the file and the level indices (b"" if none fits)."""
         pts, _ = self.points(layout)
+        frame = self.frame_size(layout)
         for offset in OFFSETS:
             k = quantise_toward(x, pts.predictors, layout.levels, offset)
-            data = self.assemble(layout, k)
-            if budget is None or len(data) <= budget:
-                return data, k
+            payload = code_values(k, pts.predictors, layout.levels)
+            if budget is None or frame + len(payload) <= budget:
+                return self._file(layout, payload), k
         return b"", k
+
+    def warm_start(self, layout: Layout, near: Coded) -> np.ndarray:
+        """Start values for a layout's tonal fit: the fitted values of a similar layout
+        ``near`` where the two store the same pixel, the pixel values elsewhere."""
+        pos = self.points(layout)[0].positions
+        start = self.pixels.ravel()[pos].astype(np.float64)
+        ref = self.points(near.layout)[0].positions
+        if ref.size and pos.size:
+            order = np.argsort(ref, kind="stable")
+            ref_sorted = ref[order]
+            i = np.minimum(np.searchsorted(ref_sorted, pos), ref.size - 1)
+            hit = ref_sorted[i] == pos
+            start[hit] = near.values[order[i[hit]]]
+        return start
 
     def evaluate(self, layout: Layout, iterations: int, budget: int | None,
                  measure: bool = True, tol: float = tonal.INNER_TOL,
-                 steps: int | None = None, rough: bool = False) -> Coded | None:
+                 steps: int | None = None, rough: bool = False,
+                 near: Coded | None = None) -> Coded | None:
         """Fit values with ``iterations`` tonal steps, code to the budget and (``measure``)
         the decoded error: mean squared, with the rounding the decoder applies.  Solves are
         certified to ``tol`` grey levels; the fit's solves take ``steps`` solver steps instead
         when given (it needs descent directions, not digits), and so does the measurement
-        when ``rough`` (an uncertified estimate, for ranking)."""
+        when ``rough`` (an uncertified estimate, for ranking).  ``near``: a fitted similar
+        layout, whose values start the fit (see warm_start)."""
         fit = self.fitter(layout, tol, steps)
         if iterations:
-            x, near = fit.fit(iterations)
+            x, image = fit.fit(iterations,
+                               None if near is None else self.warm_start(layout, near))
         else:  # the paper's choice, and one solve fewer than fit(0)
             x = self.pixels.ravel()[fit.positions].astype(np.float64)
-            near = self.pixels
+            image = self.pixels
         data, k = self.code(layout, x, budget)
         if not data:
             return None
@@ -312,7 +366,7 @@ class Planner:
             return Coded(layout, data, math.nan, x)
         # quantising moves the image little: start the solver from the unquantised one
         fit.steps = steps if rough else None
-        u = fit.render(values.dequantise(k, layout.levels), guess=near)
+        u = fit.render(values.dequantise(k, layout.levels), guess=image)
         err = np.floor(u + 0.5).clip(0, 255) - self.pixels
         return Coded(layout, data, float(np.mean(err * err)), x)
 
@@ -341,6 +395,9 @@ FIT_STEPS = 2
 #: the edge seeds worth 7 dB no longer fit).  Larger values trade images against each other
 #: (0.01: splash at 0.2 bpp +1.45 dB, pikachu at 0.05 bpp -0.05 dB).
 MIN_GAIN = 0.002
+#: Layouts scored together in a descent batch at least (padded with likely next moves): one
+#: per thread on the 2-core machines the search is tuned for.
+BATCH = 2
 #: A second family (with or without a lattice) is explored when its best start's error is
 #: within this factor of the best (1.26 = 1 dB).
 RIVAL_RATIO = 1.26
@@ -419,8 +476,12 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
     ``fixed`` pins layout fields (spacing, levels, lattice, min_length, hysteresis, denoise,
     edge_seeds; None = search it); ``effort`` indexes EFFORTS.
     Coordinate descent over the free fields, each candidate with the lowest threshold that
-    fits, scored by a short tonal optimisation; the winner gets the full one.  Candidates
-    are scored on ``workers`` threads (0: one per CPU; the solver kernels release the GIL).
+    fits, scored by a short tonal optimisation; the winner gets the full one.  A move's
+    threshold search starts at the layout it moves from, and its tonal fit from that
+    layout's fitted values (two iterations from there rank layouts better than from the
+    pixel values).  Candidates are scored on ``workers`` threads (0: one per CPU; the solver
+    kernels release the GIL); batches too small to keep two busy are padded with the moves
+    the walk scores next if it does not move.
     """
     unknown = set(fixed) - set(CHOICES)
     if unknown:
@@ -439,23 +500,49 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
                       fields["min_length"], fields["hysteresis"], fields["denoise"],
                       fields["edge_seeds"])
 
-    def evaluate(t: Layout) -> Coded | None:
+    def evaluate(t: Layout, near: Coded | None) -> Coded | None:
         # when the estimate misses (many levels code far larger once optimised), refit
         # assuming a larger growth
+        hint = None if near is None else near.layout.threshold
         for factor in RETRY_FACTORS:
-            lay = planner.fit_threshold(t, budget, factor=factor)
+            lay = planner.fit_threshold(t, budget, factor=factor, hint=hint)
             if lay is None:
                 return None
-            c = planner.evaluate(lay, quick, budget, steps=FIT_STEPS, rough=True)
+            c = planner.evaluate(lay, quick, budget, steps=FIT_STEPS, rough=True, near=near)
             if c is not None:
                 return c
+            hint = lay.threshold
         return None
 
-    def score(batch: list[dict[str, float]]) -> list[float]:
-        todo = list(dict.fromkeys(t for t in map(template, batch) if t not in scores))
-        for t, c in zip(todo, pool.map(evaluate, todo), strict=True):
+    def score(batch: list[dict[str, float]], near: Coded | None = None) -> list[float]:
+        """Scores of layouts given by their fields; ``near``: the scored layout they are
+        moves from (its threshold and values start their fits)."""
+        todo: dict[Layout, Coded | None] = {}
+        for fields in batch:
+            t = template(fields)
+            if t not in scores and t not in todo:
+                todo[t] = near
+        for t, c in zip(todo, pool.map(evaluate, todo, todo.values()), strict=True):
             scores[t] = c
         return [math.inf if scores[t] is None else scores[t].mse for t in map(template, batch)]
+
+    def _speculate(moves: list[dict[str, float]], here: dict[str, float],
+                   later: list[str]) -> list[dict[str, float]]:
+        """Layouts to score beside a batch of fewer than BATCH new ones: the later fields'
+        first moves from ``here``, which the walk scores next unless it moves (most batches
+        end without a move).  A fixed batch size, not the thread count, keeps the result
+        independent of the number of threads."""
+        todo = {t for t in map(template, moves) if t not in scores}
+        extra: list[dict[str, float]] = []
+        for name in later:
+            for v in _neighbours(name, here[name]):
+                if len(todo) >= BATCH:
+                    return extra
+                m = {**here, name: v}
+                if template(m) not in scores and template(m) not in todo:
+                    todo.add(template(m))
+                    extra.append(m)
+        return extra
 
     def best(family: bool | None = None) -> Coded | None:
         """Best scored candidate, among those with (True) or without (False) a lattice."""
@@ -465,9 +552,8 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
 
     def descend(family: bool) -> None:
         current = best(family)
-        for name in plan.descent:
-            if fixed.get(name) is not None:
-                continue
+        fields = [name for name in plan.descent if fixed.get(name) is None]
+        for f, name in enumerate(fields):
             while current is not None:
                 here = {k: getattr(current.layout, k) for k in CHOICES}
                 moves = [{**here, name: v} for v in _neighbours(name, here[name])]
@@ -480,7 +566,7 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
                     moves += [{**here, name: v} for v in ahead
                               if v not in (here[name], new[0][name])
                               and v in _neighbours(name, here[name], 2)]
-                score(moves)
+                score(moves + _speculate(moves, here, fields[f + 1:]), current)
                 done = [c for c in (scores[t] for t in map(template, moves)) if c is not None]
                 step = min(done, key=lambda c: c.mse, default=None)
                 # a move must gain something real: drifting on ties (more levels for 0.01 dB,

@@ -163,6 +163,19 @@ def _decode(data: np.ndarray, predictors: np.ndarray, mid: int, levels: int,
     return bad
 
 
+@njit(cache=True, nogil=True)
+def _first_bad_predictor(pred: np.ndarray) -> int:
+    """Index of the first row that does not refer to earlier values only, -1 if none."""
+    for i in range(pred.shape[0]):
+        a, b, c = pred[i, 0], pred[i, 1], pred[i, 2]
+        if b == -1 and c == -1:
+            if not -1 <= a < i:
+                return i
+        elif not (0 <= a < i and 0 <= b < i and 0 <= c < i):
+            return i
+    return -1
+
+
 def check_predictors(predictors: np.ndarray) -> np.ndarray:
     """The predictor table as a contiguous int64 (N, 3) array; a 1-D array is taken as the
     first column (1-D prediction everywhere).  ValueError unless every row is (a, -1, -1) with
@@ -174,12 +187,9 @@ def check_predictors(predictors: np.ndarray) -> np.ndarray:
     if pred.ndim != 2 or pred.shape[1] != 3:
         raise ValueError(f"predictor table must be N x 3, got shape {pred.shape}")
     pred = np.ascontiguousarray(pred)
-    i = np.arange(pred.shape[0])[:, None]
-    one_d = (pred[:, 1] == -1) & (pred[:, 2] == -1)
-    ok = np.where(one_d, (pred[:, 0] >= -1) & (pred[:, 0] < i[:, 0]),
-                  ((pred >= 0) & (pred < i)).all(axis=1))
-    if pred.size and not ok.all():
-        raise ValueError("predictors must refer to earlier values")
+    bad = _first_bad_predictor(pred)
+    if bad >= 0:
+        raise ValueError(f"predictors must refer to earlier values (row {bad})")
     return pred
 
 

@@ -123,6 +123,63 @@ def test_fit_threshold_is_the_lowest_fitting_rung():
     assert p.fit_threshold(template, 10) is None
 
 
+@pytest.mark.parametrize("budget", [300, 700, 1500])
+def test_a_hint_finds_the_rung_bisection_finds(budget):
+    """Wherever the search starts looking (any hint, on or off the ladder), the rung is the
+    one plain bisection finds: the lowest whose estimate fits, or None."""
+    p = planner(smooth_scene(96, 96))
+    for template in (ratecontrol.Layout(math.inf, 6, 16, 0, 10),
+                     ratecontrol.Layout(math.inf, 4, 32, 8, 5)):
+        plain = p.fit_threshold(template, budget)
+        ladder = ratecontrol.THRESHOLDS
+        for hint in (*ladder[::7], ladder[1], ladder[-2], ladder[-1], 123.456):
+            assert p.fit_threshold(template, budget, hint=hint) == plain
+        if plain is not None:
+            i = ladder.index(plain.threshold)
+            for hint in ladder[max(i - 2, 0):i + 3]:
+                assert p.fit_threshold(template, budget, hint=hint) == plain
+
+
+def test_warm_start_takes_a_similar_layouts_values_where_it_stores_the_same_pixel():
+    img = smooth_scene(96, 96)
+    p = planner(img)
+    near = p.evaluate(ratecontrol.Layout(20.0, 6, 16, 8, 10), 2, None)
+    near_pos = p.points(near.layout)[0].positions
+    fitted = dict(zip(near_pos.tolist(), near.values.tolist(), strict=True))
+    for layout in (ratecontrol.Layout(20.0, 6, 16, 10, 10), ratecontrol.Layout(30.0, 4, 16, 8, 5)):
+        pos = p.points(layout)[0].positions
+        start = p.warm_start(layout, near)
+        shared = 0
+        for i, q in enumerate(pos.tolist()):
+            if q in fitted:
+                shared += 1
+                assert start[i] == fitted[q]
+            else:
+                assert start[i] == img.ravel()[q]
+        assert 0 < shared < pos.size
+    # the fitted values differ from the pixels: the test above can tell the two apart
+    assert not np.allclose(near.values, img.ravel()[near_pos])
+
+
+def test_file_size_is_the_frame_plus_the_values_payload():
+    """code() sizes files as frame + payload without building them: check that against
+    built files, with and without a seed plane and metadata."""
+    img = smooth_scene(96, 96)
+    for kwargs, layout in (({}, ratecontrol.Layout(20.0, 6, 16, 0, 10)),
+                           ({"text": {"Title": "x" * 40}, "icc_profile": b"\x01" * 300},
+                            ratecontrol.Layout(20.0, 6, 16, 8, 10, edge_seeds=8.0))):
+        p = ratecontrol.Planner(img, **kwargs)
+        pts, _ = p.points(layout)
+        x = img.ravel()[pts.positions].astype(float)
+        data, k = p.code(layout, x, None)
+        payload = ratecontrol.code_values(k, pts.predictors, layout.levels)
+        assert len(data) == p.frame_size(layout) + len(payload)
+        assert container.parse(data).values_payload == payload
+        # a budget one byte short of that file takes a coarser rounding offset
+        smaller, k2 = p.code(layout, x, len(data) - 1)
+        assert smaller == b"" or (len(smaller) < len(data) and not np.array_equal(k, k2))
+
+
 @pytest.mark.parametrize("effort", range(len(ratecontrol.EFFORTS)))
 def test_every_effort_fits_the_budget(effort):
     img = smooth_scene(80, 96)
