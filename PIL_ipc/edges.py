@@ -27,24 +27,25 @@ def _perona_malik(u: np.ndarray, contrast: float, iterations: int, dt: float) ->
     cur = u.copy()
     nxt = np.empty_like(cur)
     inv_k2 = 1.0 / (contrast * contrast)
+    # flux through the edge below the pixel in the row above: each edge's flux is computed
+    # once and used by both of its pixels (half the exponentials)
+    south = np.zeros(w)
     for _ in range(iterations):
+        south[:] = 0.0  # zero flux across the image border (reflecting boundary)
         for y in range(h):
+            west = 0.0
             for x in range(w):
                 c = cur[y, x]
-                flux = 0.0
-                # Zero flux across the image border (reflecting boundary).
-                if y > 0:
-                    d = cur[y - 1, x] - c
-                    flux += np.exp(-d * d * inv_k2) * d
-                if y < h - 1:
-                    d = cur[y + 1, x] - c
-                    flux += np.exp(-d * d * inv_k2) * d
-                if x > 0:
-                    d = cur[y, x - 1] - c
-                    flux += np.exp(-d * d * inv_k2) * d
+                flux = -west - south[x]
                 if x < w - 1:
                     d = cur[y, x + 1] - c
-                    flux += np.exp(-d * d * inv_k2) * d
+                    west = np.exp(-d * d * inv_k2) * d
+                    flux += west
+                if y < h - 1:
+                    d = cur[y + 1, x] - c
+                    f = np.exp(-d * d * inv_k2) * d
+                    south[x] = f
+                    flux += f
                 nxt[y, x] = c + dt * flux
         cur, nxt = nxt, cur
     return cur

@@ -34,17 +34,20 @@ def test_denoise_zero_iterations_is_identity():
     assert np.array_equal(edges.denoise(img, 5.0, iterations=0), img)
 
 
-def test_denoise_matches_explicit_formula_one_step():
+@pytest.mark.parametrize("steps", [1, 4])
+def test_denoise_matches_explicit_formula(steps):
     rng = np.random.default_rng(2)
     u = rng.uniform(0, 255, (6, 5))
     k = 20.0
-    p = np.pad(u, 1, mode="edge")  # replicated border = zero flux
-    flux = np.zeros_like(u)
-    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-        d = p[1 + dy:1 + dy + 6, 1 + dx:1 + dx + 5] - u
-        flux += np.exp(-(d / k) ** 2) * d
-    expected = u + edges.PM_TIME_STEP * flux
-    assert np.allclose(edges.denoise(u, k, iterations=1), expected)
+    expected = u
+    for _ in range(steps):
+        p = np.pad(expected, 1, mode="edge")  # replicated border = zero flux
+        flux = np.zeros_like(u)
+        for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+            d = p[1 + dy:1 + dy + 6, 1 + dx:1 + dx + 5] - expected
+            flux += np.exp(-(d / k) ** 2) * d
+        expected = expected + edges.PM_TIME_STEP * flux
+    assert np.allclose(edges.denoise(u, k, iterations=steps), expected, rtol=0, atol=1e-9)
 
 
 def test_sobel_matches_scipy_scaled():
