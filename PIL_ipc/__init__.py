@@ -6,4 +6,4 @@ Importing the package registers the IPC format with Pillow (open, save, ".ipc",
 
 from . import IpcImagePlugin  # noqa: F401  (registers the format with Pillow)
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -32,9 +32,10 @@ from construct import (
 # PNG-style: the high byte catches 7-bit channels, CR LF / LF catch newline translation,
 # 0x1A stops DOS `type`.
 SIGNATURE = b"\x89IPC\r\n\x1a\n"
-FORMAT_VERSION = 2
-#: Versions this reader decodes: version 1 is version 2 without the lattice field (lattice 0).
-SUPPORTED_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+#: Versions this reader decodes: version 1 is version 2 without the lattice field (lattice 0);
+#: version 3 is version 2 plus VALS coding 1.
+SUPPORTED_VERSIONS = (1, 2, 3)
 
 # Largest chunk data length and largest width/height (both fit a signed 32-bit integer, as in PNG).
 MAX_CHUNK_LENGTH = 2**31 - 1
@@ -43,9 +44,12 @@ MAX_DIMENSION = 2**31 - 1
 MODES = {0: "L"}  # IHDR mode code -> Pillow mode name
 MODE_CODES = {name: code for code, name in MODES.items()}
 CODING_ADAPTIVE_BINARY = 0  # the only VALS coding of format versions 1 and 2
-CODINGS = frozenset({CODING_ADAPTIVE_BINARY})
+CODING_BOUNDED = 1  # version 3: decisions the range of levels decides are left out
+#: VALS codings of each version
+CODINGS = {1: frozenset({CODING_ADAPTIVE_BINARY}), 2: frozenset({CODING_ADAPTIVE_BINARY}),
+           3: frozenset({CODING_ADAPTIVE_BINARY, CODING_BOUNDED})}
 
-IHDR_LENGTHS = {1: 14, 2: 16}  # IHDR data length by version
+IHDR_LENGTHS = {1: 14, 2: 16, 3: 16}  # IHDR data length by version
 MAX_LATTICE = 65535
 VALS_HEAD_LENGTH = 5
 MAX_KEYWORD_LENGTH = 79
@@ -387,8 +391,9 @@ def parse(data: bytes, *, lenient: bool = False) -> IpcFile:
             seed = body
         elif ctype == "VALS":
             vals = ValsData.parse(body)
-            if vals.coding not in CODINGS:
-                raise FormatError(f"unknown VALS coding {vals.coding} at offset {info.offset}")
+            if vals.coding not in CODINGS[meta.header.version]:
+                raise FormatError(f"unknown VALS coding {vals.coding} at offset {info.offset} "
+                                  f"(format version {meta.header.version})")
         else:
             meta.take(ctype, body, info.offset)
     if meta.header is None:
@@ -477,8 +482,8 @@ def build(f: IpcFile) -> bytes:
     """Serialise an IpcFile: signature, then chunks in canonical order (metadata first)."""
     h = f.header
     replace(h)  # re-validates: the dataclass may have been changed after construction
-    if f.values_coding not in CODINGS:
-        raise ValueError(f"unknown VALS coding {f.values_coding}")
+    if f.values_coding not in CODINGS[h.version]:
+        raise ValueError(f"unknown VALS coding {f.values_coding} in format version {h.version}")
     if not 0 <= f.values_count <= 0xFFFFFFFF:
         raise ValueError(f"values_count {f.values_count} out of range 0..2**32-1")
     ihdr = IhdrData.build(

@@ -59,7 +59,8 @@ def decode_fields(f: container.IpcFile, *, lenient: bool = False,
             raise DecodeError(f"VALS declares {f.values_count} values, the planes give "
                               f"{points.count}")
     try:
-        indices = values.decode(f.values_payload, points.predictors, h.levels, lenient=lenient)
+        indices = values.decode(f.values_payload, points.predictors, h.levels,
+                                coding=f.values_coding, lenient=lenient)
     except values.ValueCodingError as exc:
         raise DecodeError(str(exc)) from exc
     if points.count == 0:

@@ -5,7 +5,7 @@ test sequence) with PIL_ipc; the IHDR fields are also read here byte by byte (se
 checked against the parser.  The bi-level planes are decoded by JBIG-KIT's ``jbgtopbm``, the
 source points found by a plain-Python transcription of section 6 (seed lattice included), the
 values decoded decision by decision as section 7 lists them, and the PDE of section 8 solved by
-a sparse direct solver.  Format versions 1 and 2 are both read.
+a sparse direct solver.  Format versions 1, 2 and 3 are read (VALS codings 0 and 1).
 
 Predictors are lists [a, -1, -1] (1-D prediction from value a, or the mid level for a = -1) or
 [a, b, c] (2-D prediction from the left, upper and upper-left lattice neighbours' values).
@@ -23,7 +23,7 @@ from reference_solver import reference_solve
 from PIL_ipc import container, qm
 
 #: IHDR data length of each format version (section 4.3).
-IHDR_LENGTHS = {1: 14, 2: 16}
+IHDR_LENGTHS = {1: 14, 2: 16, 3: 16}
 
 
 def jbigkit_decode(bie: bytes) -> np.ndarray:
@@ -32,7 +32,7 @@ def jbigkit_decode(bie: bytes) -> np.ndarray:
 
 
 def read_ihdr(data: bytes) -> dict[str, int]:
-    """Section 4.3 by hand: the IHDR fields of the first chunk (version 1 or 2)."""
+    """Section 4.3 by hand: the IHDR fields of the first chunk (version 1, 2 or 3)."""
     length, ctype = struct.unpack(">I4s", data[8:16])
     if ctype != b"IHDR":
         raise ValueError("first chunk is not IHDR")
@@ -41,7 +41,7 @@ def read_ihdr(data: bytes) -> dict[str, int]:
     if version not in IHDR_LENGTHS or length != IHDR_LENGTHS[version]:
         raise ValueError(f"IHDR of version {version} with {length} data bytes")
     _, mode, width, height, levels, spacing, flags = struct.unpack(">BBIIHBB", body[:14])
-    lattice = struct.unpack(">H", body[14:16])[0] if version == 2 else 0
+    lattice = struct.unpack(">H", body[14:16])[0] if version >= 2 else 0
     return dict(version=version, mode=mode, width=width, height=height, levels=levels,
                 spacing=spacing, flags=flags, lattice=lattice)
 
@@ -129,8 +129,13 @@ def med(a: int, b: int, c: int) -> int:
     return a + b - c
 
 
-def decode_values(payload: bytes, predictors: list[list[int]], levels: int) -> list[int]:
-    """Section 7, one QM decision at a time, in the order the table lists them."""
+def decode_values(payload: bytes, predictors: list[list[int]], levels: int,
+                  coding: int) -> list[int]:
+    """Section 7, one QM decision at a time, in the order the table lists them; coding 1
+    skips the decisions the range 0..levels-1 decides."""
+    if coding not in (0, 1):
+        raise ValueError(f"unknown coding {coding}")
+    top = levels - 1
     data = np.frombuffer(payload, dtype=np.uint8)
     state = qm.dec_init(data)
     st = np.zeros(208, np.uint8)
@@ -152,13 +157,23 @@ def decode_values(payload: bytes, predictors: list[list[int]], levels: int) -> l
         m = 0
         r = 0
         if bit(s + cls):
-            negative = bit(s + 4 + cls)
+            if coding == 1 and pred == 0:
+                negative = 0
+            elif coding == 1 and pred == top:
+                negative = 1
+            else:
+                negative = bit(s + 4 + cls)
+            room = pred if negative else top - pred
+            longest = room.bit_length() if coding == 1 else 8
             n = 1
-            while n < 8 and bit(s + 8 + 8 * cls + n):
+            while n < longest and bit(s + 8 + 8 * cls + n):
                 n += 1
             m = 1
             for j in range(n - 2, -1, -1):
-                m = 2 * m + bit(s + 40 + 8 * (n - 1) + j)
+                if coding == 1 and n == longest and (2 * m + 1) << j > room:
+                    m = 2 * m  # a 1 would pass the room
+                else:
+                    m = 2 * m + bit(s + 40 + 8 * (n - 1) + j)
             r = -m if negative else m
         k = pred + r
         if not 0 <= k < levels:
@@ -181,7 +196,7 @@ def reference_decode(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     assert edges.shape == shape and (seed is None or seed.shape == shape)
     band, positions, predictors = locate(edges, h["spacing"], seed, h["lattice"])
     assert len(positions) == f.values_count
-    ks = decode_values(f.values_payload, predictors, h["levels"])
+    ks = decode_values(f.values_payload, predictors, h["levels"], f.values_coding)
     known = np.zeros(h["width"] * h["height"], bool)
     values = np.zeros(h["width"] * h["height"])
     known[positions] = True

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from PIL_ipc import decoder
+from PIL_ipc import container, decoder
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = 64
@@ -97,7 +97,7 @@ def test_info(work, encoded):
     out = result.stdout
     size = encoded.stat().st_size
     assert f"({size} bytes, {8 * size / SIZE**2:.4f} bpp)" in out
-    assert "size:     64 x 64" in out and "version:  2" in out
+    assert "size:     64 x 64" in out and f"version:  {container.FORMAT_VERSION}" in out
     # chunk rows in file order: IHDR first at offset 8 with length 16, IEND last and empty
     rows = [line.split() for line in out.splitlines() if line.startswith("          ")]
     assert rows[0] == ["8", "IHDR", "16"]

@@ -48,7 +48,7 @@ def assert_conforms(out, ref, data):
     diff = np.abs(out.astype(int) - ref.astype(int))
     assert diff.max() <= 1, f"{int((diff > 1).sum())} pixels off by more than 1"
     # Exact at stored pixels: the rounded stored value.
-    k = values.decode(f.values_payload, points.predictors, f.header.levels)
+    k = values.decode(f.values_payload, points.predictors, f.header.levels, f.values_coding)
     exact = np.clip(np.floor(values.dequantise(k, f.header.levels) + 0.5), 0, 255)
     assert np.array_equal(out.ravel()[points.positions], exact.astype(np.uint8))
 
@@ -128,7 +128,7 @@ def test_sor_solver_conforms(name):
     """The paper's SOR gives a conforming image too (spec section 9: any convergent solver)."""
     data, ref = load(name)
     f, points = stored_pixels(data)
-    k = values.decode(f.values_payload, points.predictors, f.header.levels)
+    k = values.decode(f.values_payload, points.predictors, f.header.levels, f.values_coding)
     u = decoder.reconstruct(points, k, f.header.levels, method="sor")
     assert_conforms(inpaint.to_uint8(u), ref, data)
 
@@ -185,7 +185,7 @@ def test_spec_worked_example_is_the_corpus_file():
     f = container.parse(data)
     band, positions, predictors = reference_locate(jbig.decode(f.edge), f.header.spacing, None,
                                                    f.header.lattice)
-    ks = reference_values(f.values_payload, predictors, f.header.levels)
+    ks = reference_values(f.values_payload, predictors, f.header.levels, f.values_coding)
     rows = [line.split("|")[1:-1] for line in section.splitlines()
             if line.startswith("| ") and line.split("|")[1].strip().isdigit()
             and line.count("|") == 9]
@@ -204,3 +204,21 @@ def test_spec_worked_example_is_the_corpus_file():
             pred = (f.header.levels - 1) // 2 if a < 0 else ks[a]
         p, k, r, v = (int(cells[j].split()[0]) for j in (4, 5, 6, 7))
         assert (p, k, r, v) == (pred, ks[i], ks[i] - pred, ks[i] * 255 // (f.header.levels - 1))
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n.startswith("bounded-")])
+def test_bounded_corpus_files_leave_decisions_out(name):
+    """The bounded-* files are in coding 1 and really use it: the same values in coding 0
+    take more bytes (so the reference decoder's reading of them checks the skipped
+    decisions), and the reference and PIL_ipc read the same values."""
+    data, _ = load(name)
+    f, points = stored_pixels(data)
+    assert (f.header.version, f.values_coding) == (3, values.CODING_BOUNDED)
+    k = values.decode(f.values_payload, points.predictors, f.header.levels, f.values_coding)
+    plain = values.encode(k, points.predictors, f.header.levels, values.CODING_PLAIN)
+    assert len(plain) > 1.05 * len(f.values_payload)
+    _, _, predictors = reference_locate(jbig.decode(f.edge), f.header.spacing,
+                                        jbig.decode(f.seed) if f.seed else None,
+                                        f.header.lattice)
+    assert reference_values(f.values_payload, predictors, f.header.levels,
+                            f.values_coding) == k.tolist()

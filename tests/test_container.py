@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from dataclasses import replace
 
 import pytest
 
@@ -20,9 +21,10 @@ def chunk(ctype: bytes, data: bytes, length: int | None = None) -> bytes:
     return struct.pack(">I", n) + ctype + data + struct.pack(">I", zlib.crc32(ctype + data))
 
 
-def ihdr(version=2, mode=0, width=5, height=3, levels=16, spacing=4, flags=0, lattice=6,
+def ihdr(version=3, mode=0, width=5, height=3, levels=16, spacing=4, flags=0, lattice=6,
          length=None) -> bytes:
-    """IHDR of version 2 (16 data bytes, with the lattice) or, for length 14, of version 1."""
+    """IHDR of version 3 or 2 (16 data bytes, with the lattice) or, for length 14, of
+    version 1."""
     fields = struct.pack(">BBIIHBB", version, mode, width, height, levels, spacing, flags)
     if length is None:
         length = 14 if version == 1 else 16
@@ -54,10 +56,10 @@ MINIMAL = file_of(IHDR, EDGE, VALS, IEND)
 FULL_V1 = file_of(IHDR_V1, ICCP, EXIF, TEXT, EDGE, SEED, VALS, IEND)
 
 
-def sample(version=2) -> IpcFile:
+def sample(version=3) -> IpcFile:
     return IpcFile(
         header=Header(width=5, height=3, levels=16, spacing=4, version=version,
-                      lattice=6 if version == 2 else 0),
+                      lattice=6 if version >= 2 else 0),
         edge=b"EDGEDATA",
         seed=b"SD",
         values_count=7,
@@ -74,9 +76,9 @@ def sample(version=2) -> IpcFile:
 
 def test_signature_and_version():
     assert container.SIGNATURE == SIG
-    assert container.FORMAT_VERSION == 2
+    assert container.FORMAT_VERSION == 3
     assert Header(width=1, height=1, levels=2, spacing=1) == Header(
-        width=1, height=1, levels=2, spacing=1, mode="L", version=2, lattice=0)
+        width=1, height=1, levels=2, spacing=1, mode="L", version=3, lattice=0)
     assert issubclass(TruncatedError, FormatError) and issubclass(FormatError, ValueError)
 
 
@@ -85,7 +87,7 @@ def test_ihdr_bytes_by_hand():
         [
             b"\x00\x00\x00\x10",  # length 16
             b"IHDR",
-            b"\x02",  # version
+            b"\x03",  # version
             b"\x00",  # mode L
             b"\x00\x00\x00\x05",  # width
             b"\x00\x00\x00\x03",  # height
@@ -98,7 +100,7 @@ def test_ihdr_bytes_by_hand():
     assert IHDR[:-4] == expected
     assert container.build(sample())[8:36] == IHDR
     # the spec's example (section 4.3), byte for byte
-    spec = bytes.fromhex("00 00 00 10 49 48 44 52 02 00 00 00 00 05 00 00 00 03 00 10 04 00"
+    spec = bytes.fromhex("00 00 00 10 49 48 44 52 03 00 00 00 00 05 00 00 00 03 00 10 04 00"
                          " 00 06")
     assert IHDR[:-4] == spec
 
@@ -151,7 +153,7 @@ def test_parse_version_1_file():
 def test_lattice_field_round_trip(lattice):
     data = file_of(ihdr(lattice=lattice), EDGE, VALS, IEND)
     h = container.parse(data).header
-    assert (h.version, h.lattice) == (2, lattice)
+    assert (h.version, h.lattice) == (3, lattice)
     f = container.parse(data)
     assert container.build(f) == data
 
@@ -161,8 +163,9 @@ def test_lattice_field_round_trip(lattice):
     [
         (1, 16, "IHDR of version 1 has length 16, must be 14"),
         (2, 14, "IHDR of version 2 has length 14, must be 16"),
-        (3, 16, "unsupported format version 3"),
-        (3, 14, "unsupported format version 3"),
+        (3, 14, "IHDR of version 3 has length 14, must be 16"),
+        (4, 16, "unsupported format version 4"),
+        (4, 14, "unsupported format version 4"),
         (0, 14, "unsupported format version 0"),
         (255, 16, "unsupported format version 255"),
     ],
@@ -178,11 +181,29 @@ def test_ihdr_length_and_version_must_agree(version, length, message):
         container.verify(data)
 
 
+@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("coding", [0, 1, 2, 255])
+def test_vals_codings_of_each_version(version, coding):
+    """Coding 0 in every version; coding 1 (bounded) from version 3 on; nothing else."""
+    vals = chunk(b"VALS", b"\x00\x00\x00\x07" + bytes([coding]) + b"\x01\x02")
+    data = file_of(ihdr(version=version), EDGE, vals, IEND)
+    allowed = coding == 0 or (coding == 1 and version >= 3)
+    f = replace(sample(version), values_coding=coding)
+    if allowed:
+        assert container.parse(data).values_coding == coding
+        assert container.parse(container.build(f)).values_coding == coding
+    else:
+        with pytest.raises(FormatError, match=f"unknown VALS coding {coding}"):
+            container.parse(data)
+        with pytest.raises(ValueError, match=f"unknown VALS coding {coding}"):
+            container.build(f)
+
+
 def test_parse_minimal_defaults():
     f = container.parse(MINIMAL)
     assert f.seed is None and f.icc_profile is None and f.exif is None and f.text == {}
     assert f.truncated is False
-    assert f.header == Header(width=5, height=3, levels=16, spacing=4, mode="L", version=2,
+    assert f.header == Header(width=5, height=3, levels=16, spacing=4, mode="L", version=3,
                               lattice=6)
 
 
@@ -232,7 +253,7 @@ def test_verify():
     "fields, message",
     [
         ({"version": 0}, "version 0"),
-        ({"version": 3}, "version 3"),
+        ({"version": 4}, "version 4"),
         ({"version": 1, "mode": 1}, "mode code 1"),
         ({"version": 1, "flags": 1}, "flags"),
         ({"version": 1, "levels": 1}, "levels"),
@@ -261,7 +282,7 @@ def test_header_edges_of_ranges_accepted():
         {"levels": 256, "spacing": 255, "width": 2**31 - 1, "height": 2**31 - 1,
          "lattice": 65535},
     ):
-        for version in (1, 2):
+        for version in (1, 2, 3):
             data = file_of(ihdr(version=version, **fields), EDGE, VALS, IEND)
             h = container.parse(data).header
             assert (h.levels, h.spacing, h.width, h.height) == (
@@ -270,7 +291,7 @@ def test_header_edges_of_ranges_accepted():
                 fields["width"],
                 fields["height"],
             )
-            assert h.lattice == (fields["lattice"] if version == 2 else 0)
+            assert h.lattice == (fields["lattice"] if version >= 2 else 0)
 
 
 @pytest.mark.parametrize(
@@ -280,7 +301,7 @@ def test_header_edges_of_ranges_accepted():
         {"levels": 300},
         {"spacing": 256},
         {"mode": "RGB"},
-        {"version": 3},
+        {"version": 4},
         {"version": 0},
         {"lattice": -1},
         {"lattice": 65536},
@@ -302,7 +323,7 @@ def test_build_rejects_bad_input():
     with pytest.raises(ValueError, match="levels"):
         container.build(f)
     f = sample()
-    f.values_coding = 1
+    f.values_coding = 2
     with pytest.raises(ValueError, match="coding"):
         container.build(f)
     f = sample()
@@ -369,7 +390,7 @@ def test_bad_signature():
         ((chunk(b"IHDR", b""), EDGE, VALS, IEND), "IHDR .* must be 14 or 16"),
         ((IHDR, EDGE, VALS, chunk(b"IEND", b"x")), "IEND .* must be 0"),
         ((IHDR, EDGE, chunk(b"VALS", b"\x00\x00\x00\x00"), IEND), "VALS .* at least 5"),
-        ((IHDR, EDGE, chunk(b"VALS", b"\x00\x00\x00\x00\x01"), IEND), "unknown VALS coding 1"),
+        ((IHDR, EDGE, chunk(b"VALS", b"\x00\x00\x00\x00\x02"), IEND), "unknown VALS coding 2"),
         ((IHDR, chunk(b"tEXt", b"novalue"), EDGE, VALS, IEND), "no NUL"),
         ((IHDR, chunk(b"tEXt", b"\x00v"), EDGE, VALS, IEND), "keyword must be 1..79"),
         ((IHDR, chunk(b"tEXt", b"k" * 80 + b"\x00v"), EDGE, VALS, IEND), "keyword must be 1..79"),

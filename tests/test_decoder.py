@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from PIL_ipc import container, decoder, encoder, jbig
+from PIL_ipc import container, decoder, encoder, jbig, sources, values
 
 
 @pytest.fixture(scope="module")
@@ -111,10 +111,21 @@ def test_lattice_in_the_header_changes_the_value_count(sample):
     # a lattice too large to hold a pixel of this image changes nothing
     out = decoder.decode(rebuild(data, header=dataclasses.replace(f.header, lattice=100)))
     assert np.array_equal(out, decoder.decode(data))
-    # version 1 (no lattice field) decodes the same planes and values alike
-    v1 = rebuild(data, header=dataclasses.replace(f.header, version=1))
-    assert v1[8:16] == b"\x00\x00\x00\x0eIHDR" and len(v1) == len(data) - 2
-    assert np.array_equal(decoder.decode(v1), decoder.decode(data))
+    # versions 1 (no lattice field) and 2 decode the same planes and values alike, the
+    # values in coding 0 (version 3 codes them in coding 1)
+    pts = sources.locate(jbig.decode(f.edge), f.header.spacing, None, f.header.lattice)
+    k = values.decode(f.values_payload, pts.predictors, f.header.levels, f.values_coding)
+    plain = values.encode(k, pts.predictors, f.header.levels, values.CODING_PLAIN)
+    assert f.values_coding == values.CODING_BOUNDED and len(plain) >= len(f.values_payload)
+    for version in (1, 2):
+        old = rebuild(data, header=dataclasses.replace(f.header, version=version),
+                      values_coding=values.CODING_PLAIN, values_payload=plain)
+        assert container.parse(old).header.version == version
+        assert np.array_equal(decoder.decode(old), decoder.decode(data))
+    v1 = rebuild(data, header=dataclasses.replace(f.header, version=1),
+                 values_coding=values.CODING_PLAIN, values_payload=plain)
+    assert v1[8:16] == b"\x00\x00\x00\x0eIHDR"
+    assert len(v1) == len(data) - 2 + len(plain) - len(f.values_payload)
 
 
 def test_lattice_of_step_one_and_wrong_steps():

@@ -132,7 +132,7 @@ def test_fixed_threshold_with_lattice_and_edge_seeds():
     assert container.parse(plain).seed is None and container.parse(plain).header.lattice == 0
     assert (f.text["lattice"], f.text["edge_seeds"]) == ("8", "30")
     # the lattice is the header's step; the seed plane holds the edge seeds off the lattice
-    assert (f.header.version, f.header.lattice) == (2, 8)
+    assert (f.header.version, f.header.lattice) == (container.FORMAT_VERSION, 8)
     seed = jbig.decode(f.seed)
     lattice = np.zeros(img.shape, bool)
     lattice[4::8, 4::8] = True
@@ -149,7 +149,8 @@ def test_lattice_alone_needs_no_seed_plane():
     img = scene()
     data = encoder.encode(img, encoder.EncodeOptions(threshold=20, lattice=5))
     f = container.parse(data)
-    assert f.seed is None and (f.header.version, f.header.lattice) == (2, 5)
+    assert f.seed is None and (f.header.version, f.header.lattice) == (
+        container.FORMAT_VERSION, 5)
     pts = sources.locate(jbig.decode(f.edge), f.header.spacing, None, 5)
     assert f.values_count == pts.count
     assert pts.known_mask()[2::5, 2::5].all()

@@ -180,7 +180,7 @@ def test_info_lattice_of_a_corpus_file():
 def test_info(encoded):
     parsed = container.parse(encoded)
     im = Image.open(io.BytesIO(encoded))
-    assert im.info["version"] == 2 == parsed.header.version
+    assert im.info["version"] == container.FORMAT_VERSION == parsed.header.version
     assert im.info["levels"] == parsed.header.levels
     assert im.info["spacing"] == parsed.header.spacing
     assert im.info["lattice"] == parsed.header.lattice

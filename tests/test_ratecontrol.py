@@ -277,7 +277,7 @@ def test_search_respects_fixed_fields_and_stores_the_lattice():
     assert (f.header.spacing, f.header.levels, best.layout.lattice) == (5, 12, 7)
     assert (best.layout.min_length, best.layout.hysteresis, best.layout.denoise) == (3, 0.7, 10)
     # the lattice is the header's step, not a seed plane
-    assert (f.header.version, f.header.lattice, f.seed) == (2, 7, None)
+    assert (f.header.version, f.header.lattice, f.seed) == (container.FORMAT_VERSION, 7, None)
     pts = sources.locate(jbig.decode(f.edge), 5, None, 7)
     assert pts.count == f.values_count and pts.known_mask()[3::7, 3::7].all()
 
@@ -321,7 +321,7 @@ def test_code_values_of_a_lone_mid_level_value():
     pred = np.array([-1])
     for k in range(8):
         payload = ratecontrol.code_values(np.array([k]), pred, 8)
-        assert values.decode(payload, pred, 8).tolist() == [k]
+        assert values.decode(payload, pred, 8, ratecontrol.VALUES_CODING).tolist() == [k]
 
 
 def test_search_rejects_unknown_fields():

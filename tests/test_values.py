@@ -7,6 +7,12 @@ from reference_decoder import locate
 from PIL_ipc import qm, values
 
 
+@pytest.fixture(params=values.CODINGS)
+def coding(request):
+    """Every test of the coder runs with both VALS codings."""
+    return request.param
+
+
 def rows_of(predictors):
     """Predictor rows (a, b, c): a 1-D predictor j is the row (j, -1, -1)."""
     return [(int(r), -1, -1) if np.ndim(r) == 0 else tuple(int(v) for v in r)
@@ -17,9 +23,11 @@ def activity(t):
     return 0 if t == 0 else 1 if t <= 2 else 2 if t <= 6 else 3
 
 
-def binarise_reference(indices, predictors, levels):
+def binarise_reference(indices, predictors, levels, coding):
     """The bit layout of spec section 7, transcribed in plain Python: (bits, contexts).
-    ``predictors`` holds 1-D predictors (ints or rows (a, -1, -1)) and 2-D rows (a, b, c)."""
+    ``predictors`` holds 1-D predictors (ints or rows (a, -1, -1)) and 2-D rows (a, b, c).
+    Coding 1 leaves out the decisions the range 0..levels-1 decides."""
+    top = levels - 1
     bits, cxs = [], []
     mid = (levels - 1) // 2
     previous = 0
@@ -41,16 +49,22 @@ def binarise_reference(indices, predictors, levels):
         bits.append(int(m != 0))
         cxs.append(s + cls)
         if m:
-            bits.append(int(r < 0))
-            cxs.append(s + 4 + cls)
+            if coding == 0 or pred not in (0, top):
+                bits.append(int(r < 0))
+                cxs.append(s + 4 + cls)
+            room = pred if r < 0 else top - pred  # largest m the range allows
+            longest = room.bit_length() if coding == 1 else 8
             n = m.bit_length()
             for j in range(1, n):
                 bits.append(1)
                 cxs.append(s + 8 + cls * 8 + j)
-            if n < 8:
+            if n < longest:
                 bits.append(0)
                 cxs.append(s + 8 + cls * 8 + n)
             for j in range(n - 2, -1, -1):
+                high = (m >> (j + 1)) << (j + 1)  # the bits above j
+                if coding == 1 and n == longest and high + (1 << j) > room:
+                    continue  # a 1 here would pass the room: the bit is 0
                 bits.append((m >> j) & 1)
                 cxs.append(s + 40 + (n - 1) * 8 + j)
         previous = activity(m)
@@ -82,39 +96,40 @@ def random_walk(n, levels, seed):
 
 
 @pytest.mark.parametrize("levels", [2, 3, 16, 64, 256])
-def test_round_trip(levels):
+def test_round_trip(levels, coding):
     rng = np.random.default_rng(levels)
     n = 3000
     idx = rng.integers(0, levels, n)
     idx[: n // 2] = random_walk(n // 2, levels, levels)
     # Tree-shaped predictors, as sources.locate produces.
     pred = np.array([-1] + [int(rng.integers(max(0, i - 8), i)) for i in range(1, n)])
-    data = values.encode(idx, pred, levels)
-    assert np.array_equal(values.decode(data, pred, levels), idx)
+    data = values.encode(idx, pred, levels, coding)
+    assert np.array_equal(values.decode(data, pred, levels, coding), idx)
 
 
-def test_extreme_residuals():
+def test_extreme_residuals(coding):
     idx = np.array([0, 255, 0, 255, 128, 127, 0])
     pred = np.arange(idx.size) - 1
-    assert np.array_equal(values.decode(values.encode(idx, pred, 256), pred, 256), idx)
+    data = values.encode(idx, pred, 256, coding)
+    assert np.array_equal(values.decode(data, pred, 256, coding), idx)
 
 
-def test_bit_layout_matches_reference():
+def test_bit_layout_matches_reference(coding):
     rng = np.random.default_rng(5)
     levels = 64
     idx = random_walk(500, levels, 5)
     idx[::37] = rng.integers(0, levels, idx[::37].size)
     pred = np.arange(idx.size) - 1
     pred[::5] = -1
-    bits, cxs = binarise_reference(idx.tolist(), pred.tolist(), levels)
+    bits, cxs = binarise_reference(idx.tolist(), pred.tolist(), levels, coding)
     assert max(cxs) < values.N_CONTEXTS
-    assert values.encode(idx, pred, levels) == qm.encode_decisions(bits, cxs)
+    assert values.encode(idx, pred, levels, coding) == qm.encode_decisions(bits, cxs)
 
 
-def test_constant_values_cost_almost_nothing():
+def test_constant_values_cost_almost_nothing(coding):
     idx = np.full(20000, 40)
     pred = np.arange(idx.size) - 1
-    assert len(values.encode(idx, pred, 64)) < 40
+    assert len(values.encode(idx, pred, 64, coding)) < 40
 
 
 def test_quantise_dequantise():
@@ -129,35 +144,71 @@ def test_quantise_dequantise():
 
 
 def test_out_of_range_value_is_an_error():
-    # Coded with 256 levels, read back as 16 levels: values leave 0..15.
+    # Coded with 256 levels, read back as 16 levels: values leave 0..15 (coding 0 only: the
+    # bounded coding cannot code a value outside the range, see below).
     idx = np.array([200, 250])
     pred = np.array([-1, 0])
-    data = values.encode(idx, pred, 256)
+    data = values.encode(idx, pred, 256, values.CODING_PLAIN)
     with pytest.raises(values.ValueCodingError):
-        values.decode(data, pred, 16)
-    lenient = values.decode(data, pred, 16, lenient=True)
+        values.decode(data, pred, 16, values.CODING_PLAIN)
+    lenient = values.decode(data, pred, 16, values.CODING_PLAIN, lenient=True)
     assert lenient.min() >= 0 and lenient.max() <= 15
 
 
-def test_garbage_payloads_end_in_values_or_error():
+@pytest.mark.parametrize("levels", [2, 3, 8, 12, 255, 256])
+def test_bounded_coding_decodes_any_payload_within_the_range(levels):
+    """In coding 1 a nonzero residual's sign is coded only when both directions have room,
+    and its length and mantissa never pass the room: whatever the bytes, every value is a
+    level (coding 0 can go out of range: the test above)."""
+    rng = np.random.default_rng(levels)
+    table = lattice_table(20, 24, 3, levels)
+    for _ in range(40):
+        junk = rng.integers(0, 256, int(rng.integers(0, 300)), dtype=np.uint8).tobytes()
+        out = values.decode(junk, table, levels, values.CODING_BOUNDED)
+        assert out.min() >= 0 and out.max() < levels
+    k = values.decode(b"\xff" * 400, table, levels, values.CODING_PLAIN, lenient=True)
+    assert k.size == len(table)
+
+
+def test_bounded_coding_is_never_larger_on_extreme_values():
+    """Two-level and cartoon-like values sit at the range's ends: most signs are implied."""
+    rng = np.random.default_rng(4)
+    for levels in (2, 4, 8):
+        idx = np.where(rng.random(3000) < 0.5, 0, levels - 1)
+        noise = rng.random(3000) < 0.2
+        idx[noise] = rng.integers(0, levels, int(noise.sum()))
+        pred = np.arange(idx.size) - 1
+        plain = values.encode(idx, pred, levels, values.CODING_PLAIN)
+        bounded = values.encode(idx, pred, levels, values.CODING_BOUNDED)
+        assert len(bounded) < 0.8 * len(plain)
+
+
+def test_unknown_coding_is_rejected():
+    with pytest.raises(ValueError):
+        values.encode(np.array([1]), np.array([-1]), 4, 2)
+    with pytest.raises(ValueError):
+        values.decode(b"", np.array([-1]), 4, 7)
+
+
+def test_garbage_payloads_end_in_values_or_error(coding):
     rng = np.random.default_rng(9)
     pred = np.arange(2000) - 1
     for _ in range(50):
         junk = rng.integers(0, 256, int(rng.integers(0, 64)), dtype=np.uint8).tobytes()
         try:
-            out = values.decode(junk, pred, 64)
+            out = values.decode(junk, pred, 64, coding)
         except values.ValueCodingError:
             continue
         assert out.shape == (2000,) and out.min() >= 0 and out.max() < 64
 
 
-def test_bad_inputs():
+def test_bad_inputs(coding):
     with pytest.raises(ValueError):
-        values.encode(np.array([1, 2]), np.array([-1, 1]), 64)  # predictor not backwards
+        values.encode(np.array([1, 2]), np.array([-1, 1]), 64, coding)  # predictor not backwards
     with pytest.raises(ValueError):
-        values.encode(np.array([64]), np.array([-1]), 64)  # index out of range
+        values.encode(np.array([64]), np.array([-1]), 64, coding)  # index out of range
     with pytest.raises(ValueError):
-        values.decode(b"", np.array([0]), 64)
+        values.decode(b"", np.array([0]), 64, coding)
 
 
 # --- 2-D prediction (lattice values) ------------------------------------------------------------
@@ -178,7 +229,7 @@ def test_med_predictor_by_hand():
         assert values.predict(k, np.array(row, dtype=np.int64), 3) == expected, row
 
 
-def test_2d_bit_layout_by_hand():
+def test_2d_bit_layout_by_hand(coding):
     """Decisions and contexts of spec section 7 worked out by hand (16 levels, mid 7)."""
     idx = [5, 9, 9, 5, 8, 6, 6]
     table = [[-1, -1, -1], [0, -1, -1], [1, -1, -1], [0, 1, 2], [3, 1, 0], [0, 1, 4],
@@ -199,28 +250,28 @@ def test_2d_bit_layout_by_hand():
         # 6: 1-D from value 5: r = 0, class of the previous m = 0
         (0, 0),
     ]
-    bits, cxs = binarise_reference(idx, table, 16)
+    bits, cxs = binarise_reference(idx, table, 16, coding)
     assert list(zip(bits, cxs, strict=True)) == expected
-    data = values.encode(np.array(idx), np.array(table), 16)
+    data = values.encode(np.array(idx), np.array(table), 16, coding)
     assert data == qm.encode_decisions(bits, cxs)
-    assert values.decode(data, np.array(table), 16).tolist() == idx
+    assert values.decode(data, np.array(table), 16, coding).tolist() == idx
 
 
 @pytest.mark.parametrize("levels", [2, 16, 64, 256])
 @pytest.mark.parametrize("g", [1, 2, 5])
-def test_2d_bit_layout_matches_reference(levels, g):
+def test_2d_bit_layout_matches_reference(levels, g, coding):
     table = lattice_table(24, 30, g, levels + g)
     idx = smooth_levels(table.shape[0], levels, levels * g)
     idx[::23] = np.random.default_rng(g).integers(0, levels, idx[::23].size)
-    bits, cxs = binarise_reference(idx, table, levels)
+    bits, cxs = binarise_reference(idx, table, levels, coding)
     assert (table[:, 1] >= 0).any() and max(cxs) >= 104 and max(cxs) < values.N_CONTEXTS
-    data = values.encode(idx, table, levels)
+    data = values.encode(idx, table, levels, coding)
     assert data == qm.encode_decisions(bits, cxs)
-    assert np.array_equal(values.decode(data, table, levels), idx)
+    assert np.array_equal(values.decode(data, table, levels, coding), idx)
 
 
 @pytest.mark.parametrize("levels", [2, 3, 64, 256])
-def test_2d_round_trip_random_tables(levels):
+def test_2d_round_trip_random_tables(levels, coding):
     """Random tables mixing 1-D rows and 2-D rows of any earlier values, extreme values too."""
     rng = np.random.default_rng(levels + 7)
     n = 2000
@@ -234,21 +285,22 @@ def test_2d_round_trip_random_tables(levels):
     idx[: n // 2] = random_walk(n // 2, levels, levels)
     idx[::97] = levels - 1
     idx[::89] = 0
-    data = values.encode(idx, table, levels)
-    assert data == qm.encode_decisions(*binarise_reference(idx, table, levels))
-    assert np.array_equal(values.decode(data, table, levels), idx)
+    data = values.encode(idx, table, levels, coding)
+    assert data == qm.encode_decisions(*binarise_reference(idx, table, levels, coding))
+    assert np.array_equal(values.decode(data, table, levels, coding), idx)
 
 
-def test_1d_table_equals_1d_array():
+def test_1d_table_equals_1d_array(coding):
     idx = random_walk(300, 64, 3)
     pred = np.arange(idx.size) - 1
     pred[::7] = -1
     table = np.column_stack([pred, np.full((idx.size, 2), -1)])
-    assert values.encode(idx, table, 64) == values.encode(idx, pred, 64)
-    assert np.array_equal(values.decode(values.encode(idx, pred, 64), table, 64), idx)
+    assert values.encode(idx, table, 64, coding) == values.encode(idx, pred, 64, coding)
+    data = values.encode(idx, pred, 64, coding)
+    assert np.array_equal(values.decode(data, table, 64, coding), idx)
 
 
-def test_2d_prediction_is_cheaper_on_a_smooth_surface():
+def test_2d_prediction_is_cheaper_on_a_smooth_surface(coding):
     """A plane ramp in 2-D: MED predicts it exactly, a raster 1-D chain does not."""
     h, w = 30, 40
     y, x = np.mgrid[0:h, 0:w]
@@ -257,7 +309,8 @@ def test_2d_prediction_is_cheaper_on_a_smooth_surface():
     _, pos, table = locate(np.zeros((h, w), bool), 3, None, 1)
     assert pos == list(range(h * w))
     flat = np.arange(h * w) - 1
-    assert len(values.encode(idx, np.array(table), 256)) < len(values.encode(idx, flat, 256)) / 4
+    assert len(values.encode(idx, np.array(table), 256, coding)) \
+        < len(values.encode(idx, flat, 256, coding)) / 4
 
 
 @pytest.mark.parametrize("table", [
@@ -277,13 +330,13 @@ def test_2d_prediction_is_cheaper_on_a_smooth_surface():
     [[-1, -1, -1, -1], [0, -1, -1, -1], [0, 1, 0, -1]],  # four columns
     [[[-1, -1, -1]], [[0, -1, -1]], [[0, 1, 0]]],  # three dimensions
 ])
-def test_malformed_predictor_tables_raise(table):
+def test_malformed_predictor_tables_raise(table, coding):
     table = np.array(table)
     idx = np.array([3, 4, 5])
     with pytest.raises(ValueError):
-        values.encode(idx, table, 16)
+        values.encode(idx, table, 16, coding)
     with pytest.raises(ValueError):
-        values.decode(b"\x12\x34", table, 16)
+        values.decode(b"\x12\x34", table, 16, coding)
     with pytest.raises(ValueError):
         values.check_predictors(table)
 

@@ -8,8 +8,8 @@ values, scipy's direct solver for the PDE), not from the decoder under test.  MA
 records the options, sizes and checksums.  Run it again whenever the format changes (and bump
 the version).
 
-Files of earlier versions (``v1-*``) are kept as they were written: they are never re-encoded,
-only checked to be unchanged and to decode to their reference PNG again.
+Files of earlier versions (``v1-*``, ``v2-*``) are kept as they were written: they are never
+re-encoded, only checked to be unchanged and to decode to their reference PNG again.
 """
 
 from __future__ import annotations
@@ -73,6 +73,13 @@ def entries(src: Path):
     yield "odd-37x23", peppers[101:138, 203:226], dict(threshold=16, spacing=2, min_length=0,
                                                        lattice=0)
     yield "house-0.25bpp", source(src, "sipi/house.tiff"), dict(bpp=0.25)
+    # coding 1 leaves out decisions the range decides: few levels put most predictions at
+    # the range's ends (4 levels: signs implied at 0 and 3, lengths and mantissas bounded;
+    # 2 levels: every nonzero residual is +-1 with its sign implied, no length decision)
+    yield "bounded-comic-levels-4", source(src, "cartoon/comic.pgm")[150:246, 200:296], dict(
+        threshold=32, levels=4, lattice=6)
+    yield "bounded-noise-levels-2", noise(), dict(threshold=40, levels=2, lattice=3, tonal=0,
+                                                  min_length=0)
 
 
 def check_frozen(manifest: dict) -> None:
