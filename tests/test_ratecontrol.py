@@ -140,6 +140,34 @@ def test_a_hint_finds_the_rung_bisection_finds(budget):
                 assert p.fit_threshold(template, budget, hint=hint) == plain
 
 
+def flat_scene(h=64, w=64):
+    """Flat-coloured shapes: a cartoon without shading."""
+    y, x = np.mgrid[0:h, 0:w]
+    img = np.full((h, w), 200, np.uint8)
+    img[(y - 20) ** 2 + (x - 24) ** 2 < 144] = 40
+    img[40:56, 8:60] = 120
+    img[(x > y + 10) & (y < 30)] = 230
+    return img
+
+
+def test_every_pixel_stored_is_a_start_only_at_high_rates():
+    assert any(s["lattice"] == 1 for s in ratecontrol._starts(0.8, (1.0,)))
+    assert not any(s["lattice"] == 1 for s in ratecontrol._starts(0.1, (1.0,)))
+    assert 1 not in ratecontrol.CHOICES["lattice"]  # a start, never a walk step
+
+
+def test_flat_colours_at_a_high_rate_code_near_losslessly():
+    """With every pixel stored and predicted in 2-D, a flat-coloured image at 0.8 bpp comes
+    back almost exactly; sparse layouts stay far below (their edges are interpolated)."""
+    img = flat_scene()
+    budget = img.size * 8 // 10 // 8
+    best = ratecontrol.search(planner(img), budget, 6)
+    assert best.layout.lattice == 1 and len(best.data) <= budget
+    assert psnr(img, decoder.decode(best.data)) > 50
+    sparse = ratecontrol.search(planner(img), budget, 6, lattice=6)
+    assert psnr(img, decoder.decode(sparse.data)) < 45
+
+
 def test_warm_start_takes_a_similar_layouts_values_where_it_stores_the_same_pixel():
     img = smooth_scene(96, 96)
     p = planner(img)
