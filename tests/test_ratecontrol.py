@@ -260,7 +260,9 @@ def test_rough_scores_are_close_to_certified_ones():
 def test_starts_span_dense_to_sparse_lattices(bpp):
     """Starts include no lattice, a lattice spending most of the budget and one spending a few
     per cent (sparse lattices pin smooth fills between edges), each with both edge settings."""
-    starts = ratecontrol._starts(bpp, ratecontrol.EFFORTS[ratecontrol.DEFAULT_EFFORT].sparsity)
+    everything = ratecontrol._starts(bpp,
+                                     ratecontrol.EFFORTS[ratecontrol.DEFAULT_EFFORT].sparsity)
+    starts = [s for s in everything if s["lattice"] != 1]  # every pixel stored: tested apart
     steps = sorted({s["lattice"] for s in starts})
     budget_bits = bpp * 512 * 512
     def share(g):  # of the budget, at ~3.5 bits a lattice point
@@ -268,6 +270,7 @@ def test_starts_span_dense_to_sparse_lattices(bpp):
     assert steps[0] == 0 and share(steps[1]) > 0.3 and share(steps[-1]) < 0.05
     assert len(starts) == 2 * len(steps)
     assert {(s["min_length"], s["hysteresis"]) for s in starts} == {(10, 0.5), (40, 1.0)}
+    assert len(everything) - len(starts) == (1 if bpp >= 0.15 else 0)
 
 
 @pytest.mark.parametrize("effort", [-1, 3, 1.0, True, "1"])
