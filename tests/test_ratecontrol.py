@@ -1,6 +1,7 @@
 """Rate control: layouts, rate-aware quantisation, budget fitting and the layout search."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -420,3 +421,36 @@ def test_search_result_does_not_depend_on_threads(effort):
     many = ratecontrol.search(planner(img), 600, 6, effort=effort, workers=4)
     assert one.layout == many.layout
     assert one.data == many.data
+
+
+class ScriptedPlanner:
+    """A planner whose scores are a given function of the layout: the search's walk alone."""
+
+    def __init__(self, error_of_levels):
+        self.shape = (64, 64)
+        self.error_of_levels = error_of_levels
+        self.scored = []
+
+    def fit_threshold(self, template, budget, factor=None, hint=None):
+        return replace(template, threshold=ratecontrol.THRESHOLDS[10])
+
+    def evaluate(self, layout, iterations, budget, **kwargs):
+        self.scored.append(layout)
+        mse = self.error_of_levels.get(layout.levels, 1000.0)
+        return ratecontrol.Coded(layout, b"file", mse, np.zeros(1))
+
+
+@pytest.mark.parametrize("gain, moves", [(0.001, False), (0.005, True)])
+def test_the_walk_moves_only_for_a_real_gain(gain, moves):
+    """A neighbour better by less than MIN_GAIN (0.2 %) is a tie: the walk stays, and never
+    scores the layouts beyond it; a larger gain moves it on."""
+    assert ratecontrol.MIN_GAIN == 0.002
+    start_levels = 16  # _starts' levels at this rate
+    errors = {start_levels: 100.0, 24: 100.0 * (1 - gain), 32: 50.0}
+    p = ScriptedPlanner(errors)
+    best = ratecontrol.search(p, 64 * 64 // 80, 2, effort=1,
+                              spacing=8, lattice=0, min_length=10, hysteresis=0.5, denoise=30,
+                              edge_seeds=math.inf)
+    assert {lay.levels for lay in p.scored} >= {12, start_levels, 24}
+    assert (32 in {lay.levels for lay in p.scored}) == moves
+    assert best.layout.levels == (32 if moves else 24)
