@@ -57,12 +57,6 @@ class Fitter:
             ) -> tuple[np.ndarray, np.ndarray]:
         """CGLS from ``start`` (default: the pixel values): the values (clipped to 0..255) and
         the inpainted image of the unclipped values."""
-        *_, last = self.iterates(iterations, start)
-        return last[1], last[2]
-
-    def iterates(self, iterations: int, start: np.ndarray | None = None):
-        """The CGLS iterates from ``start``: (iteration, values clipped to 0..255, image of
-        the unclipped values) after 0, 1, ... ``iterations`` steps (fewer if it converges)."""
         flat_f = self.flat
         if start is None:
             x = flat_f[self.positions].copy()
@@ -71,24 +65,23 @@ class Fitter:
             if x.shape != self.positions.shape:
                 raise ValueError(f"start has shape {x.shape}, expected {self.positions.shape}")
         r = flat_f - self.render(x, guess=self.image).ravel()  # S x is near the image
-        yield 0, np.clip(x, 0.0, 255.0), (flat_f - r).reshape(self.shape)
         p = gamma = None
-        for k in range(1, iterations + 1):
+        for _ in range(iterations):
             # the adjoint is only computed when a step follows it
             s = self._adjoint(r)
             gamma_new = flat_dot(s, s)
             p = s if p is None else s + (gamma_new / gamma) * p
             gamma = gamma_new
             if gamma <= 1e-12:
-                return
+                break
             q = self.render(p).ravel()
             qq = flat_dot(q, q)
             if qq <= 0.0:
-                return
+                break
             alpha = gamma / qq
             x += alpha * p
             r -= alpha * q
-            yield k, np.clip(x, 0.0, 255.0), (flat_f - r).reshape(self.shape)
+        return np.clip(x, 0.0, 255.0), (flat_f - r).reshape(self.shape)
 
 
 def optimise(image: np.ndarray, known: np.ndarray, band: np.ndarray, positions: np.ndarray,
