@@ -31,10 +31,7 @@ from numba import njit
 
 from . import qm
 
-#: VALS codings (spec section 7): 0 codes every decision of the binarisation; 1 (format
-#: version 3) leaves out those the decoder can infer from the range 0..levels-1: the sign
-#: when the prediction is the lowest or highest level, the terminating 0 of a length that
-#: reaches the room left, and mantissa bits that would pass it.
+#: VALS codings (spec section 7, module docstring): every decision, or the bounded ones.
 CODING_PLAIN = 0
 CODING_BOUNDED = 1
 CODINGS = (CODING_PLAIN, CODING_BOUNDED)

@@ -183,6 +183,13 @@ def test_bounded_coding_is_never_larger_on_extreme_values():
         assert len(bounded) < 0.8 * len(plain)
 
 
+def test_codings_are_the_containers():
+    from PIL_ipc import container
+    assert set(values.CODINGS) == container.CODINGS[container.FORMAT_VERSION]
+    assert (values.CODING_PLAIN, values.CODING_BOUNDED) == (
+        container.CODING_ADAPTIVE_BINARY, container.CODING_BOUNDED)
+
+
 def test_unknown_coding_is_rejected():
     with pytest.raises(ValueError):
         values.encode(np.array([1]), np.array([-1]), 4, 2)
