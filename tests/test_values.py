@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from reference_decoder import locate
 
-from PIL_ipc import qm, values
+from PIL_ipc import container, qm, values
 
 
 @pytest.fixture(params=values.CODINGS)
@@ -184,7 +184,6 @@ def test_bounded_coding_is_never_larger_on_extreme_values():
 
 
 def test_codings_are_the_containers():
-    from PIL_ipc import container
     assert set(values.CODINGS) == container.CODINGS[container.FORMAT_VERSION]
     assert (values.CODING_PLAIN, values.CODING_BOUNDED) == (
         container.CODING_ADAPTIVE_BINARY, container.CODING_BOUNDED)
