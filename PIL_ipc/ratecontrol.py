@@ -285,12 +285,10 @@ class Planner:
             # the hint's rung, then the next one towards the answer; past that, bisect
             h = thresholds.index(hint)
             if fits(h):
-                hi = h
                 if h == 0 or not fits(h - 1):
                     return layout(h)
                 hi = h - 1
             else:
-                lo = h
                 if h == top:
                     return None
                 if fits(h + 1):
@@ -533,12 +531,8 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
     def score(batch: list[dict[str, float]], near: Coded | None = None) -> list[float]:
         """Scores of layouts given by their fields; ``near``: the scored layout they are
         moves from (its threshold and values start their fits)."""
-        todo: dict[Layout, Coded | None] = {}
-        for fields in batch:
-            t = template(fields)
-            if t not in scores and t not in todo:
-                todo[t] = near
-        for t, c in zip(todo, pool.map(evaluate, todo, todo.values()), strict=True):
+        todo = list(dict.fromkeys(t for t in map(template, batch) if t not in scores))
+        for t, c in zip(todo, pool.map(lambda t: evaluate(t, near), todo), strict=True):
             scores[t] = c
         return [math.inf if scores[t] is None else scores[t].mse for t in map(template, batch)]
 
@@ -555,8 +549,9 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
                 if len(todo) >= BATCH:
                     return extra
                 m = {**here, name: v}
-                if template(m) not in scores and template(m) not in todo:
-                    todo.add(template(m))
+                t = template(m)
+                if t not in scores and t not in todo:
+                    todo.add(t)
                     extra.append(m)
         return extra
 
