@@ -300,8 +300,9 @@ def restrict_residual(diag, cE, cS, b, x, of, wpf, oc, wpc, runs, r0, r1):
     """b[coarse] = P^T (b - A x)[fine] over the coarse runs r0:r1, right after a red-black sweep.
 
     The sweep ended with the black cells, whose residual is then 0 (up to rounding): only the
-    two red children of each 2 x 2 aggregate are summed. Inactive cells have b = x = 0 and
-    zero coefficients, so their residual is 0 too.
+    two red children of each 2 x 2 aggregate are summed. Inactive children (diag = 0) are
+    skipped: their residual is 0, and b and x there may hold another phase's leftovers (so
+    the phases can share the vectors without clearing them).
     """
     for k in range(r0, r1):
         ci = runs[k, 2]
@@ -310,8 +311,9 @@ def restrict_residual(diag, cE, cS, b, x, of, wpf, oc, wpc, runs, r0, r1):
         for q in range(runs[k, 0], runs[k, 1]):
             acc = 0.0
             for t in (p, p + wpf + ONE):
-                s = b[t] - diag[t] * x[t] + cE[t] * x[t + ONE] + cE[t - ONE] * x[t - ONE]
-                acc += s + cS[t] * x[t + wpf] + cS[t - wpf] * x[t - wpf]
+                if diag[t] > 0.0:
+                    s = b[t] - diag[t] * x[t] + cE[t] * x[t + ONE] + cE[t - ONE] * x[t - ONE]
+                    acc += s + cS[t] * x[t + wpf] + cS[t - wpf] * x[t - wpf]
             b[q] = acc
             p += TWO
 

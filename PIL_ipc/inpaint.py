@@ -73,7 +73,8 @@ def _level_dims(h: int, w: int) -> np.ndarray:
 
 
 class _Workspace:
-    """Scratch vectors of the solvers, shared by the two phases (same grid sizes)."""
+    """Scratch vectors of the solvers, shared by the two phases (same grid sizes; the kernels
+    never read another phase's leftovers where they matter)."""
 
     def __init__(self, dims: np.ndarray):
         total = int(dims[-1, 0]) + 9
@@ -84,25 +85,50 @@ class _Workspace:
         # right-hand side and start vector of a phase's solve: reused, because a fresh large
         # array costs a page fault per 4 KiB on first touch (more than a few solver steps)
         self.rhs, self.start = np.zeros(n0), np.zeros(n0)
-        self.owner = None
 
     @staticmethod
     def zeroed(v: np.ndarray) -> np.ndarray:
         v.fill(0.0)
         return v
 
-    def claim(self, owner: object) -> None:
-        """Hand the vectors to another phase: the kernels need r = 0 on its inactive cells."""
-        if self.owner is not owner:
-            self.r.fill(0.0)
-            self.z.fill(0.0)
-            self.owner = owner
+
+class Scratch:
+    """Working memory of Inpainters of one image size (about 125 bytes per pixel), for reuse.
+
+    A fresh array costs a page fault per 4 KiB on first touch, and for a few rough solves
+    that is as much as the set-up itself: a rate-control search, which builds dozens of
+    operators, builds them all on one Scratch per thread.  Building an Inpainter on a Scratch
+    takes it over; the Inpainter built on it before can no longer solve (RuntimeError).
+    """
+
+    def __init__(self, shape: tuple[int, int]):
+        h, w = (int(n) for n in shape)
+        if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
+            raise ValueError(f"inpaint: image size {(h, w)} out of range")
+        self.shape = (h, w)
+        self.workspace = _Workspace(_level_dims(h, w))
+        total = self.workspace.total
+        # per phase (band, Laplace): diag (float64), idiag, cE, cS (float32); zero when taken
+        self.operators = tuple((np.zeros(total), *(np.zeros(total, dtype=np.float32)
+                                                   for _ in range(3))) for _ in range(2))
+        self.owner: object | None = None
+        self._used = False
+
+    def take(self, owner: object) -> None:
+        """Hand the memory to ``owner`` (the operator arrays cleared)."""
+        if self._used:
+            for arrays in self.operators:
+                for a in arrays:
+                    a.fill(0.0)
+        self.owner, self._used = owner, True
 
 
 class _Phase:
     """One linear system (band or Laplace) with its multigrid hierarchy and error certificate."""
 
-    def __init__(self, active: np.ndarray, band_mode: bool, band: np.ndarray, ws: _Workspace):
+    def __init__(self, active: np.ndarray, band_mode: bool, band: np.ndarray, ws: _Workspace,
+                 operator: tuple[np.ndarray, ...]):
+        """``operator``: zeroed arrays for diag, idiag, cE, cS (see _inpaint_kernels)."""
         self.active = active
         self.count = int(active.sum())
         self.ws = ws
@@ -112,8 +138,7 @@ class _Phase:
         if self.count == 0:
             return
         dims = ws.dims
-        self.diag = np.zeros(ws.total)
-        self.idiag, self.cE, self.cS = (np.zeros(ws.total, dtype=np.float32) for _ in range(3))
+        self.diag, self.idiag, self.cE, self.cS = operator
         K.build_fine(active, band_mode, band, self.diag, self.idiag, self.cE, self.cS)
         # links to the data pixels (known, or solved by the other phase): every right-hand
         # side and adjoint goes along them
@@ -142,14 +167,12 @@ class _Phase:
     def _fcg(self, b: np.ndarray, x: np.ndarray, thr: float,
              maxit: int | None = None) -> tuple[int, float]:
         ws = self.ws
-        ws.claim(self)
         vectors = (ws.r, ws.z, ws.c1, ws.v1, ws.d, ws.q)
         cap = MAX_FCG_ITER if maxit is None else maxit
         it, res = K.fcg(*self._operator(), b, x, thr, cap, *vectors)
         return int(it), float(res)
 
     def _sor(self, b: np.ndarray, x: np.ndarray, thr: float) -> tuple[int, float]:
-        self.ws.claim(self)
         limits = (thr, MAX_SOR_SWEEPS, SOR_CHECK)
         it, res = K.sor(*self._operator(), b, x, self.omega(), *limits, self.ws.r)
         return int(it), float(res)
@@ -259,23 +282,35 @@ class Inpainter:
     The set-up and the error certificates are done once; later solves only iterate.
     """
 
-    def __init__(self, known: np.ndarray, band: np.ndarray):
+    def __init__(self, known: np.ndarray, band: np.ndarray, scratch: Scratch | None = None):
+        """``scratch``: memory to build on (taken over; default: fresh)."""
         known = _check_mask("known", known, None)
         band = _check_mask("band", band, known.shape)
         if not known.any():
             raise ValueError("inpaint: no known pixel")
+        if scratch is None:
+            scratch = Scratch(known.shape)
+        elif scratch.shape != known.shape:
+            raise ValueError(f"inpaint: scratch is for size {scratch.shape}, not {known.shape}")
+        scratch.take(self)
+        self._scratch = scratch
         self.known, self.band, self.shape = known, band, known.shape
         h, w = known.shape
         bandrow = np.empty((h, w), dtype=np.bool_)
         K.band_rows(known, band, bandrow)
         grounded = np.empty((h, w), dtype=np.bool_)
         K.ground_band(bandrow, known, band, np.empty(h * w, dtype=np.int64), grounded)
-        ws = _Workspace(_level_dims(h, w))
-        self.band_phase = _Phase(grounded, True, band, ws)
+        ws = scratch.workspace
+        self.band_phase = _Phase(grounded, True, band, ws, scratch.operators[0])
         # Laplace rows: neither known nor a band row (isolated band pixels included)
-        self.laplace_phase = _Phase(~known & ~bandrow, False, band, ws)
+        self.laplace_phase = _Phase(~known & ~bandrow, False, band, ws, scratch.operators[1])
         #: certified bound on max |u - u_exact| of the last solve
         self.last_error = 0.0
+
+    def _check_scratch(self) -> None:
+        if self._scratch.owner is not self:
+            raise RuntimeError("inpaint: this Inpainter's scratch memory was taken over by "
+                               "another Inpainter")
 
     def solve(self, values: np.ndarray, *, tol: float = 1e-3, method: str = "fast",
               guess: np.ndarray | None = None, steps: int | None = None) -> np.ndarray:
@@ -289,6 +324,7 @@ class Inpainter:
         """
         _check_method(method, tol)
         _check_steps(steps, method)
+        self._check_scratch()
         values = _check_field("values", values, self.shape)
         if not np.isfinite(values[self.known]).all():
             raise ValueError("inpaint: values at known pixels must be finite")
@@ -327,6 +363,7 @@ class Inpainter:
         """
         _check_method(method, tol)
         _check_steps(steps, method)
+        self._check_scratch()
         g = _check_field("rhs", rhs, self.shape)
         if not np.isfinite(g).all():
             raise ValueError("inpaint: rhs must be finite")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numba import njit
 
-from . import container, edges, jbig, sources, tonal, values
+from . import container, edges, inpaint, jbig, sources, tonal, values
 
 #: Thresholds tried, in grey levels: a geometric ladder (file size falls as it rises).
 THRESHOLDS = tuple(round(1.5 * 1.1 ** k, 3) for k in range(60)) + (math.inf,)
@@ -36,6 +37,10 @@ THRESHOLDS = tuple(round(1.5 * 1.1 ** k, 3) for k in range(60)) + (math.inf,)
 TONAL_RATE_FACTOR = 1.05
 #: Growth factors tried in turn when a candidate's file misses the budget.
 RETRY_FACTORS = (TONAL_RATE_FACTOR, 1.3, 1.7)
+#: A move's ladder of growth factors is RETRY_FACTORS scaled up to this share of the growth
+#: measured on the layout it moves from (neighbours grow alike; a little less, so that a
+#: move that may just fit is still tried at the lower threshold).
+GROWTH_SHARE = 0.97
 #: VALS coding of the files written (values.CODING_BOUNDED: format version 3).
 VALUES_CODING = values.CODING_BOUNDED
 #: Bytes a chunk adds besides its data (length, type, CRC).
@@ -74,6 +79,10 @@ class Coded:
     data: bytes
     mse: float
     values: np.ndarray = field(repr=False)
+    #: the smallest values payload of the fitted values (rounding offset 0) over the
+    #: raw-value payload the size estimate uses: the estimate factor at which the layout
+    #: just fits (nan: not measured)
+    growth: float = math.nan
 
 
 def code_plane(plane: np.ndarray) -> bytes:
@@ -149,6 +158,8 @@ class Planner:
         self._points: dict[tuple, tuple[sources.SourcePoints, np.ndarray]] = {}
         self._seed_bytes: dict[tuple, bytes] = {}
         self._deviation: dict[tuple, np.ndarray] = {}
+        self._raw_payload: dict[tuple, int] = {}
+        self._local = threading.local()  # each scoring thread's inpainting memory
         h, w = self.shape
         empty = container.IpcFile(
             header=container.Header(width=w, height=h, mode="L", levels=2, spacing=1,
@@ -255,13 +266,20 @@ class Planner:
     def estimate(self, layout: Layout, factor: float = TONAL_RATE_FACTOR) -> int:
         """Estimated file size: exact planes, values coded from the raw pixels, times
         ``factor`` (tonal-optimised values code larger)."""
-        pts, _ = self.points(layout)
-        raw = values.quantise(self.pixels.ravel()[pts.positions], layout.levels)
-        payload = len(code_values(raw, pts.predictors, layout.levels))
         seed = self.seed_bytes(layout)
         return (self.overhead + len(self.edge(layout)[1])
                 + (0 if seed is None else CHUNK_OVERHEAD + len(seed))
-                + int(math.ceil(factor * payload)))
+                + int(math.ceil(factor * self.raw_payload(layout))))
+
+    def raw_payload(self, layout: Layout) -> int:
+        """Bytes of the values payload of the raw pixel values (nearest levels)."""
+        pts, _ = self.points(layout)
+        key = (*_edge_key(layout), layout.spacing, layout.lattice, layout.edge_seeds,
+               layout.levels)
+        if key not in self._raw_payload:
+            raw = values.quantise(self.pixels.ravel()[pts.positions], layout.levels)
+            self._raw_payload[key] = len(code_values(raw, pts.predictors, layout.levels))
+        return self._raw_payload[key]
 
     def fit_threshold(self, template: Layout, budget: int,
                       thresholds: Sequence[float] = THRESHOLDS,
@@ -313,9 +331,14 @@ class Planner:
 
     def fitter(self, layout: Layout, tol: float = tonal.INNER_TOL,
                steps: int | None = None) -> tonal.Fitter:
-        """Tonal optimiser of a layout's stored positions."""
+        """Tonal optimiser of a layout's stored positions, on this thread's inpainting memory:
+        valid until the thread's next call."""
         pts, _ = self.points(layout)
-        return tonal.Fitter(self.pixels, pts.known_mask(), pts.band, pts.positions, tol, steps)
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = inpaint.Scratch(self.shape)
+        return tonal.Fitter(self.pixels, pts.known_mask(), pts.band, pts.positions, tol, steps,
+                            scratch)
 
     def code(self, layout: Layout, x: np.ndarray, budget: int | None) -> tuple[bytes, np.ndarray]:
         """File of a layout with values ``x``, quantised with the largest rounding offset whose
@@ -369,7 +392,14 @@ class Planner:
         fit.steps = steps if rough else None
         u = fit.render(values.dequantise(k, layout.levels), guess=image)
         err = np.floor(u + 0.5).clip(0, 255) - self.pixels
-        return Coded(layout, data, float(np.mean(err * err)), x)
+        return Coded(layout, data, float(np.mean(err * err)), x, self.growth(layout, x))
+
+    def growth(self, layout: Layout, x: np.ndarray) -> float:
+        """Coded.growth of values ``x`` of a layout."""
+        pts, _ = self.points(layout)
+        smallest = quantise_toward(x, pts.predictors, layout.levels, 0.0)
+        size = len(code_values(smallest, pts.predictors, layout.levels))
+        return size / max(self.raw_payload(layout), 1)
 
 
 #: Ordered choices of the layout fields the search moves along.
@@ -518,7 +548,10 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
         # when the estimate misses (many levels code far larger once optimised), refit
         # assuming a larger growth
         hint = None if near is None else near.layout.threshold
-        for factor in RETRY_FACTORS:
+        scale = 1.0
+        if near is not None and GROWTH_SHARE * near.growth > TONAL_RATE_FACTOR:
+            scale = GROWTH_SHARE * near.growth / TONAL_RATE_FACTOR
+        for factor in (scale * f for f in RETRY_FACTORS):
             lay = planner.fit_threshold(t, budget, factor=factor, hint=hint)
             if lay is None:
                 return None

@@ -61,10 +61,11 @@ def _walk(band: np.ndarray, seed: np.ndarray, spacing: int, lattice: int, positi
     n = h * w
     flat_band = band.ravel()
     visited = np.zeros(n, dtype=np.bool_)
-    dist = np.zeros(n, dtype=np.int64)
+    # (set when a pixel is visited, read only after: no need to clear a whole image of them)
+    dist = np.empty(n, dtype=np.int64)
     # Value index each pixel is predicted from (stored ancestor), and for dequeued pixels the
     # value index its children inherit.
-    pred_from = np.full(n, -1, dtype=np.int64)
+    pred_from = np.empty(n, dtype=np.int64)
     queue = np.empty(n, dtype=np.int64)
     nvals = 0
     for start in range(n):
@@ -122,36 +123,41 @@ def _walk(band: np.ndarray, seed: np.ndarray, spacing: int, lattice: int, positi
                     queue[tail] = q
                     tail += 1
     n_band = nvals
-    # Value index of every stored pixel (-1: none), so that seed pixels on the band are not
-    # emitted twice and lattice values find their neighbours' indices.
-    index_of = np.full(n, -1, dtype=np.int64)
+    # Value index of every stored pixel (valid where stored), so that seed pixels on the band
+    # are not emitted twice and lattice values find their neighbours' indices.
+    stored = np.zeros(n, dtype=np.bool_)
+    index_of = np.empty(n, dtype=np.int64)
     for i in range(n_band):
+        stored[positions[i]] = True
         index_of[positions[i]] = i
     flat_seed = seed.ravel()
     half = lattice // 2
-    for p in range(n):
-        y = p // w
-        x = p - y * w
-        on_lattice = lattice > 0 and y % lattice == half and x % lattice == half
-        if not (flat_seed[p] or on_lattice):
-            continue
-        if index_of[p] >= 0:
-            continue  # stored on the band, where it keeps its band predictor
-        i = nvals
-        index_of[p] = i
-        positions[i] = p
-        nvals += 1
-        # Lattice neighbours precede p in raster order, so they already have value indices.
-        if on_lattice and x >= lattice and y >= lattice:
-            predictors[i, 0] = index_of[p - lattice]
-            predictors[i, 1] = index_of[p - lattice * w]
-            predictors[i, 2] = index_of[p - lattice * w - lattice]
-        elif on_lattice and x >= lattice:
-            predictors[i, 0] = index_of[p - lattice]
-        elif on_lattice and y >= lattice:
-            predictors[i, 0] = index_of[p - lattice * w]
-        else:
-            predictors[i, 0] = i - 1
+    for y in range(h):
+        # (row by row: a modulo per pixel would cost more than the rest of the walk)
+        lattice_row = lattice > 0 and y % lattice == half
+        for x in range(w):
+            p = y * w + x
+            on_lattice = lattice_row and x % lattice == half
+            if not (flat_seed[p] or on_lattice):
+                continue
+            if stored[p]:
+                continue  # stored on the band, where it keeps its band predictor
+            i = nvals
+            stored[p] = True
+            index_of[p] = i
+            positions[i] = p
+            nvals += 1
+            # Lattice neighbours precede p in raster order: they are stored already.
+            if on_lattice and x >= lattice and y >= lattice:
+                predictors[i, 0] = index_of[p - lattice]
+                predictors[i, 1] = index_of[p - lattice * w]
+                predictors[i, 2] = index_of[p - lattice * w - lattice]
+            elif on_lattice and x >= lattice:
+                predictors[i, 0] = index_of[p - lattice]
+            elif on_lattice and y >= lattice:
+                predictors[i, 0] = index_of[p - lattice * w]
+            else:
+                predictors[i, 0] = i - 1
     return n_band, nvals
 
 

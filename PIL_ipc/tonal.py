@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._inpaint_kernels import flat_dot
-from .inpaint import Inpainter
+from .inpaint import Inpainter, Scratch
 
 #: Solver accuracy inside the iteration; the final image is solved again at full accuracy by
 #: whoever decodes, so the optimisation only needs a good descent direction.
@@ -22,15 +22,17 @@ class Fitter:
     """Least-squares stored values for fixed positions, and images rendered from value sets."""
 
     def __init__(self, image: np.ndarray, known: np.ndarray, band: np.ndarray,
-                 positions: np.ndarray, tol: float = INNER_TOL, steps: int | None = None):
+                 positions: np.ndarray, tol: float = INNER_TOL, steps: int | None = None,
+                 scratch: Scratch | None = None):
         """``tol``: accuracy of every solve; ``steps``: take that many solver steps instead
-        (uncertified, see Inpainter.solve)."""
+        (uncertified, see Inpainter.solve); ``scratch``: the operator's memory (see
+        inpaint.Scratch)."""
         f = np.asarray(image, dtype=np.float64)
         positions = np.asarray(positions, dtype=np.int64)
         if positions.ndim != 1 or (positions.size and (positions.min() < 0
                                                        or positions.max() >= f.size)):
             raise ValueError("positions must be flat indices into the image")
-        self.op = Inpainter(known, band)
+        self.op = Inpainter(known, band, scratch)
         self.shape = f.shape
         self.image = f
         self.flat = f.ravel()

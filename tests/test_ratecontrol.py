@@ -454,3 +454,53 @@ def test_the_walk_moves_only_for_a_real_gain(gain, moves):
     assert {lay.levels for lay in p.scored} >= {12, start_levels, 24}
     assert (32 in {lay.levels for lay in p.scored}) == moves
     assert best.layout.levels == (32 if moves else 24)
+
+
+def test_growth_is_the_smallest_fitted_payload_over_the_raw_one():
+    """Coded.growth: the payload of the fitted values at rounding offset 0 over the payload of
+    the raw pixel values that the size estimate codes; a file of frame + growth x raw
+    bytes then holds the fitted values."""
+    img = smooth_scene(96, 96)
+    p = planner(img)
+    layout = ratecontrol.Layout(20.0, 6, 32, 8, 10)
+    c = p.evaluate(layout, 2, None)
+    pts, _ = p.points(layout)
+    raw = values.quantise(img.ravel()[pts.positions], layout.levels)
+    raw_bytes = len(values.encode(raw, pts.predictors, layout.levels, values.CODING_BOUNDED))
+    k = ratecontrol.quantise_toward(c.values, pts.predictors, layout.levels, 0.0)
+    small = len(values.encode(k, pts.predictors, layout.levels, values.CODING_BOUNDED))
+    assert p.raw_payload(layout) == raw_bytes
+    assert c.growth == small / raw_bytes
+    assert c.growth > 1.0  # fitted values code larger than the pixel values
+    data, _ = p.code(layout, c.values, p.frame_size(layout) + small)
+    assert data
+
+
+class GrowthPlanner(ScriptedPlanner):
+    """Every scored layout grew by 1.5; levels 12 misses the budget at its first factor."""
+
+    def __init__(self):
+        super().__init__({})
+        self.factors = {}
+
+    def fit_threshold(self, template, budget, factor=None, hint=None):
+        self.factors.setdefault(template.levels, []).append(factor)
+        return super().fit_threshold(template, budget, factor, hint)
+
+    def evaluate(self, layout, iterations, budget, **kwargs):
+        if layout.levels == 12 and len(self.factors[12]) == 1:
+            return None
+        return replace(super().evaluate(layout, iterations, budget, **kwargs), growth=1.5)
+
+
+def test_moves_size_their_threshold_by_the_growth_of_the_layout_they_leave():
+    p = GrowthPlanner()
+    ratecontrol.search(p, 64 * 64 // 80, 2, effort=1, spacing=8, lattice=0, min_length=10,
+                       hysteresis=0.5, denoise=30, edge_seeds=math.inf)
+    assert p.factors[16] == [ratecontrol.TONAL_RATE_FACTOR]  # the start: nothing measured
+    first = ratecontrol.GROWTH_SHARE * 1.5
+    assert p.factors[24] == [pytest.approx(first)]
+    # a miss climbs the ladder of RETRY_FACTORS, scaled alike
+    scale = first / ratecontrol.RETRY_FACTORS[0]
+    assert p.factors[12] == [pytest.approx(first),
+                             pytest.approx(scale * ratecontrol.RETRY_FACTORS[1])]
