@@ -439,6 +439,9 @@ class ScriptedPlanner:
         mse = self.error_of_levels.get(layout.levels, 1000.0)
         return ratecontrol.Coded(layout, b"file", mse, np.zeros(1))
 
+    def remeasure(self, coded, budget, steps):
+        return coded
+
 
 @pytest.mark.parametrize("gain, moves", [(0.001, False), (0.005, True)])
 def test_the_walk_moves_only_for_a_real_gain(gain, moves):
@@ -504,3 +507,36 @@ def test_moves_size_their_threshold_by_the_growth_of_the_layout_they_leave():
     scale = first / ratecontrol.RETRY_FACTORS[0]
     assert p.factors[12] == [pytest.approx(first),
                              pytest.approx(scale * ratecontrol.RETRY_FACTORS[1])]
+
+
+def test_remeasure_gives_the_decoded_error_of_the_file():
+    img = smooth_scene(96, 96)
+    p = planner(img)
+    c = p.evaluate(ratecontrol.Layout(20.0, 6, 16, 8, 10), 2, 900, steps=2, rough=True)
+    exact = p.remeasure(c, 900, None)
+    decoded = decoder.decode(c.data).astype(float)
+    assert exact.data == c.data and exact.layout == c.layout
+    assert exact.mse == pytest.approx(np.mean((decoded - img) ** 2), rel=0.02)
+    assert exact.mse != c.mse  # the rough score was an estimate
+
+
+@pytest.mark.parametrize("final_factor, pick_final", [(0.9, True), (1.1, False)])
+def test_the_finals_compete_with_the_best_scored_file_measured_alike(final_factor, pick_final):
+    """A full fit, once quantised, may decode worse than the best scored file: the search
+    returns whichever of them measures better (the scored one re-measured as finals are)."""
+
+    class FinalsPlanner(ScriptedPlanner):
+        def evaluate(self, layout, iterations, budget, **kwargs):
+            c = super().evaluate(layout, iterations, budget, **kwargs)
+            return replace(c, mse=c.mse * final_factor, data=b"final") if iterations == 6 \
+                else c
+
+        def remeasure(self, coded, budget, steps):
+            assert steps == ratecontrol.FINAL_STEPS
+            return replace(coded, data=b"scored")
+
+    p = FinalsPlanner({16: 100.0, 12: 200.0, 24: 200.0})
+    best = ratecontrol.search(p, 64 * 64 // 80, 6, effort=1, spacing=8, lattice=0,
+                              min_length=10, hysteresis=0.5, denoise=30, edge_seeds=math.inf)
+    assert best.data == (b"final" if pick_final else b"scored")
+    assert best.mse == pytest.approx(100.0 * final_factor if pick_final else 100.0)
