@@ -25,8 +25,9 @@ Methods: "sor" is the paper's successive over-relaxation (lexicographic, omega f
 (2 x 2 aggregates, Galerkin coarse levels, red-black Gauss-Seidel smoothing).
 
 Costs: an Inpainter holds about 136 bytes per pixel (two operator hierarchies and the solver
-vectors; a solve peaks near 175); the kernels release the GIL, but one Inpainter must not be
-used by two threads at once (its vectors are shared). Iteration caps bound the running time
+vectors; a solve peaks near 175), 37 more once it has run uncertified solves (their vectors
+are float32); the kernels release the GIL, but one Inpainter must not be used by two threads
+at once (its vectors are shared). Iteration caps bound the running time
 for any masks; a solve that hits one returns its best iterate with an InpaintWarning.
 """
 
@@ -51,6 +52,9 @@ BAND_SHARE = 0.25
 RUN_GAP = 8
 _NO_RUNS = np.zeros((0, 4), dtype=np.uint64)
 _NO_LINKS = np.zeros(0, dtype=np.int64)
+# Precision of the solver vectors in uncertified solves (``steps``): they rank layouts, and
+# half the memory traffic of float64 makes them faster when both cores are busy.
+ROUGH_DTYPE = np.float32
 # Largest image side accepted (keeps every allocation bounded and indices in int64).
 MAX_SIDE = 1 << 16
 
@@ -76,15 +80,15 @@ class _Workspace:
     """Scratch vectors of the solvers, shared by the two phases (same grid sizes; the kernels
     never read another phase's leftovers where they matter)."""
 
-    def __init__(self, dims: np.ndarray):
+    def __init__(self, dims: np.ndarray, dtype: type = np.float64):
         total = int(dims[-1, 0]) + 9
         n0 = int((dims[0, 1] + 2) * (dims[0, 2] + 2))
         self.dims, self.total, self.n0 = dims, total, n0
-        self.r, self.z, self.c1, self.v1 = (np.zeros(total) for _ in range(4))
-        self.d, self.q = np.zeros(n0), np.zeros(n0)
+        self.r, self.z, self.c1, self.v1 = (np.zeros(total, dtype) for _ in range(4))
+        self.d, self.q = np.zeros(n0, dtype), np.zeros(n0, dtype)
         # right-hand side and start vector of a phase's solve: reused, because a fresh large
         # array costs a page fault per 4 KiB on first touch (more than a few solver steps)
-        self.rhs, self.start = np.zeros(n0), np.zeros(n0)
+        self.rhs, self.start = np.zeros(n0, dtype), np.zeros(n0, dtype)
 
     @staticmethod
     def zeroed(v: np.ndarray) -> np.ndarray:
@@ -93,7 +97,7 @@ class _Workspace:
 
 
 class Scratch:
-    """Working memory of Inpainters of one image size (about 125 bytes per pixel), for reuse.
+    """Working memory of Inpainters of one image size (see Costs above), for reuse.
 
     A fresh array costs a page fault per 4 KiB on first touch, and for a few rough solves
     that is as much as the set-up itself: a rate-control search, which builds dozens of
@@ -106,13 +110,21 @@ class Scratch:
         if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
             raise ValueError(f"inpaint: image size {(h, w)} out of range")
         self.shape = (h, w)
-        self.workspace = _Workspace(_level_dims(h, w))
-        total = self.workspace.total
+        dims = _level_dims(h, w)
+        self._workspaces = {np.dtype(np.float64): _Workspace(dims)}
+        total = self.workspace().total
         # per phase (band, Laplace): diag (float64), idiag, cE, cS (float32); zero when taken
         self.operators = tuple((np.zeros(total), *(np.zeros(total, dtype=np.float32)
                                                    for _ in range(3))) for _ in range(2))
         self.owner: object | None = None
         self._used = False
+
+    def workspace(self, dtype: type = np.float64) -> _Workspace:
+        """The solver vectors of one precision (float32 ones made on first use)."""
+        key = np.dtype(dtype)
+        if key not in self._workspaces:
+            self._workspaces[key] = _Workspace(self._workspaces[np.dtype(np.float64)].dims, key)
+        return self._workspaces[key]
 
     def take(self, owner: object) -> None:
         """Hand the memory to ``owner`` (the operator arrays cleared)."""
@@ -126,12 +138,13 @@ class Scratch:
 class _Phase:
     """One linear system (band or Laplace) with its multigrid hierarchy and error certificate."""
 
-    def __init__(self, active: np.ndarray, band_mode: bool, band: np.ndarray, ws: _Workspace,
+    def __init__(self, active: np.ndarray, band_mode: bool, band: np.ndarray, scratch: Scratch,
                  operator: tuple[np.ndarray, ...]):
         """``operator``: zeroed arrays for diag, idiag, cE, cS (see _inpaint_kernels)."""
         self.active = active
         self.count = int(active.sum())
-        self.ws = ws
+        self.scratch = scratch
+        ws = scratch.workspace()
         self.n0 = ws.n0
         self._bound = None
         self.last_iterations = 0
@@ -166,7 +179,7 @@ class _Phase:
 
     def _fcg(self, b: np.ndarray, x: np.ndarray, thr: float,
              maxit: int | None = None) -> tuple[int, float]:
-        ws = self.ws
+        ws = self.scratch.workspace(b.dtype)
         vectors = (ws.r, ws.z, ws.c1, ws.v1, ws.d, ws.q)
         cap = MAX_FCG_ITER if maxit is None else maxit
         it, res = K.fcg(*self._operator(), b, x, thr, cap, *vectors)
@@ -174,7 +187,8 @@ class _Phase:
 
     def _sor(self, b: np.ndarray, x: np.ndarray, thr: float) -> tuple[int, float]:
         limits = (thr, MAX_SOR_SWEEPS, SOR_CHECK)
-        it, res = K.sor(*self._operator(), b, x, self.omega(), *limits, self.ws.r)
+        it, res = K.sor(*self._operator(), b, x, self.omega(), *limits,
+                        self.scratch.workspace().r)
         return int(it), float(res)
 
     def bound(self) -> float:
@@ -215,7 +229,8 @@ class _Phase:
         cells; default 0, overwritten); returns (x, certified error bound).  ``steps``: take
         that many FCG steps instead, uncertified (the bound returned is inf)."""
         if x is None:
-            x = self.ws.zeroed(self.ws.start)
+            ws = self.scratch.workspace(b.dtype)
+            x = ws.zeroed(ws.start)
         if steps is not None:
             self.last_iterations, _ = self._fcg(b, x, 0.0, steps)
             return x, np.inf
@@ -300,10 +315,9 @@ class Inpainter:
         K.band_rows(known, band, bandrow)
         grounded = np.empty((h, w), dtype=np.bool_)
         K.ground_band(bandrow, known, band, np.empty(h * w, dtype=np.int64), grounded)
-        ws = scratch.workspace
-        self.band_phase = _Phase(grounded, True, band, ws, scratch.operators[0])
+        self.band_phase = _Phase(grounded, True, band, scratch, scratch.operators[0])
         # Laplace rows: neither known nor a band row (isolated band pixels included)
-        self.laplace_phase = _Phase(~known & ~bandrow, False, band, ws, scratch.operators[1])
+        self.laplace_phase = _Phase(~known & ~bandrow, False, band, scratch, scratch.operators[1])
         #: certified bound on max |u - u_exact| of the last solve
         self.last_error = 0.0
 
@@ -333,6 +347,7 @@ class Inpainter:
             if not np.isfinite(guess).all():
                 raise ValueError("inpaint: guess must be finite")
         u = np.where(self.known, values, 0.0)
+        ws = self._scratch.workspace(ROUGH_DTYPE if steps is not None else np.float64)
         errors = [0.0, 0.0]
         # band first (its data: known band pixels), then Laplace (data: known and band pixels);
         # band errors reach the Laplace region at most unamplified (maximum principle)
@@ -340,14 +355,14 @@ class Inpainter:
             ((self.band_phase, BAND_SHARE * tol), (self.laplace_phase, None))
         ):
             if ph.count:
-                b = ph.ws.zeroed(ph.ws.rhs)
+                b = ws.zeroed(ws.rhs)
                 K.gather_links(ph.link_dst, ph.link_src, u.ravel(), b)
                 if share is None:
                     # what the band left; its nominal share if it could not be certified
                     share = tol - errors[0] if errors[0] < tol else (1.0 - BAND_SHARE) * tol
                 x = None
                 if guess is not None:
-                    x = ph.ws.zeroed(ph.ws.start)
+                    x = ws.zeroed(ws.start)
                     K.pad_field(ph.active, guess, x)
                 x, errors[k] = ph.solve(b, share, method, x, steps)
                 K.unpad_field(ph.active, x, u)
@@ -375,9 +390,10 @@ class Inpainter:
         e_l = tol / (8.0 + 32.0 * b_band)
         e_b = tol / 8.0
         t = g.copy()
+        ws = self._scratch.workspace(ROUGH_DTYPE if steps is not None else np.float64)
         for ph, e in ((lp, e_l), (bp, e_b)):
             if ph.count:
-                b = ph.ws.zeroed(ph.ws.rhs)
+                b = ws.zeroed(ws.rhs)
                 K.pad_field(ph.active, t, b)
                 y, _ = ph.solve(b, e, method, None, steps)
                 K.scatter_links(ph.link_dst, ph.link_src, y, t.ravel())

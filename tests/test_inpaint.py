@@ -411,9 +411,10 @@ def test_operators_built_on_one_scratch_match_fresh_ones_exactly():
     scratch = inpaint.Scratch(img.shape)
     first = inpaint.Inpainter(*dense, scratch)
     first.solve(img, steps=3)
-    for v in vars(scratch.workspace).values():
-        if isinstance(v, np.ndarray) and v.dtype == np.float64:
-            v[:] = np.random.default_rng(1).uniform(-1e6, 1e6, v.shape)
+    for dtype in (np.float64, inpaint.ROUGH_DTYPE):
+        for v in vars(scratch.workspace(dtype)).values():
+            if isinstance(v, np.ndarray) and v.dtype == dtype:
+                v[:] = np.random.default_rng(1).uniform(-1e6, 1e6, v.shape)
     reused = inpaint.Inpainter(*sparse, scratch)
     fresh = inpaint.Inpainter(*sparse)
     for kwargs in ({"steps": 2}, {"tol": 0.01}):
