@@ -78,7 +78,8 @@ def _level_dims(h: int, w: int) -> np.ndarray:
 
 class _Workspace:
     """Scratch vectors of the solvers, shared by the two phases (same grid sizes; the kernels
-    never read another phase's leftovers where they matter)."""
+    never read another phase's leftovers where they matter, and every solve leaves the fine
+    level of z and d at zero, which the fine-level kernels rely on)."""
 
     def __init__(self, dims: np.ndarray, dtype: type = np.float64):
         total = int(dims[-1, 0]) + 9

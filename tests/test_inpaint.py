@@ -8,6 +8,7 @@ from PIL import Image
 from reference_solver import reference_solve
 from scipy import ndimage
 
+from PIL_ipc import _inpaint_kernels as K
 from PIL_ipc import inpaint
 
 CORPUS = "/work/shared/corpus-src/"
@@ -404,22 +405,33 @@ def test_to_uint8_rounds_half_up_and_clamps():
 def test_operators_built_on_one_scratch_match_fresh_ones_exactly():
     """A Scratch is cleared when taken: an operator built on memory that held another one's
     hierarchy, and whose solver vectors still hold the other's leftovers (garbage included),
-    solves exactly as one built on fresh memory, in both directions."""
+    solves exactly as one built on fresh memory, in both directions.  The exception is the
+    fine level of the K-cycle's and CG's own vectors z and d, which every solve must leave at
+    zero (the fine-level kernels read them without coupling arrays)."""
     img = photo("sipi/peppers.tiff", 64)
     dense = edge_masks(img, thr=120.0, grid=4)
     sparse = edge_masks(img, thr=300.0, grid=16)
     scratch = inpaint.Scratch(img.shape)
     first = inpaint.Inpainter(*dense, scratch)
     first.solve(img, steps=3)
+    first.adjoint(img, tol=0.01)
     for dtype in (np.float64, inpaint.ROUGH_DTYPE):
-        for v in vars(scratch.workspace(dtype)).values():
+        ws = scratch.workspace(dtype)
+        assert not ws.z[:ws.n0].any() and not ws.d.any()
+        for name, v in vars(ws).items():
             if isinstance(v, np.ndarray) and v.dtype == dtype:
-                v[:] = np.random.default_rng(1).uniform(-1e6, 1e6, v.shape)
+                garbage = np.random.default_rng(1).uniform(-1e6, 1e6, v.shape)
+                if name in ("z", "d"):
+                    garbage[:ws.n0] = 0.0
+                v[:] = garbage
     reused = inpaint.Inpainter(*sparse, scratch)
     fresh = inpaint.Inpainter(*sparse)
     for kwargs in ({"steps": 2}, {"tol": 0.01}):
         assert np.array_equal(reused.solve(img, **kwargs), fresh.solve(img, **kwargs))
         assert np.array_equal(reused.adjoint(img, **kwargs), fresh.adjoint(img, **kwargs))
+    for dtype in (np.float64, inpaint.ROUGH_DTYPE):
+        ws = scratch.workspace(dtype)
+        assert not ws.z[:ws.n0].any() and not ws.d.any()
 
 
 def test_an_operator_whose_scratch_was_taken_over_refuses_to_solve():
@@ -435,3 +447,30 @@ def test_an_operator_whose_scratch_was_taken_over_refuses_to_solve():
     new.solve(img)
     with pytest.raises(ValueError, match="scratch is for size"):
         inpaint.Inpainter(known[:16], band[:16], scratch)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fine_level_kernels_without_coupling_arrays_match_the_arrays_exactly(dtype):
+    """On the fine level the kernels take unit couplings instead of reading cE and cS; with
+    vectors that vanish off the active cells they must give the same bits in both phases."""
+    rng = np.random.default_rng(5)
+    known = rng.random((45, 52)) < 0.08
+    band = rng.random(known.shape) < 0.35
+    op = inpaint.Inpainter(known, band)
+    for ph in (op.band_phase, op.laplace_phase):
+        diag, idiag, cE, cS, levels, runs = ph._operator()
+        wp, r0, r1 = levels[0, 1], levels[0, 2], levels[0, 3]
+        on = np.zeros(ph.n0, dtype=dtype)
+        K.pad_field(ph.active, np.ones(known.shape), on)
+        x = (rng.uniform(-50, 50, ph.n0) * on).astype(dtype)
+        b = (rng.uniform(-50, 50, ph.n0) * on).astype(dtype)
+        out = []
+        for c in ((cE, cS), (None, None)):
+            y, r, xs = np.zeros(ph.n0, dtype), np.zeros(ph.n0, dtype), x.copy()
+            K.matvec(diag, *c, x, y, wp, runs, r0, r1)
+            m = K.residual_max(diag, *c, b, x, r, wp, runs, r0, r1)
+            K.rb_half(idiag, *c, b, xs, wp, runs, r0, r1, np.uint64(1))
+            out.append((y, r, m, xs))
+        for a, e in zip(*out, strict=True):
+            assert np.array_equal(a, e)
+        assert np.abs(out[0][0]).max() > 0
