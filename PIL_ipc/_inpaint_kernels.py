@@ -91,25 +91,32 @@ def ground_band(bandrow, known, band, queue, out):
 
 @njit(cache=True, nogil=True)
 def build_fine(active, band_mode, band, diag, idiag, cE, cS):
-    """Fine-level operator of one phase on the padded grid (level offset 0)."""
+    """Fine-level operator of one phase on the padded grid (level offset 0), written on every
+    interior cell (the arrays may hold another operator); returns the number of links from
+    active pixels to data pixels (see boundary_links)."""
     h, w = active.shape
     wp = w + 2
+    n = 0
     for i in range(h):
         for j in range(w):
+            p = (i + 1) * wp + j + 1
+            diag[p] = idiag[p] = cE[p] = cS[p] = 0.0
             if not active[i, j]:
                 continue
-            p = (i + 1) * wp + j + 1
             d = 0.0
             for k in range(4):
                 ni, nj, ok = _linked(band_mode, band, i, j, k, h, w)
                 if ok:
                     d += 1.0
-                    if k == 3 and active[ni, nj]:
+                    if not active[ni, nj]:
+                        n += 1
+                    elif k == 3:
                         cE[p] = 1.0
-                    elif k == 1 and active[ni, nj]:
+                    elif k == 1:
                         cS[p] = 1.0
             diag[p] = d
             idiag[p] = 1.0 / d
+    return n
 
 
 @njit(cache=True, nogil=True)
@@ -117,14 +124,13 @@ def boundary_links(active, band_mode, band, dst, src):
     """The links from active pixels p to linked pixels q that are not active (their data),
     in the order (p row-major, neighbour k): dst = padded index of p, src = flat index of q.
 
-    Returns their count; fills dst and src only when they are long enough (call once with
-    empty arrays to size them). Solves gather their right-hand sides along these links
-    instead of testing every neighbour of every pixel again.
+    dst and src must have the length build_fine returned (the caller checks). Solves gather
+    their right-hand sides along these links instead of testing every neighbour of every
+    pixel again.
     """
     h, w = active.shape
     wp = w + 2
     n = 0
-    fill = dst.shape[0] > 0
     for i in range(h):
         for j in range(w):
             if not active[i, j]:
@@ -132,11 +138,9 @@ def boundary_links(active, band_mode, band, dst, src):
             for k in range(4):
                 ni, nj, ok = _linked(band_mode, band, i, j, k, h, w)
                 if ok and not active[ni, nj]:
-                    if fill:
-                        dst[n] = (i + 1) * wp + j + 1
-                        src[n] = ni * w + nj
+                    dst[n] = (i + 1) * wp + j + 1
+                    src[n] = ni * w + nj
                     n += 1
-    return n
 
 
 @njit(cache=True, nogil=True)
@@ -155,13 +159,13 @@ def scatter_links(dst, src, x, out):
 
 @njit(cache=True, nogil=True)
 def pad_field(active, src, b):
-    """b[padded p] = src[i, j] on active pixels (b is assumed zero elsewhere)."""
+    """b[padded p] = src[i, j] on active pixels, 0 on the other interior cells (the padding
+    is not touched)."""
     h, w = active.shape
     wp = w + 2
     for i in range(h):
         for j in range(w):
-            if active[i, j]:
-                b[(i + 1) * wp + j + 1] = src[i, j]
+            b[(i + 1) * wp + j + 1] = src[i, j] if active[i, j] else 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -189,6 +193,8 @@ def coarsen(diag, idiag, cE, cS, of, hf, wf, oc, hc, wc):
             d = diag[p] + diag[p + 1] + diag[p + wpf] + diag[p + wpf + 1]
             inner = cE[p] + cE[p + wpf] + cS[p] + cS[p + 1]
             d -= 2.0 * inner
+            # every interior cell is written: the arrays may hold another operator
+            diag[q] = idiag[q] = 0.0
             if d > 0.0:
                 diag[q] = d
                 idiag[q] = 1.0 / d
@@ -205,9 +211,16 @@ ONE = np.uint64(1)
 TWO = np.uint64(2)
 
 
+def max_runs(h, w, gap):
+    """Most runs fill_runs can find on a level of h x w: a run has at least one cell and
+    runs are more than ``gap`` cells apart, so a row holds at most (w + gap + 1) // (gap + 2)."""
+    return h * ((w + gap + 1) // (gap + 2))
+
+
 @njit(cache=True, nogil=True)
-def fill_runs(idiag, o, h, w, gap, runs, k, write):
-    """Runs of level (o, h, w) from row k of runs (written only if write); returns the end row.
+def fill_runs(idiag, o, h, w, gap, runs, k):
+    """Runs of level (o, h, w) written from row k of runs (which must have max_runs rows
+    free); returns the end row.
 
     A run is (first index, end index, row, first column), in padded coordinates, indices with
     the level offset. It starts and ends on active cells (idiag > 0) and may bridge gaps of up
@@ -227,11 +240,10 @@ def fill_runs(idiag, o, h, w, gap, runs, k, write):
                     if idiag[base + j] > 0.0:
                         end = j + 1
                     j += 1
-                if write:
-                    runs[k, 0] = base + j0
-                    runs[k, 1] = base + end
-                    runs[k, 2] = i
-                    runs[k, 3] = j0
+                runs[k, 0] = base + j0
+                runs[k, 1] = base + end
+                runs[k, 2] = i
+                runs[k, 3] = j0
                 k += 1
                 j = end
             else:

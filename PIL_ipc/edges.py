@@ -207,3 +207,36 @@ def detect(image: np.ndarray | Gradient, threshold: float, thin: bool = True,
 def gradient_magnitude(image: np.ndarray) -> np.ndarray:
     """Normalised Sobel magnitude (the quantity compared with ``threshold``)."""
     return Gradient(image).magnitude
+
+
+@njit(cache=True, nogil=True)
+def _edge_deviation(f: np.ndarray, plane: np.ndarray, out: np.ndarray) -> None:
+    h, w = f.shape
+    for i in range(h):
+        for j in range(w):
+            out[i, j] = 0.0
+            if not plane[i, j]:
+                continue
+            total = 0.0
+            count = 0
+            # neighbours in a fixed order: above, below, left, right
+            for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+                ni, nj = i + di, j + dj
+                if 0 <= ni < h and 0 <= nj < w and not plane[ni, nj]:
+                    total += f[ni, nj]
+                    count += 1
+            if count:
+                out[i, j] = abs(f[i, j] - total / count)
+
+
+def edge_deviation(image: np.ndarray, plane: np.ndarray) -> np.ndarray:
+    """|pixel - mean of its 4-neighbours off the edge plane| on edge pixels that have such a
+    neighbour, 0 elsewhere (float64): about how far an interpolation of the pixel from beside
+    the edge would land from its value."""
+    f = np.ascontiguousarray(image, dtype=np.float64)
+    plane = np.ascontiguousarray(plane, dtype=np.bool_)
+    if plane.shape != f.shape or f.ndim != 2:
+        raise ValueError(f"edge_deviation: shapes {f.shape} and {plane.shape} differ")
+    out = np.empty(f.shape)
+    _edge_deviation(f, plane, out)
+    return out

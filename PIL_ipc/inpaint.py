@@ -50,8 +50,6 @@ CERT_THRESHOLD = 0.75
 BAND_SHARE = 0.25
 # Runs of active cells bridge up to this many inactive cells (loop overhead vs wasted work).
 RUN_GAP = 8
-_NO_RUNS = np.zeros((0, 4), dtype=np.uint64)
-_NO_LINKS = np.zeros(0, dtype=np.int64)
 # Precision of the solver vectors in uncertified solves (``steps``): they rank layouts, and
 # half the memory traffic of float64 makes them faster when both cores are busy.
 ROUGH_DTYPE = np.float32
@@ -114,11 +112,14 @@ class Scratch:
         dims = _level_dims(h, w)
         self._workspaces = {np.dtype(np.float64): _Workspace(dims)}
         total = self.workspace().total
-        # per phase (band, Laplace): diag (float64), idiag, cE, cS (float32); zero when taken
+        # per phase (band, Laplace): diag (float64), idiag, cE, cS (float32), each operator
+        # built over the last one (every interior cell is written; the padding stays 0)
         self.operators = tuple((np.zeros(total), *(np.zeros(total, dtype=np.float32)
                                                    for _ in range(3))) for _ in range(2))
+        # per phase: room for the runs of every level (see K.max_runs)
+        most = sum(K.max_runs(int(lh), int(lw), RUN_GAP) for _, lh, lw in dims)
+        self.runs = tuple(np.zeros((most, 4), dtype=np.uint64) for _ in range(2))
         self.owner: object | None = None
-        self._used = False
 
     def workspace(self, dtype: type = np.float64) -> _Workspace:
         """The solver vectors of one precision (float32 ones made on first use)."""
@@ -128,20 +129,17 @@ class Scratch:
         return self._workspaces[key]
 
     def take(self, owner: object) -> None:
-        """Hand the memory to ``owner`` (the operator arrays cleared)."""
-        if self._used:
-            for arrays in self.operators:
-                for a in arrays:
-                    a.fill(0.0)
-        self.owner, self._used = owner, True
+        """Hand the memory to ``owner``."""
+        self.owner = owner
 
 
 class _Phase:
     """One linear system (band or Laplace) with its multigrid hierarchy and error certificate."""
 
     def __init__(self, active: np.ndarray, band_mode: bool, band: np.ndarray, scratch: Scratch,
-                 operator: tuple[np.ndarray, ...]):
-        """``operator``: zeroed arrays for diag, idiag, cE, cS (see _inpaint_kernels)."""
+                 operator: tuple[np.ndarray, ...], runs: np.ndarray):
+        """``operator``: arrays for diag, idiag, cE, cS (see _inpaint_kernels), zero on the
+        padding; ``runs``: room for the runs of every level (K.max_runs rows per level)."""
         self.active = active
         self.count = int(active.sum())
         self.scratch = scratch
@@ -153,10 +151,9 @@ class _Phase:
             return
         dims = ws.dims
         self.diag, self.idiag, self.cE, self.cS = operator
-        K.build_fine(active, band_mode, band, self.diag, self.idiag, self.cE, self.cS)
+        n = K.build_fine(active, band_mode, band, self.diag, self.idiag, self.cE, self.cS)
         # links to the data pixels (known, or solved by the other phase): every right-hand
         # side and adjoint goes along them
-        n = K.boundary_links(active, band_mode, band, _NO_LINKS, _NO_LINKS)
         self.link_dst, self.link_src = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
         K.boundary_links(active, band_mode, band, self.link_dst, self.link_src)
         for i in range(len(dims) - 1):
@@ -168,11 +165,10 @@ class _Phase:
         nruns = 0
         for i in range(len(dims)):
             lv[i, 2] = nruns
-            nruns = K.fill_runs(self.idiag, *dims[i], RUN_GAP, _NO_RUNS, nruns, False)
+            # room: the rows before hold the earlier levels' runs, at most their max_runs
+            nruns = K.fill_runs(self.idiag, *dims[i], RUN_GAP, runs, nruns)
             lv[i, 3] = nruns
-        self.runs = np.zeros((nruns, 4), dtype=np.uint64)
-        for i in range(len(dims)):
-            K.fill_runs(self.idiag, *dims[i], RUN_GAP, self.runs, int(lv[i, 2]), True)
+        self.runs = runs[:nruns]
         self.levels = lv
 
     def _operator(self) -> tuple:
@@ -316,9 +312,11 @@ class Inpainter:
         K.band_rows(known, band, bandrow)
         grounded = np.empty((h, w), dtype=np.bool_)
         K.ground_band(bandrow, known, band, np.empty(h * w, dtype=np.int64), grounded)
-        self.band_phase = _Phase(grounded, True, band, scratch, scratch.operators[0])
+        self.band_phase = _Phase(grounded, True, band, scratch, scratch.operators[0],
+                                 scratch.runs[0])
         # Laplace rows: neither known nor a band row (isolated band pixels included)
-        self.laplace_phase = _Phase(~known & ~bandrow, False, band, scratch, scratch.operators[1])
+        self.laplace_phase = _Phase(~known & ~bandrow, False, band, scratch,
+                                    scratch.operators[1], scratch.runs[1])
         #: certified bound on max |u - u_exact| of the last solve
         self.last_error = 0.0
 
@@ -363,7 +361,7 @@ class Inpainter:
                     share = tol - errors[0] if errors[0] < tol else (1.0 - BAND_SHARE) * tol
                 x = None
                 if guess is not None:
-                    x = ws.zeroed(ws.start)
+                    x = ws.start
                     K.pad_field(ph.active, guess, x)
                 x, errors[k] = ph.solve(b, share, method, x, steps)
                 K.unpad_field(ph.active, x, u)
@@ -394,7 +392,7 @@ class Inpainter:
         ws = self._scratch.workspace(ROUGH_DTYPE if steps is not None else np.float64)
         for ph, e in ((lp, e_l), (bp, e_b)):
             if ph.count:
-                b = ws.zeroed(ws.rhs)
+                b = ws.rhs
                 K.pad_field(ph.active, t, b)
                 y, _ = ph.solve(b, e, method, None, steps)
                 K.scatter_links(ph.link_dst, ph.link_src, y, t.ravel())

@@ -230,19 +230,7 @@ class Planner:
         how far the decoder's interpolation of an edge pixel is from its value."""
         key = _edge_key(layout)
         if key not in self._deviation:
-            plane = self.edge(layout)[0]
-            f = self.pixels.astype(np.float64)
-            total = np.zeros_like(f)
-            count = np.zeros_like(f)
-            side = (~plane).astype(np.float64)
-            for dst, src in (((slice(1, None), slice(None)), (slice(None, -1), slice(None))),
-                             ((slice(None, -1), slice(None)), (slice(1, None), slice(None))),
-                             ((slice(None), slice(1, None)), (slice(None), slice(None, -1))),
-                             ((slice(None), slice(None, -1)), (slice(None), slice(1, None)))):
-                total[dst] += f[src] * side[src]
-                count[dst] += side[src]
-            dev = np.abs(f - total / np.maximum(count, 1.0))
-            self._deviation[key] = np.where(plane & (count > 0), dev, 0.0)
+            self._deviation[key] = edges.edge_deviation(self.pixels, self.edge(layout)[0])
         return self._deviation[key]
 
     def _file(self, layout: Layout, payload: bytes) -> bytes:

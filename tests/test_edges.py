@@ -127,3 +127,22 @@ def test_min_length_drops_short_chains():
 def test_hysteresis_out_of_range():
     with pytest.raises(ValueError):
         edges.detect(np.zeros((4, 4)), 10, hysteresis=0.0)
+
+
+def test_edge_deviation_matches_the_formula_on_random_planes():
+    rng = np.random.default_rng(3)
+    f = rng.integers(0, 256, (23, 31)).astype(np.uint8)
+    plane = rng.random(f.shape) < 0.45
+    plane[5:8, 5:8] = True  # a pixel whose neighbours are all on the plane
+    dev = edges.edge_deviation(f, plane)
+    g = np.pad(f.astype(float), 1)
+    off = np.pad(~plane, 1)  # outside the image counts as on the plane: never a neighbour
+    expected = np.zeros(f.shape)
+    for i, j in zip(*np.nonzero(plane), strict=True):
+        vals = [g[i + 1 + di, j + 1 + dj] for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1))
+                if off[i + 1 + di, j + 1 + dj]]
+        if vals:
+            expected[i, j] = abs(float(f[i, j]) - sum(vals) / len(vals))
+    assert dev[6, 6] == 0.0 and plane[6, 6]
+    assert np.array_equal(dev, expected)
+    assert (dev > 0).sum() > 100

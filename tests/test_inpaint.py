@@ -403,9 +403,10 @@ def test_to_uint8_rounds_half_up_and_clamps():
 
 
 def test_operators_built_on_one_scratch_match_fresh_ones_exactly():
-    """A Scratch is cleared when taken: an operator built on memory that held another one's
-    hierarchy, and whose solver vectors still hold the other's leftovers (garbage included),
-    solves exactly as one built on fresh memory, in both directions.  The exception is the
+    """An operator built on memory that held another one's hierarchy (the new one must
+    overwrite every cell), and whose solver vectors still hold the other's leftovers (garbage
+    included), solves exactly as one built on fresh memory, in both directions.  The
+    exception is the
     fine level of the K-cycle's and CG's own vectors z and d, which every solve must leave at
     zero (the fine-level kernels read them without coupling arrays)."""
     img = photo("sipi/peppers.tiff", 64)
