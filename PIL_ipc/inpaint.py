@@ -22,11 +22,14 @@ principle), so the two phases share the tolerance.
 
 Methods: "sor" is the paper's successive over-relaxation (lexicographic, omega from B);
 "fast" is flexible conjugate gradients preconditioned by an aggregation multigrid K-cycle
-(2 x 2 aggregates, Galerkin coarse levels, red-black Gauss-Seidel smoothing).
+(2 x 2 aggregates, Galerkin coarse levels, red-black Gauss-Seidel smoothing); a phase whose
+matrix, numbered breadth first, has a narrow envelope (the band phase: chains along the edges)
+is first solved by its Cholesky factor, which the CG then certifies.
 
-Costs: an Inpainter holds about 136 bytes per pixel (two operator hierarchies and the solver
-vectors; a solve peaks near 175), 37 more once it has run uncertified solves (their vectors
-are float32); the kernels release the GIL, but one Inpainter must not be used by two threads
+Costs: an Inpainter holds about 150 bytes per pixel (two operator hierarchies, the solver
+vectors, the runs and a direct solver's numbering; a solve peaks near 190), 37 more once it
+has run uncertified solves (their vectors are float32), and a band factor of at most
+DIRECT_ENVELOPE numbers per band pixel; the kernels release the GIL, but one Inpainter must not be used by two threads
 at once (its vectors are shared). Iteration caps bound the running time
 for any masks; a solve that hits one returns its best iterate with an InpaintWarning.
 """
@@ -50,6 +53,11 @@ CERT_THRESHOLD = 0.75
 BAND_SHARE = 0.25
 # Runs of active cells bridge up to this many inactive cells (loop overhead vs wasted work).
 RUN_GAP = 8
+# A phase whose Cholesky factor, numbered breadth first, has at most this many numbers per
+# cell (envelope) and costs at most DIRECT_COST times its cells to compute is solved directly:
+# the band phase nearly always (chains along the edges), never the Laplace phase (2-D).
+DIRECT_ENVELOPE = 16
+DIRECT_COST = 64
 # Precision of the solver vectors in uncertified solves (``steps``): they rank layouts, and
 # half the memory traffic of float64 makes them faster when both cores are busy.
 ROUGH_DTYPE = np.float32
@@ -119,6 +127,8 @@ class Scratch:
         # per phase: room for the runs of every level (see K.max_runs)
         most = sum(K.max_runs(int(lh), int(lw), RUN_GAP) for _, lh, lw in dims)
         self.runs = tuple(np.zeros((most, 4), dtype=np.uint64) for _ in range(2))
+        # cell numbers of a direct solver's ordering, over the fine level's padded grid
+        self.local = np.zeros(self.workspace().n0, dtype=np.int64)
         self.owner: object | None = None
 
     def workspace(self, dtype: type = np.float64) -> _Workspace:
@@ -137,9 +147,10 @@ class _Phase:
     """One linear system (band or Laplace) with its multigrid hierarchy and error certificate."""
 
     def __init__(self, active: np.ndarray, band_mode: bool, band: np.ndarray, scratch: Scratch,
-                 operator: tuple[np.ndarray, ...], runs: np.ndarray):
+                 operator: tuple[np.ndarray, ...], runs: np.ndarray, direct: bool = False):
         """``operator``: arrays for diag, idiag, cE, cS (see _inpaint_kernels), zero on the
-        padding; ``runs``: room for the runs of every level (K.max_runs rows per level)."""
+        padding; ``runs``: room for the runs of every level (K.max_runs rows per level);
+        ``direct``: factorise the system if that is cheap (see DIRECT_ENVELOPE)."""
         self.active = active
         self.count = int(active.sum())
         self.scratch = scratch
@@ -147,6 +158,8 @@ class _Phase:
         self.n0 = ws.n0
         self._bound = None
         self.last_iterations = 0
+        #: (order, first, start, L, room) of the direct solver (see K.envelope_order), or None
+        self.factor = None
         if self.count == 0:
             return
         dims = ws.dims
@@ -170,6 +183,36 @@ class _Phase:
             lv[i, 3] = nruns
         self.runs = runs[:nruns]
         self.levels = lv
+        if direct:
+            self._factorise()
+
+    def _factorise(self) -> None:
+        """Set self.factor if the envelope is small enough."""
+        order = np.empty(self.count, dtype=np.int64)
+        first = np.empty(self.count, dtype=np.int64)
+        wp, r0, r1 = (int(v) for v in self.levels[0, 1:4])
+        local = self.scratch.local
+        n, size, cost = K.envelope_order(self.diag, self.cE, self.cS, wp, self.runs, r0, r1,
+                                         local, order, first)
+        if n != self.count or size > DIRECT_ENVELOPE * n or cost > DIRECT_COST * n:
+            return
+        start = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.arange(n) - first + 1, out=start[1:])
+        factor = np.empty(size)
+        if K.envelope_cholesky(self.diag, self.cE, self.cS, wp, order, first, local, start,
+                               factor):
+            self.factor = (order, first, start, factor, np.empty(n))
+
+    def _iterate(self, b: np.ndarray, x: np.ndarray, thr: float,
+                 maxit: int | None = None) -> tuple[int, float]:
+        """FCG until max |b - A x| <= thr (thr <= 0: maxit steps), from x; a factorised phase
+        starts from its direct solution instead, which FCG then only certifies (or refines
+        past rounding), and with thr <= 0 is the answer (residual not computed: nan)."""
+        if self.factor is not None:
+            K.envelope_solve(*self.factor[:4], b, x, self.factor[4])
+            if thr <= 0.0:
+                return 0, float("nan")
+        return self._fcg(b, x, thr, maxit)
 
     def _operator(self) -> tuple:
         return self.diag, self.idiag, self.cE, self.cS, self.levels, self.runs
@@ -199,7 +242,7 @@ class _Phase:
             thr = CERT_THRESHOLD
             c = zmax = 0.0
             for _ in range(3):
-                it, _ = self._fcg(ones, z, thr)
+                it, _ = self._iterate(ones, z, thr)
                 K.matvec(self.diag, self.cE, self.cS, z, az, wp, self.runs, r0, r1)
                 c, zmax = K.min_max_level(self.diag, az, z, self.runs, r0, r1)
                 if c > 0.1 or it >= MAX_FCG_ITER:
@@ -229,12 +272,12 @@ class _Phase:
             ws = self.scratch.workspace(b.dtype)
             x = ws.zeroed(ws.start)
         if steps is not None:
-            self.last_iterations, _ = self._fcg(b, x, 0.0, steps)
+            self.last_iterations, _ = self._iterate(b, x, 0.0, steps)
             return x, np.inf
         bound = self.bound()
         thr = tol / bound
         if method == "fast":
-            it, res = self._fcg(b, x, thr)
+            it, res = self._iterate(b, x, thr)
         else:
             it, res = self._sor(b, x, thr)
         self.last_iterations = it
@@ -313,7 +356,7 @@ class Inpainter:
         grounded = np.empty((h, w), dtype=np.bool_)
         K.ground_band(bandrow, known, band, np.empty(h * w, dtype=np.int64), grounded)
         self.band_phase = _Phase(grounded, True, band, scratch, scratch.operators[0],
-                                 scratch.runs[0])
+                                 scratch.runs[0], direct=True)
         # Laplace rows: neither known nor a band row (isolated band pixels included)
         self.laplace_phase = _Phase(~known & ~bandrow, False, band, scratch,
                                     scratch.operators[1], scratch.runs[1])
@@ -332,8 +375,9 @@ class Inpainter:
         ``guess``: an image near the solution (say, the solution for nearby values) to start
         the iteration from; it saves iterations, never accuracy.
         ``steps``: instead of certifying ``tol``, take exactly this many steps of the fast
-        method in each phase: an uncertified approximation (last_error is inf) for callers
-        that rank many masks and need speed more than a guarantee.
+        method in each phase (a factorised phase is solved exactly instead): an uncertified
+        approximation (last_error is inf) for callers that rank many masks and need speed
+        more than a guarantee.
         """
         _check_method(method, tol)
         _check_steps(steps, method)

@@ -55,10 +55,11 @@ class Fitter:
         return self.op.adjoint(r.reshape(self.shape), tol=self.tol,
                                steps=self.steps).ravel()[self.positions]
 
-    def fit(self, iterations: int, start: np.ndarray | None = None
-            ) -> tuple[np.ndarray, np.ndarray]:
+    def fit(self, iterations: int, start: np.ndarray | None = None,
+            trail: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """CGLS from ``start`` (default: the pixel values): the values (clipped to 0..255) and
-        the inpainted image of the unclipped values."""
+        the inpainted image of the unclipped values.  ``trail``: a list that receives the
+        values (clipped) after each step but the last, earliest first."""
         flat_f = self.flat
         if start is None:
             x = flat_f[self.positions].copy()
@@ -68,7 +69,9 @@ class Fitter:
                 raise ValueError(f"start has shape {x.shape}, expected {self.positions.shape}")
         r = flat_f - self.render(x, guess=self.image).ravel()  # S x is near the image
         p = gamma = None
-        for _ in range(iterations):
+        for step in range(iterations):
+            if trail is not None and step:
+                trail.append(np.clip(x, 0.0, 255.0))
             # the adjoint is only computed when a step follows it
             s = self._adjoint(r)
             gamma_new = flat_dot(s, s)

@@ -459,6 +459,31 @@ def test_the_walk_moves_only_for_a_real_gain(gain, moves):
     assert best.layout.levels == (32 if moves else 24)
 
 
+class FieldPlanner(ScriptedPlanner):
+    """Scores from the levels and the denoising: 24 levels pay only once denoise is 60."""
+
+    def evaluate(self, layout, iterations, budget, **kwargs):
+        self.scored.append(layout)
+        mse = 100.0 - (10.0 if layout.denoise == 60 else 0.0)
+        if layout.denoise == 60 and layout.levels == 24:
+            mse -= 20.0
+        return ratecontrol.Coded(layout, b"file", mse, np.zeros(1))
+
+
+@pytest.mark.parametrize("effort", [1, 2])
+def test_the_walk_revisits_levels_after_the_other_fields(effort):
+    """Levels are walked first, when no move pays; once denoising has moved, the revisit
+    finds the levels that pay now."""
+    assert ratecontrol.EFFORTS[effort].revisit == ("levels", "spacing")
+    p = FieldPlanner({})
+    best = ratecontrol.search(p, 64 * 64 // 80, 2, effort=effort,
+                              spacing=8, lattice=0, min_length=10, hysteresis=0.5,
+                              edge_seeds=math.inf)
+    assert best.layout.denoise == 60 and best.layout.levels == 24
+    first_denoise_move = next(i for i, lay in enumerate(p.scored) if lay.denoise == 60)
+    assert any(lay.levels == 24 for lay in p.scored[first_denoise_move:])
+
+
 def test_growth_is_the_smallest_fitted_payload_over_the_raw_one():
     """Coded.growth: the payload of the fitted values at rounding offset 0 over the payload of
     the raw pixel values that the size estimate codes; a file of frame + growth x raw
@@ -540,3 +565,19 @@ def test_the_finals_compete_with_the_best_scored_file_measured_alike(final_facto
                               min_length=10, hysteresis=0.5, denoise=30, edge_seeds=math.inf)
     assert best.data == (b"final" if pick_final else b"scored")
     assert best.mse == pytest.approx(100.0 * final_factor if pick_final else 100.0)
+
+
+def test_a_final_fit_over_the_budget_falls_back_to_an_earlier_step():
+    """Each tonal step makes the values dearer: a final whose full fit codes over the budget
+    keeps the values of the last step that fits rather than losing the layout."""
+    img = smooth_scene(96, 96)
+    p = planner(img)
+    layout = ratecontrol.Layout(20.0, 6, 32, 8, 10)
+    full = p.evaluate(layout, 6, None)
+    one = p.evaluate(layout, 1, None)
+    assert len(full.data) > len(one.data)
+    budget = len(one.data)
+    assert p.evaluate(layout, 6, budget) is None
+    c = p.evaluate(layout, 6, budget, fallback=True)
+    assert c is not None and len(c.data) <= budget
+    assert c.mse < p.evaluate(layout, 0, budget).mse

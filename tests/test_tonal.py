@@ -79,3 +79,14 @@ def test_bad_arguments():
     fit = tonal.Fitter(img, pts.known_mask(), pts.band, pts.positions)
     with pytest.raises(ValueError):
         fit.fit(1, np.zeros(pts.count + 1))
+
+
+def test_trail_holds_the_values_after_each_step_but_the_last():
+    img, pts = problem()
+    fit = tonal.Fitter(img, pts.known_mask(), pts.band, pts.positions, tol=1e-6)
+    trail = []
+    x4, _ = fit.fit(4, trail=trail)
+    assert len(trail) == 3
+    for k, xk in enumerate(trail, start=1):
+        assert np.allclose(xk, fit.fit(k)[0], atol=1e-6)
+    assert not np.allclose(trail[-1], x4, atol=1e-3)
