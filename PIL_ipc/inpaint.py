@@ -29,9 +29,9 @@ is first solved by its Cholesky factor, which the CG then certifies.
 Costs: an Inpainter holds about 150 bytes per pixel (two operator hierarchies, the solver
 vectors, the runs and a direct solver's numbering; a solve peaks near 190), 37 more once it
 has run uncertified solves (their vectors are float32), and a band factor of at most
-DIRECT_ENVELOPE numbers per band pixel; the kernels release the GIL, but one Inpainter must not be used by two threads
-at once (its vectors are shared). Iteration caps bound the running time
-for any masks; a solve that hits one returns its best iterate with an InpaintWarning.
+DIRECT_ENVELOPE numbers per band pixel; the kernels release the GIL, but one Inpainter must
+not be used by two threads at once (its vectors are shared). Iteration caps bound the running
+time for any masks; a solve that hits one returns its best iterate with an InpaintWarning.
 """
 
 from __future__ import annotations
