@@ -403,6 +403,7 @@ class Planner:
             image = self.pixels
         data, k = self.code(layout, x, budget)
         while not data and trail:
+            # (the measurement below still starts from the last step's image: only a guess)
             x = trail.pop()
             data, k = self.code(layout, x, budget)
         if not data:
