@@ -61,8 +61,9 @@ def _walk(band: np.ndarray, seed: np.ndarray, spacing: int, lattice: int, positi
     n = h * w
     flat_band = band.ravel()
     visited = np.zeros(n, dtype=np.bool_)
-    # (set when a pixel is visited, read only after: no need to clear a whole image of them)
-    dist = np.empty(n, dtype=np.int64)
+    # walk distance modulo spacing (a division per pixel would cost a sixth of the walk); set
+    # when a pixel is visited, read only after: no need to clear a whole image of them
+    phase = np.empty(n, dtype=np.int64)
     # Value index each pixel is predicted from (stored ancestor), and for dequeued pixels the
     # value index its children inherit.
     pred_from = np.empty(n, dtype=np.int64)
@@ -72,7 +73,7 @@ def _walk(band: np.ndarray, seed: np.ndarray, spacing: int, lattice: int, positi
         if not flat_band[start] or visited[start]:
             continue
         visited[start] = True
-        dist[start] = 0
+        phase[start] = 0
         pred_from[start] = nvals - 1
         head = 0
         tail = 0
@@ -93,7 +94,7 @@ def _walk(band: np.ndarray, seed: np.ndarray, spacing: int, lattice: int, positi
             if y < h - 1 and flat_band[p + w]:
                 degree += 1
             inherit = pred_from[p]
-            if dist[p] % spacing == 0 or degree <= 1:
+            if phase[p] == 0 or degree <= 1:
                 positions[nvals] = p
                 predictors[nvals, 0] = pred_from[p]
                 inherit = nvals
@@ -118,7 +119,7 @@ def _walk(band: np.ndarray, seed: np.ndarray, spacing: int, lattice: int, positi
                     q = p + w
                 if flat_band[q] and not visited[q]:
                     visited[q] = True
-                    dist[q] = dist[p] + 1
+                    phase[q] = phase[p] + 1 if phase[p] + 1 < spacing else 0
                     pred_from[q] = inherit
                     queue[tail] = q
                     tail += 1
@@ -131,11 +132,16 @@ def _walk(band: np.ndarray, seed: np.ndarray, spacing: int, lattice: int, positi
         stored[positions[i]] = True
         index_of[positions[i]] = i
     flat_seed = seed.ravel()
+    has_seed = flat_seed.any()
     half = lattice // 2
     for y in range(h):
         # (row by row: a modulo per pixel would cost more than the rest of the walk)
         lattice_row = lattice > 0 and y % lattice == half
-        for x in range(w):
+        if not (has_seed or lattice_row):
+            continue
+        # without a seed plane only the lattice columns can hold a seed
+        x0, dx = (0, 1) if has_seed else (half, lattice)
+        for x in range(x0, w, dx):
             p = y * w + x
             on_lattice = lattice_row and x % lattice == half
             if not (flat_seed[p] or on_lattice):
