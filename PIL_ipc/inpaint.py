@@ -169,22 +169,34 @@ class _Phase:
         # side and adjoint goes along them
         self.link_dst, self.link_src = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
         K.boundary_links(active, band_mode, band, self.link_dst, self.link_src)
-        for i in range(len(dims) - 1):
-            K.coarsen(self.diag, self.idiag, self.cE, self.cS, *dims[i], *dims[i + 1])
-        # kernel table: (offset, padded width, first run, end run)
-        lv = np.zeros((len(dims), 4), dtype=np.uint64)
-        lv[:, 0] = dims[:, 0]
-        lv[:, 1] = dims[:, 2] + 2
-        nruns = 0
-        for i in range(len(dims)):
-            lv[i, 2] = nruns
-            # room: the rows before hold the earlier levels' runs, at most their max_runs
-            nruns = K.fill_runs(self.idiag, *dims[i], RUN_GAP, runs, nruns)
-            lv[i, 3] = nruns
-        self.runs = runs[:nruns]
-        self.levels = lv
+        # kernel table: (offset, padded width, first run, end run); the coarse levels are
+        # built on first use (_hierarchy): a factorised phase never needs them to score
+        self.levels = np.zeros((len(dims), 4), dtype=np.uint64)
+        self.levels[:, 0] = dims[:, 0]
+        self.levels[:, 1] = dims[:, 2] + 2
+        self._room = runs
+        self.levels[0, 3] = K.fill_runs(self.idiag, *dims[0], RUN_GAP, runs, 0)
+        self.runs = runs[:int(self.levels[0, 3])]
+        self._coarse = len(dims) == 1
         if direct:
             self._factorise()
+
+    def _hierarchy(self) -> None:
+        """Build the coarse levels and their runs (once)."""
+        if self._coarse:
+            return
+        dims = self.scratch.workspace().dims
+        for i in range(len(dims) - 1):
+            K.coarsen(self.diag, self.idiag, self.cE, self.cS, *dims[i], *dims[i + 1])
+        lv = self.levels
+        nruns = int(lv[0, 3])
+        for i in range(1, len(dims)):
+            lv[i, 2] = nruns
+            # room: the rows before hold the earlier levels' runs, at most their max_runs
+            nruns = K.fill_runs(self.idiag, *dims[i], RUN_GAP, self._room, nruns)
+            lv[i, 3] = nruns
+        self.runs = self._room[:nruns]
+        self._coarse = True
 
     def _factorise(self) -> None:
         """Set self.factor if the envelope is small enough."""
@@ -215,6 +227,7 @@ class _Phase:
         return self._fcg(b, x, thr, maxit)
 
     def _operator(self) -> tuple:
+        self._hierarchy()
         return self.diag, self.idiag, self.cE, self.cS, self.levels, self.runs
 
     def _fcg(self, b: np.ndarray, x: np.ndarray, thr: float,
