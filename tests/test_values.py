@@ -1,5 +1,7 @@
 """Quantisation and the residual coder of stored values, 1-D and 2-D predicted (spec section 7)."""
 
+import math
+
 import numpy as np
 import pytest
 from reference_decoder import locate
@@ -124,6 +126,35 @@ def test_bit_layout_matches_reference(coding):
     bits, cxs = binarise_reference(idx.tolist(), pred.tolist(), levels, coding)
     assert max(cxs) < values.N_CONTEXTS
     assert values.encode(idx, pred, levels, coding) == qm.encode_decisions(bits, cxs)
+
+
+def kt_bits(bits, cxs):
+    """Krichevsky-Trofimov code length (bits) of decisions, context by context."""
+    counts = {}
+    for b, cx in zip(bits, cxs, strict=True):
+        counts.setdefault(cx, [0, 0])[b] += 1
+    return sum((math.log(math.pi) + math.lgamma(n0 + n1 + 1) - math.lgamma(n0 + 0.5)
+                - math.lgamma(n1 + 0.5)) / math.log(2) for n0, n1 in counts.values())
+
+
+@pytest.mark.parametrize(("levels", "g"), [(64, 0), (16, 4), (256, 3)])
+def test_size_estimate_is_the_kt_length_of_the_reference_decisions(levels, g, coding):
+    """estimate_size: the KT code length of exactly the decisions of the bit layout (the
+    reference binarisation), and close to what the coder makes of them."""
+    rng = np.random.default_rng(levels + g)
+    if g:
+        pred = lattice_table(60, 70, g, levels + g)
+        idx = smooth_levels(pred.shape[0], levels, levels * g)
+        idx[::23] = rng.integers(0, levels, idx[::23].size)
+    else:
+        idx = random_walk(4000, levels, 5)
+        idx[::37] = rng.integers(0, levels, idx[::37].size)
+        pred = np.arange(idx.size) - 1
+        pred[::5] = -1
+    bits, cxs = binarise_reference(idx.tolist(), pred, levels, coding)
+    estimate = values.estimate_size(idx, pred, levels, coding)
+    assert estimate == pytest.approx(kt_bits(bits, cxs) / 8, rel=1e-9)
+    assert estimate == pytest.approx(len(values.encode(idx, pred, levels, coding)), rel=0.08)
 
 
 def test_constant_values_cost_almost_nothing(coding):
