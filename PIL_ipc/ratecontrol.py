@@ -379,14 +379,14 @@ class Planner:
         """Start values for a layout's tonal fit: the fitted values of a similar layout
         ``near`` where the two store the same pixel, the pixel values elsewhere."""
         pos = self.points(layout)[0].positions
-        start = self.pixels.ravel()[pos].astype(np.float64)
         ref = self.points(near.layout)[0].positions
-        if ref.size and pos.size:
-            order = np.argsort(ref, kind="stable")
-            ref_sorted = ref[order]
-            i = np.minimum(np.searchsorted(ref_sorted, pos), ref.size - 1)
-            hit = ref_sorted[i] == pos
-            start[hit] = near.values[order[i[hit]]]
+        # an image of near's values (NaN where it stores nothing), read at our positions: a
+        # tenth of the time of matching sorted positions at high rates
+        grid = np.full(self.pixels.size, np.nan)
+        grid[ref] = near.values
+        start = grid[pos]
+        miss = np.isnan(start)
+        start[miss] = self.pixels.ravel()[pos[miss]]
         return start
 
     def evaluate(self, layout: Layout, iterations: int, budget: int | None,
