@@ -163,6 +163,7 @@ class Planner:
         self.icc_profile, self.exif, self.text = icc_profile, exif, dict(text or {})
         self._edges: dict[tuple, tuple[np.ndarray, bytes]] = {}
         self._points: dict[tuple, tuple[sources.SourcePoints, np.ndarray]] = {}
+        self._walks: dict[tuple, sources.BandWalk] = {}
         self._seed_bytes: dict[tuple, bytes] = {}
         self._deviation: dict[tuple, np.ndarray] = {}
         self._raw_payload: dict[tuple, int] = {}
@@ -214,13 +215,22 @@ class Planner:
                 seed = plane & (self.edge_deviation(layout) > layout.edge_seeds)
                 seed &= ~sources.lattice_plane(self.shape, layout.lattice)  # stored anyway
                 seed = seed if seed.any() else None
-            pts = sources.locate(plane, layout.spacing, seed, layout.lattice)
+            walk = self.walk(layout)
+            pts = sources.locate(plane, layout.spacing, seed, layout.lattice, walk)
             if pts.count == 0:
                 seed = np.zeros(self.shape, dtype=bool)
                 seed[self.shape[0] // 2, self.shape[1] // 2] = True
-                pts = sources.locate(plane, layout.spacing, seed, layout.lattice)
+                pts = sources.locate(plane, layout.spacing, seed, layout.lattice, walk)
             self._points[key] = (pts, seed)
         return self._points[key]
+
+    def walk(self, layout: Layout) -> sources.BandWalk:
+        """The band walk of a layout's edge plane, shared by every spacing, seed plane and
+        lattice (layouts that differ in those alone, as many moves do, walk it once)."""
+        key = _edge_key(layout)
+        if key not in self._walks:
+            self._walks[key] = sources.walk_band(self.edge(layout)[0])
+        return self._walks[key]
 
     def seed_bytes(self, layout: Layout) -> bytes | None:
         """Coded seed plane of a layout, None when it has none."""

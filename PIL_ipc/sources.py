@@ -53,35 +53,26 @@ def _band(edges: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _walk(band: np.ndarray, seed: np.ndarray, spacing: int, lattice: int, positions: np.ndarray,
-          predictors: np.ndarray) -> tuple[int, int]:
-    """Fill positions and predictors (N x 3, pre-filled with -1; room for the band, seed and
-    lattice pixels); return (n_band, n_total)."""
+def _walk(band: np.ndarray, order: np.ndarray, parent: np.ndarray, end: np.ndarray) -> int:
+    """Walk each 4-connected part of the band breadth first, parts in raster order of their
+    first pixel: order[i] = the i-th pixel visited, parent[i] = the visit it was reached
+    from (-1: the first of a part), end[i] = it has at most one band neighbour (a chain
+    end).  Returns the number of band pixels (the room of the arrays must hold them)."""
     h, w = band.shape
     n = h * w
     flat_band = band.ravel()
     visited = np.zeros(n, dtype=np.bool_)
-    # walk distance modulo spacing (a division per pixel would cost a sixth of the walk); set
-    # when a pixel is visited, read only after: no need to clear a whole image of them
-    phase = np.empty(n, dtype=np.int64)
-    # Value index each pixel is predicted from (stored ancestor), and for dequeued pixels the
-    # value index its children inherit.
-    pred_from = np.empty(n, dtype=np.int64)
-    queue = np.empty(n, dtype=np.int64)
-    nvals = 0
+    tail = 0
     for start in range(n):
         if not flat_band[start] or visited[start]:
             continue
         visited[start] = True
-        phase[start] = 0
-        pred_from[start] = nvals - 1
-        head = 0
-        tail = 0
-        queue[tail] = start
+        order[tail] = start
+        parent[tail] = -1
+        head = tail
         tail += 1
-        while head < tail:
-            p = queue[head]
-            head += 1
+        while head < tail:  # order[head:tail] is the queue
+            p = order[head]
             y = p // w
             x = p - y * w
             degree = 0
@@ -93,12 +84,7 @@ def _walk(band: np.ndarray, seed: np.ndarray, spacing: int, lattice: int, positi
                 degree += 1
             if y < h - 1 and flat_band[p + w]:
                 degree += 1
-            inherit = pred_from[p]
-            if phase[p] == 0 or degree <= 1:
-                positions[nvals] = p
-                predictors[nvals, 0] = pred_from[p]
-                inherit = nvals
-                nvals += 1
+            end[head] = degree <= 1
             # Neighbour order: up, left, right, down.
             for k in range(4):
                 if k == 0:
@@ -119,11 +105,54 @@ def _walk(band: np.ndarray, seed: np.ndarray, spacing: int, lattice: int, positi
                     q = p + w
                 if flat_band[q] and not visited[q]:
                     visited[q] = True
-                    phase[q] = phase[p] + 1 if phase[p] + 1 < spacing else 0
-                    pred_from[q] = inherit
-                    queue[tail] = q
+                    order[tail] = q
+                    parent[tail] = head
                     tail += 1
-    n_band = nvals
+            head += 1
+    return tail
+
+
+@njit(cache=True, nogil=True)
+def _store_band(order: np.ndarray, parent: np.ndarray, end: np.ndarray, spacing: int,
+                positions: np.ndarray, predictors: np.ndarray) -> int:
+    """The stored band pixels of a walk: fill positions and predictors' first column;
+    return their count."""
+    nb = order.shape[0]
+    # walk distance modulo spacing, counted along the walk (a division per pixel would
+    # cost a sixth of the walk)
+    phase = np.empty(nb, dtype=np.int64)
+    # value index each visit's children are predicted from (its stored ancestor)
+    inherit = np.empty(nb, dtype=np.int64)
+    nvals = 0
+    for i in range(nb):
+        par = parent[i]
+        if par < 0:
+            ph = 0
+            pred = nvals - 1  # the first of a part: the value emitted just before
+        else:
+            ph = phase[par] + 1
+            if ph == spacing:
+                ph = 0
+            pred = inherit[par]
+        phase[i] = ph
+        if ph == 0 or end[i]:
+            positions[nvals] = order[i]
+            predictors[nvals, 0] = pred
+            inherit[i] = nvals
+            nvals += 1
+        else:
+            inherit[i] = pred
+    return nvals
+
+
+@njit(cache=True, nogil=True)
+def _store_seeds(shape: tuple[int, int], seed: np.ndarray, lattice: int, n_band: int,
+                 positions: np.ndarray, predictors: np.ndarray) -> int:
+    """Append the seed plane's and the lattice's pixels not stored on the band (positions
+    and predictors after the n_band band values); return the total count."""
+    h, w = shape
+    n = h * w
+    nvals = n_band
     # Value index of every stored pixel (valid where stored), so that seed pixels on the band
     # are not emitted twice and lattice values find their neighbours' indices.
     stored = np.zeros(n, dtype=np.bool_)
@@ -164,7 +193,7 @@ def _walk(band: np.ndarray, seed: np.ndarray, spacing: int, lattice: int, positi
                 predictors[i, 0] = index_of[p - lattice * w]
             else:
                 predictors[i, 0] = i - 1
-    return n_band, nvals
+    return nvals
 
 
 @dataclass(frozen=True)
@@ -215,13 +244,40 @@ def lattice_plane(shape: tuple[int, int], step: int) -> np.ndarray:
     return plane
 
 
-def locate(edges: np.ndarray, spacing: int, seed: np.ndarray | None = None,
-           lattice: int = 0) -> SourcePoints:
-    """Find the stored pixels and their predictors from the edge plane, the seed plane and the
-    seed lattice step (0: none)."""
+@dataclass(frozen=True)
+class BandWalk:
+    """The band of an edge plane and its walk (see _walk): what the source points of every
+    spacing, seed plane and lattice derive from (rate control reuses it across them)."""
+
+    band: np.ndarray  # bool (H, W)
+    order: np.ndarray  # int64: band pixels (flat indices) in walk order
+    parent: np.ndarray  # int64: walk index each was reached from, -1 for the first of a part
+    end: np.ndarray  # bool: at most one band neighbour
+
+
+def _checked_edges(edges: np.ndarray) -> np.ndarray:
     e = np.ascontiguousarray(edges, dtype=np.bool_)
     if e.ndim != 2:
         raise ValueError("edge plane must be 2-D")
+    return e
+
+
+def walk_band(edges: np.ndarray) -> BandWalk:
+    """The band of an edge plane and its breadth-first walk."""
+    band = _band(_checked_edges(edges))
+    nb = int(np.count_nonzero(band))
+    order = np.empty(nb, dtype=np.int64)
+    parent = np.empty(nb, dtype=np.int64)
+    end = np.empty(nb, dtype=np.bool_)
+    _walk(band, order, parent, end)
+    return BandWalk(band, order, parent, end)
+
+
+def locate(edges: np.ndarray, spacing: int, seed: np.ndarray | None = None,
+           lattice: int = 0, walk: BandWalk | None = None) -> SourcePoints:
+    """Find the stored pixels and their predictors from the edge plane, the seed plane and the
+    seed lattice step (0: none).  ``walk``: walk_band(edges), if already made."""
+    e = _checked_edges(edges)
     if not 1 <= int(spacing) <= 255:
         raise ValueError(f"spacing must be in 1..255, got {spacing}")
     if not 0 <= int(lattice) <= 65535:
@@ -232,12 +288,17 @@ def locate(edges: np.ndarray, spacing: int, seed: np.ndarray | None = None,
         s = np.ascontiguousarray(seed, dtype=np.bool_)
         if s.shape != e.shape:
             raise ValueError(f"seed plane shape {s.shape} differs from edge plane {e.shape}")
-    band = _band(e)
+    if walk is None:
+        walk = walk_band(e)
+    elif walk.band.shape != e.shape:
+        raise ValueError(f"walk of shape {walk.band.shape} for an edge plane of {e.shape}")
     # every pixel is stored at most once
-    capacity = min(e.size, int(np.count_nonzero(band)) + int(np.count_nonzero(s))
+    capacity = min(e.size, walk.order.shape[0] + int(np.count_nonzero(s))
                    + lattice_count(e.shape, int(lattice)))
     positions = np.empty(capacity, dtype=np.int64)
     predictors = np.full((capacity, 3), -1, dtype=np.int64)
-    n_band, total = _walk(band, s, int(spacing), int(lattice), positions, predictors)
-    return SourcePoints(e.shape, band, positions[:total].copy(), predictors[:total].copy(),
-                        int(n_band))
+    n_band = _store_band(walk.order, walk.parent, walk.end, int(spacing), positions,
+                         predictors)
+    total = _store_seeds(e.shape, s, int(lattice), n_band, positions, predictors)
+    return SourcePoints(e.shape, walk.band, positions[:total].copy(),
+                        predictors[:total].copy(), int(n_band))
