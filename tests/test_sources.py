@@ -155,6 +155,20 @@ def test_locate_matches_reference(spacing, seed):
     assert sp.n_band == len(pos)
 
 
+def test_one_walk_serves_every_spacing_and_lattice():
+    """locate with a walk made once (as rate control does) matches the reference for every
+    spacing, seed plane and lattice; a walk of another plane size is refused."""
+    e = random_edges((29, 37), 0.05, 7)
+    s = np.random.default_rng(7).random(e.shape) < 0.02
+    walk = sources.walk_band(e)
+    for spacing, seeds, lattice in ((1, None, 0), (4, s, 5), (7, None, 3), (2, s, 0)):
+        band, pos, pred = locate(e, spacing, seeds, lattice)
+        sp = sources.locate(e, spacing, seeds, lattice, walk)
+        assert sp.positions.tolist() == pos and sp.predictors.tolist() == pred
+    with pytest.raises(ValueError, match="walk"):
+        sources.locate(e[:, :-1], 3, walk=walk)
+
+
 @pytest.mark.parametrize("lattice", [1, 2, 3, 4, 7, 16, 23, 40])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_locate_with_lattice_matches_reference(lattice, seed):
