@@ -711,21 +711,25 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
         ranked = sorted((c for c in scores.values() if c is not None), key=lambda c: c.mse)
         finals = []
         for c in ranked[:plan.finalists]:
-            finals.append(c.layout)
+            finals.append((c.layout, c))
             i = THRESHOLDS.index(c.layout.threshold)
             if i > 0:
-                finals.append(replace(c.layout, threshold=THRESHOLDS[i - 1]))
+                finals.append((replace(c.layout, threshold=THRESHOLDS[i - 1]), c))
 
-        def final(job: Layout | Coded) -> Coded | None:
+        def final(job: tuple[Layout, Coded] | Coded) -> Coded | None:
             if isinstance(job, Coded):
                 return planner.remeasure(job, budget, FINAL_STEPS)
-            return planner.evaluate(job, tonal_iterations, budget, steps=FINAL_STEPS,
-                                    rough=True, fallback=True)
+            # the fit goes on from the scored values (mapped to the layout's positions): the
+            # iterations left of tonal_iterations do better than all of them from the pixel
+            # values (over the 32 test cases +0.64 dB in sum, at 10 % less CPU)
+            layout, scored = job
+            return planner.evaluate(layout, max(tonal_iterations - quick, 1), budget,
+                                    steps=FINAL_STEPS, rough=True, fallback=True, near=scored)
 
         # Scores are rough: the best of the finals and the best scored file, all measured
         # alike, wins (a full fit is not always better once quantised: comic at 0.05 bpp,
         # 6 levels, scores 23.62 dB after 2 iterations and 23.55 after 6).
-        jobs: list[Layout | Coded] = [top, *finals]
+        jobs: list[tuple[Layout, Coded] | Coded] = [top, *finals]
         top = None
         for c in pool.map(final, jobs):
             if c is not None and (top is None or c.mse < top.mse):

@@ -230,8 +230,10 @@ def test_more_effort_tries_more_layouts():
         calls = []
         ratecontrol.search(counted(planner(img), calls), 600, 6, effort=effort)
         counts.append(len(calls))
-        # candidates are scored with the effort's short tonal fit, finals with the full one
-        assert set(calls) == {ratecontrol.EFFORTS[effort].score_iterations, 6}
+        # candidates are scored with the effort's short tonal fit; finals go on from the
+        # scored values for the iterations left of the full fit's 6
+        quick = ratecontrol.EFFORTS[effort].score_iterations
+        assert set(calls) == {quick, 6 - quick}
     assert counts[0] < counts[1] <= counts[2]
 
 
@@ -557,8 +559,9 @@ def test_the_finals_compete_with_the_best_scored_file_measured_alike(final_facto
     class FinalsPlanner(ScriptedPlanner):
         def evaluate(self, layout, iterations, budget, **kwargs):
             c = super().evaluate(layout, iterations, budget, **kwargs)
-            return replace(c, mse=c.mse * final_factor, data=b"final") if iterations == 6 \
-                else c
+            # the finals are the fits that fall back on earlier steps
+            return replace(c, mse=c.mse * final_factor, data=b"final") \
+                if kwargs.get("fallback") else c
 
         def remeasure(self, coded, budget, steps):
             assert steps == ratecontrol.FINAL_STEPS
@@ -569,6 +572,28 @@ def test_the_finals_compete_with_the_best_scored_file_measured_alike(final_facto
                               min_length=10, hysteresis=0.5, denoise=30, edge_seeds=math.inf)
     assert best.data == (b"final" if pick_final else b"scored")
     assert best.mse == pytest.approx(100.0 * final_factor if pick_final else 100.0)
+
+
+def test_finals_go_on_from_the_scored_values():
+    """The finals start from the best scored layout's fitted values and take the tonal
+    iterations left of the full fit."""
+    seen = []
+
+    class FinalsPlanner(ScriptedPlanner):
+        def evaluate(self, layout, iterations, budget, **kwargs):
+            if kwargs.get("fallback"):
+                seen.append((layout, iterations, kwargs.get("near")))
+            return super().evaluate(layout, iterations, budget, **kwargs)
+
+    p = FinalsPlanner({16: 100.0, 12: 200.0, 24: 200.0})
+    best = ratecontrol.search(p, 64 * 64 // 80, 6, effort=1, spacing=8, lattice=0,
+                              min_length=10, hysteresis=0.5, denoise=30, edge_seeds=math.inf)
+    quick = ratecontrol.EFFORTS[1].score_iterations
+    assert seen and all(it == 6 - quick for _, it, _ in seen)
+    assert all(near is not None and near.layout.levels == 16 and near.layout.threshold
+               in (lay.threshold, ratecontrol.THRESHOLDS[ratecontrol.THRESHOLDS.index(
+                   lay.threshold) + 1]) for lay, _, near in seen)
+    assert best.layout.levels == 16
 
 
 def test_a_final_fit_over_the_budget_falls_back_to_an_earlier_step():
