@@ -461,6 +461,20 @@ def test_the_walk_moves_only_for_a_real_gain(gain, moves):
     assert best.layout.levels == (32 if moves else 24)
 
 
+@pytest.mark.parametrize("gain, moves", [(0.005, False), (0.02, True)])
+def test_at_high_rates_a_real_gain_is_larger(gain, moves):
+    """From HIGH_RATE bits per pixel on, a move must gain MIN_GAIN_HIGH_RATE (1 %)."""
+    assert ratecontrol.MIN_GAIN_HIGH_RATE == 0.01 and ratecontrol.HIGH_RATE == 0.3
+    start_levels = 32  # _starts' levels at 0.4 bpp
+    errors = {start_levels: 100.0, 48: 100.0 * (1 - gain), 64: 50.0}
+    p = ScriptedPlanner(errors)
+    best = ratecontrol.search(p, 210, 2, effort=1,  # 0.41 bpp
+                              spacing=8, lattice=0, min_length=10, hysteresis=0.5, denoise=30,
+                              edge_seeds=math.inf)
+    assert (64 in {lay.levels for lay in p.scored}) == moves
+    assert best.layout.levels == (64 if moves else 48)
+
+
 class FieldPlanner(ScriptedPlanner):
     """Scores from the levels and the denoising: 24 levels pay only once denoise is 60."""
 
