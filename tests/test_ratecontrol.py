@@ -230,11 +230,24 @@ def test_more_effort_tries_more_layouts():
         calls = []
         ratecontrol.search(counted(planner(img), calls), 600, 6, effort=effort)
         counts.append(len(calls))
-        # candidates are scored with the effort's short tonal fit; finals go on from the
-        # scored values for the iterations left of the full fit's 6
-        quick = ratecontrol.EFFORTS[effort].score_iterations
+        # candidates are scored with the effort's short tonal fit (600 bytes is a high
+        # rate here); finals go on from the scored values for the iterations left of 6
+        plan = ratecontrol.EFFORTS[effort]
+        assert 8 * 600 / (80 * 96) >= ratecontrol.HIGH_RATE
+        quick = plan.high_rate_score_iterations or plan.score_iterations
         assert set(calls) == {quick, 6 - quick}
     assert counts[0] < counts[1] <= counts[2]
+
+
+@pytest.mark.parametrize(("budget", "quick"), [(250, 2), (600, 1)])
+def test_the_default_effort_scores_by_one_iteration_at_high_rates(budget, quick):
+    img = smooth_scene(80, 96)
+    p = planner(img)
+    calls = []
+    evaluate = p.evaluate
+    p.evaluate = lambda *a, **k: calls.append(a[1]) or evaluate(*a, **k)
+    ratecontrol.search(p, budget, 6, effort=1)
+    assert set(calls) == {quick, 6 - quick}
 
 
 def test_rough_scores_are_close_to_certified_ones():
