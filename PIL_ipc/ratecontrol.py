@@ -526,6 +526,9 @@ class Effort:
     revisit: tuple[str, ...] = ()
     #: score_iterations from HIGH_RATE bits per pixel on (None: the same)
     high_rate_score_iterations: int | None = None
+    #: layouts a descent scores at most (it stops after the batch that reaches it): a bound
+    #: on the running time; None: no bound
+    max_moves: int | None = None
 
 
 #: The descent of the default effort: hysteresis, the field that moves least, is left out
@@ -537,6 +540,8 @@ QUICK_DESCENT = tuple(f for f in DESCENT if f != "hysteresis")
 #: 0.05 bpp +0.19 dB, at 0.2 bpp +0.12, blobs at 0.1 +0.25; 4 more layouts scored on average).
 REVISIT = ("levels", "spacing")
 
+#: Layouts the default effort's descent scores at most.
+MAX_MOVES = 38
 #: Search effort levels (``effort`` of the encoder): 0 fastest ... 2 most thorough.
 #: 0 scores the starting layouts only. 1 (the default) walks the layout fields from the best
 #: start of the leading family, then levels and spacing again. 2 also walks the second family
@@ -547,7 +552,8 @@ REVISIT = ("levels", "spacing")
 #: less CPU, -0.63 dB in sum, no case below -0.78 dB).
 EFFORTS = (
     Effort(1, (), 1, 1.0, sparsity=(1.3, 3.5)),
-    Effort(2, QUICK_DESCENT, 1, 1.0, revisit=REVISIT, high_rate_score_iterations=1),
+    Effort(2, QUICK_DESCENT, 1, 1.0, revisit=REVISIT, high_rate_score_iterations=1,
+           max_moves=MAX_MOVES),
     Effort(2, DESCENT, 2, RIVAL_RATIO, revisit=REVISIT),
 )
 DEFAULT_EFFORT = 1
@@ -684,8 +690,11 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
         current = best(family)
         fields = [name for name in plan.descent if fixed.get(name) is None]
         fields += [name for name in plan.revisit if fixed.get(name) is None]
+        moves_scored = 0
         for f, name in enumerate(fields):
             while current is not None:
+                if plan.max_moves is not None and moves_scored >= plan.max_moves:
+                    return
                 here = {k: getattr(current.layout, k) for k in CHOICES}
                 moves = [{**here, name: v} for v in _neighbours(name, here[name])]
                 new = [m for m in moves if template(m) not in scores]
@@ -697,7 +706,9 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
                     moves += [{**here, name: v} for v in ahead
                               if v not in (here[name], new[0][name])
                               and v in _neighbours(name, here[name], 2)]
-                score(moves + _speculate(moves, here, fields[f + 1:]), current)
+                batch = moves + _speculate(moves, here, fields[f + 1:])
+                moves_scored += len({t for t in map(template, batch) if t not in scores})
+                score(batch, current)
                 done = [c for c in (scores[t] for t in map(template, moves)) if c is not None]
                 step = min(done, key=lambda c: c.mse, default=None)
                 # a move must gain something real: drifting on ties (more levels for 0.01 dB,
