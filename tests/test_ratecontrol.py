@@ -275,7 +275,8 @@ def test_rough_scores_are_close_to_certified_ones():
 @pytest.mark.parametrize("bpp", [0.8, 0.2, 0.05])
 def test_starts_span_dense_to_sparse_lattices(bpp):
     """Starts include no lattice, a lattice spending most of the budget and one spending a few
-    per cent (sparse lattices pin smooth fills between edges), each with both edge settings."""
+    per cent (sparse lattices pin smooth fills between edges), each with both edge settings
+    below HIGH_RATE, with the weak-edge setting from there on."""
     everything = ratecontrol._starts(bpp,
                                      ratecontrol.EFFORTS[ratecontrol.DEFAULT_EFFORT].sparsity)
     starts = [s for s in everything if s["lattice"] != 1]  # every pixel stored: tested apart
@@ -284,8 +285,9 @@ def test_starts_span_dense_to_sparse_lattices(bpp):
     def share(g):  # of the budget, at ~3.5 bits a lattice point
         return 3.5 * (512 // g) ** 2 / budget_bits
     assert steps[0] == 0 and share(steps[1]) > 0.3 and share(steps[-1]) < 0.05
-    assert len(starts) == 2 * len(steps)
-    assert {(s["min_length"], s["hysteresis"]) for s in starts} == {(10, 0.5), (40, 1.0)}
+    styles = {(10, 0.5)} if bpp >= ratecontrol.HIGH_RATE else {(10, 0.5), (40, 1.0)}
+    assert len(starts) == len(styles) * len(steps)
+    assert {(s["min_length"], s["hysteresis"]) for s in starts} == styles
     assert len(everything) - len(starts) == (1 if bpp >= 0.15 else 0)
 
 
