@@ -345,7 +345,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="images by path, synthetic name or corpus name (overrides --set)")
     p.add_argument("--set", default="paper",
                    choices=("paper", "cartoon", "synthetic", "kodak", "all"))
-    p.add_argument("--bpp", nargs="+", type=float, default=[0.8, 0.4, 0.2])
+    p.add_argument("--bpp", nargs="+", type=float, default=[0.8, 0.4, 0.2, 0.1, 0.05])
     p.add_argument("--codecs", nargs="+", choices=CODECS, default=list(CODECS))
     p.add_argument("--csv", type=Path, default=HERE / "out" / "rd.csv")
     p.add_argument("--plot", type=Path, help="write a PSNR-vs-bpp PNG here")
