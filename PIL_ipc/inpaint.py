@@ -394,7 +394,6 @@ class Inpainter:
         """
         _check_method(method, tol)
         _check_steps(steps, method)
-        self._check_scratch()
         values = _check_field("values", values, self.shape)
         if not np.isfinite(values[self.known]).all():
             raise ValueError("inpaint: values at known pixels must be finite")
@@ -402,7 +401,15 @@ class Inpainter:
             guess = _check_field("guess", guess, self.shape)
             if not np.isfinite(guess).all():
                 raise ValueError("inpaint: guess must be finite")
-        u = np.where(self.known, values, 0.0)
+        return self.solve_field(np.where(self.known, values, 0.0), tol, method, guess, steps)
+
+    def solve_field(self, u: np.ndarray, tol: float, method: str = "fast",
+                    guess: np.ndarray | None = None, steps: int | None = None) -> np.ndarray:
+        """solve() without its argument checks, for callers inside the package that built
+        them: ``u`` is a C-contiguous float64 H x W array holding the values at the known
+        pixels and 0 elsewhere, overwritten with the solution and returned; ``guess``, if
+        given, C-contiguous float64 H x W and finite."""
+        self._check_scratch()
         ws = self._scratch.workspace(ROUGH_DTYPE if steps is not None else np.float64)
         errors = [0.0, 0.0]
         # band first (its data: known band pixels), then Laplace (data: known and band pixels);
@@ -434,10 +441,18 @@ class Inpainter:
         """
         _check_method(method, tol)
         _check_steps(steps, method)
-        self._check_scratch()
         g = _check_field("rhs", rhs, self.shape)
         if not np.isfinite(g).all():
             raise ValueError("inpaint: rhs must be finite")
+        return np.where(self.known, self.adjoint_field(g.copy(), tol, method, steps), 0.0)
+
+    def adjoint_field(self, t: np.ndarray, tol: float, method: str = "fast",
+                      steps: int | None = None) -> np.ndarray:
+        """adjoint() without its argument checks and its last masking, for callers inside
+        the package: ``t``, a C-contiguous float64 H x W copy of the (finite) right-hand
+        side, is overwritten and returned; S^T rhs is its value at the known pixels (the
+        other pixels hold intermediate sums)."""
+        self._check_scratch()
         bp, lp = self.band_phase, self.laplace_phase
         # S^T g = g_K + C_LK^T y_L + C_BK^T y_B with y_L = A_L^{-1} g_L and
         # y_B = A_B^{-1} (g_B + C_LB^T y_L). Each pixel has at most 4 neighbours, so with solve
@@ -445,7 +460,6 @@ class Inpainter:
         b_band = bp.bound() if bp.count and steps is None else 0.0
         e_l = tol / (8.0 + 32.0 * b_band)
         e_b = tol / 8.0
-        t = g.copy()
         ws = self._scratch.workspace(ROUGH_DTYPE if steps is not None else np.float64)
         for ph, e in ((lp, e_l), (bp, e_b)):
             if ph.count:
@@ -453,7 +467,7 @@ class Inpainter:
                 K.pad_field(ph.active, t, b)
                 y, _ = ph.solve(b, e, method, None, steps)
                 K.scatter_links(ph.link_dst, ph.link_src, y, t.ravel())
-        return np.where(self.known, t, 0.0)
+        return t
 
 
 def solve(

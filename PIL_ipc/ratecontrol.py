@@ -107,6 +107,17 @@ def _quantise_toward(scaled: np.ndarray, predictors: np.ndarray, mid: int, top: 
         out[i] = min(max(k, 0), top)
 
 
+@njit(cache=True, nogil=True)
+def _rounded_squared_error(u: np.ndarray, pixels: np.ndarray) -> float:
+    """Sum of squared differences between the decoder's rounding of ``u`` (floor(u + 0.5)
+    clamped to 0..255) and ``pixels``: whole numbers, so the sum is exact in any order."""
+    total = 0.0
+    for i in range(u.shape[0]):
+        d = min(max(math.floor(u[i] + 0.5), 0.0), 255.0) - pixels[i]
+        total += d * d
+    return total
+
+
 def quantise_toward(x: np.ndarray, predictors: np.ndarray, levels: int,
                     offset: float = 0.5) -> np.ndarray:
     """Level indices of grey values (0..255) whose residual magnitudes, measured from the
@@ -445,8 +456,7 @@ class Planner:
         """Mean squared error of the image decoded from level indices ``k``, with the
         decoder's rounding."""
         u = fit.render(values.dequantise(k, levels), guess=guess)
-        err = np.floor(u + 0.5).clip(0, 255) - self.pixels
-        return float(np.mean(err * err))
+        return _rounded_squared_error(u.ravel(), np.ravel(self.pixels)) / u.size
 
     def remeasure(self, coded: Coded, budget: int | None, steps: int | None) -> Coded:
         """``coded`` with its decoded error measured again with ``steps`` solver steps

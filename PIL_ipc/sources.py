@@ -115,7 +115,7 @@ def _walk(band: np.ndarray, order: np.ndarray, parent: np.ndarray, end: np.ndarr
 @njit(cache=True, nogil=True)
 def _store_band(order: np.ndarray, parent: np.ndarray, end: np.ndarray, spacing: int,
                 positions: np.ndarray, predictors: np.ndarray) -> int:
-    """The stored band pixels of a walk: fill positions and predictors' first column;
+    """The stored band pixels of a walk: fill positions and predictors (rows (a, -1, -1));
     return their count."""
     nb = order.shape[0]
     # walk distance modulo spacing, counted along the walk (a division per pixel would
@@ -138,6 +138,8 @@ def _store_band(order: np.ndarray, parent: np.ndarray, end: np.ndarray, spacing:
         if ph == 0 or end[i]:
             positions[nvals] = order[i]
             predictors[nvals, 0] = pred
+            predictors[nvals, 1] = -1
+            predictors[nvals, 2] = -1
             inherit[i] = nvals
             nvals += 1
         else:
@@ -183,6 +185,8 @@ def _store_seeds(shape: tuple[int, int], seed: np.ndarray, lattice: int, n_band:
             positions[i] = p
             nvals += 1
             # Lattice neighbours precede p in raster order: they are stored already.
+            predictors[i, 1] = -1
+            predictors[i, 2] = -1
             if on_lattice and x >= lattice and y >= lattice:
                 predictors[i, 0] = index_of[p - lattice]
                 predictors[i, 1] = index_of[p - lattice * w]
@@ -296,7 +300,7 @@ def locate(edges: np.ndarray, spacing: int, seed: np.ndarray | None = None,
     capacity = min(e.size, walk.order.shape[0] + int(np.count_nonzero(s))
                    + lattice_count(e.shape, int(lattice)))
     positions = np.empty(capacity, dtype=np.int64)
-    predictors = np.full((capacity, 3), -1, dtype=np.int64)
+    predictors = np.empty((capacity, 3), dtype=np.int64)  # the kernels write whole rows
     n_band = _store_band(walk.order, walk.parent, walk.end, int(spacing), positions,
                          predictors)
     total = _store_seeds(e.shape, s, int(lattice), n_band, positions, predictors)

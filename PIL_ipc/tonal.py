@@ -37,7 +37,6 @@ class Fitter:
         self.image = f
         self.flat = f.ravel()
         self.positions = positions
-        self._field = np.zeros(f.size)
         #: solver accuracy (grey levels) of every solve
         self.tol = float(tol)
         #: solver steps per solve instead (None: certify tol)
@@ -46,14 +45,17 @@ class Fitter:
     def render(self, v: np.ndarray, guess: np.ndarray | None = None) -> np.ndarray:
         """The inpainted image (float64, H x W) when the stored pixels hold ``v``; ``guess``:
         an image near it to start the solver from."""
-        field = self._field  # zero off the positions: reused (see inpaint's workspace)
+        # (the Inpainter's unchecked entry points: the fields are built here, finite)
+        field = np.zeros(self.image.size)
         field[self.positions] = v
-        return self.op.solve(field.reshape(self.shape), tol=self.tol, guess=guess,
-                             steps=self.steps)
+        return self.op.solve_field(field.reshape(self.shape), self.tol,
+                                   guess=None if guess is None else
+                                   np.ascontiguousarray(guess, dtype=np.float64),
+                                   steps=self.steps)
 
     def _adjoint(self, r: np.ndarray) -> np.ndarray:
-        return self.op.adjoint(r.reshape(self.shape), tol=self.tol,
-                               steps=self.steps).ravel()[self.positions]
+        t = self.op.adjoint_field(r.reshape(self.shape).copy(), self.tol, steps=self.steps)
+        return t.ravel()[self.positions]
 
     def fit(self, iterations: int, start: np.ndarray | None = None,
             trail: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
