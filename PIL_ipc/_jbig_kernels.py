@@ -200,7 +200,10 @@ def decode_image(data, stripes, atmoves, height, width, l0, lrltwo, tpbon, buf):
                 slntp, a, c, ct, pos = dec_core(data, end, st, mps, tpcx, a, c, ct, pos)
                 lntp = 1 - (slntp ^ lntp)
                 if lntp == 0:
-                    buf[r0, PAD : PAD + width] = buf[r1, PAD : PAD + width]
+                    # a loop, not a slice assignment: numba compiles the latter with its
+                    # shape-mismatch error message, 2.5 s of the first decode's compiling
+                    for x in range(PAD, PAD + width):
+                        buf[r0, x] = buf[r1, x]
                     continue
             row0 = buf[r0]
             row1 = buf[r1]
