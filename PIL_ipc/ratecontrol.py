@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -160,6 +161,38 @@ def _edge_key(layout: Layout) -> tuple:
     return layout.threshold, layout.min_length, layout.hysteresis, layout.denoise
 
 
+#: Entries of each of the Planner's large caches (source points, band walks, edge deviations).
+RECENT = 16
+
+
+class _Recent:
+    """A cache of the ``size`` entries used last (threads may share it)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: object) -> object | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: object, value: object) -> object:
+        """Store ``value`` (or keep the one another thread stored meanwhile); return it."""
+        with self._lock:
+            value = self._items.setdefault(key, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+            return value
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class Planner:
     """Everything the search needs for one image, computed once per threshold or lattice."""
 
@@ -176,10 +209,12 @@ class Planner:
         self.thin = thin
         self.icc_profile, self.exif, self.text = icc_profile, exif, dict(text or {})
         self._edges: dict[tuple, tuple[np.ndarray, bytes]] = {}
-        self._points: dict[tuple, tuple[sources.SourcePoints, np.ndarray]] = {}
-        self._walks: dict[tuple, sources.BandWalk] = {}
+        # the per-layout arrays (a few MB each at 512 x 512) are kept for the layouts used
+        # last only: a search probes hundreds, and kept them all (0.8 GB at 0.8 bpp)
+        self._points = _Recent(RECENT)
+        self._walks = _Recent(RECENT)
         self._seed_bytes: dict[tuple, bytes] = {}
-        self._deviation: dict[tuple, np.ndarray] = {}
+        self._deviation = _Recent(RECENT)
         self._raw_payload: dict[tuple, int] = {}
         self._local = threading.local()  # each scoring thread's inpainting memory
         h, w = self.shape
@@ -222,7 +257,8 @@ class Planner:
         """Stored pixels of a layout, and its seed plane (None: no SEED chunk): the edge
         seeds, or one centre point when nothing else would be stored (the PDE needs one)."""
         key = (*_edge_key(layout), layout.spacing, layout.lattice, layout.edge_seeds)
-        if key not in self._points:
+        found = self._points.get(key)
+        if found is None:
             plane = self.edge(layout)[0]
             seed = None
             if not math.isinf(layout.edge_seeds):
@@ -235,16 +271,17 @@ class Planner:
                 seed = np.zeros(self.shape, dtype=bool)
                 seed[self.shape[0] // 2, self.shape[1] // 2] = True
                 pts = sources.locate(plane, layout.spacing, seed, layout.lattice, walk)
-            self._points[key] = (pts, seed)
-        return self._points[key]
+            found = self._points.put(key, (pts, seed))
+        return found
 
     def walk(self, layout: Layout) -> sources.BandWalk:
         """The band walk of a layout's edge plane, shared by every spacing, seed plane and
         lattice (layouts that differ in those alone, as many moves do, walk it once)."""
         key = _edge_key(layout)
-        if key not in self._walks:
-            self._walks[key] = sources.walk_band(self.edge(layout)[0])
-        return self._walks[key]
+        found = self._walks.get(key)
+        if found is None:
+            found = self._walks.put(key, sources.walk_band(self.edge(layout)[0]))
+        return found
 
     def seed_bytes(self, layout: Layout) -> bytes | None:
         """Coded seed plane of a layout, None when it has none."""
@@ -260,9 +297,11 @@ class Planner:
         """|pixel - mean of its non-edge 4-neighbours| on edge pixels (0 elsewhere): about
         how far the decoder's interpolation of an edge pixel is from its value."""
         key = _edge_key(layout)
-        if key not in self._deviation:
-            self._deviation[key] = edges.edge_deviation(self.pixels, self.edge(layout)[0])
-        return self._deviation[key]
+        found = self._deviation.get(key)
+        if found is None:
+            found = self._deviation.put(
+                key, edges.edge_deviation(self.pixels, self.edge(layout)[0]))
+        return found
 
     def _file(self, layout: Layout, payload: bytes) -> bytes:
         """The complete file of a layout with the given values payload."""

@@ -665,3 +665,22 @@ def test_a_final_fit_over_the_budget_falls_back_to_an_earlier_step():
     c = p.evaluate(layout, 6, budget, fallback=True)
     assert c is not None and len(c.data) <= budget
     assert c.mse < p.evaluate(layout, 0, budget).mse
+
+
+def test_recent_cache_keeps_the_entries_used_last():
+    cache = ratecontrol._Recent(2)
+    assert cache.put("a", 1) == 1 and cache.put("b", 2) == 2
+    assert cache.get("a") == 1  # "a" is now the most recent
+    cache.put("c", 3)
+    assert cache.get("b") is None and cache.get("a") == 1 and cache.get("c") == 3
+    assert cache.put("c", 4) == 3  # another thread's value, stored first, is kept
+    assert len(cache) == 2
+
+
+def test_planner_memory_stays_bounded():
+    """A search probes hundreds of layouts; the planner keeps the large per-layout arrays
+    of the last RECENT only."""
+    img = smooth_scene(96, 96)
+    p = planner(img)
+    ratecontrol.search(p, 400, 2, effort=1)
+    assert len(p._points) <= ratecontrol.RECENT and len(p._walks) <= ratecontrol.RECENT
