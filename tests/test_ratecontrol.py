@@ -490,11 +490,11 @@ def test_at_high_rates_a_real_gain_is_larger(gain, moves):
     assert best.layout.levels == (64 if moves else 48)
 
 
-@pytest.mark.parametrize("max_moves", [None, 4])
-def test_a_descent_scores_at_most_max_moves_layouts(max_moves, monkeypatch):
+@pytest.mark.parametrize(("max_moves", "budget"), [(None, 51), (4, 51), (4, 210)])
+def test_a_descent_scores_at_most_max_moves_layouts(max_moves, budget, monkeypatch):
     """Every move gains here (more levels are always better): the walk goes to the end of
     the levels unless the effort bounds the layouts it scores; it stops after the batch that
-    reaches the bound."""
+    reaches the bound.  From HIGH_RATE on (210 bytes here) there is no bound."""
     plan = replace(ratecontrol.EFFORTS[1], max_moves=max_moves)
     monkeypatch.setattr(ratecontrol, "EFFORTS", (ratecontrol.EFFORTS[0], plan))
     moves = []
@@ -506,10 +506,10 @@ def test_a_descent_scores_at_most_max_moves_layouts(max_moves, monkeypatch):
             return super().evaluate(layout, iterations, budget, **kwargs)
 
     p = MovesPlanner({lv: 1000.0 / lv for lv in ratecontrol.CHOICES["levels"]})
-    best = ratecontrol.search(p, 64 * 64 // 80, 2, effort=1, spacing=8, lattice=0,
+    best = ratecontrol.search(p, budget, 2, effort=1, spacing=8, lattice=0,
                               min_length=10, hysteresis=0.5, denoise=30, edge_seeds=math.inf)
     moves = len(moves)
-    if max_moves is None:
+    if max_moves is None or 8 * budget / (64 * 64) >= ratecontrol.HIGH_RATE:
         assert best.layout.levels == 256
     else:
         assert max_moves <= moves < max_moves + ratecontrol.BATCH
