@@ -544,11 +544,15 @@ FINAL_STEPS = 4
 #: the edge seeds worth 7 dB no longer fit).  Larger values trade images against each other
 #: (0.01: splash at 0.2 bpp +1.45 dB, pikachu at 0.05 bpp -0.05 dB).
 MIN_GAIN = 0.002
-#: MIN_GAIN from HIGH_RATE bits per pixel on: there the walks took many steps of 0.01-0.03 dB
-#: each (levels 64 -> 96 -> 128 -> 192); over 20 cases at 0.4 and 0.8 bpp, with the starts'
-#: spacing there, 9 % less CPU and no case more than 0.33 dB worse.
-MIN_GAIN_HIGH_RATE = 0.01
+#: Budgets from this many bits per pixel on are searched as high rates: starts with dense
+#: source points, moves that must gain MIN_GAIN_HIGH_RATE, scores by fewer tonal iterations
+#: (Effort.high_rate_score_iterations), no bound on the moves or on how far their threshold
+#: goes (MAX_MOVES, MOVE_REACH apply below).
 HIGH_RATE = 0.3
+#: MIN_GAIN from HIGH_RATE on: there the walks took many steps of 0.01-0.03 dB each (levels
+#: 64 -> 96 -> 128 -> 192); over 20 cases at 0.4 and 0.8 bpp, with the starts' spacing there,
+#: 9 % less CPU and no case more than 0.33 dB worse.
+MIN_GAIN_HIGH_RATE = 0.01
 #: Below HIGH_RATE, rungs a move's threshold may rise above that of the layout it moves
 #: from: a move that fits only with the threshold up more than 2x (most often edge seeds
 #: turned on, fitting with almost no edges left) is not scored.  On 36 cases below 0.3 bpp:
@@ -631,7 +635,7 @@ def _starts(bpp: float, sparsity: Sequence[float]) -> list[dict[str, int]]:
     steps = sorted({min(ladder, key=lambda g: abs(math.log(g / (k * dense)))) for k in sparsity})
     # (at 0.4 and 0.8 bpp the walks ended at spacing 1-3 on the photos: starting there
     # saves them 3-5 steps)
-    base = {"spacing": 2 if bpp >= 0.6 else 3 if bpp >= 0.3 else 6 if bpp >= 0.15
+    base = {"spacing": 2 if bpp >= 2 * HIGH_RATE else 3 if bpp >= HIGH_RATE else 6 if bpp >= 0.15
             else 8 if bpp >= 0.07 else 12,
             "levels": 32 if bpp >= 0.4 else 16 if bpp >= 0.07 else 8}
     # edges from weak continuations and short chains (kept) or from strong, long chains only;
