@@ -280,7 +280,8 @@ def walk_band(edges: np.ndarray) -> BandWalk:
 def locate(edges: np.ndarray, spacing: int, seed: np.ndarray | None = None,
            lattice: int = 0, walk: BandWalk | None = None) -> SourcePoints:
     """Find the stored pixels and their predictors from the edge plane, the seed plane and the
-    seed lattice step (0: none).  ``walk``: walk_band(edges), if already made."""
+    seed lattice step (0: none).  ``walk``: walk_band(edges), if already made (it must be
+    that: its arrays are trusted)."""
     e = _checked_edges(edges)
     if not 1 <= int(spacing) <= 255:
         raise ValueError(f"spacing must be in 1..255, got {spacing}")
@@ -294,8 +295,11 @@ def locate(edges: np.ndarray, spacing: int, seed: np.ndarray | None = None,
             raise ValueError(f"seed plane shape {s.shape} differs from edge plane {e.shape}")
     if walk is None:
         walk = walk_band(e)
-    elif walk.band.shape != e.shape:
-        raise ValueError(f"walk of shape {walk.band.shape} for an edge plane of {e.shape}")
+    elif not isinstance(walk, BandWalk) or walk.band.shape != e.shape \
+            or not walk.order.shape == walk.parent.shape == walk.end.shape:
+        # (the kernels index with the walk's arrays unchecked: take only walk_band's output
+        # for this plane's shape)
+        raise ValueError(f"not a band walk of an edge plane of shape {e.shape}")
     # every pixel is stored at most once
     capacity = min(e.size, walk.order.shape[0] + int(np.count_nonzero(s))
                    + lattice_count(e.shape, int(lattice)))

@@ -165,8 +165,13 @@ def test_one_walk_serves_every_spacing_and_lattice():
         band, pos, pred = locate(e, spacing, seeds, lattice)
         sp = sources.locate(e, spacing, seeds, lattice, walk)
         assert sp.positions.tolist() == pos and sp.predictors.tolist() == pred
-    with pytest.raises(ValueError, match="walk"):
+    with pytest.raises(ValueError, match="band walk"):
         sources.locate(e[:, :-1], 3, walk=walk)
+    with pytest.raises(ValueError, match="band walk"):
+        sources.locate(e, 3, walk=sources.BandWalk(walk.band, walk.order, walk.parent[:-1],
+                                                    walk.end))
+    with pytest.raises(ValueError, match="band walk"):
+        sources.locate(e, 3, walk=(walk.band, walk.order, walk.parent, walk.end))
 
 
 @pytest.mark.parametrize("lattice", [1, 2, 3, 4, 7, 16, 23, 40])
