@@ -405,10 +405,12 @@ class Inpainter:
 
     def solve_field(self, u: np.ndarray, tol: float, method: str = "fast",
                     guess: np.ndarray | None = None, steps: int | None = None) -> np.ndarray:
-        """solve() without its argument checks, for callers inside the package that built
-        them: ``u`` is a C-contiguous float64 H x W array holding the values at the known
-        pixels and 0 elsewhere, overwritten with the solution and returned; ``guess``, if
-        given, C-contiguous float64 H x W and finite."""
+        """solve() without its array checks, for callers inside the package that built
+        the arrays: ``u`` is a C-contiguous float64 H x W array holding the values at the
+        known pixels and 0 elsewhere, overwritten with the solution and returned; ``guess``,
+        if given, C-contiguous float64 H x W and finite."""
+        _check_method(method, tol)
+        _check_steps(steps, method)
         self._check_scratch()
         ws = self._scratch.workspace(ROUGH_DTYPE if steps is not None else np.float64)
         errors = [0.0, 0.0]
@@ -448,10 +450,12 @@ class Inpainter:
 
     def adjoint_field(self, t: np.ndarray, tol: float, method: str = "fast",
                       steps: int | None = None) -> np.ndarray:
-        """adjoint() without its argument checks and its last masking, for callers inside
-        the package: ``t``, a C-contiguous float64 H x W copy of the (finite) right-hand
-        side, is overwritten and returned; S^T rhs is its value at the known pixels (the
-        other pixels hold intermediate sums)."""
+        """adjoint() without its array checks and its last masking, for callers inside the
+        package: ``t``, a C-contiguous float64 H x W copy of the (finite) right-hand side,
+        is overwritten and returned; S^T rhs is its value at the known pixels (the other
+        pixels hold intermediate sums)."""
+        _check_method(method, tol)
+        _check_steps(steps, method)
         self._check_scratch()
         bp, lp = self.band_phase, self.laplace_phase
         # S^T g = g_K + C_LK^T y_L + C_BK^T y_B with y_L = A_L^{-1} g_L and

@@ -221,12 +221,16 @@ class SourcePoints:
         return mask.reshape(self.shape)
 
 
-def edge_band(edges: np.ndarray) -> np.ndarray:
-    """Non-edge pixels with an edge pixel among their 8 neighbours."""
+def _checked_edges(edges: np.ndarray) -> np.ndarray:
     e = np.ascontiguousarray(edges, dtype=np.bool_)
     if e.ndim != 2:
         raise ValueError("edge plane must be 2-D")
-    return _band(e)
+    return e
+
+
+def edge_band(edges: np.ndarray) -> np.ndarray:
+    """Non-edge pixels with an edge pixel among their 8 neighbours."""
+    return _band(_checked_edges(edges))
 
 
 def lattice_count(shape: tuple[int, int], step: int) -> int:
@@ -257,13 +261,6 @@ class BandWalk:
     order: np.ndarray  # int64: band pixels (flat indices) in walk order
     parent: np.ndarray  # int64: walk index each was reached from, -1 for the first of a part
     end: np.ndarray  # bool: at most one band neighbour
-
-
-def _checked_edges(edges: np.ndarray) -> np.ndarray:
-    e = np.ascontiguousarray(edges, dtype=np.bool_)
-    if e.ndim != 2:
-        raise ValueError("edge plane must be 2-D")
-    return e
 
 
 def walk_band(edges: np.ndarray) -> BandWalk:

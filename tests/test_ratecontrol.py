@@ -724,4 +724,5 @@ def test_planner_memory_stays_bounded():
     img = smooth_scene(96, 96)
     p = planner(img)
     ratecontrol.search(p, 400, 2, effort=1)
+    assert len(p._raw_payload) > 4 * ratecontrol.RECENT  # (sizes, kept: the layouts probed)
     assert len(p._points) <= ratecontrol.RECENT and len(p._walks) <= ratecontrol.RECENT

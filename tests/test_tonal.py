@@ -79,6 +79,10 @@ def test_bad_arguments():
     fit = tonal.Fitter(img, pts.known_mask(), pts.band, pts.positions)
     with pytest.raises(ValueError):
         fit.fit(1, np.zeros(pts.count + 1))
+    for tol, steps in ((1e-3, 0), (1e-3, 2.5), (0.0, None), (float("nan"), 2)):
+        bad = tonal.Fitter(img, pts.known_mask(), pts.band, pts.positions, tol, steps)
+        with pytest.raises(ValueError, match="steps|tol"):
+            bad.render(img.ravel()[pts.positions])
 
 
 def test_trail_holds_the_values_after_each_step_but_the_last():
