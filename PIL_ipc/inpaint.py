@@ -59,8 +59,15 @@ RUN_GAP = 8
 DIRECT_ENVELOPE = 16
 DIRECT_COST = 64
 # Precision of the solver vectors in uncertified solves (``steps``): they rank layouts, and
-# half the memory traffic of float64 makes them faster when both cores are busy.
+# half the memory traffic of float64 makes them faster when both cores are busy.  Certified
+# solves use it too where the residual they need is at least F32_RESIDUAL times the data's
+# magnitude (float32 rounds a residual of a stored iterate to about 2^-21 of it), and then
+# allow for the right-hand side's rounding, at most RHS_ROUNDING times the magnitude.
 ROUGH_DTYPE = np.float32
+F32_RESIDUAL = 2.0 ** -17
+RHS_ROUNDING = 2.0 ** -20
+# The certificate's z is float32: A z is rounded to float32 before its minimum is taken.
+CERT_SLACK = 1.0 + 2.0 ** -20
 # Largest image side accepted (keeps every allocation bounded and indices in int64).
 MAX_SIDE = 1 << 16
 
@@ -118,8 +125,11 @@ class Scratch:
             raise ValueError(f"inpaint: image size {(h, w)} out of range")
         self.shape = (h, w)
         dims = _level_dims(h, w)
-        self._workspaces = {np.dtype(np.float64): _Workspace(dims)}
-        total = self.workspace().total
+        self.dims = dims
+        # solver vectors per precision, made on first use (a decode needs float32 ones only)
+        self._workspaces: dict[np.dtype, _Workspace] = {}
+        total = int(dims[-1, 0]) + 9
+        self.n0 = (h + 2) * (w + 2)
         # per phase (band, Laplace): diag (float64), idiag, cE, cS (float32), each operator
         # built over the last one (every interior cell is written; the padding stays 0)
         self.operators = tuple((np.zeros(total), *(np.zeros(total, dtype=np.float32)
@@ -128,14 +138,14 @@ class Scratch:
         most = sum(K.max_runs(int(lh), int(lw), RUN_GAP) for _, lh, lw in dims)
         self.runs = tuple(np.zeros((most, 4), dtype=np.uint64) for _ in range(2))
         # cell numbers of a direct solver's ordering, over the fine level's padded grid
-        self.local = np.zeros(self.workspace().n0, dtype=np.int64)
+        self.local = np.zeros(self.n0, dtype=np.int64)
         self.owner: object | None = None
 
     def workspace(self, dtype: type = np.float64) -> _Workspace:
-        """The solver vectors of one precision (float32 ones made on first use)."""
+        """The solver vectors of one precision (made on first use)."""
         key = np.dtype(dtype)
         if key not in self._workspaces:
-            self._workspaces[key] = _Workspace(self._workspaces[np.dtype(np.float64)].dims, key)
+            self._workspaces[key] = _Workspace(self.dims, key)
         return self._workspaces[key]
 
     def take(self, owner: object) -> None:
@@ -154,15 +164,14 @@ class _Phase:
         self.active = active
         self.count = int(active.sum())
         self.scratch = scratch
-        ws = scratch.workspace()
-        self.n0 = ws.n0
+        self.n0 = scratch.n0
         self._bound = None
         self.last_iterations = 0
         #: (order, first, start, L, room) of the direct solver (see K.envelope_order), or None
         self.factor = None
         if self.count == 0:
             return
-        dims = ws.dims
+        dims = scratch.dims
         self.diag, self.idiag, self.cE, self.cS = operator
         n = K.build_fine(active, band_mode, band, self.diag, self.idiag, self.cE, self.cS)
         # links to the data pixels (known, or solved by the other phase): every right-hand
@@ -185,7 +194,7 @@ class _Phase:
         """Build the coarse levels and their runs (once)."""
         if self._coarse:
             return
-        dims = self.scratch.workspace().dims
+        dims = self.scratch.dims
         for i in range(len(dims) - 1):
             K.coarsen(self.diag, self.idiag, self.cE, self.cS, *dims[i], *dims[i + 1])
         lv = self.levels
@@ -219,11 +228,17 @@ class _Phase:
                  maxit: int | None = None) -> tuple[int, float]:
         """FCG until max |b - A x| <= thr (thr <= 0: maxit steps), from x; a factorised phase
         starts from its direct solution instead, which FCG then only certifies (or refines
-        past rounding), and with thr <= 0 is the answer (residual not computed: nan)."""
+        past rounding), and with thr <= 0 is the answer (residual not computed: nan).  A
+        direct solution whose fine-level residual is small enough needs no multigrid levels."""
         if self.factor is not None:
             K.envelope_solve(*self.factor[:4], b, x, self.factor[4])
             if thr <= 0.0:
                 return 0, float("nan")
+            wp, r0, r1 = self.levels[0, 1:4]
+            res = K.residual_max(self.diag, None, None, b, x, self.scratch.workspace(b.dtype).r,
+                                 wp, self.runs, r0, r1)
+            if res <= thr:
+                return 0, float(res)
         return self._fcg(b, x, thr, maxit)
 
     def _operator(self) -> tuple:
@@ -241,29 +256,32 @@ class _Phase:
     def _sor(self, b: np.ndarray, x: np.ndarray, thr: float) -> tuple[int, float]:
         limits = (thr, MAX_SOR_SWEEPS, SOR_CHECK)
         it, res = K.sor(*self._operator(), b, x, self.omega(), *limits,
-                        self.scratch.workspace().r)
+                        self.scratch.workspace(b.dtype).r)
         return int(it), float(res)
 
     def bound(self) -> float:
         """B >= max-norm of A^{-1}: the error is at most B times the largest residual."""
         if self._bound is None:
-            ones = np.zeros(self.n0)
+            # z only has to satisfy A z >= c > 0: float32 vectors do, A z is formed from the
+            # stored z in float64 and only its float32 rounding is allowed for (CERT_SLACK)
+            ws = self.scratch.workspace(np.float32)
+            ones = ws.zeroed(ws.rhs)
             K.pad_field(self.active, np.ones(self.active.shape), ones)
-            z = np.zeros(self.n0)
-            az = np.zeros(self.n0)
+            z = ws.zeroed(ws.start)
+            az = ws.q
             wp, r0, r1 = self.levels[0, 1:4]
             thr = CERT_THRESHOLD
             c = zmax = 0.0
             for _ in range(3):
                 it, _ = self._iterate(ones, z, thr)
-                K.matvec(self.diag, self.cE, self.cS, z, az, wp, self.runs, r0, r1)
+                K.matvec(self.diag, None, None, z, az, wp, self.runs, r0, r1)
                 c, zmax = K.min_max_level(self.diag, az, z, self.runs, r0, r1)
                 if c > 0.1 or it >= MAX_FCG_ITER:
                     break
                 thr *= 0.1
             if c > 0.0:
-                # A^{-1} >= 0 and A z >= c give A^{-1} 1 <= z / c; a hair of slack for rounding
-                self._bound = float(zmax / c) * (1.0 + 1e-9)
+                # A^{-1} >= 0 and A z >= c give A^{-1} 1 <= z / c
+                self._bound = float(zmax / c) * CERT_SLACK
             else:
                 # no certificate within the cap (hostile masks): A^{-1} 1 is an expected
                 # absorption time of a random walk, below 8 n^2 on n cells of degree <= 4
@@ -275,12 +293,22 @@ class _Phase:
         rho = 1.0 - 1.0 / (4.0 * self.bound())
         return 2.0 / (1.0 + np.sqrt(max(1.0 - rho * rho, 0.0)))
 
+    def precision(self, tol: float, scale: float, method: str) -> type:
+        """The vectors' dtype for a certified solve to ``tol`` of data up to ``scale``:
+        float32 where its rounding stays well below the residual the certificate needs.
+        (Computes the bound, which uses the float32 vectors rhs and start.)"""
+        if method == "fast" and tol / self.bound() >= F32_RESIDUAL * max(scale, 1.0):
+            return np.float32
+        return np.float64
+
     def solve(self, b: np.ndarray, tol: float, method: str,
-              x: np.ndarray | None = None, steps: int | None = None
-              ) -> tuple[np.ndarray, float]:
+              x: np.ndarray | None = None, steps: int | None = None,
+              rhs_error: float = 0.0, warn: bool = True) -> tuple[np.ndarray, float]:
         """Solve A x = b to max error <= tol from the start ``x`` (level 0, zero on inactive
         cells; default 0, overwritten); returns (x, certified error bound).  ``steps``: take
-        that many FCG steps instead, uncertified (the bound returned is inf)."""
+        that many FCG steps instead, uncertified (the bound returned is inf).
+        ``rhs_error``: a bound on max |b - b_exact| (b rounded to float32), added in.
+        ``warn``: an InpaintWarning if the cap is reached before ``tol`` is certified."""
         if x is None:
             ws = self.scratch.workspace(b.dtype)
             x = ws.zeroed(ws.start)
@@ -288,14 +316,16 @@ class _Phase:
             self.last_iterations, _ = self._iterate(b, x, 0.0, steps)
             return x, np.inf
         bound = self.bound()
-        thr = tol / bound
+        # the residual of float32 vectors is stored rounded: allow for it
+        slack = 1.0 + 2.0 ** -22 if b.dtype == np.float32 else 1.0
+        thr = max(tol / bound - rhs_error, 0.0) / slack
         if method == "fast":
             it, res = self._iterate(b, x, thr)
         else:
             it, res = self._sor(b, x, thr)
         self.last_iterations = it
-        err = bound * res
-        if not err <= tol:
+        err = bound * (res * slack + rhs_error)
+        if warn and not err <= tol:
             warnings.warn(
                 f"inpaint: iteration cap reached, error bound {err:.3g} > tol {tol:.3g}",
                 InpaintWarning,
@@ -404,32 +434,40 @@ class Inpainter:
         return self.solve_field(np.where(self.known, values, 0.0), tol, method, guess, steps)
 
     def solve_field(self, u: np.ndarray, tol: float, method: str = "fast",
-                    guess: np.ndarray | None = None, steps: int | None = None) -> np.ndarray:
+                    guess: np.ndarray | None = None, steps: int | None = None,
+                    warn: bool = True) -> np.ndarray:
         """solve() without its array checks, for callers inside the package that built
         the arrays: ``u`` is a C-contiguous float64 H x W array holding the values at the
         known pixels and 0 elsewhere, overwritten with the solution and returned; ``guess``,
-        if given, C-contiguous float64 H x W and finite."""
+        if given, C-contiguous float64 H x W and finite.  ``warn=False``: no InpaintWarning
+        when the cap is reached (the caller reads last_error instead)."""
         _check_method(method, tol)
         _check_steps(steps, method)
         self._check_scratch()
-        ws = self._scratch.workspace(ROUGH_DTYPE if steps is not None else np.float64)
         errors = [0.0, 0.0]
+        # every solution value lies within the data's range (maximum principle), up to the
+        # band phase's error in the Laplace phase's data
+        scale = max(float(u.max()), -float(u.min())) + tol
         # band first (its data: known band pixels), then Laplace (data: known and band pixels);
         # band errors reach the Laplace region at most unamplified (maximum principle)
         for k, (ph, share) in enumerate(
             ((self.band_phase, BAND_SHARE * tol), (self.laplace_phase, None))
         ):
             if ph.count:
-                b = ws.zeroed(ws.rhs)
-                K.gather_links(ph.link_dst, ph.link_src, u.ravel(), b)
                 if share is None:
                     # what the band left; its nominal share if it could not be certified
                     share = tol - errors[0] if errors[0] < tol else (1.0 - BAND_SHARE) * tol
+                dtype = ROUGH_DTYPE if steps is not None else ph.precision(share, scale, method)
+                ws = self._scratch.workspace(dtype)
+                b = ws.zeroed(ws.rhs)
+                K.gather_links(ph.link_dst, ph.link_src, u.ravel(), b)
+                # float32 sums of up to 4 data values, each rounding once
+                rhs_error = RHS_ROUNDING * scale if dtype == np.float32 else 0.0
                 x = None
                 if guess is not None:
                     x = ws.start
                     K.pad_field(ph.active, guess, x)
-                x, errors[k] = ph.solve(b, share, method, x, steps)
+                x, errors[k] = ph.solve(b, share, method, x, steps, rhs_error, warn)
                 K.unpad_field(ph.active, x, u)
         self.last_error = errors[0] + errors[1]
         return u

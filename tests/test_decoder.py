@@ -141,3 +141,37 @@ def test_lattice_of_step_one_and_wrong_steps():
             decoder.decode(rebuild(data, header=dataclasses.replace(f.header, lattice=g)))
         assert decoder.decode(rebuild(data, header=dataclasses.replace(f.header, lattice=g)),
                               lenient=True).shape == (9, 11)
+
+
+def test_one_file_decoded_in_eight_threads_at_once_gives_identical_pixels():
+    """No state is shared between decodes: eight threads decoding the same file at once
+    (the kernels release the GIL, so they run interleaved) all get the single-thread pixels."""
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+    data = (Path(__file__).parent / "corpus" / "photo-g6.ipc").read_bytes()
+    expected = decoder.decode(data)
+    with ThreadPoolExecutor(8) as pool:
+        outs = list(pool.map(lambda _: decoder.decode(data), range(8)))
+    for out in outs:
+        assert np.array_equal(out, expected)
+
+
+def test_an_uncertified_solve_logs_and_still_decodes(sample, monkeypatch, caplog):
+    """A tolerance the solver cannot certify within its cap: the decode ends, close to the
+    certified decode, and says so in the log (no warning reaches the user)."""
+    import logging
+    import warnings
+
+    from PIL_ipc import inpaint
+
+    _, data = sample
+    certified = decoder.decode(data)
+    monkeypatch.setattr(inpaint, "MAX_FCG_ITER", 4)
+    monkeypatch.setattr(decoder, "DECODE_TOL", 1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with caplog.at_level(logging.INFO, logger="PIL_ipc"):
+            out = decoder.decode(data)
+    assert "solver cap reached" in caplog.text
+    assert np.abs(out.astype(int) - certified).max() <= 3
