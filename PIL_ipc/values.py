@@ -61,8 +61,10 @@ def quantise(values: np.ndarray, levels: int) -> np.ndarray:
 
 
 def dequantise(indices: np.ndarray, levels: int) -> np.ndarray:
-    """Grey value (float64) of each level index."""
-    return np.asarray(indices, dtype=np.float64) * (255.0 / (levels - 1))
+    """Grey value (float64) of each level index: k * 255 / (levels - 1), multiplied first and
+    divided after, so that it is the double nearest the exact quotient (spec section 7);
+    k * (255 / (levels - 1)) misses it at 28 (levels, k) pairs, 127.5 among them."""
+    return np.asarray(indices, dtype=np.float64) * 255.0 / (levels - 1)
 
 
 @njit(cache=True, nogil=True)

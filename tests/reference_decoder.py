@@ -1,8 +1,8 @@
 """An independent decoder, built from spec/FORMAT.md and peers, for the golden corpus.
 
-It shares only the container parser and the QM coder primitive (checked against T.82's own
-test sequence) with PIL_ipc; the IHDR fields are also read here byte by byte (section 4.3) and
-checked against the parser.  The bi-level planes are decoded by JBIG-KIT's ``jbgtopbm``, the
+It shares only the container parser with PIL_ipc; the IHDR fields are also read here byte by
+byte (section 4.3) and checked against the parser.  The QM decoder is a plain-Python
+transcription of the spec's appendix A, with the probability table read from the spec's text.  The bi-level planes are decoded by JBIG-KIT's ``jbgtopbm``, the
 source points found by a plain-Python transcription of section 6 (seed lattice included), the
 values decoded decision by decision as section 7 lists them, and the PDE of section 8 solved by
 a sparse direct solver.  Format versions 1, 2 and 3 are read (VALS codings 0 and 1).
@@ -13,14 +13,18 @@ Predictors are lists [a, -1, -1] (1-D prediction from value a, or the mid level 
 
 from __future__ import annotations
 
+import re
 import struct
 from collections import deque
+from pathlib import Path
 
 import numpy as np
 from jbigkit import jbgtopbm
 from reference_solver import reference_solve
 
-from PIL_ipc import container, qm
+from PIL_ipc import container
+
+SPEC = Path(__file__).resolve().parent.parent / "spec" / "FORMAT.md"
 
 #: IHDR data length of each format version (section 4.3).
 IHDR_LENGTHS = {1: 14, 2: 16, 3: 16}
@@ -115,6 +119,87 @@ def locate(edges: np.ndarray, spacing: int, seed: np.ndarray | None = None, latt
     return band, positions, predictors
 
 
+def spec_qm_table() -> list[tuple[int, int, int, int]]:
+    """Appendix A's probability table as written in the spec: (Qe, NMPS, NLPS, SWITCH) rows."""
+    text = SPEC.read_text()
+    text = text[text.index("## Appendix A"):]
+    rows = re.findall(r"^\| (\d+) \| 0x([0-9A-F]{4}) \| (\d+) \| (\d+) \| ([01]) \|$", text,
+                      re.MULTILINE)
+    assert [int(r[0]) for r in rows] == list(range(113)), "appendix A table incomplete"
+    return [(int(qe, 16), int(nmps), int(nlps), int(sw)) for _, qe, nmps, nlps, sw in rows]
+
+
+class QMDecoder:
+    """Appendix A: INITDEC on construction, DECODE(cx) per decision, contexts at state 0."""
+
+    TABLE = None
+
+    def __init__(self, data: bytes, ncx: int) -> None:
+        if QMDecoder.TABLE is None:
+            QMDecoder.TABLE = spec_qm_table()
+        self.data = bytes(data)
+        self.end = len(self.data)
+        self.pos = 0
+        self.st = [0] * ncx
+        self.mps = [0] * ncx
+        c = self.byte_in() << 24
+        c |= self.byte_in() << 16
+        c |= self.byte_in() << 8
+        self.c, self.a, self.ct = c, 0x10000, 8
+
+    def byte_in(self) -> int:
+        data, pos, end = self.data, self.pos, self.end
+        if pos >= end:
+            return 0
+        if data[pos] != 0xFF:
+            self.pos = pos + 1
+            return data[pos]
+        if pos + 1 < end and data[pos + 1] == 0x00:
+            self.pos = pos + 2
+            return 0xFF
+        self.pos = end
+        return 0
+
+    def decode(self, cx: int) -> int:
+        q = self.st[cx]
+        qe, nmps, nlps, switch = self.TABLE[q]
+        mps = self.mps[cx]
+        self.a -= qe
+        if (self.c >> 16) < self.a:
+            if self.a >= 0x8000:
+                return mps
+            if self.a < qe:
+                d = 1 - mps
+                if switch:
+                    self.mps[cx] = d
+                self.st[cx] = nlps
+            else:
+                d = mps
+                self.st[cx] = nmps
+        else:
+            self.c -= self.a << 16
+            if self.a < qe:
+                d = mps
+                self.st[cx] = nmps
+            else:
+                d = 1 - mps
+                if switch:
+                    self.mps[cx] = d
+                self.st[cx] = nlps
+            self.a = qe
+        while True:  # RENORMD
+            if self.ct == 0:
+                self.c |= self.byte_in() << 8
+                self.ct = 8
+            self.a <<= 1
+            self.c <<= 1
+            self.ct -= 1
+            if self.a >= 0x8000:
+                break
+        assert self.c >> 32 == 0, "C must stay within 32 bits"
+        return d
+
+
 def activity_class(t: int) -> int:
     """Section 7: 0 if t = 0, 1 if t <= 2, 2 if t <= 6, else 3."""
     return 0 if t == 0 else 1 if t <= 2 else 2 if t <= 6 else 3
@@ -136,13 +221,7 @@ def decode_values(payload: bytes, predictors: list[list[int]], levels: int,
     if coding not in (0, 1):
         raise ValueError(f"unknown coding {coding}")
     top = levels - 1
-    data = np.frombuffer(payload, dtype=np.uint8)
-    state = qm.dec_init(data)
-    st = np.zeros(208, np.uint8)
-    mps = np.zeros(208, np.uint8)
-
-    def bit(cx: int) -> int:
-        return int(qm.dec_bit(state, data, st, mps, cx))
+    bit = QMDecoder(payload, 208).decode
 
     out: list[int] = []
     previous = 0  # class of the previous value's m (0 before the first value)

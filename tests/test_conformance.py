@@ -49,7 +49,8 @@ def assert_conforms(out, ref, data):
     assert diff.max() <= 1, f"{int((diff > 1).sum())} pixels off by more than 1"
     # Exact at stored pixels: the rounded stored value.
     k = values.decode(f.values_payload, points.predictors, f.header.levels, f.values_coding)
-    exact = np.clip(np.floor(values.dequantise(k, f.header.levels) + 0.5), 0, 255)
+    # v(k) = k * 255 / (levels - 1) rounded half up, in exact integers (spec section 7)
+    exact = np.clip((2 * k * 255 + f.header.levels - 1) // (2 * (f.header.levels - 1)), 0, 255)
     assert np.array_equal(out.ravel()[points.positions], exact.astype(np.uint8))
 
 

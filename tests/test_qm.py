@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from reference_decoder import QMDecoder, spec_qm_table
 
 from PIL_ipc import qm
 
@@ -147,3 +148,35 @@ def test_rejects_bad_arguments():
         qm.encode_decisions([0, 1], [0])
     with pytest.raises(ValueError):
         qm.decode_decisions(b"", [-1])
+
+
+def test_spec_appendix_table_is_the_coders():
+    """The probability table printed in spec/FORMAT.md appendix A is the one the coder uses."""
+    table = spec_qm_table()
+    assert [row[0] for row in table] == qm.LSZ.tolist()
+    assert [row[1] for row in table] == qm.NMPS.tolist()
+    assert [row[2] for row in table] == qm.NLPS.tolist()
+    assert [row[3] for row in table] == qm.SWTCH.tolist()
+
+
+def test_spec_appendix_decoder_decodes_the_t82_vector_and_random_codes():
+    """A plain transcription of appendix A's procedures (tests/reference_decoder.py) decodes
+    T.82's test sequence and agrees with the coder on random decisions, markers and
+    truncated codes (reading zeros past the end)."""
+    dec = QMDecoder(CODE, 2)
+    assert [dec.decode(int(c)) for c in _bits(CX)] == _bits(PIX).tolist()
+    rng = np.random.default_rng(17)
+    for trial in range(40):
+        n = int(rng.integers(1, 400))
+        cxs = rng.integers(0, 5, n)
+        bits = (rng.random(n) < rng.random()).astype(np.uint8)
+        code = qm.encode_decisions(bits, cxs)
+        if trial % 3 == 1:
+            code = code[: len(code) // 2]
+        elif trial % 3 == 2:
+            code = code + b"\xff\x02" + bytes(rng.integers(0, 256, 5, dtype=np.uint8))
+        dec = QMDecoder(code, 5)
+        got = [dec.decode(int(c)) for c in cxs]
+        assert got == qm.decode_decisions(code, cxs).tolist()
+        if trial % 3 != 1:
+            assert got == bits.tolist()

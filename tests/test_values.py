@@ -1,6 +1,7 @@
 """Quantisation and the residual coder of stored values, 1-D and 2-D predicted (spec section 7)."""
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -172,6 +173,27 @@ def test_quantise_dequantise():
         step = 255 / (levels - 1)
         err = np.abs(values.dequantise(values.quantise(v, levels), levels) - v)
         assert err.max() <= step / 2 + 1e-9
+
+
+def _exact_half_rounding(k: int, levels: int) -> int:
+    """floor(k * 255 / (levels - 1) + 1/2) in exact rational arithmetic."""
+    return math.floor(Fraction(k * 255, levels - 1) + Fraction(1, 2))
+
+
+def test_dequantise_rounds_like_the_exact_quotient():
+    # spec section 7: v(k) = k * 255 / (levels - 1), the product first; the output pixel at a
+    # stored point is floor(v + 0.5).  Checked against exact rationals at every (levels, k).
+    naive_misses = 0
+    for levels in range(2, 257):
+        k = np.arange(levels)
+        got = np.floor(values.dequantise(k, levels) + 0.5).astype(int)
+        want = [_exact_half_rounding(int(i), levels) for i in k]
+        assert got.tolist() == want, f"levels {levels}"
+        naive = np.floor(k * (255.0 / (levels - 1)) + 0.5).astype(int)
+        naive_misses += int(np.count_nonzero(naive != want))
+    # the reciprocal form the spec warns about does miss (e.g. levels 51, k 25 -> 127)
+    assert naive_misses == 28
+    assert values.dequantise(np.array([25]), 51)[0] == 127.5
 
 
 def test_out_of_range_value_is_an_error():

@@ -40,6 +40,14 @@ def tiny() -> np.ndarray:
     return img
 
 
+def half_level() -> np.ndarray:
+    """Grey 128 beside 40: at 51 levels 128 is level 25, v(25) = 127.5 exactly, which a decoder
+    computing 25 * (255 / 50) in floating point gets as 127.49999999999999 and rounds to 127."""
+    img = np.full((12, 16), 128, np.uint8)
+    img[:, 10:] = 40
+    return img
+
+
 def smooth() -> np.ndarray:
     """No edges at all: a gentle gradient (the encoder falls back to one seed point)."""
     y, x = np.mgrid[0:64, 0:80]
@@ -78,6 +86,8 @@ def entries(src: Path):
     # 2 levels: every nonzero residual is +-1 with its sign implied, no length decision)
     yield "bounded-comic-levels-4", source(src, "cartoon/comic.pgm")[150:246, 200:296], dict(
         threshold=32, levels=4, lattice=6)
+    yield "levels-51-half", half_level(), dict(threshold=24, spacing=3, levels=51, min_length=0,
+                                               tonal=0, lattice=4)
     yield "bounded-noise-levels-2", noise(), dict(threshold=40, levels=2, lattice=3, tonal=0,
                                                   min_length=0)
 
