@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from . import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
 from .qm import core, dec_core, dec_start, enc_core, enc_flush_core
 
 PAD = 128

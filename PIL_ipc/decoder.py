@@ -12,7 +12,7 @@ import logging
 
 import numpy as np
 
-from . import container, inpaint, jbig, sources, values
+from . import _kernel_cache, container, inpaint, jbig, sources, values
 
 #: Certified solver accuracy of a decode (grey levels): below 0.5, every output pixel is within
 #: 1 of the rounded exact solution (spec section 9), and away from half-integers equal to it.
@@ -86,6 +86,7 @@ def decode_fields(f: container.IpcFile, *, lenient: bool = False,
     return inpaint.to_uint8(reconstruct(points, indices, h.levels))
 
 
+@_kernel_cache.compiles("decode")
 def decode(data: bytes, *, lenient: bool = False, max_pixels: int | None = None) -> np.ndarray:
     """Decode a complete .ipc file to a uint8 array of shape (height, width)."""
     return decode_fields(container.parse(bytes(data), lenient=lenient), lenient=lenient,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from . import __version__, edges, ratecontrol
+from . import __version__, _kernel_cache, edges, ratecontrol
 
 
 @dataclass(frozen=True)
@@ -175,6 +175,7 @@ def _settings_text(options: EncodeOptions, layout: ratecontrol.Layout) -> dict[s
     return text
 
 
+@_kernel_cache.compiles("encode")
 def encode(pixels: np.ndarray, options: EncodeOptions | None = None, *,
            icc_profile: bytes | None = None, exif: bytes | None = None) -> bytes:
     """Encode a 2-D uint8 grey image to a complete .ipc file."""

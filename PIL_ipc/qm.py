@@ -16,7 +16,7 @@ compiled without reference counting, see ``core``):
   ``enc_core``, ``enc_flush_core``, ``dec_start``, ``dec_core`` (the array API wraps these).
 
 Numba's on-disk cache of a caller's kernel does not notice edits of this module: after changing
-it, delete the callers' cached ``__pycache__/*.nbi``/``*.nbc`` files.
+it, delete the callers' cached ``*.nbi``/``*.nbc`` files (in ``_kernel_cache.kernel_cache_dir()``).
 
 ``st`` and ``mps`` are caller-owned ``uint8`` arrays, one entry per context, starting at zero
 (``np.zeros(ncx, np.uint8)``): ``st[cx]`` is the probability state (0..112), ``mps[cx]`` the MPS.
@@ -52,6 +52,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from . import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
 
 # T.82 Table 24: LPS interval size (Qe), next state after an MPS, after an LPS, and whether an
 # LPS swaps the sense of the MPS.

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numba import njit
 
+from . import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
 from . import container, edges, inpaint, jbig, sources, tonal, values
 
 #: Thresholds tried, in grey levels: a geometric ladder (file size falls as it rises).

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from . import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
+
 
 @njit(cache=True, nogil=True)
 def _band(edges: np.ndarray) -> np.ndarray:

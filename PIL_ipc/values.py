@@ -31,6 +31,7 @@ import math
 import numpy as np
 from numba import njit
 
+from . import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
 from . import qm
 
 #: VALS codings (spec section 7, module docstring): every decision, or the bounded ones.

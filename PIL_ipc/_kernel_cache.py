@@ -1,0 +1,169 @@
+"""Where numba caches PIL_ipc's compiled kernels, and the notice before a first, compiling call.
+
+numba's ``cache=True`` writes next to the source, into the package's ``__pycache__``. pip does
+not know those files: they outlive an uninstall or a reinstall, and the folder left behind
+turns ``PIL_ipc`` into an empty namespace package that hides a later (editable) install. So
+the kernels of this package are cached in a per-user folder instead: ``$NUMBA_CACHE_DIR`` when
+set, else ``PIL_ipc/numba`` in the user's cache folder (``$XDG_CACHE_HOME`` or ``~/.cache`` on
+Linux). Where that folder cannot be written, the kernels are cached for the process only, in a
+temporary folder removed at exit: a read-only home or install still works, it only compiles
+every time.
+
+numba picks a kernel's cache folder when the kernel is decorated, so every module that defines
+a cached kernel imports this module first. The locator answers only for this package's source
+files: other numba users in the process keep numba's own rules.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import hashlib
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+import numba
+from numba.core import caching, config
+from numba.misc.appdirs import AppDirs
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+#: About how long the first call of each kind compiles its kernels, in seconds: measured in a
+#: fresh install on 2 cores (``ipc encode --bpp 0.2`` then ``ipc decode`` of a 768 x 512 image).
+FIRST_CALL_SECONDS = {"encode": 40, "decode": 20}
+
+_log = logging.getLogger("PIL_ipc")
+
+
+def cache_root() -> str:
+    """The folder under which the kernels are cached (before falling back to a scratch one)."""
+    if config.CACHE_DIR:  # numba reads NUMBA_CACHE_DIR when it is imported
+        return config.CACHE_DIR
+    return os.path.join(AppDirs("PIL_ipc", appauthor=False).user_cache_dir, "numba")
+
+
+@functools.lru_cache(maxsize=None)
+def _writable(path: str) -> bool:
+    try:
+        os.makedirs(path, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=1)
+def _scratch_dir() -> str:
+    path = tempfile.mkdtemp(prefix="PIL_ipc-numba-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+class PackageCacheLocator(caching.UserWideCacheLocator):
+    """Caches the kernels of PIL_ipc's own modules in :func:`cache_root`, never in the package."""
+
+    def __init__(self, py_func, py_file):
+        super().__init__(py_func, py_file)
+        path = os.path.join(cache_root(), self.get_suitable_cache_subpath(py_file))
+        self._cache_path = path if _writable(path) else _scratch_dir()
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if os.path.dirname(os.path.abspath(py_file)) != PACKAGE_DIR:
+            return None
+        return super().from_function(py_func, py_file)
+
+
+def _install() -> None:
+    # The list is numba's class attribute, shared by every cached dispatcher; ours comes first
+    # and declines every file outside this package.  A user's NUMBA_CACHE_LOCATOR_CLASSES
+    # replaces the list and so wins.
+    classes = caching.CacheImpl._locator_classes
+    if not any(c.__name__ == PackageCacheLocator.__name__ and c.__module__ == __name__
+               for c in classes):
+        classes.insert(0, PackageCacheLocator)
+
+
+def _remove_numba_files_in_package() -> None:
+    # Earlier versions cached into the package's __pycache__; pip would leave those files
+    # behind at the next uninstall (see above).  Best effort: a read-only install keeps them.
+    folder = os.path.join(PACKAGE_DIR, "__pycache__")
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.endswith((".nbi", ".nbc")):
+                    os.remove(entry.path)
+    except OSError:
+        pass
+
+
+_install()
+_remove_numba_files_in_package()
+
+
+def kernel_cache_dir() -> str:
+    """The folder that holds this install's kernels (a scratch folder if the cache is not
+    writable)."""
+    path = os.path.join(cache_root(), caching._CacheLocator.get_suitable_cache_subpath(
+        os.path.join(PACKAGE_DIR, "__init__.py")))
+    return path if _writable(path) else _scratch_dir()
+
+
+@functools.lru_cache(maxsize=1)
+def _sources_digest() -> str:
+    """Identifies this install's kernels: the package's sources, numba and Python."""
+    h = hashlib.sha256(f"{numba.__version__} {sys.version}".encode())
+    for name in sorted(os.listdir(PACKAGE_DIR)):
+        if name.endswith(".py"):
+            with open(os.path.join(PACKAGE_DIR, name), "rb") as f:
+                h.update(name.encode() + b"\0" + f.read())
+    return h.hexdigest()[:20]
+
+
+_announced: set[str] = set()
+_lock = threading.Lock()
+_active = threading.local()
+
+F = TypeVar("F", bound=Callable)
+
+
+def compiles(kind: str) -> Callable[[F], F]:
+    """Decorates a public entry point whose first call compiles numba kernels: that call logs
+    one INFO line first, saying about how long it takes.  Once a call of this kind has finished
+    with this install's kernels cached, a marker file beside them keeps later processes quiet."""
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            if getattr(_active, "depth", 0):  # inside another entry point: it announced
+                return function(*args, **kwargs)
+            marker = os.path.join(kernel_cache_dir(), f"{kind}-{_sources_digest()}.warm")
+            with _lock:
+                cold = kind not in _announced and not os.path.exists(marker)
+                _announced.add(kind)
+            if cold:
+                _log.info("PIL_ipc: compiling the numba kernels for the first %s, about %d s "
+                          "(once: they are cached in %s)", kind, FIRST_CALL_SECONDS[kind],
+                          kernel_cache_dir())
+            _active.depth = 1
+            try:
+                result = function(*args, **kwargs)
+            finally:
+                _active.depth = 0
+            if cold:
+                try:
+                    with open(marker, "wb"):
+                        pass
+                except OSError:
+                    pass
+            return result
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
