@@ -148,9 +148,14 @@ def compiles(kind: str) -> Callable[[F], F]:
                 cold = kind not in _announced and not os.path.exists(marker)
                 _announced.add(kind)
             if cold:
-                _log.info("PIL_ipc: compiling the numba kernels for the first %s, about %d s "
-                          "(once: they are cached in %s)", kind, FIRST_CALL_SECONDS[kind],
-                          kernel_cache_dir())
+                folder = kernel_cache_dir()
+                if os.path.dirname(folder) == cache_root():
+                    where = f"they are cached in {folder} for later runs"
+                else:
+                    where = (f"they cannot be cached ({cache_root()} is not writable), so "
+                             "every new process compiles them again")
+                _log.info("compiling the numba kernels for the first %s, about %d s on 2 cores; "
+                          "%s", kind, FIRST_CALL_SECONDS[kind], where)
             _active.depth = 1
             try:
                 result = function(*args, **kwargs)
