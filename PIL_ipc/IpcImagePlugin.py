@@ -77,22 +77,53 @@ class IpcDecoder(ImageFile.PyDecoder):
             )
         except ValueError as e:
             raise OSError(str(e)) from e
-        if pixels.shape != (self.state.ysize, self.state.xsize):
-            msg = f"decoded size {pixels.shape[::-1]} differs from the header's"
+        if pixels.shape[:2] != (self.state.ysize, self.state.xsize):
+            msg = f"decoded size {pixels.shape[1::-1]} differs from the header's"
             raise OSError(msg)
         self.set_as_raw(pixels.tobytes())
         return -1, 0
 
 
+#: Modes saved as they are.
+SAVED_MODES = ("L", "LA", "RGB", "RGBA")
+#: Modes converted before saving, to the mode given (P: to RGBA when it has transparency).
+CONVERTED_MODES = {"1": "L", "P": "RGB", "PA": "RGBA", "CMYK": "RGB", "YCbCr": "RGB",
+                   "HSV": "RGB"}
+#: Modes refused, and why.
+REFUSED_MODES = {
+    "I;16": "it has 16 bits per sample and IPC stores 8: reduce it explicitly first, e.g. "
+            "im.point(lambda v: v / 257).convert('L')",
+    "I": "it has 32-bit integer samples and IPC stores 8: map them to 0..255 and convert to "
+         "'L' explicitly first",
+    "F": "it has floating-point samples and IPC stores 8: map them to 0..255 and convert to "
+         "'L' explicitly first",
+    "LAB": "Pillow's LAB -> RGB conversion is not colour-managed: convert it with "
+           "PIL.ImageCms to 'RGB' first",
+}
+
+
+def saved_mode(im: Image.Image) -> str:
+    """The mode ``im`` is saved in (SAVED_MODES, CONVERTED_MODES), or OSError (refused)."""
+    if im.mode in SAVED_MODES:
+        return im.mode
+    if im.mode == "P":
+        return "RGBA" if im.has_transparency_data else "RGB"
+    if im.mode in CONVERTED_MODES:
+        return CONVERTED_MODES[im.mode]
+    reason = REFUSED_MODES.get(im.mode, "IPC stores L, LA, RGB and RGBA images")
+    msg = f"cannot write mode {im.mode} as IPC: {reason}"
+    raise OSError(msg)
+
+
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
-    if im.mode != "L":
-        msg = f"cannot write mode {im.mode} as IPC"
-        raise OSError(msg)
+    info = im.encoderinfo
+    mode = saved_mode(im)
+    if mode != im.mode:
+        im = im.convert(mode)
     import numpy as np
 
     from . import encoder
 
-    info = im.encoderinfo
     options = encoder.EncodeOptions.from_mapping(info)
     icc_profile = info.get("icc_profile", im.info.get("icc_profile")) or None
     exif = info.get("exif") or None

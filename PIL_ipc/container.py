@@ -32,30 +32,52 @@ from construct import (
 # PNG-style: the high byte catches 7-bit channels, CR LF / LF catch newline translation,
 # 0x1A stops DOS `type`.
 SIGNATURE = b"\x89IPC\r\n\x1a\n"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 #: Versions this reader decodes: version 1 is version 2 without the lattice field (lattice 0);
-#: version 3 is version 2 plus VALS coding 1.
-SUPPORTED_VERSIONS = (1, 2, 3)
+#: version 3 is version 2 plus VALS coding 1; version 4 is version 3 plus the colour and alpha
+#: modes (CVAL and ALPH chunks).
+SUPPORTED_VERSIONS = (1, 2, 3, 4)
 
 # Largest chunk data length and largest width/height (both fit a signed 32-bit integer, as in PNG).
 MAX_CHUNK_LENGTH = 2**31 - 1
 MAX_DIMENSION = 2**31 - 1
 
-MODES = {0: "L"}  # IHDR mode code -> Pillow mode name
+MODES = {0: "L", 1: "LA", 2: "RGB", 3: "RGBA"}  # IHDR mode code -> Pillow mode name
 MODE_CODES = {name: code for code, name in MODES.items()}
+#: Modes each version allows (only grey before version 4).
+VERSION_MODES = {1: ("L",), 2: ("L",), 3: ("L",), 4: tuple(MODES.values())}
+
+
+def version_for(mode: str) -> int:
+    """The version an encoder writes for a mode: the lowest that has it (grey files stay
+    readable by version 3 decoders)."""
+    return min(v for v, modes in VERSION_MODES.items() if mode in modes and v >= 3)
+
+
+#: Modes with chroma (a CVAL chunk) and with alpha (an ALPH chunk).
+COLOUR_MODES = ("RGB", "RGBA")
+ALPHA_MODES = ("LA", "RGBA")
 CODING_ADAPTIVE_BINARY = 0  # the only VALS coding of format versions 1 and 2
 CODING_BOUNDED = 1  # version 3: decisions the range of levels decides are left out
 #: VALS codings of each version
 CODINGS = {1: frozenset({CODING_ADAPTIVE_BINARY}), 2: frozenset({CODING_ADAPTIVE_BINARY}),
-           3: frozenset({CODING_ADAPTIVE_BINARY, CODING_BOUNDED})}
+           3: frozenset({CODING_ADAPTIVE_BINARY, CODING_BOUNDED}),
+           4: frozenset({CODING_ADAPTIVE_BINARY, CODING_BOUNDED})}
+#: ALPH codings: 0 = bi-level T.82 plane, 1 = graded (predicted, deflated)
+ALPHA_CODINGS = frozenset({0, 1})
 
-IHDR_LENGTHS = {1: 14, 2: 16, 3: 16}  # IHDR data length by version
+IHDR_LENGTHS = {1: 14, 2: 16, 3: 16, 4: 16}  # IHDR data length by version
 MAX_LATTICE = 65535
 VALS_HEAD_LENGTH = 5
+CVAL_HEAD_LENGTH = 8
+ALPH_HEAD_LENGTH = 1
 MAX_KEYWORD_LENGTH = 79
 
 METADATA_CHUNKS = ("iCCP", "eXIf", "tEXt")
-DATA_CHUNKS = ("EDGE", "SEED", "VALS")
+DATA_CHUNKS = ("EDGE", "SEED", "VALS", "CVAL", "ALPH")
+#: Shortest data of the chunks with a fixed head
+HEAD_LENGTHS = {"VALS": VALS_HEAD_LENGTH, "CVAL": CVAL_HEAD_LENGTH,
+                "ALPH": ALPH_HEAD_LENGTH}
 
 # --- construct definitions -------------------------------------------------------------------
 
@@ -84,6 +106,19 @@ IhdrData = Struct(
 
 ValsData = Struct(
     "count" / Int32ub,
+    "coding" / Int8ub,
+    "payload" / GreedyBytes,
+)
+
+CvalData = Struct(
+    "levels" / Int16ub,
+    "stride" / Int8ub,
+    "coding" / Int8ub,
+    "count" / Int32ub,
+    "payload" / GreedyBytes,
+)
+
+AlphData = Struct(
     "coding" / Int8ub,
     "payload" / GreedyBytes,
 )
@@ -121,24 +156,62 @@ class Header:
     levels: int
     spacing: int
     mode: str = "L"
-    version: int = FORMAT_VERSION
+    version: int | None = None  # None: version_for(mode)
     lattice: int = 0
 
     def __post_init__(self) -> None:
+        if self.version is None:
+            if self.mode not in MODE_CODES:
+                raise FormatError(f"unsupported mode {self.mode!r}")
+            self.version = version_for(self.mode)
         _check_version(self.version)
         if self.version < 2 and self.lattice != 0:
             raise FormatError(f"format version {self.version} has no seed lattice")
-        if self.mode not in MODE_CODES:
-            raise FormatError(f"unsupported mode {self.mode!r} (only 'L')")
-        for name, value, low, high in (
+        if self.mode not in VERSION_MODES[self.version]:
+            raise FormatError(f"unsupported mode {self.mode!r} in format version "
+                              f"{self.version} (only {', '.join(VERSION_MODES[self.version])})")
+        _check_ranges("IHDR", (
             ("width", self.width, 1, MAX_DIMENSION),
             ("height", self.height, 1, MAX_DIMENSION),
             ("levels", self.levels, 2, 256),
             ("spacing", self.spacing, 1, 255),
             ("lattice", self.lattice, 0, MAX_LATTICE),
-        ):
-            if not isinstance(value, int) or not low <= value <= high:
-                raise FormatError(f"IHDR {name} {value!r} out of range {low}..{high}")
+        ))
+
+
+def _check_ranges(chunk: str, fields: tuple[tuple[str, object, int, int], ...]) -> None:
+    """FormatError unless every (name, value, low, high) is an int in low..high."""
+    for name, value, low, high in fields:
+        if not isinstance(value, int) or not low <= value <= high:
+            raise FormatError(f"{chunk} {name} {value!r} out of range {low}..{high}")
+
+
+@dataclass
+class Chroma:
+    """The CVAL fields: the Cb and Cr values of a colour image, still coded."""
+
+    levels: int
+    stride: int
+    coding: int
+    count: int  # values per channel
+    payload: bytes
+
+    def __post_init__(self) -> None:
+        _check_ranges("CVAL", (("levels", self.levels, 2, 256),
+                               ("stride", self.stride, 1, 255),
+                               ("count", self.count, 0, 0xFFFFFFFF)))
+
+
+@dataclass
+class Alpha:
+    """The ALPH fields: the alpha plane, still coded."""
+
+    coding: int
+    payload: bytes
+
+    def __post_init__(self) -> None:
+        if self.coding not in ALPHA_CODINGS:
+            raise FormatError(f"unknown ALPH coding {self.coding}")
 
 
 @dataclass
@@ -155,6 +228,8 @@ class IpcFile:
     exif: bytes | None = None
     text: dict[str, str] = field(default_factory=dict)
     truncated: bool = False
+    chroma: Chroma | None = None  # RGB and RGBA only
+    alpha: Alpha | None = None  # LA and RGBA only
 
 
 class Head(NamedTuple):
@@ -187,8 +262,10 @@ def _decode_ihdr(body: bytes) -> Header:
         raise FormatError(f"IHDR of version {version} has length {len(body)}, must be "
                           f"{IHDR_LENGTHS[version]}")
     f = IhdrData.parse(body)
-    if f.mode not in MODES:
-        raise FormatError(f"unsupported IHDR mode code {f.mode} (only 0 = 'L')")
+    if f.mode not in MODES or MODES[f.mode] not in VERSION_MODES[version]:
+        allowed = ", ".join(f"{MODE_CODES[m]} = {m!r}" for m in VERSION_MODES[version])
+        raise FormatError(f"unsupported IHDR mode code {f.mode} in format version {version} "
+                          f"(only {allowed})")
     if f.flags != 0:
         raise FormatError(f"IHDR flags must be 0, found {f.flags:#04x}")
     return Header(
@@ -284,8 +361,13 @@ class _Order:
             raise FormatError(f"{where} comes before EDGE")
         if ctype == "SEED" and "VALS" in seen:
             raise FormatError(f"{where} comes after VALS")
-        if ctype == "VALS" and length < VALS_HEAD_LENGTH:
-            raise FormatError(f"{where} has length {length}, needs at least {VALS_HEAD_LENGTH}")
+        if ctype in ("CVAL", "ALPH") and "VALS" not in seen:
+            raise FormatError(f"{where} comes before VALS")
+        if ctype == "CVAL" and "ALPH" in seen:
+            raise FormatError(f"{where} comes after ALPH")
+        if ctype in HEAD_LENGTHS and length < HEAD_LENGTHS[ctype]:
+            raise FormatError(f"{where} has length {length}, needs at least "
+                              f"{HEAD_LENGTHS[ctype]}")
         if ctype == "IEND":
             if length != 0:
                 raise FormatError(f"{where} has length {length}, must be 0")
@@ -375,13 +457,15 @@ def parse(data: bytes, *, lenient: bool = False) -> IpcFile:
     edge: bytes | None = None
     seed: bytes | None = None
     vals = None
+    chroma: Chroma | None = None
+    alpha: Alpha | None = None
     for info, body in walk:
         ctype = info.type
         if not info.complete and len(body) < info.length:
             # Only the data planes are worth keeping in part; a cut header is fatal.
             if ctype == "IHDR":
                 raise TruncatedError(f"file ends inside IHDR at offset {info.offset}")
-            if ctype == "VALS" and len(body) < VALS_HEAD_LENGTH:
+            if ctype in HEAD_LENGTHS and len(body) < HEAD_LENGTHS[ctype]:
                 continue
             if ctype not in DATA_CHUNKS:
                 continue
@@ -394,10 +478,35 @@ def parse(data: bytes, *, lenient: bool = False) -> IpcFile:
             if vals.coding not in CODINGS[meta.header.version]:
                 raise FormatError(f"unknown VALS coding {vals.coding} at offset {info.offset} "
                                   f"(format version {meta.header.version})")
+        elif ctype == "CVAL":
+            if meta.header.mode not in COLOUR_MODES:
+                raise FormatError(f"CVAL chunk at offset {info.offset} in a "
+                                  f"{meta.header.mode} image (only RGB and RGBA have chroma)")
+            c = CvalData.parse(body)
+            if c.coding not in CODINGS[meta.header.version]:
+                raise FormatError(f"unknown CVAL coding {c.coding} at offset {info.offset}")
+            try:
+                chroma = Chroma(c.levels, c.stride, c.coding, c.count, c.payload)
+            except FormatError as exc:
+                raise FormatError(f"{exc} at offset {info.offset}") from None
+        elif ctype == "ALPH":
+            if meta.header.mode not in ALPHA_MODES:
+                raise FormatError(f"ALPH chunk at offset {info.offset} in a "
+                                  f"{meta.header.mode} image (only LA and RGBA have alpha)")
+            a = AlphData.parse(body)
+            if a.coding not in ALPHA_CODINGS:
+                raise FormatError(f"unknown ALPH coding {a.coding} at offset {info.offset}")
+            alpha = Alpha(a.coding, a.payload)
         else:
             meta.take(ctype, body, info.offset)
     if meta.header is None:
         raise TruncatedError("file ends before the IHDR chunk is complete")
+    if not walk.truncated:
+        mode = meta.header.mode
+        if mode in COLOUR_MODES and chroma is None:
+            raise FormatError(f"missing CVAL chunk: a {mode} image needs its chroma values")
+        if mode in ALPHA_MODES and alpha is None:
+            raise FormatError(f"missing ALPH chunk: a {mode} image needs its alpha plane")
     return IpcFile(
         header=meta.header,
         edge=b"" if edge is None else edge,
@@ -409,6 +518,8 @@ def parse(data: bytes, *, lenient: bool = False) -> IpcFile:
         exif=meta.exif,
         text=meta.text,
         truncated=walk.truncated,
+        chroma=chroma,
+        alpha=alpha,
     )
 
 
@@ -486,6 +597,16 @@ def build(f: IpcFile) -> bytes:
         raise ValueError(f"unknown VALS coding {f.values_coding} in format version {h.version}")
     if not 0 <= f.values_count <= 0xFFFFFFFF:
         raise ValueError(f"values_count {f.values_count} out of range 0..2**32-1")
+    if (f.chroma is not None) != (h.mode in COLOUR_MODES):
+        raise ValueError(f"a {h.mode} image {'needs' if h.mode in COLOUR_MODES else 'has no'} "
+                         f"chroma values")
+    if (f.alpha is not None) != (h.mode in ALPHA_MODES):
+        raise ValueError(f"a {h.mode} image {'needs' if h.mode in ALPHA_MODES else 'has no'} "
+                         f"alpha plane")
+    if f.chroma is not None:
+        replace(f.chroma)  # re-validates
+        if f.chroma.coding not in CODINGS[h.version]:
+            raise ValueError(f"unknown CVAL coding {f.chroma.coding}")
     ihdr = IhdrData.build(
         {
             "version": h.version,
@@ -512,5 +633,14 @@ def build(f: IpcFile) -> bytes:
         {"count": f.values_count, "coding": f.values_coding, "payload": f.values_payload}
     )
     parts.append(_chunk("VALS", vals))
+    if f.chroma is not None:
+        c = f.chroma
+        parts.append(_chunk("CVAL", CvalData.build(
+            {"levels": c.levels, "stride": c.stride, "coding": c.coding, "count": c.count,
+             "payload": c.payload})))
+    if f.alpha is not None:
+        replace(f.alpha)
+        parts.append(_chunk("ALPH", AlphData.build(
+            {"coding": f.alpha.coding, "payload": f.alpha.payload})))
     parts.append(_chunk("IEND", b""))
     return b"".join(parts)

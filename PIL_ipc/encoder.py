@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from . import __version__, _kernel_cache, edges, ratecontrol
+from . import __version__, _kernel_cache, alpha, colour, container, edges, inpaint, ratecontrol
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,14 @@ class EncodeOptions:
     bpp / size: budget in bits per pixel / in bytes for the whole file; the encoder searches
         the threshold and every layout field left at None for the best decoded file not over it.
         Informative text chunks are left out then: every byte goes to the image.
+    chroma_levels: quantisation levels of the chroma values of a colour image (2..256); None
+        = 32, or searched under a budget.
+    chroma_stride: a chroma value is stored for every this many source points (1..255; see
+        :mod:`PIL_ipc.colour`); None = 1, or searched under a budget.
+    exact: keep the colour under fully transparent pixels (alpha 0).  By default it is
+        dropped: replaced by a smooth fill from the visible pixels, which costs next to
+        nothing to store, so that the decoded colour there is not the original one (as
+        WebP's ``exact`` option).
     effort: how hard that search works (0..2): 0 scores a few starting layouts only, 1 (the
         default) also walks the layout fields from the best of them, 2 also walks the second
         family of layouts (with or without a seed lattice) and fits two finalists in full.
@@ -68,6 +76,9 @@ class EncodeOptions:
     bpp: float | None = None
     size: int | None = None
     effort: int = ratecontrol.DEFAULT_EFFORT
+    chroma_levels: int | None = None
+    chroma_stride: int | None = None
+    exact: bool = False
 
     def __post_init__(self) -> None:
         def check(ok: bool, message: str) -> None:
@@ -107,6 +118,11 @@ class EncodeOptions:
         if self.min_length is not None:
             check(0 <= integer("min_length") <= 1_000_000, "min_length must be in 0..1000000")
         check(0 <= integer("tonal") <= 1000, "tonal must be in 0..1000")
+        if self.chroma_levels is not None:
+            check(2 <= integer("chroma_levels") <= 256, "chroma_levels must be in 2..256")
+        if self.chroma_stride is not None:
+            check(1 <= integer("chroma_stride") <= 255, "chroma_stride must be in 1..255")
+        check(isinstance(self.exact, (bool, np.bool_)), "exact must be a bool")
         check(0 <= integer("effort") < len(ratecontrol.EFFORTS),
               f"effort must be in 0..{len(ratecontrol.EFFORTS) - 1}")
         check(self.bpp is None or self.size is None, "give bpp or size, not both")
@@ -136,6 +152,10 @@ FIXED_LEVELS = 64
 FIXED_MIN_LENGTH = 10
 FIXED_HYSTERESIS = 0.5
 FIXED_ITERATIONS = 30
+FIXED_CHROMA_LEVELS = 32
+FIXED_CHROMA_STRIDE = 1
+#: Pillow mode of an (H, W) or (H, W, bands) uint8 array, by its number of bands.
+MODES_BY_BANDS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 
 @dataclass(frozen=True)
@@ -146,8 +166,44 @@ class Analysis:
     smooth: np.ndarray  # float64 (H, W), after Perona-Malik
 
 
+def split_bands(pixels: np.ndarray) -> tuple[str, np.ndarray, np.ndarray | None]:
+    """(mode, grey (H, W) or RGB (H, W, 3) pixels, alpha (H, W) or None) of an input array:
+    (H, W) is L; (H, W, 2) LA; (H, W, 3) RGB; (H, W, 4) RGBA."""
+    p = np.asarray(pixels)
+    if p.dtype != np.uint8 or p.ndim not in (2, 3) or (p.ndim == 3 and not
+                                                        1 <= p.shape[2] <= 4):
+        raise ValueError(f"expected a uint8 array of shape (H, W) or (H, W, 1..4), got "
+                         f"{p.dtype} {p.shape}")
+    if p.shape[0] < 1 or p.shape[1] < 1:
+        raise ValueError("image must be at least 1x1")
+    if p.ndim == 2:
+        return "L", p, None
+    mode = MODES_BY_BANDS[p.shape[2]]
+    colour_bands = 3 if mode in ("RGB", "RGBA") else 1
+    image = p[:, :, :colour_bands] if colour_bands == 3 else p[:, :, 0]
+    alpha = p[:, :, colour_bands] if mode in ("LA", "RGBA") else None
+    return mode, np.ascontiguousarray(image), alpha
+
+
+def drop_hidden(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``image`` with the colour under fully transparent pixels replaced by the harmonic fill
+    from the visible ones (what the codec stores for free): nothing there is worth bytes."""
+    hidden = alpha == 0
+    if not hidden.any():
+        return image
+    if hidden.all():
+        return np.zeros_like(image)
+    known = ~hidden
+    planes = image[:, :, None] if image.ndim == 2 else image
+    filled = [inpaint.to_uint8(inpaint.solve(known, planes[:, :, c].astype(np.float64),
+                                             np.zeros_like(known), tol=0.25))
+              for c in range(planes.shape[2])]
+    out = np.stack(filled, axis=2)
+    return out[:, :, 0] if image.ndim == 2 else out
+
+
 def analyse(pixels: np.ndarray, options: EncodeOptions) -> Analysis:
-    """Validate the input and denoise it."""
+    """Validate a grey input and denoise it."""
     p = np.asarray(pixels)
     if p.ndim != 2 or p.dtype != np.uint8:
         raise ValueError(f"expected a 2-D uint8 array, got {p.dtype} {p.shape}")
@@ -178,10 +234,27 @@ def _settings_text(options: EncodeOptions, layout: ratecontrol.Layout) -> dict[s
 @_kernel_cache.compiles("encode")
 def encode(pixels: np.ndarray, options: EncodeOptions | None = None, *,
            icc_profile: bytes | None = None, exif: bytes | None = None) -> bytes:
-    """Encode a 2-D uint8 grey image to a complete .ipc file."""
+    """Encode a uint8 image, (H, W) grey or (H, W, bands) LA, RGB, RGBA, to a complete
+    .ipc file."""
     options = options or EncodeOptions()
-    a = analyse(pixels, options)
-    budget = options.budget_bytes(a.pixels.shape[1], a.pixels.shape[0])
+    mode, image, alpha_plane = split_bands(pixels)
+    coded_alpha = None
+    if alpha_plane is not None:
+        coded_alpha = container.Alpha(*alpha.encode(alpha_plane))
+        if not options.exact:
+            image = drop_hidden(image, alpha_plane)
+    colour_extra = {}
+    if image.ndim == 3:
+        ycc = colour.to_ycbcr(image)
+        colour_extra = dict(chroma=ycc[1:], rgb=image)
+        a = Analysis(image, edges.denoise(ycc[0], options.contrast,
+                                          FIXED_ITERATIONS if options.iterations is None
+                                          else options.iterations))
+        luma = ycc[0]
+    else:
+        a = analyse(image, options)
+        luma = a.pixels
+    budget = options.budget_bytes(image.shape[1], image.shape[0])
     layout = ratecontrol.Layout(
         float(options.threshold),
         FIXED_SPACING if options.spacing is None else options.spacing,
@@ -190,15 +263,21 @@ def encode(pixels: np.ndarray, options: EncodeOptions | None = None, *,
         FIXED_MIN_LENGTH if options.min_length is None else options.min_length,
         FIXED_HYSTERESIS if options.hysteresis is None else float(options.hysteresis),
         FIXED_ITERATIONS if options.iterations is None else options.iterations,
-        math.inf if options.edge_seeds is None else float(options.edge_seeds))
+        math.inf if options.edge_seeds is None else float(options.edge_seeds),
+        FIXED_CHROMA_LEVELS if options.chroma_levels is None else options.chroma_levels,
+        FIXED_CHROMA_STRIDE if options.chroma_stride is None else options.chroma_stride)
     planner = ratecontrol.Planner(
-        a.pixels, options.contrast, thin=bool(options.thin), smooth={layout.denoise: a.smooth},
+        luma, options.contrast, thin=bool(options.thin), smooth={layout.denoise: a.smooth},
         icc_profile=icc_profile, exif=exif,
-        text=None if budget is not None else _settings_text(options, layout))
+        text=None if budget is not None else _settings_text(options, layout),
+        mode=mode, alpha=coded_alpha, **colour_extra)
     if budget is not None:
         return ratecontrol.search(planner, budget, options.tonal, spacing=options.spacing,
                                   levels=options.levels, lattice=options.lattice,
                                   min_length=options.min_length,
                                   hysteresis=options.hysteresis, denoise=options.iterations,
-                                  edge_seeds=options.edge_seeds, effort=options.effort).data
+                                  edge_seeds=options.edge_seeds,
+                                  chroma_levels=options.chroma_levels,
+                                  chroma_stride=options.chroma_stride,
+                                  effort=options.effort).data
     return planner.evaluate(layout, options.tonal, None, measure=False).data

@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit
 
 from . import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
-from . import container, edges, inpaint, jbig, sources, tonal, values
+from . import colour, container, edges, inpaint, jbig, sources, tonal, values
 
 #: Thresholds tried, in grey levels: a geometric ladder (file size falls as it rises).
 THRESHOLDS = tuple(round(1.5 * 1.1 ** k, 3) for k in range(60)) + (math.inf,)
@@ -74,6 +74,10 @@ class Layout:
     #: non-edge 4-neighbours: the decoder interpolates edge pixels (format section 8), which
     #: misses sharp steps; math.inf: no such seeds
     edge_seeds: float = math.inf
+    #: quantisation levels of the chroma values and their stride over the source points
+    #: (colour images only, colour.py)
+    chroma_levels: int = 16
+    chroma_stride: int = 1
 
 
 @dataclass
@@ -200,9 +204,24 @@ class Planner:
     def __init__(self, pixels: np.ndarray, contrast: float = 8.0, *, thin: bool = True,
                  smooth: dict[int, np.ndarray] | None = None,
                  icc_profile: bytes | None = None, exif: bytes | None = None,
-                 text: dict[str, str] | None = None):
-        """``smooth``: images already denoised, by number of Perona-Malik steps."""
+                 text: dict[str, str] | None = None, chroma: np.ndarray | None = None,
+                 rgb: np.ndarray | None = None, mode: str = "L",
+                 alpha: container.Alpha | None = None):
+        """``smooth``: images already denoised, by number of Perona-Malik steps.  A colour
+        image gives its luma as ``pixels`` (float), its chroma (2, H, W) and its RGB pixels
+        (H, W, 3, uint8: what the decoded file is measured against); ``mode`` and ``alpha``
+        (the coded ALPH chunk) are what the files carry."""
         self.pixels = pixels
+        self.mode = mode
+        self.colour = mode in container.COLOUR_MODES
+        if self.colour and (chroma is None or rgb is None):
+            raise ValueError(f"a {mode} planner needs the chroma and RGB pixels")
+        self.chroma = chroma
+        self.rgb = rgb
+        self.alpha = alpha
+        #: the images the value channels are fitted to: luma (or grey), then Cb and Cr
+        self.channels = [pixels] + ([chroma[0], chroma[1]] if self.colour else [])
+        self._chroma_predictors = _Recent(RECENT)
         self.contrast = contrast
         self._smooth = dict(smooth or {})
         self._gradient: dict[int, edges.Gradient] = {}
@@ -220,10 +239,11 @@ class Planner:
         self._local = threading.local()  # each scoring thread's inpainting memory
         h, w = self.shape
         empty = container.IpcFile(
-            header=container.Header(width=w, height=h, mode="L", levels=2, spacing=1,
-                                    lattice=1),
+            header=container.Header(width=w, height=h, mode=mode, levels=2, spacing=1,
+                                    lattice=1, version=container.version_for(mode)),
             edge=b"", seed=None, values_count=0, values_coding=0, values_payload=b"",
-            icc_profile=icc_profile, exif=exif, text=self.text)
+            icc_profile=icc_profile, exif=exif, text=self.text,
+            chroma=container.Chroma(2, 1, 0, 0, b"") if self.colour else None, alpha=alpha)
         #: bytes of a file whose planes and payload are empty (no SEED chunk)
         self.overhead = len(container.build(empty))
 
@@ -304,23 +324,57 @@ class Planner:
                 key, edges.edge_deviation(self.pixels, self.edge(layout)[0]))
         return found
 
-    def _file(self, layout: Layout, payload: bytes) -> bytes:
-        """The complete file of a layout with the given values payload."""
+    def _file(self, layout: Layout, payload: bytes, chroma_payload: bytes = b"") -> bytes:
+        """The complete file of a layout with the given values payloads."""
         pts, _ = self.points(layout)
         h, w = self.shape
+        chroma = None
+        if self.colour:
+            chroma = container.Chroma(
+                layout.chroma_levels, layout.chroma_stride, VALUES_CODING,
+                colour.chroma_count(pts.count, layout.chroma_stride), chroma_payload)
         f = container.IpcFile(
-            header=container.Header(width=w, height=h, mode="L", levels=layout.levels,
-                                    spacing=layout.spacing, lattice=layout.lattice),
+            header=container.Header(width=w, height=h, mode=self.mode, levels=layout.levels,
+                                    spacing=layout.spacing, lattice=layout.lattice,
+                                    version=container.version_for(self.mode)),
             edge=self.edge(layout)[1],
             seed=self.seed_bytes(layout),
             values_count=pts.count, values_coding=VALUES_CODING, values_payload=payload,
-            icc_profile=self.icc_profile, exif=self.exif, text=self.text)
+            icc_profile=self.icc_profile, exif=self.exif, text=self.text,
+            chroma=chroma, alpha=self.alpha)
         return container.build(f)
 
     def frame_size(self, layout: Layout) -> int:
-        """Bytes of a layout's file besides the values payload (every field is fixed-width,
-        so the file is this plus the payload)."""
+        """Bytes of a layout's file besides the values payloads (every field is fixed-width,
+        so the file is this plus the payloads)."""
         return len(self._file(layout, b""))
+
+    def chroma_predictors(self, layout: Layout) -> np.ndarray:
+        """Predictor table of the chroma values (Cb then Cr) of a colour layout."""
+        key = (*_edge_key(layout), layout.spacing, layout.lattice, layout.edge_seeds,
+               layout.chroma_stride)
+        found = self._chroma_predictors.get(key)
+        if found is None:
+            pts, _ = self.points(layout)
+            found = self._chroma_predictors.put(key, colour.stacked_predictors(
+                colour.chroma_predictors(pts.predictors, layout.chroma_stride), 2))
+        return found
+
+    def split(self, layout: Layout, x: np.ndarray) -> list[np.ndarray]:
+        """Values of a layout (all channels, one after the other) per channel."""
+        n = self.points(layout)[0].count
+        if not self.colour:
+            return [x]
+        m = colour.chroma_count(n, layout.chroma_stride)
+        return [x[:n], x[n:n + m], x[n + m:]]
+
+    def per_point(self, layout: Layout, x: np.ndarray) -> list[np.ndarray]:
+        """Values of a layout per channel, at every source point (chroma expanded)."""
+        parts = self.split(layout, x)
+        if len(parts) == 1:
+            return parts
+        index = colour.chroma_index(parts[0].size, layout.chroma_stride)
+        return [parts[0], parts[1][index], parts[2][index]]
 
     def estimate(self, layout: Layout, factor: float = TONAL_RATE_FACTOR) -> int:
         """Estimated file size: exact planes, values coded from the raw pixels, times
@@ -352,9 +406,18 @@ class Planner:
         pts, _ = self.points(layout)
         key = (*_edge_key(layout), layout.spacing, layout.lattice, layout.edge_seeds,
                layout.levels)
+        if self.colour:
+            key += (layout.chroma_levels, layout.chroma_stride)
         if key not in self._raw_payload:
             raw = values.quantise(self.pixels.ravel()[pts.positions], layout.levels)
-            self._raw_payload[key] = payload_estimate(raw, pts.predictors, layout.levels)
+            size = payload_estimate(raw, pts.predictors, layout.levels)
+            if self.colour:
+                at = pts.positions[::layout.chroma_stride]
+                raw = values.quantise(np.concatenate([c.ravel()[at] for c in self.chroma]),
+                                      layout.chroma_levels)
+                size += payload_estimate(raw, self.chroma_predictors(layout),
+                                         layout.chroma_levels)
+            self._raw_payload[key] = size
         return self._raw_payload[key]
 
     def fit_threshold(self, template: Layout, budget: int,
@@ -429,20 +492,46 @@ class Planner:
         return tonal.Fitter(self.pixels, pts.known_mask(), pts.band, pts.positions, tol, steps,
                             scratch)
 
+    def fitters(self, layout: Layout, tol: float = tonal.INNER_TOL,
+                steps: int | None = None) -> list[tonal.Fitter]:
+        """One tonal optimiser per channel, all on the one operator of the layout's geometry
+        (valid until this thread's next call)."""
+        first = self.fitter(layout, tol, steps)
+        if not self.colour:
+            return [first]
+        pts, _ = self.points(layout)
+        index = colour.chroma_index(pts.count, layout.chroma_stride)
+        return [first] + [tonal.Fitter(c, first.op.known, first.op.band, pts.positions, tol,
+                                       steps, op=first.op, expand=index)
+                          for c in self.chroma]
+
+    def _quantised(self, layout: Layout, x: np.ndarray,
+                   offset: float) -> list[tuple[np.ndarray, np.ndarray, int]]:
+        """(level indices, predictors, levels) of each value stream: luma, and the chroma."""
+        pts, _ = self.points(layout)
+        parts = self.split(layout, x)
+        out = [(quantise_toward(parts[0], pts.predictors, layout.levels, offset),
+                pts.predictors, layout.levels)]
+        if self.colour:
+            pc = self.chroma_predictors(layout)
+            out.append((quantise_toward(np.concatenate(parts[1:]), pc, layout.chroma_levels,
+                                        offset), pc, layout.chroma_levels))
+        return out
+
     def code(self, layout: Layout, x: np.ndarray, budget: int | None) -> tuple[bytes, np.ndarray]:
         """File of a layout with values ``x``, quantised with the largest rounding offset whose
         file fits ``budget``; returns the file and the level indices (b"" if none fits)."""
-        pts, _ = self.points(layout)
         frame = self.frame_size(layout)
         for offset in OFFSETS:
-            k = quantise_toward(x, pts.predictors, layout.levels, offset)
+            streams = self._quantised(layout, x, offset)
+            k = np.concatenate([s[0] for s in streams])
             if budget is not None and offset != OFFSETS[-1] and \
-                    payload_estimate(k, pts.predictors, layout.levels) \
+                    sum(payload_estimate(*s) for s in streams) \
                     > ESTIMATE_SLACK * (budget - frame) + CHUNK_OVERHEAD:
                 continue  # clearly over: not worth coding
-            payload = code_values(k, pts.predictors, layout.levels)
-            if budget is None or frame + len(payload) <= budget:
-                return self._file(layout, payload), k
+            payloads = [code_values(*s) for s in streams]
+            if budget is None or frame + sum(map(len, payloads)) <= budget:
+                return self._file(layout, *payloads), k
         return b"", k
 
     def warm_start(self, layout: Layout, near: Coded) -> np.ndarray:
@@ -450,14 +539,22 @@ class Planner:
         ``near`` where the two store the same pixel, the pixel values elsewhere."""
         pos = self.points(layout)[0].positions
         ref = self.points(near.layout)[0].positions
-        # an image of near's values (NaN where it stores nothing), read at our positions: a
-        # tenth of the time of matching sorted positions at high rates
-        grid = np.full(self.pixels.size, np.nan)
-        grid[ref] = near.values
-        start = grid[pos]
-        miss = np.isnan(start)
-        start[miss] = self.pixels.ravel()[pos[miss]]
-        return start
+        index = colour.chroma_index(pos.size, layout.chroma_stride)
+        out = []
+        for c, (target, theirs) in enumerate(zip(self.channels,
+                                                 self.per_point(near.layout, near.values),
+                                                 strict=True)):
+            # an image of near's values (NaN where it stores nothing), read at our positions:
+            # a tenth of the time of matching sorted positions at high rates
+            grid = np.full(self.pixels.size, np.nan)
+            grid[ref] = theirs
+            start = grid[pos]
+            miss = np.isnan(start)
+            start[miss] = target.ravel()[pos[miss]]
+            if c and layout.chroma_stride > 1:
+                start = np.bincount(index, start) / np.bincount(index)
+            out.append(start)
+        return np.concatenate(out) if len(out) > 1 else out[0]
 
     def evaluate(self, layout: Layout, iterations: int, budget: int | None,
                  measure: bool = True, tol: float = tonal.INNER_TOL,
@@ -471,14 +568,25 @@ class Planner:
         layout, whose values start the fit (see warm_start).  ``fallback``: when the fitted
         values code over the budget (each step makes them dearer), take those of the last
         step that fit instead."""
-        fit = self.fitter(layout, tol, steps)
-        trail: list[np.ndarray] | None = [] if fallback else None
+        fits = self.fitters(layout, tol, steps)
+        trail: list[np.ndarray] | None = None
         if iterations:
-            x, image = fit.fit(iterations,
-                               None if near is None else self.warm_start(layout, near), trail)
+            starts = [None] * len(fits) if near is None else \
+                self.split(layout, self.warm_start(layout, near))
+            xs, images, trails = [], [], []
+            for fit, start in zip(fits, starts, strict=True):
+                tr: list[np.ndarray] | None = [] if fallback else None
+                x_c, image_c = fit.fit(iterations, start, tr)
+                xs.append(x_c)
+                images.append(image_c)
+                trails.append(tr)
+            if fallback:
+                steps_kept = min(map(len, trails))
+                trail = [np.concatenate([t[i] for t in trails]) for i in range(steps_kept)]
         else:  # the paper's choice, and one solve fewer than fit(0)
-            x = self.pixels.ravel()[fit.positions].astype(np.float64)
-            image = self.pixels
+            xs = [fit.start_values() for fit in fits]
+            images = self.channels
+        x = np.concatenate(xs) if len(xs) > 1 else xs[0]
         data, k = self.code(layout, x, budget)
         while not data and trail:
             # (the measurement below still starts from the last step's image: only a guess)
@@ -489,29 +597,34 @@ class Planner:
         if not measure:
             return Coded(layout, data, math.nan, x)
         # quantising moves the image little: start the solver from the unquantised one
-        fit.steps = steps if rough else None
-        mse = self._decoded_mse(fit, k, layout.levels, image)
+        for fit in fits:
+            fit.steps = steps if rough else None
+        mse = self._decoded_mse(layout, fits, k, images)
         return Coded(layout, data, mse, x, self.growth(layout, x))
 
-    def _decoded_mse(self, fit: tonal.Fitter, k: np.ndarray, levels: int,
-                     guess: np.ndarray) -> float:
-        """Mean squared error of the image decoded from level indices ``k``, with the
-        decoder's rounding."""
-        u = fit.render(values.dequantise(k, levels), guess=guess)
-        return _rounded_squared_error(u.ravel(), np.ravel(self.pixels)) / u.size
+    def _decoded_mse(self, layout: Layout, fits: list[tonal.Fitter], k: np.ndarray,
+                     guesses: list[np.ndarray]) -> float:
+        """Mean squared error (over all samples: grey, or R, G and B) of the image decoded
+        from level indices ``k``, with the decoder's rounding."""
+        parts = self.split(layout, k)
+        levels = [layout.levels] + [layout.chroma_levels] * (len(parts) - 1)
+        u = [fit.render(values.dequantise(kc, lv), guess=g)
+             for fit, kc, lv, g in zip(fits, parts, levels, guesses, strict=True)]
+        if not self.colour:
+            return _rounded_squared_error(u[0].ravel(), np.ravel(self.pixels)) / u[0].size
+        d = colour.rounded_rgb(np.stack(u)).astype(np.float64) - self.rgb
+        return float(np.mean(d * d))
 
     def remeasure(self, coded: Coded, budget: int | None, steps: int | None) -> Coded:
         """``coded`` with its decoded error measured again with ``steps`` solver steps
         (None: certified), so that it compares with layouts fitted and measured so."""
         _, k = self.code(coded.layout, coded.values, budget)  # the quantisation of its file
-        fit = self.fitter(coded.layout, steps=steps)
-        return replace(coded, mse=self._decoded_mse(fit, k, coded.layout.levels, self.pixels))
+        fits = self.fitters(coded.layout, steps=steps)
+        return replace(coded, mse=self._decoded_mse(coded.layout, fits, k, self.channels))
 
     def growth(self, layout: Layout, x: np.ndarray) -> float:
         """Coded.growth of values ``x`` of a layout (both payloads estimated alike)."""
-        pts, _ = self.points(layout)
-        smallest = quantise_toward(x, pts.predictors, layout.levels, 0.0)
-        size = payload_estimate(smallest, pts.predictors, layout.levels)
+        size = sum(payload_estimate(*s) for s in self._quantised(layout, x, 0.0))
         return size / max(self.raw_payload(layout), 1)
 
 
@@ -524,7 +637,12 @@ CHOICES = {
     "hysteresis": (0.3, 0.5, 1.0),
     "denoise": (0, 10, 30, 60, 120),
     "edge_seeds": (math.inf, 48.0, 32.0, 24.0, 16.0, 12.0, 8.0, 6.0, 4.0),
+    "chroma_levels": (4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128),
+    "chroma_stride": (1, 2, 3, 4, 6, 8),
 }
+#: Fields only colour images have; the descent visits them after luma's levels and spacing
+#: (the split of the budget between luma and chroma is chosen there, by decoded quality).
+COLOUR_FIELDS = ("chroma_levels", "chroma_stride")
 #: Order in which the coordinate descent visits the fields.
 DESCENT = ("levels", "spacing", "lattice", "min_length", "hysteresis", "denoise",
            "edge_seeds")
@@ -626,9 +744,15 @@ EFFORTS = (
 DEFAULT_EFFORT = 1
 
 
-def _starts(bpp: float, sparsity: Sequence[float]) -> list[dict[str, int]]:
+def _starts(bpp: float, sparsity: Sequence[float],
+            colour_image: bool = False) -> list[dict[str, int]]:
     """Diverse starting layouts at a budget of ``bpp`` bits per pixel: lattices ``sparsity``
     times sparser than one taking about 60 % of the budget, or none (edges only)."""
+    chroma = {"chroma_levels": Layout.chroma_levels, "chroma_stride": Layout.chroma_stride}
+    if colour_image:
+        # chroma of photos is smooth: coarser and sparser than luma at low rates
+        chroma = {"chroma_levels": 16 if bpp >= HIGH_RATE else 12 if bpp >= 0.15 else 8,
+                  "chroma_stride": 1 if bpp >= HIGH_RATE else 2}
     # A lattice point costs ~3-4 bits (its value; the position is nearly free).  Sparse
     # lattices (a few % of the budget) matter: they pin down smooth fills between edges.
     dense = math.sqrt(3.5 / max(bpp, 1e-6) / 0.6)
@@ -643,8 +767,8 @@ def _starts(bpp: float, sparsity: Sequence[float]) -> list[dict[str, int]]:
     # from HIGH_RATE on the strong ones never started the best walk on 20 test cases (leaving
     # them out there: 7 % less CPU, no result worse)
     styles = ((10, 0.5),) if bpp >= HIGH_RATE else ((10, 0.5), (40, 1.0))
-    starts = [{**base, "lattice": g, "min_length": m, "hysteresis": hy, "denoise": 30,
-               "edge_seeds": math.inf}
+    starts = [{**base, **chroma, "lattice": g, "min_length": m, "hysteresis": hy,
+               "denoise": 30, "edge_seeds": math.inf}
               for m, hy in styles for g in [0, *steps]]
     # Every pixel stored (lattice 1): no inpainting at all, the values predicted in 2-D: on
     # flat-coloured images at high rates this near-lossless coding beats any sparse layout
@@ -652,7 +776,7 @@ def _starts(bpp: float, sparsity: Sequence[float]) -> list[dict[str, int]]:
     # step: lattices 1 and 2 among the walk's choices trap it (svalbard at 0.8 bpp: -3 dB).
     # Below 0.15 bpp it never fits on the test images, and trying costs a fifth of a second.
     if bpp >= 0.15:
-        starts.append({**base, "lattice": 1, "min_length": 40, "hysteresis": 1.0,
+        starts.append({**base, **chroma, "lattice": 1, "min_length": 40, "hysteresis": 1.0,
                        "denoise": 30, "edge_seeds": math.inf})
     return starts
 
@@ -704,7 +828,7 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
     def template(fields: dict[str, float]) -> Layout:
         return Layout(math.inf, fields["spacing"], fields["levels"], fields["lattice"],
                       fields["min_length"], fields["hysteresis"], fields["denoise"],
-                      fields["edge_seeds"])
+                      fields["edge_seeds"], fields["chroma_levels"], fields["chroma_stride"])
 
     def evaluate(t: Layout, near: Coded | None) -> Coded | None:
         # when the estimate misses (many levels code far larger once optimised), refit
@@ -763,8 +887,14 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
 
     def descend(family: bool) -> None:
         current = best(family)
-        fields = [name for name in plan.descent if fixed.get(name) is None]
-        fields += [name for name in plan.revisit if fixed.get(name) is None]
+        descent = list(plan.descent)
+        revisit = list(plan.revisit)
+        if planner.colour and "spacing" in descent:
+            at = descent.index("spacing") + 1
+            descent[at:at] = COLOUR_FIELDS
+            revisit.append("chroma_levels")
+        fields = [name for name in descent if fixed.get(name) is None]
+        fields += [name for name in revisit if fixed.get(name) is None]
         moves_scored = 0
         max_moves = None if high_rate else plan.max_moves
         for f, name in enumerate(fields):
@@ -795,7 +925,7 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
 
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
         score([{**start, **pinned}
-               for start in _starts(8.0 * budget / (h * w), plan.sparsity)])
+               for start in _starts(8.0 * budget / (h * w), plan.sparsity, planner.colour)])
         # Edges alone and edges with a lattice are different regimes: descend from the best
         # start of each unless one is far behind.
         leaders = [c for c in (best(True), best(False)) if c is not None]

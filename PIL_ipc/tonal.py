@@ -23,17 +23,29 @@ class Fitter:
 
     def __init__(self, image: np.ndarray, known: np.ndarray, band: np.ndarray,
                  positions: np.ndarray, tol: float = INNER_TOL, steps: int | None = None,
-                 scratch: Scratch | None = None):
+                 scratch: Scratch | None = None, *, op: Inpainter | None = None,
+                 expand: np.ndarray | None = None):
         """``tol``: accuracy of every solve; ``steps``: take that many solver steps instead
         (uncertified, see Inpainter.solve); ``scratch``: the operator's memory (see
-        inpaint.Scratch)."""
+        inpaint.Scratch); ``op``: the operator of these masks, when another channel built it
+        already; ``expand``: for each position, the index of the value it takes (values
+        shared by several positions, as chroma is at a stride; None: one value each)."""
         f = np.asarray(image, dtype=np.float64)
         positions = np.asarray(positions, dtype=np.int64)
         if positions.ndim != 1 or (positions.size and (positions.min() < 0
                                                        or positions.max() >= f.size)):
             raise ValueError("positions must be flat indices into the image")
-        self.op = Inpainter(known, band, scratch)
+        self.op = op if op is not None else Inpainter(known, band, scratch)
         self.shape = f.shape
+        self.expand = None if expand is None else np.asarray(expand, dtype=np.int64)
+        if self.expand is not None and (self.expand.shape != positions.shape or (
+                self.expand.size and (self.expand.min() < 0 or self.expand[0] != 0
+                                      or np.any(np.diff(self.expand) < 0)))):
+            raise ValueError("expand must give, per position, a value index (0, then "
+                             "non-decreasing)")
+        #: number of values fitted
+        self.count = positions.size if self.expand is None else \
+            (int(self.expand[-1]) + 1 if self.expand.size else 0)
         self.image = f
         self.flat = f.ravel()
         self.positions = positions
@@ -47,7 +59,7 @@ class Fitter:
         an image near it to start the solver from."""
         # (the Inpainter's unchecked entry points: the fields are built here, finite)
         field = np.zeros(self.image.size)
-        field[self.positions] = v
+        field[self.positions] = v if self.expand is None else np.asarray(v)[self.expand]
         return self.op.solve_field(field.reshape(self.shape), self.tol,
                                    guess=None if guess is None else
                                    np.ascontiguousarray(guess, dtype=np.float64),
@@ -55,7 +67,16 @@ class Fitter:
 
     def _adjoint(self, r: np.ndarray) -> np.ndarray:
         t = self.op.adjoint_field(r.reshape(self.shape).copy(), self.tol, steps=self.steps)
-        return t.ravel()[self.positions]
+        g = t.ravel()[self.positions]
+        return g if self.expand is None else np.bincount(self.expand, g, self.count)
+
+    def start_values(self) -> np.ndarray:
+        """The image's values at the positions (the mean over the positions sharing one)."""
+        f = self.flat[self.positions]
+        if self.expand is None:
+            return f.copy()
+        return np.bincount(self.expand, f, self.count) / np.bincount(self.expand,
+                                                                     minlength=self.count)
 
     def fit(self, iterations: int, start: np.ndarray | None = None,
             trail: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -64,11 +85,11 @@ class Fitter:
         values (clipped) after each step but the last, earliest first."""
         flat_f = self.flat
         if start is None:
-            x = flat_f[self.positions].copy()
+            x = self.start_values()
         else:
             x = np.array(start, dtype=np.float64)
-            if x.shape != self.positions.shape:
-                raise ValueError(f"start has shape {x.shape}, expected {self.positions.shape}")
+            if x.shape != (self.count,):
+                raise ValueError(f"start has shape {x.shape}, expected {(self.count,)}")
         r = flat_f - self.render(x, guess=self.image).ravel()  # S x is near the image
         p = gamma = None
         for step in range(iterations):

@@ -89,17 +89,23 @@ def _bit_length(v: int) -> int:
 
 
 @njit(cache=True, nogil=True)
+def med(a: int, b: int, c: int) -> int:
+    """The median edge detector of LOCO-I: the prediction from the left (a), upper (b) and
+    upper-left (c) neighbours."""
+    if c >= max(a, b):
+        return min(a, b)
+    if c <= min(a, b):
+        return max(a, b)
+    return a + b - c
+
+
+@njit(cache=True, nogil=True)
 def predict(k: np.ndarray, row: np.ndarray, mid: int) -> int:
     """Predicted level of a value from the earlier levels ``k`` and its predictor row."""
     a = row[0]
     if row[1] < 0:
         return mid if a < 0 else k[a]
-    ka, kb, kc = k[a], k[row[1]], k[row[2]]
-    if kc >= max(ka, kb):
-        return min(ka, kb)
-    if kc <= min(ka, kb):
-        return max(ka, kb)
-    return ka + kb - kc
+    return med(k[a], k[row[1]], k[row[2]])
 
 
 @njit(cache=True, nogil=True)

@@ -5,7 +5,10 @@ byte (section 4.3) and checked against the parser.  The QM decoder is a plain-Py
 transcription of the spec's appendix A, with the probability table read from the spec's text.  The bi-level planes are decoded by JBIG-KIT's ``jbgtopbm``, the
 source points found by a plain-Python transcription of section 6 (seed lattice included), the
 values decoded decision by decision as section 7 lists them, and the PDE of section 8 solved by
-a sparse direct solver.  Format versions 1, 2 and 3 are read (VALS codings 0 and 1).
+a sparse direct solver.  Format versions 1, 2, 3 and 4 are read (VALS codings 0 and 1; modes
+L, LA, RGB, RGBA: chroma value lists of section 7.1 built from the luma predictors by hand, the
+inverse YCbCr transform written out from the spec, alpha planes from jbgtopbm or zlib and a
+plain-Python median predictor).
 
 Predictors are lists [a, -1, -1] (1-D prediction from value a, or the mid level for a = -1) or
 [a, b, c] (2-D prediction from the left, upper and upper-left lattice neighbours' values).
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import re
 import struct
+import zlib
 from collections import deque
 from pathlib import Path
 
@@ -27,7 +31,9 @@ from PIL_ipc import container
 SPEC = Path(__file__).resolve().parent.parent / "spec" / "FORMAT.md"
 
 #: IHDR data length of each format version (section 4.3).
-IHDR_LENGTHS = {1: 14, 2: 16, 3: 16}
+IHDR_LENGTHS = {1: 14, 2: 16, 3: 16, 4: 16}
+#: IHDR mode codes (section 4.3): channels of colour, and whether there is alpha.
+MODES = {0: ("L", False), 1: ("L", True), 2: ("RGB", False), 3: ("RGB", True)}
 
 
 def jbigkit_decode(bie: bytes) -> np.ndarray:
@@ -36,7 +42,7 @@ def jbigkit_decode(bie: bytes) -> np.ndarray:
 
 
 def read_ihdr(data: bytes) -> dict[str, int]:
-    """Section 4.3 by hand: the IHDR fields of the first chunk (version 1, 2 or 3)."""
+    """Section 4.3 by hand: the IHDR fields of the first chunk (version 1, 2, 3 or 4)."""
     length, ctype = struct.unpack(">I4s", data[8:16])
     if ctype != b"IHDR":
         raise ValueError("first chunk is not IHDR")
@@ -262,13 +268,73 @@ def decode_values(payload: bytes, predictors: list[list[int]], levels: int,
     return out
 
 
+def chunks(data: bytes) -> dict[bytes, bytes]:
+    """Section 4.1 by hand: the data of each chunk type (the last one of a type)."""
+    out = {}
+    pos = 8
+    while pos + 8 <= len(data):
+        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
+        out[ctype] = data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+        if ctype == b"IEND":
+            break
+    return out
+
+
+def ycbcr_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
+    """Section 7.1's inverse transform, then the rounding of section 8."""
+    r = y + 1.402 * (cr - 128)
+    g = y - 0.344136 * (cb - 128) - 0.714136 * (cr - 128)
+    b = y + 1.772 * (cb - 128)
+    return np.clip(np.floor(np.stack([r, g, b], axis=2) + 0.5), 0, 255).astype(np.uint8)
+
+
+def decode_alpha(body: bytes, shape: tuple[int, int]) -> np.ndarray:
+    """Section 7.2: ALPH coding 0 through jbgtopbm, coding 1 by zlib and the median predictor."""
+    coding, payload = body[0], body[1:]
+    if coding == 0:
+        plane = jbigkit_decode(payload)
+        assert plane.shape == shape
+        return np.where(plane, 255, 0).astype(np.uint8)
+    assert coding == 1
+    res = zlib.decompress(payload)
+    assert len(res) == shape[0] * shape[1]
+    h, w = shape
+    a = [[0] * w for _ in range(h)]
+    for y in range(h):
+        for x in range(w):
+            left = a[y][x - 1] if x > 0 else 0
+            up = a[y - 1][x] if y > 0 else 0
+            corner = a[y - 1][x - 1] if x > 0 and y > 0 else 0
+            a[y][x] = (res[y * w + x] + med(left, up, corner)) % 256
+    return np.array(a, dtype=np.uint8)
+
+
+def chroma_lists(body: bytes, predictors: list[list[int]]) -> tuple[list[float], list[float]]:
+    """Section 7.1: the Cb and Cr value of every source point, from the CVAL data."""
+    levels, stride, coding, count = struct.unpack(">HBBI", body[:8])
+    n = len(predictors)
+    m = -(-n // stride)
+    assert count == m
+    rows = []
+    for j in range(m):
+        rows.append([a // stride if a >= 0 else a for a in predictors[j * stride]])
+    rows += [[a + m if a >= 0 else a for a in row] for row in rows]
+    ks = decode_values(body[8:], rows, levels, coding)
+    v = [k * 255.0 / (levels - 1) for k in ks]
+    return [v[i // stride] for i in range(n)], [v[m + i // stride] for i in range(n)]
+
+
 def reference_decode(data: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Decode a file; returns (uint8 image, bool mask of stored pixels)."""
+    """Decode a file; returns (uint8 image: H x W, or H x W x bands for LA, RGB, RGBA; bool
+    mask of stored pixels)."""
     f = container.parse(data)
     h = read_ihdr(data)
     assert (h["version"], h["width"], h["height"], h["levels"], h["spacing"], h["lattice"]) == (
         f.header.version, f.header.width, f.header.height, f.header.levels, f.header.spacing,
         f.header.lattice)
+    colour, has_alpha = MODES[h["mode"]]
+    assert h["version"] == 4 or h["mode"] == 0
     shape = (h["height"], h["width"])
     edges = jbigkit_decode(f.edge)
     seed = jbigkit_decode(f.seed) if f.seed else None
@@ -281,4 +347,17 @@ def reference_decode(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     known[positions] = True
     values[positions] = np.array(ks, dtype=np.float64) * 255.0 / (h["levels"] - 1)
     u = reference_solve(known.reshape(shape), values.reshape(shape), band)
-    return np.clip(np.floor(u + 0.5), 0, 255).astype(np.uint8), known.reshape(shape)
+    body = chunks(data)
+    if colour == "RGB":
+        solved = [u]
+        for vs in chroma_lists(body[b"CVAL"], predictors):
+            values = np.zeros(h["width"] * h["height"])
+            values[positions] = vs
+            solved.append(reference_solve(known.reshape(shape), values.reshape(shape), band))
+        image = ycbcr_to_rgb(*solved)
+    else:
+        image = np.clip(np.floor(u + 0.5), 0, 255).astype(np.uint8)
+    if has_alpha:
+        a = decode_alpha(body[b"ALPH"], shape)
+        image = np.dstack([image, a])
+    return image, known.reshape(shape)

@@ -97,7 +97,7 @@ def test_info(work, encoded):
     out = result.stdout
     size = encoded.stat().st_size
     assert f"({size} bytes, {8 * size / SIZE**2:.4f} bpp)" in out
-    assert "size:     64 x 64" in out and f"version:  {container.FORMAT_VERSION}" in out
+    assert "size:     64 x 64" in out and f"version:  {container.version_for('L')}" in out
     # chunk rows in file order: IHDR first at offset 8 with length 16, IEND last and empty
     rows = [line.split() for line in out.splitlines() if line.startswith("          ")]
     assert rows[0] == ["8", "IHDR", "16"]

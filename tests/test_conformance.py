@@ -27,6 +27,8 @@ MANIFEST = json.loads((CORPUS / "MANIFEST.json").read_text())
 NAMES = sorted(MANIFEST)
 SMALL = [n for n in NAMES if MANIFEST[n]["width"] * MANIFEST[n]["height"] <= 96 * 96]
 VERSIONS = {n: MANIFEST[n]["version"] for n in NAMES}
+MODES = {n: MANIFEST[n].get("mode", "L") for n in NAMES}
+GREY = [n for n in NAMES if MODES[n] == "L"]
 
 
 def load(name):
@@ -47,6 +49,11 @@ def assert_conforms(out, ref, data):
     assert out.shape == ref.shape and out.dtype == np.uint8
     diff = np.abs(out.astype(int) - ref.astype(int))
     assert diff.max() <= 1, f"{int((diff > 1).sum())} pixels off by more than 1"
+    if f.header.mode in container.ALPHA_MODES:
+        assert np.array_equal(out[..., -1], ref[..., -1]), "alpha is exact"
+        out = out[..., 0] if f.header.mode == "LA" else out[..., :3]
+    if f.header.mode != "L" and f.header.mode != "LA":
+        return  # colour: the stored values are Y, Cb, Cr, not output samples
     # Exact at stored pixels: the rounded stored value.
     k = values.decode(f.values_payload, points.predictors, f.header.levels, f.values_coding)
     # v(k) = k * 255 / (levels - 1) rounded half up, in exact integers (spec section 7)
@@ -65,6 +72,16 @@ def test_corpus_is_large_enough():
     assert sum(v == 2 for v in VERSIONS.values()) >= 8
     lattices = {MANIFEST[n]["lattice"] for n in NAMES if VERSIONS[n] == 2}
     assert {0, 1}.issubset(lattices) and len(lattices) >= 5
+    # version 4: every mode but L, both alpha codings, a chroma stride, an odd size
+    v4 = [n for n in NAMES if VERSIONS[n] == 4]
+    assert {MODES[n] for n in v4} == {"LA", "RGB", "RGBA"}
+    codings = {container.parse((CORPUS / f"{n}.ipc").read_bytes()).alpha.coding
+               for n in v4 if MODES[n] in container.ALPHA_MODES}
+    assert codings == {0, 1}
+    strides = {container.parse((CORPUS / f"{n}.ipc").read_bytes()).chroma.stride
+               for n in v4 if MODES[n] in container.COLOUR_MODES}
+    assert 1 in strides and max(strides) > 1
+    assert any(MANIFEST[n]["width"] % 2 and MANIFEST[n]["height"] % 2 for n in v4)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -116,15 +133,16 @@ def test_decoder_conforms(name):
 
 
 @pytest.mark.parametrize("name", ["tiny", "house-0.25bpp", "cartoon-g8-seeds", "v1-tiny",
-                                  "v1-house-t16", "v1-comic-t32"])
+                                  "v1-house-t16", "v1-comic-t32", "rgb-photo",
+                                  "rgba-bilevel-alpha", "rgba-graded-alpha", "la-graded-alpha"])
 def test_plugin_decodes_corpus(name):
     data, ref = load(name)
     with Image.open(BytesIO(data)) as im:
-        assert im.format == "IPC" and im.mode == "L"
+        assert im.format == "IPC" and im.mode == MODES[name]
         assert_conforms(np.asarray(im), ref, data)
 
 
-@pytest.mark.parametrize("name", SMALL)
+@pytest.mark.parametrize("name", [n for n in SMALL if MODES[n] == "L"])
 def test_sor_solver_conforms(name):
     """The paper's SOR gives a conforming image too (spec section 9: any convergent solver)."""
     data, ref = load(name)
@@ -144,7 +162,7 @@ def as_version_2(data: bytes) -> bytes:
 
 @pytest.mark.parametrize("name", [n for n in SMALL if VERSIONS[n] == 1])
 def test_version_1_decodes_as_version_2_without_lattice(name):
-    """Spec section 4.13: a version 1 file decodes exactly as version 2 with lattice 0."""
+    """Spec section 4.15: a version 1 file decodes exactly as version 2 with lattice 0."""
     data, ref = load(name)
     v2 = as_version_2(data)
     assert container.parse(v2).header.version == 2

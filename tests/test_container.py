@@ -76,7 +76,7 @@ def sample(version=3) -> IpcFile:
 
 def test_signature_and_version():
     assert container.SIGNATURE == SIG
-    assert container.FORMAT_VERSION == 3
+    assert container.FORMAT_VERSION == 4
     assert Header(width=1, height=1, levels=2, spacing=1) == Header(
         width=1, height=1, levels=2, spacing=1, mode="L", version=3, lattice=0)
     assert issubclass(TruncatedError, FormatError) and issubclass(FormatError, ValueError)
@@ -164,8 +164,8 @@ def test_lattice_field_round_trip(lattice):
         (1, 16, "IHDR of version 1 has length 16, must be 14"),
         (2, 14, "IHDR of version 2 has length 14, must be 16"),
         (3, 14, "IHDR of version 3 has length 14, must be 16"),
-        (4, 16, "unsupported format version 4"),
-        (4, 14, "unsupported format version 4"),
+        (5, 16, "unsupported format version 5"),
+        (5, 14, "unsupported format version 5"),
         (0, 14, "unsupported format version 0"),
         (255, 16, "unsupported format version 255"),
     ],
@@ -253,7 +253,7 @@ def test_verify():
     "fields, message",
     [
         ({"version": 0}, "version 0"),
-        ({"version": 4}, "version 4"),
+        ({"version": 5}, "version 5"),
         ({"version": 1, "mode": 1}, "mode code 1"),
         ({"version": 1, "flags": 1}, "flags"),
         ({"version": 1, "levels": 1}, "levels"),
@@ -300,8 +300,9 @@ def test_header_edges_of_ranges_accepted():
         {"width": 0},
         {"levels": 300},
         {"spacing": 256},
-        {"mode": "RGB"},
-        {"version": 4},
+        {"mode": "RGB", "version": 3},
+        {"mode": "CMYK"},
+        {"version": 5},
         {"version": 0},
         {"lattice": -1},
         {"lattice": 65536},

@@ -39,7 +39,7 @@ def test_from_mapping_ignores_unknown_keys():
     assert o.threshold == 12 and o.spacing == encoder.EncodeOptions().spacing
 
 
-@pytest.mark.parametrize("pixels", [np.zeros((4, 4), np.float64), np.zeros((2, 3, 3), np.uint8),
+@pytest.mark.parametrize("pixels", [np.zeros((4, 4), np.float64), np.zeros((2, 3, 5), np.uint8),
                                     np.zeros((0, 5), np.uint8)])
 def test_bad_pixels(pixels):
     with pytest.raises(ValueError):
@@ -132,7 +132,7 @@ def test_fixed_threshold_with_lattice_and_edge_seeds():
     assert container.parse(plain).seed is None and container.parse(plain).header.lattice == 0
     assert (f.text["lattice"], f.text["edge_seeds"]) == ("8", "30")
     # the lattice is the header's step; the seed plane holds the edge seeds off the lattice
-    assert (f.header.version, f.header.lattice) == (container.FORMAT_VERSION, 8)
+    assert (f.header.version, f.header.lattice) == (container.version_for("L"), 8)
     seed = jbig.decode(f.seed)
     lattice = np.zeros(img.shape, bool)
     lattice[4::8, 4::8] = True
@@ -150,7 +150,7 @@ def test_lattice_alone_needs_no_seed_plane():
     data = encoder.encode(img, encoder.EncodeOptions(threshold=20, lattice=5))
     f = container.parse(data)
     assert f.seed is None and (f.header.version, f.header.lattice) == (
-        container.FORMAT_VERSION, 5)
+        container.version_for("L"), 5)
     pts = sources.locate(jbig.decode(f.edge), f.header.spacing, None, 5)
     assert f.values_count == pts.count
     assert pts.known_mask()[2::5, 2::5].all()

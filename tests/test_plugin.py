@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 import warnings
@@ -180,7 +181,7 @@ def test_info_lattice_of_a_corpus_file():
 def test_info(encoded):
     parsed = container.parse(encoded)
     im = Image.open(io.BytesIO(encoded))
-    assert im.info["version"] == container.FORMAT_VERSION == parsed.header.version
+    assert im.info["version"] == container.version_for("L") == parsed.header.version
     assert im.info["levels"] == parsed.header.levels
     assert im.info["spacing"] == parsed.header.spacing
     assert im.info["lattice"] == parsed.header.lattice
@@ -227,11 +228,77 @@ def test_save_to_path_and_file_object(tmp_path, original, encoded):
     assert (tmp_path / "other.bin").read_bytes() == encoded
 
 
-@pytest.mark.parametrize("mode", ["1", "P", "LA", "RGB", "RGBA", "I", "F", "I;16"])
-def test_save_other_modes_rejected(mode):
+@pytest.mark.parametrize("mode", ["I", "F", "I;16", "LAB"])
+def test_save_modes_without_a_faithful_rule_refused(mode):
     im = Image.new(mode, (8, 8))
-    with pytest.raises(OSError, match=f"cannot write mode {mode} as IPC"):
+    with pytest.raises(OSError, match=f"cannot write mode {re.escape(mode)} as IPC: .*first"):
         im.save(io.BytesIO(), format="IPC")
+
+
+def colour_test_image(mode: str, size=(24, 16)) -> Image.Image:
+    """A smooth two-colour image with a step, in ``mode`` (via RGB or RGBA)."""
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w]
+    rgb = np.stack([np.where(x < w // 2, 200, 40) + 0 * y, 60 + 4 * y,
+                    np.where(x < w // 2, 30, 220) + 0 * y], axis=2).astype(np.uint8)
+    im = Image.fromarray(rgb)
+    if mode == "1":
+        return im.convert("L").convert("1", dither=Image.Dither.NONE)
+    return im if mode == "RGB" else im.convert(mode)
+
+
+def save_and_open(im: Image.Image, **options) -> Image.Image:
+    buf = io.BytesIO()
+    im.save(buf, format="IPC", threshold=16, levels=64, chroma_levels=64, lattice=3, **options)
+    buf.seek(0)
+    out = Image.open(buf)
+    out.load()
+    return out
+
+
+@pytest.mark.parametrize("mode, saved, peer", [
+    ("1", "L", "L"), ("CMYK", "RGB", "RGB"), ("YCbCr", "RGB", "RGB"), ("HSV", "RGB", "RGB"),
+    ("PA", "RGBA", "RGBA")])
+def test_save_converted_modes(mode, saved, peer):
+    """Modes converted before saving give back the documented mode, close to Pillow's own
+    conversion of the image (alpha exactly)."""
+    im = colour_test_image(mode)
+    out = save_and_open(im)
+    assert out.mode == saved
+    expected = np.asarray(im.convert(peer), dtype=float)
+    got = np.asarray(out, dtype=float)
+    assert got.shape == expected.shape
+    # (a 0/255 image from mode 1 has the largest steps: within 20 grey levels RMS)
+    assert np.sqrt(np.mean((got - expected) ** 2)) < 20
+    if saved.endswith("A"):
+        assert np.array_equal(got[..., -1], expected[..., -1])
+
+
+@pytest.mark.parametrize("transparency, saved", [(None, "RGB"), (0, "RGBA")])
+def test_save_palette_mode_by_its_transparency(transparency, saved):
+    im = colour_test_image("RGB").quantize(8)
+    if transparency is not None:
+        im.info["transparency"] = transparency
+    out = save_and_open(im)
+    assert out.mode == saved
+    if transparency is not None:
+        expected = np.asarray(im.convert("RGBA"))[..., 3]
+        assert np.array_equal(np.asarray(out)[..., 3], expected)
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA"])
+def test_saved_modes_come_back(mode):
+    im = colour_test_image(mode)
+    if mode.endswith("A"):
+        a = np.asarray(im).copy()
+        a[..., -1] = np.arange(a.shape[1], dtype=np.uint8)[None, :] * 10
+        im = Image.fromarray(a, mode)
+    out = save_and_open(im, exact=True)
+    assert out.mode == mode and out.size == im.size
+    got, expected = np.asarray(out, dtype=float), np.asarray(im, dtype=float)
+    assert np.sqrt(np.mean((got - expected) ** 2)) < 12
+    if mode.endswith("A"):
+        assert np.array_equal(got[..., -1], expected[..., -1])  # alpha is lossless
 
 
 @pytest.mark.parametrize(

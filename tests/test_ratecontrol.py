@@ -343,7 +343,7 @@ def test_search_respects_fixed_fields_and_stores_the_lattice():
     assert (f.header.spacing, f.header.levels, best.layout.lattice) == (5, 12, 7)
     assert (best.layout.min_length, best.layout.hysteresis, best.layout.denoise) == (3, 0.7, 10)
     # the lattice is the header's step, not a seed plane
-    assert (f.header.version, f.header.lattice, f.seed) == (container.FORMAT_VERSION, 7, None)
+    assert (f.header.version, f.header.lattice, f.seed) == (container.version_for("L"), 7, None)
     pts = sources.locate(jbig.decode(f.edge), 5, None, 7)
     assert pts.count == f.values_count and pts.known_mask()[3::7, 3::7].all()
 
@@ -459,6 +459,8 @@ def test_search_result_does_not_depend_on_threads(effort):
 
 class ScriptedPlanner:
     """A planner whose scores are a given function of the layout: the search's walk alone."""
+
+    colour = False
 
     def __init__(self, error_of_levels):
         self.shape = (64, 64)

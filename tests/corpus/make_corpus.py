@@ -59,13 +59,44 @@ def noise() -> np.ndarray:
     return np.random.default_rng(1).integers(0, 256, (48, 40), dtype=np.uint8)
 
 
-def source(src: Path, rel: str) -> np.ndarray:
-    return np.asarray(Image.open(src / rel).convert("L"))
+def source(src: Path, rel: str, mode: str = "L") -> np.ndarray:
+    return np.asarray(Image.open(src / rel).convert(mode))
+
+
+def disc_alpha(h: int, w: int) -> np.ndarray:
+    """Bi-level alpha: an opaque disc on a transparent ground."""
+    y, x = np.mgrid[0:h, 0:w]
+    return np.where((y - h / 2) ** 2 + (x - w / 2) ** 2 < (0.4 * min(h, w)) ** 2, 255,
+                    0).astype(np.uint8)
+
+
+def ramp_alpha(h: int, w: int) -> np.ndarray:
+    """Graded alpha: a diagonal ramp, transparent in one corner, with a step across it."""
+    y, x = np.mgrid[0:h, 0:w]
+    a = np.clip(255 * (x + y) / (h + w - 2), 0, 255)
+    a[h // 3:h // 2, :] = 128
+    return a.astype(np.uint8)
 
 
 def entries(src: Path):
     """(name, image, options) for every corpus file of the current format version."""
     peppers = source(src, "sipi/peppers.tiff")
+    peppers_rgb = source(src, "sipi/peppers.tiff", "RGB")
+    # version 4: colour, with and without alpha (section 7.1, 7.2)
+    yield "rgb-photo", peppers_rgb[200:264, 160:240], dict(threshold=24, lattice=6,
+                                                           chroma_levels=16)
+    yield "rgb-chroma-stride-3", peppers_rgb[300:348, 100:164], dict(
+        threshold=20, lattice=5, chroma_levels=12, chroma_stride=3)
+    yield "rgba-bilevel-alpha", np.dstack([peppers_rgb[40:88, 300:356],
+                                           disc_alpha(48, 56)]), dict(threshold=24, lattice=6)
+    yield "rgba-graded-alpha", np.dstack([peppers_rgb[120:160, 40:88], ramp_alpha(40, 48)]), \
+        dict(threshold=24, lattice=5, exact=True)
+    yield "la-graded-alpha", np.dstack([peppers[200:240, 300:348], ramp_alpha(40, 48)]), dict(
+        threshold=24, lattice=6)
+    yield "rgb-odd-37x23", peppers_rgb[101:124, 203:240], dict(threshold=16, spacing=2,
+                                                               min_length=0, lattice=0)
+    yield "rgb-cartoon", source(src, "cartoon/serrano.png", "RGB")[60:124, 80:160], dict(
+        threshold=32, lattice=8, edge_seeds=30, chroma_levels=24)
     yield "tiny", tiny(), dict(threshold=24, spacing=3, levels=16, min_length=0, tonal=0,
                                lattice=4)
     yield "photo-g6", peppers[200:296, 160:256], dict(threshold=24, lattice=6)
@@ -95,7 +126,7 @@ def entries(src: Path):
 def check_frozen(manifest: dict) -> None:
     """Files of earlier versions: unchanged, and the reference decoder still reproduces them."""
     for name, entry in sorted(manifest.items()):
-        if entry["version"] == container.FORMAT_VERSION:
+        if entry["version"] in (container.version_for("L"), container.FORMAT_VERSION):
             continue
         data = (HERE / f"{name}.ipc").read_bytes()
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
@@ -124,6 +155,7 @@ def main() -> None:
         (HERE / f"{name}.ipc").write_bytes(data)
         Image.fromarray(ref).save(HERE / f"{name}.png", optimize=True)
         psnr = 10 * np.log10(255.0 ** 2 / max(np.mean((ref.astype(float) - img) ** 2), 1e-12))
+        pixels = img.shape[0] * img.shape[1]
         manifest[name] = {
             "version": header.version,
             "lattice": header.lattice,
@@ -131,7 +163,8 @@ def main() -> None:
             "width": img.shape[1],
             "height": img.shape[0],
             "bytes": len(data),
-            "bpp": round(8 * len(data) / img.size, 4),
+            "bpp": round(8 * len(data) / pixels, 4),
+            "mode": header.mode,
             "stored_pixels": int(known.sum()),
             "psnr_vs_source": round(float(psnr), 2),
             "sha256": hashlib.sha256(data).hexdigest(),

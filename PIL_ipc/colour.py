@@ -1,0 +1,77 @@
+"""Colour: the YCbCr transform and the chroma sampling of the source points (format section 7.1).
+
+Colour images (format version 4) store the values of one set of source points three times:
+luma Y, then the chroma Cb and Cr, each a grey-like channel in 0..255 inpainted by the same
+operator.  The transform is the full-range one of JPEG/JFIF (ITU-R BT.601 weights); the encoder
+applies it to the pixels, the decoder inverts it on the real-valued inpainted channels and only
+then rounds, so chroma and luma errors are not rounded twice.
+
+Chroma may be sampled more sparsely than luma: with a chroma *stride* s, a chroma value is stored
+for every s-th source point (in value-list order) and serves the s points from it on.  Those are
+neighbours along an edge's band (or along a lattice row), where the chroma of a photo changes
+slowly.  The value list of a chroma channel then has ceil(N / s) values, predicted by the
+predictors of the points that carry them, mapped to chroma indices (j -> j div s).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Rows: Y, Cb, Cr as weights of R, G, B (JFIF); Cb and Cr are offset by 128.
+FORWARD = np.array([[0.299, 0.587, 0.114],
+                    [-0.168736, -0.331264, 0.5],
+                    [0.5, -0.418688, -0.081312]])
+#: Rows: R, G, B as weights of Y, Cb - 128, Cr - 128.
+INVERSE = np.array([[1.0, 0.0, 1.402],
+                    [1.0, -0.344136, -0.714136],
+                    [1.0, 1.772, 0.0]])
+OFFSET = np.array([0.0, 128.0, 128.0])
+
+
+def to_ycbcr(rgb: np.ndarray) -> np.ndarray:
+    """(3, H, W) float64 Y, Cb, Cr of an (H, W, 3) RGB image."""
+    f = np.asarray(rgb, dtype=np.float64)
+    if f.ndim != 3 or f.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) array, got {f.shape}")
+    return np.einsum("ck,hwk->chw", FORWARD, f) + OFFSET[:, None, None]
+
+
+def to_rgb(ycc: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float64 R, G, B of real-valued (3, H, W) Y, Cb, Cr (not rounded)."""
+    f = np.asarray(ycc, dtype=np.float64)
+    if f.ndim != 3 or f.shape[0] != 3:
+        raise ValueError(f"expected a (3, H, W) array, got {f.shape}")
+    return np.einsum("kc,chw->hwk", INVERSE, f - OFFSET[:, None, None])
+
+
+def rounded_rgb(ycc: np.ndarray) -> np.ndarray:
+    """The decoder's output pixels: clamp(floor(v + 0.5), 0, 255) of to_rgb, uint8."""
+    v = np.floor(np.nan_to_num(to_rgb(ycc), nan=0.0) + 0.5)
+    return np.clip(v, 0, 255).astype(np.uint8)
+
+
+def chroma_count(count: int, stride: int) -> int:
+    """Chroma values per channel for ``count`` source points at ``stride``."""
+    return -(-int(count) // int(stride))
+
+
+def chroma_index(count: int, stride: int) -> np.ndarray:
+    """For each source point, the index of the chroma value it takes (i div stride)."""
+    return np.arange(int(count), dtype=np.int64) // int(stride)
+
+
+def chroma_predictors(predictors: np.ndarray, stride: int) -> np.ndarray:
+    """Predictor table of one chroma channel: the rows of points 0, s, 2s, ..., their
+    value indices divided by s (-1, no predictor, stays -1)."""
+    rows = np.asarray(predictors, dtype=np.int64)[::int(stride)]
+    return np.where(rows >= 0, rows // int(stride), rows)
+
+
+def stacked_predictors(predictors: np.ndarray, channels: int) -> np.ndarray:
+    """Predictor table of ``channels`` value lists coded one after the other in one segment:
+    each list's table shifted by the values before it (-1 stays -1: each list's first value is
+    predicted by the mid level)."""
+    rows = np.asarray(predictors, dtype=np.int64)
+    n = rows.shape[0]
+    return np.concatenate([np.where(rows >= 0, rows + c * n, rows) for c in range(channels)]) \
+        if channels else rows[:0]
