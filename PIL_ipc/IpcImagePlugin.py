@@ -45,7 +45,38 @@ class IpcImageFile(ImageFile.ImageFile):
             # Pillow keeps EXIF with its APP1 prefix in info, as the PNG plugin does.
             self.info["exif"] = EXIF_PREFIX + head.exif
         # The decoder takes the whole file, so the tile starts at the signature.
-        self.tile = [ImageFile._Tile("ipc", (0, 0, *self._size), 0)]
+        self.tile = [ImageFile._Tile("ipc", (0, 0, *self._size), 0, 0)]
+
+    def draft(self, mode: str | None, size: tuple[int, int] | None
+              ) -> tuple[str, tuple[int, int, float, float]] | None:
+        """Decode at 1/2, 1/4 or 1/8 of the size, the largest not below ``size`` (as JPEG's
+        draft does; ``mode`` is kept): the solver stops on a coarser grid."""
+        if not size or len(self.tile) != 1 or self.tile[0].args:
+            return None
+        scale = min(self.size[0] // max(size[0], 1), self.size[1] // max(size[1], 1))
+        reduce = next(k for k in (3, 2, 1, 0) if scale >= 1 << k)
+        if reduce == 0:
+            return None
+        original = self.size
+        s = 1 << reduce
+        self._size = (-(-original[0] // s), -(-original[1] // s))
+        self.tile = [ImageFile._Tile("ipc", (0, 0, *self._size), 0, reduce)]
+        return self.mode, (0, 0, original[0] / s, original[1] / s)
+
+    def reduce(self, factor: int | tuple[int, int],
+               box: tuple[int, int, int, int] | None = None) -> Image.Image:
+        """Image.reduce; a factor of 2, 4 or 8 on the whole, not yet loaded image is decoded
+        at that size directly (this image stays as it is)."""
+        if isinstance(factor, (list, tuple)):
+            factor = factor[0] if factor[0] == factor[1] else 0
+        full = box is None or tuple(box) == (0, 0, *self.size)
+        if factor not in (2, 4, 8) or not full or self.tile != [
+                ImageFile._Tile("ipc", (0, 0, *self.size), 0, 0)] or self.fp is None:
+            return super().reduce(factor, box)
+        self.fp.seek(0)
+        im = Image.fromarray(_decode(self.fp.read(), factor.bit_length() - 1), self.mode)
+        im.info = self.info.copy()
+        return im
 
     def verify(self) -> None:
         """Check structure and every CRC of the file without decoding it."""
@@ -60,23 +91,29 @@ class IpcImageFile(ImageFile.ImageFile):
         super().verify()
 
 
+def _decode(data: bytes, reduce: int):
+    from . import decoder
+
+    limit = Image.MAX_IMAGE_PIXELS
+    try:
+        return decoder.decode(
+            data,
+            lenient=ImageFile.LOAD_TRUNCATED_IMAGES,
+            # Pillow's own hard limit: twice MAX_IMAGE_PIXELS raises DecompressionBombError.
+            max_pixels=None if limit is None else 2 * limit,
+            reduce=reduce,
+        )
+    except ValueError as e:
+        raise OSError(str(e)) from e
+
+
 class IpcDecoder(ImageFile.PyDecoder):
     _pulls_fd = True
 
     def decode(self, buffer: bytes) -> tuple[int, int]:
         assert self.fd is not None
-        from . import decoder
-
-        limit = Image.MAX_IMAGE_PIXELS
-        try:
-            pixels = decoder.decode(
-                self.fd.read(),
-                lenient=ImageFile.LOAD_TRUNCATED_IMAGES,
-                # Pillow's own hard limit: twice MAX_IMAGE_PIXELS raises DecompressionBombError.
-                max_pixels=None if limit is None else 2 * limit,
-            )
-        except ValueError as e:
-            raise OSError(str(e)) from e
+        # the tile's argument: the reduced-decoding level (see IpcImageFile.draft)
+        pixels = _decode(self.fd.read(), self.args[0] if self.args else 0)
         if pixels.shape[:2] != (self.state.ysize, self.state.xsize):
             msg = f"decoded size {pixels.shape[1::-1]} differs from the header's"
             raise OSError(msg)

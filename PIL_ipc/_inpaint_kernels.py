@@ -204,6 +204,18 @@ def coarsen(diag, idiag, cE, cS, of, hf, wf, oc, hc, wc):
             cS[q] = cS[p + wpf] + cS[p + wpf + 1]
 
 
+@njit(cache=True, nogil=True)
+def restrict_sum(v, of, hf, wf, oc, hc, wc):
+    """v[coarse level oc] = P^T v[fine level of]: the sum over each 2 x 2 aggregate (v must be
+    0 on the fine level's padding, which covers the missing children of odd sizes)."""
+    wpf = wf + 2
+    wpc = wc + 2
+    for ci in range(hc):
+        for cj in range(wc):
+            p = of + (2 * ci + 1) * wpf + 2 * cj + 1
+            v[oc + (ci + 1) * wpc + cj + 1] = v[p] + v[p + 1] + v[p + wpf] + v[p + wpf + 1]
+
+
 # ---------------------------------------------------------------- runs of active cells
 # Hot loops index with uint64: numba then skips its negative-index wrap-around test, which
 # otherwise blocks vectorisation (about 4x slower). Every index below is >= 0 by construction
@@ -531,7 +543,7 @@ def _smooth_back(idiag, cE, cS, b, x, wp, runs, r0, r1):
 
 
 @njit(cache=True, nogil=True)
-def kcycle(diag, idiag, cE, cS, levels, runs, b, x, c1, v1, stage, fs):
+def kcycle(diag, idiag, cE, cS, cEt, cSt, levels, runs, b, x, c1, v1, stage, fs):
     """x[0] ~= A^{-1} b[0] by one K-cycle (Notay and Vassilevski's Krylov-accelerated cycle).
 
     On each level one red-black Gauss-Seidel sweep before and one (reversed) after the coarse
@@ -540,7 +552,9 @@ def kcycle(diag, idiag, cE, cS, levels, runs, b, x, c1, v1, stage, fs):
     levels[l] = (offset, padded width, first run, end run), uint64; b, x, c1, v1, v2 span all
     levels (b above level 0 is overwritten); x must be 0 on the cells of level 0 outside its
     runs. The recursion is unrolled (numba cannot cache recursive code): stage[l] is where
-    level l resumes, fs[l] = (f1, rho1) of its first step.
+    level l resumes, fs[l] = (f1, rho1) of its first step. cEt, cSt: the couplings of
+    levels[0], None when that is the fine level (unit couplings, see above), else cE, cS
+    (a reduced solve starts on a coarse level).
     """
     nl = levels.shape[0]
     lv = 0
@@ -557,7 +571,7 @@ def kcycle(diag, idiag, cE, cS, levels, runs, b, x, c1, v1, stage, fs):
         if st == 0:
             rb_first(idiag, b, x, runs, r0, r1)
             if lv == 0:
-                _smooth_restrict(diag, idiag, None, None, b, x, o, wp, oc, wpc, runs, r0, r1,
+                _smooth_restrict(diag, idiag, cEt, cSt, b, x, o, wp, oc, wpc, runs, r0, r1,
                                  c0, ce)
             else:
                 _smooth_restrict(diag, idiag, cE, cS, b, x, o, wp, oc, wpc, runs, r0, r1,
@@ -581,7 +595,7 @@ def kcycle(diag, idiag, cE, cS, levels, runs, b, x, c1, v1, stage, fs):
             _krylov_second(diag, cE, cS, b, x, wpc, runs, c0, ce, c1, v1, fs[lv, 0], fs[lv, 1])
         prolong_red(idiag, x, oc, wpc, runs, r0, r1)
         if lv == 0:
-            _smooth_back(idiag, None, None, b, x, wp, runs, r0, r1)
+            _smooth_back(idiag, cEt, cSt, b, x, wp, runs, r0, r1)
             return
         _smooth_back(idiag, cE, cS, b, x, wp, runs, r0, r1)
         lv -= 1
@@ -591,7 +605,7 @@ def kcycle(diag, idiag, cE, cS, levels, runs, b, x, c1, v1, stage, fs):
 
 
 @njit(cache=True, nogil=True)
-def fcg(diag, idiag, cE, cS, levels, runs, b, x, thr, maxit, r, z, c1, v1, d, q):
+def fcg(diag, idiag, cE, cS, cEt, cSt, levels, runs, b, x, thr, maxit, r, z, c1, v1, d, q):
     """Flexible CG preconditioned by the K-cycle, on level 0, until max |b - A x| <= thr.
 
     x holds the start vector and the result (0 on cells that are not active). Scratch: r, z,
@@ -599,19 +613,20 @@ def fcg(diag, idiag, cE, cS, levels, runs, b, x, thr, maxit, r, z, c1, v1, d, q)
     q level 0; z and d must be 0 on level 0, and are left so (see the level kernels).
     The final test uses the true residual (CG restarts from it if rounding drifted); with
     thr <= 0 (maxit steps, uncertified) the recurrence residual is returned instead.
+    cEt, cSt: see kcycle (None: levels[0] is the fine level, as in every full solve).
     Returns (iterations, max |residual|).
     """
     wp, r0, r1 = levels[0, 1], levels[0, 2], levels[0, 3]
     stage = np.zeros(levels.shape[0], dtype=np.int64)
     fs = np.zeros((levels.shape[0], 2))
     it = 0
-    rmax = residual_max(diag, None, None, b, x, r, wp, runs, r0, r1)
+    rmax = residual_max(diag, cEt, cSt, b, x, r, wp, runs, r0, r1)
     while rmax > thr and it < maxit:
-        kcycle(diag, idiag, cE, cS, levels, runs, r, z, c1, v1, stage, fs)
+        kcycle(diag, idiag, cE, cS, cEt, cSt, levels, runs, r, z, c1, v1, stage, fs)
         level_copy(z, d, runs, r0, r1)
         while it < maxit:
             it += 1
-            matvec(diag, None, None, d, q, wp, runs, r0, r1)
+            matvec(diag, cEt, cSt, d, q, wp, runs, r0, r1)
             dq = 0.0
             dr = 0.0
             for k in range(r0, r1):
@@ -628,14 +643,14 @@ def fcg(diag, idiag, cE, cS, levels, runs, b, x, thr, maxit, r, z, c1, v1, d, q)
             rmax = level_abs_max(r, runs, r0, r1)
             if rmax <= thr or it >= maxit:
                 break  # (the next direction would go unused)
-            kcycle(diag, idiag, cE, cS, levels, runs, r, z, c1, v1, stage, fs)
+            kcycle(diag, idiag, cE, cS, cEt, cSt, levels, runs, r, z, c1, v1, stage, fs)
             beta = -level_dot(z, q, runs, r0, r1) / dq
             for k in range(r0, r1):
                 for p in range(runs[k, 0], runs[k, 1]):
                     d[p] = z[p] + beta * d[p]
         if thr <= 0.0 and it >= maxit:
             break  # a fixed number of steps (uncertified): the true residual is not needed
-        rmax = residual_max(diag, None, None, b, x, r, wp, runs, r0, r1)
+        rmax = residual_max(diag, cEt, cSt, b, x, r, wp, runs, r0, r1)
     level_fill(z, 0.0, runs, r0, r1)
     level_fill(d, 0.0, runs, r0, r1)
     return it, rmax

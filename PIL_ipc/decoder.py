@@ -26,6 +26,9 @@ log = logging.getLogger("PIL_ipc")
 #: sample within 0.42 < 0.5 of its exact value (spec section 9).
 COLOUR_DECODE_TOL = 0.15
 
+#: Reduced decodes: 1/2, 1/4 and 1/8 of the size (level 0: the full image).
+REDUCE_LEVELS = (0, 1, 2, 3)
+
 
 class DecodeError(container.FormatError):
     """The file is structurally valid but its coded planes or values are not."""
@@ -57,17 +60,23 @@ def reconstruct(points: sources.SourcePoints, indices: np.ndarray, levels: int, 
 
 
 def reconstruct_channels(points: sources.SourcePoints, channel_values: list[np.ndarray],
-                         tol: float, *, method: str = "fast") -> list[np.ndarray]:
+                         tol: float, *, method: str = "fast", reduce: int = 0
+                         ) -> list[np.ndarray]:
     """Inpaint every channel from its values at ``points`` with one operator (section 8:
     the geometry, and so the solver's set-up, is the same for all channels), each to ``tol``.
 
     A solve that reaches its iteration cap (hostile masks) keeps its best iterate and logs
-    its certified error instead of warning: the file is still decoded, in bounded time."""
+    its certified error instead of warning: the file is still decoded, in bounded time.
+    ``reduce`` = k > 0: each channel at 1 / 2^k of the size (ceil), solved on a coarse level
+    of the solver's multigrid hierarchy (Inpainter.solve_reduced)."""
     op = inpaint.Inpainter(points.known_mask(), points.band)
     out = []
     for v in channel_values:
         data = np.zeros(points.shape[0] * points.shape[1], dtype=np.float64)
         data[points.positions] = v
+        if reduce:
+            out.append(op.solve_reduced(data.reshape(points.shape), reduce, tol=tol))
+            continue
         out.append(op.solve_field(data.reshape(points.shape), tol, method, warn=False))
         if not op.last_error <= tol:
             log.info("decode: solver cap reached, error bound %.3g grey levels (wanted %g)",
@@ -116,9 +125,12 @@ def _alpha(f: container.IpcFile, lenient: bool) -> np.ndarray:
 
 
 def decode_fields(f: container.IpcFile, *, lenient: bool = False,
-                  max_pixels: int | None = None) -> np.ndarray:
+                  max_pixels: int | None = None, reduce: int = 0) -> np.ndarray:
     """Decode a parsed file to a uint8 array: (height, width) for L, (height, width, bands)
-    for LA, RGB and RGBA."""
+    for LA, RGB and RGBA.  ``reduce`` = k (0..3): of height and width ceil(size / 2^k),
+    each pixel approximating the mean of its 2^k x 2^k block of the full decode."""
+    if reduce not in REDUCE_LEVELS:
+        raise ValueError(f"reduce must be one of {REDUCE_LEVELS}, not {reduce!r}")
     h = f.header
     if max_pixels is not None and h.width * h.height > max_pixels:
         raise DecodeError(
@@ -139,19 +151,24 @@ def decode_fields(f: container.IpcFile, *, lenient: bool = False,
     if points.count == 0:
         if not lenient:
             raise DecodeError("no stored pixels: the image is undefined")
-        solved = [np.full((h.height, h.width), 128.0) for _ in channel_values]
+        s = 1 << reduce
+        solved = [np.full((-(-h.height // s), -(-h.width // s)), 128.0) for _ in channel_values]
     else:
         solved = reconstruct_channels(points, channel_values,
-                                      COLOUR_DECODE_TOL if colour_mode else DECODE_TOL)
+                                      COLOUR_DECODE_TOL if colour_mode else DECODE_TOL,
+                                      reduce=reduce)
     out = colour.rounded_rgb(np.stack(solved)) if colour_mode else inpaint.to_uint8(solved[0])
     if h.mode in container.ALPHA_MODES:
         a = _alpha(f, lenient)
+        if reduce:
+            a = inpaint.to_uint8(inpaint.block_means(a, reduce))
         out = np.dstack([out, a])
     return out
 
 
 @_kernel_cache.compiles("decode")
-def decode(data: bytes, *, lenient: bool = False, max_pixels: int | None = None) -> np.ndarray:
-    """Decode a complete .ipc file to a uint8 array of shape (height, width)."""
+def decode(data: bytes, *, lenient: bool = False, max_pixels: int | None = None,
+           reduce: int = 0) -> np.ndarray:
+    """Decode a complete .ipc file to a uint8 array (see decode_fields)."""
     return decode_fields(container.parse(bytes(data), lenient=lenient), lenient=lenient,
-                         max_pixels=max_pixels)
+                         max_pixels=max_pixels, reduce=reduce)

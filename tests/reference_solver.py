@@ -57,3 +57,15 @@ def reference_solve(known: np.ndarray, values: np.ndarray, band: np.ndarray) -> 
         a_gg = a[g][:, g].tocsc()
         u[g] = np.atleast_1d(spsolve(a_gg, rhs))
     return u.reshape(h, w)
+
+
+def block_means(a: np.ndarray, s: int) -> np.ndarray:
+    """Means of ``a`` over s x s blocks (ceil size; the blocks cut by the border over their
+    pixels): what a reduced decode approximates (written out here, independently of the
+    package's own)."""
+    h, w = a.shape
+    out = np.empty((-(-h // s), -(-w // s)))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = a[i * s:(i + 1) * s, j * s:(j + 1) * s].mean()
+    return out

@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 from PIL import Image
-from reference_solver import reference_solve
+from reference_solver import block_means, reference_solve
 from scipy import ndimage
 
 from PIL_ipc import _inpaint_kernels as K
@@ -537,3 +537,39 @@ def test_unchecked_entry_points_match_the_checked_ones(steps):
     expected = op.adjoint(rhs, tol=1e-3, steps=steps)
     got = op.adjoint_field(rhs.copy(), 1e-3, steps=steps)
     assert np.array_equal(got[known], expected[known]) and not expected[~known].any()
+
+
+# ---------------------------------------------------------------- reduced solves
+
+
+@pytest.mark.parametrize("shape", [(96, 96), (75, 83)])
+def test_reduced_solves_approach_the_block_means_of_the_exact_solution(shape):
+    """solve_reduced(level) against the direct solve averaged over 2^level blocks: level 0 is
+    the solve itself, each coarser level an approximation that stays close."""
+    img = photo("sipi/peppers.tiff", 96)[:shape[0], :shape[1]]
+    known, band = edge_masks(img, grid=8)
+    exact = reference_solve(known, img, band)
+    op = inpaint.Inpainter(known, band)
+    assert np.abs(op.solve_reduced(img, 0, tol=0.01) - exact).max() <= 0.01
+    for level, limit in ((1, 2.0), (2, 2.0), (3, 2.0)):
+        got = op.solve_reduced(img, level, tol=0.01)
+        ref = block_means(exact, 1 << level)
+        assert got.shape == ref.shape
+        assert np.abs(got - ref).mean() < limit, level
+    with pytest.raises(ValueError, match="level"):
+        op.solve_reduced(img, -1)
+
+
+def test_reduced_solves_of_tiny_images():
+    """Fewer multigrid levels than asked for: still the right shape and close."""
+    known = np.zeros((3, 5), bool)
+    known[0, 0] = known[2, 4] = True
+    values = np.where(known, 90.0, 0.0)
+    values[2, 4] = 30.0
+    band = np.zeros_like(known)
+    exact = reference_solve(known, values, band)
+    op = inpaint.Inpainter(known, band)
+    for level in (1, 2, 3):
+        got = op.solve_reduced(values, level)
+        ref = block_means(exact, 1 << level)
+        assert got.shape == ref.shape and np.abs(got - ref).max() < 5

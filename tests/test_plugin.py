@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageFile, UnidentifiedImageError
+from reference_solver import block_means
 
 import PIL_ipc
 from PIL_ipc import IpcImagePlugin, container, decoder
@@ -486,7 +487,8 @@ def test_bomb_warning_and_limit_passed_to_decoder(encoded, monkeypatch, decode_c
     with pytest.warns(Image.DecompressionBombWarning):
         im = Image.open(io.BytesIO(encoded))
     im.load()
-    assert decode_calls == {"lenient": False, "max_pixels": 2 * (SIZE * SIZE - 100)}
+    assert decode_calls == {"lenient": False, "max_pixels": 2 * (SIZE * SIZE - 100),
+                            "reduce": 0}
 
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", SIZE * SIZE // 2 - 1)
     with pytest.raises(Image.DecompressionBombError):
@@ -513,3 +515,47 @@ def test_text_cannot_override_header_or_metadata(encoded):
     assert im.info["levels"] == f.header.levels
     assert "exif" not in im.info and "transparency" not in im.info
     assert im.info["note"] == "kept"
+
+
+# ---------------------------------------------------------------- reduced decoding
+
+
+@pytest.mark.parametrize("factor", [2, 4, 8])
+def test_draft_decodes_at_a_reduced_size_close_to_the_full_decode(factor):
+    """draft picks 1/2, 1/4 or 1/8 like JPEG's draft; the reduced decode is near the full
+    decode averaged over the same blocks (odd sizes: the border blocks are partial)."""
+    y, x = np.mgrid[0:75, 0:83]
+    img = np.where((x - 40) ** 2 + (y - 30) ** 2 < 500, 190, 60 + x).astype(np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(img).save(out, format="IPC", threshold=20, min_length=0)
+    full = np.asarray(Image.open(io.BytesIO(out.getvalue())), dtype=float)
+    im = Image.open(io.BytesIO(out.getvalue()))
+    mode, box = im.draft("L", (83 // factor, 75 // factor))
+    size = (-(-83 // factor), -(-75 // factor))
+    assert mode == "L" and box == (0, 0, 83 / factor, 75 / factor) and im.size == size
+    got = np.asarray(im, dtype=float)
+    assert got.shape == size[::-1]
+    diff = np.abs(got - block_means(full, factor))
+    assert diff.mean() < 2.0 and diff.max() < 40
+    assert im.draft("L", (1, 1)) is None  # a second draft changes nothing
+
+
+def test_reduce_returns_a_reduced_decode_and_leaves_the_image(encoded):
+    im = Image.open(io.BytesIO(encoded))
+    small = im.reduce(2)
+    assert small.size == (SIZE // 2, SIZE // 2) and small.mode == "L"
+    assert im.size == (SIZE, SIZE)
+    full = np.asarray(im, dtype=float)
+    assert np.abs(np.asarray(small, dtype=float) - block_means(full, 2)).mean() < 2.0
+    # other factors and boxes: Pillow's own reduction of the full decode
+    im = Image.open(io.BytesIO(encoded))
+    assert np.array_equal(np.asarray(im.reduce(3)), np.asarray(Image.fromarray(
+        full.astype(np.uint8)).reduce(3)))
+
+
+def test_thumbnail_uses_the_reduced_decode(encoded):
+    im = Image.open(io.BytesIO(encoded))
+    im.thumbnail((16, 16))
+    assert im.size == (16, 16)
+    with pytest.raises(ValueError, match="reduce"):
+        decoder.decode(encoded, reduce=4)
