@@ -46,8 +46,17 @@ def to_rgb(ycc: np.ndarray) -> np.ndarray:
 
 def rounded_rgb(ycc: np.ndarray) -> np.ndarray:
     """The decoder's output pixels: clamp(floor(v + 0.5), 0, 255) of to_rgb, uint8."""
-    v = np.floor(np.nan_to_num(to_rgb(ycc), nan=0.0) + 0.5)
-    return np.clip(v, 0, 255).astype(np.uint8)
+    y, cb, cr = np.asarray(ycc, dtype=np.float64)
+    out = np.empty((*y.shape, 3), dtype=np.uint8)
+    cb = cb - 128.0
+    cr = cr - 128.0
+    # (INVERSE written out: the rate control rounds a colour image for every layout it scores)
+    for c, v in enumerate((y + INVERSE[0, 2] * cr,
+                           y + INVERSE[1, 1] * cb + INVERSE[1, 2] * cr,
+                           y + INVERSE[2, 1] * cb)):
+        v = np.floor(np.nan_to_num(v, nan=0.0) + 0.5)
+        out[..., c] = np.clip(v, 0, 255)
+    return out
 
 
 def chroma_count(count: int, stride: int) -> int:
