@@ -5,8 +5,14 @@ floor(bpp * W * H / 8) bytes (the whole file counts). Peers are searched over th
 setting; IPC uses its own rate control. Reported: achieved bpp, PSNR, SSIM, encode and decode
 time of the final file, and IPC's PSNR/SSIM lead over each peer.
 
+With --colour the images are read (or, synthetic ones, drawn) in RGB: PSNR is over all R, G, B
+samples, SSIM the mean of the three channels' SSIM; JPEG is 4:2:0 with optimize=True, JPEG 2000
+irreversible with its colour transform (mct=1), WebP method=6, AVIF its slowest speed.  The
+cartoon set is then the colour cartoon-like images (frymire, serrano, circles, crosses).
+
     python benchmarks/rd.py [--set paper|cartoon|synthetic|kodak|all] [--images NAME_OR_PATH ...]
-        [--bpp 0.8 0.4 0.2] [--codecs ipc jpeg jpeg2000 webp avif] [--csv F] [--plot F] [--quick]
+        [--bpp 0.8 0.4 0.2] [--codecs ipc jpeg jpeg2000 webp avif] [--colour] [--csv F]
+        [--plot F] [--quick]
 """
 
 from __future__ import annotations
@@ -39,6 +45,12 @@ SETS = {
     "paper": ("sipi", ("splash", "house", "airplane", "peppers"), ".tiff"),
     "cartoon": ("cartoon", ("svalbard", "comic", "abstract", "pikachu", "fry", "lisa"), ".pgm"),
 }
+#: Sets in colour, where they differ: the cartoon set's colour images.
+COLOUR_SETS = {
+    "cartoon": ("cartoon", ("frymire", "serrano", "circles", "crosses"), ".png"),
+}
+#: Image mode of a run (L, or RGB with --colour); set by main.
+MODE = "L"
 IMAGE_SUFFIXES = (".png", ".tiff", ".tif", ".pgm", ".ppm", ".bmp", ".jpg")
 REPEAT_LIMIT_S = 1.0  # stop repeating a timing once this much time went into it
 
@@ -86,15 +98,20 @@ def corpus_root(arg: str | None) -> Path:
 
 
 def load_grey(path: Path) -> np.ndarray:
-    """Read an image file as 8-bit grey."""
+    """Read an image file as 8-bit grey, or RGB in a colour run (MODE)."""
     with Image.open(path) as im:
-        return np.asarray(im.convert("L"), dtype=np.uint8).copy()
+        return np.asarray(im.convert(MODE), dtype=np.uint8).copy()
+
+
+def sets() -> dict[str, tuple[str, tuple[str, ...], str]]:
+    """The named sets of this run (grey or colour)."""
+    return {**SETS, **COLOUR_SETS} if MODE == "RGB" else SETS
 
 
 def set_members(name: str, corpus: Path) -> list[str]:
     """Image names of a named set."""
-    if name in SETS:
-        return list(SETS[name][1])
+    if name in sets():
+        return list(sets()[name][1])
     if name == "synthetic":
         return list(synthetic.NAMES)
     if name == "kodak":
@@ -111,8 +128,8 @@ def resolve_image(spec: str, corpus: Path) -> tuple[str, np.ndarray]:
     if path.is_file():
         return path.stem, load_grey(path)
     if spec in synthetic.NAMES:
-        return spec, synthetic.make(spec)
-    for folder, names, suffix in SETS.values():
+        return spec, synthetic.make(spec, colour=MODE == "RGB")
+    for folder, names, suffix in sets().values():
         if spec in names and (corpus / folder / f"{spec}{suffix}").is_file():
             return spec, load_grey(corpus / folder / f"{spec}{suffix}")
     for hit in sorted(corpus.rglob(f"{spec}.*")):
@@ -132,9 +149,13 @@ def psnr(ref: np.ndarray, test: np.ndarray) -> float:
 
 
 def ssim(ref: np.ndarray, test: np.ndarray) -> float:
-    """Structural similarity (scikit-image, data range 255)."""
+    """Structural similarity (scikit-image, data range 255); of colour images the mean over
+    the three channels."""
     from skimage.metrics import structural_similarity
 
+    if ref.ndim == 3:
+        return float(np.mean([structural_similarity(ref[..., c], test[..., c], data_range=255)
+                              for c in range(ref.shape[2])]))
     return float(structural_similarity(ref, test, data_range=255))
 
 
@@ -151,7 +172,7 @@ def fill_quality(row: Row, original: np.ndarray, decoded: np.ndarray) -> None:
     """Size-derived and distortion metrics of a decoded file."""
     if decoded.shape != original.shape:
         raise ValueError(f"decoded shape {decoded.shape} != original {original.shape}")
-    row.bpp = 8.0 * row.bytes / original.size
+    row.bpp = 8.0 * row.bytes / (original.shape[0] * original.shape[1])
     row.psnr = psnr(original, decoded)
     row.ssim = ssim(original, decoded)
 
@@ -159,7 +180,7 @@ def fill_quality(row: Row, original: np.ndarray, decoded: np.ndarray) -> None:
 def run_peer(codec: rd_codecs.PeerCodec, key: str, original: np.ndarray, row: Row,
              reps: int) -> None:
     """Search the peer's setting for the budget, then measure the chosen file."""
-    image = Image.fromarray(original, "L")
+    image = Image.fromarray(original, MODE)
     before = sum(1 for k, _ in codec.cache if k == key)
     value = codec.best(key, image, row.budget_bytes)
     row.encodes = sum(1 for k, _ in codec.cache if k == key) - before
@@ -172,8 +193,8 @@ def run_peer(codec: rd_codecs.PeerCodec, key: str, original: np.ndarray, row: Ro
     row.setting = codec.label(value)
     row.bytes = len(chosen.data)
     row.enc_ms = median_ms(chosen.seconds, lambda: codec.retime(image, value), reps)
-    decoded, first = rd_codecs.pillow_decode(chosen.data)
-    row.dec_ms = median_ms(first, lambda: rd_codecs.pillow_decode(chosen.data)[1], reps)
+    decoded, first = rd_codecs.pillow_decode(chosen.data, MODE)
+    row.dec_ms = median_ms(first, lambda: rd_codecs.pillow_decode(chosen.data, MODE)[1], reps)
     fill_quality(row, original, decoded)
     row.status = "ok"
 
@@ -192,8 +213,8 @@ def run_ipc(ipc: rd_codecs.IpcCodec, original: np.ndarray, row: Row, reps: int) 
                            reps)
     decoded, core_first = ipc.decode(data)
     row.core_dec_ms = median_ms(core_first, lambda: ipc.decode(data)[1], reps)
-    via_plugin, plugin_first = rd_codecs.pillow_decode(data)
-    row.dec_ms = median_ms(plugin_first, lambda: rd_codecs.pillow_decode(data)[1], reps)
+    via_plugin, plugin_first = rd_codecs.pillow_decode(data, MODE)
+    row.dec_ms = median_ms(plugin_first, lambda: rd_codecs.pillow_decode(data, MODE)[1], reps)
     row.bytes = len(data)
     with Image.open(BytesIO(data)) as im:  # the encoder records its chosen edge threshold
         threshold = im.info.get("threshold")
@@ -211,13 +232,13 @@ def run_ipc(ipc: rd_codecs.IpcCodec, original: np.ndarray, row: Row, reps: int) 
 
 def ipc_warmup(ipc: rd_codecs.IpcCodec) -> str:
     """Compile the JIT kernels on a small image, and say how long it took."""
-    pixels = synthetic.make("mixed", size=64)
+    pixels = synthetic.make("mixed", size=64, colour=MODE == "RGB")
     start = time.perf_counter()
     try:
         data = ipc.encode(pixels, 1.0).data
         mid = time.perf_counter()
         ipc.decode(data)
-        rd_codecs.pillow_decode(data)
+        rd_codecs.pillow_decode(data, MODE)
     except ValueError as exc:
         return f"ipc JIT warm-up failed on a 64x64 image: {exc}"
     end = time.perf_counter()
@@ -347,7 +368,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    choices=("paper", "cartoon", "synthetic", "kodak", "all"))
     p.add_argument("--bpp", nargs="+", type=float, default=[0.8, 0.4, 0.2, 0.1, 0.05])
     p.add_argument("--codecs", nargs="+", choices=CODECS, default=list(CODECS))
-    p.add_argument("--csv", type=Path, default=HERE / "out" / "rd.csv")
+    p.add_argument("--colour", action="store_true",
+                   help="colour images (RGB), measured over all R, G, B samples")
+    p.add_argument("--csv", type=Path, help="write the rows here (default: benchmarks/out/"
+                   "rd.csv, rd-colour.csv with --colour)")
     p.add_argument("--plot", type=Path, help="write a PSNR-vs-bpp PNG here")
     p.add_argument("--corpus", help="folder with sipi/, cartoon/, kodak/ (default: "
                    "$IPC_CORPUS or ../shared/corpus-src beside the repository)")
@@ -360,14 +384,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global MODE
     args = parse_args(argv)
+    MODE = "RGB" if args.colour else "L"
+    if args.csv is None:
+        args.csv = HERE / "out" / ("rd-colour.csv" if args.colour else "rd.csv")
     corpus = corpus_root(args.corpus)
     reps = 1 if args.quick else 3
     names = args.images or set_members(args.set, corpus)
     images = [resolve_image(n, corpus) for n in names]
     budgets = sorted(set(args.bpp), reverse=True)
 
-    peers = rd_codecs.peer_codecs()
+    peers = rd_codecs.peer_codecs(colour=args.colour)
     codecs = []
     for name in dict.fromkeys(args.codecs):
         if name != "ipc" and not peers[name].available():
@@ -381,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError as exc:
             print(f"note: ipc skipped: {exc}")
             codecs.remove("ipc")
-    print(f"images: {', '.join(n for n, _ in images)}; budgets (bpp): "
+    print(f"images ({MODE}): {', '.join(n for n, _ in images)}; budgets (bpp): "
           f"{', '.join(f'{b:g}' for b in budgets)}; codecs: {', '.join(codecs)}; "
           f"timing: median of {reps}")
     if ipc is not None:
@@ -391,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     start = time.perf_counter()
     for name, pixels in images:
-        height, width = pixels.shape
+        height, width = pixels.shape[:2]
         for bpp in budgets:
             block = []
             for codec in codecs:

@@ -6,6 +6,8 @@ supersampled grid and averaged down, so edges are anti-aliased the way a rendere
 Geometry lives in the unit square, so every size shows the same picture.
 
     make(name, size=512) -> np.ndarray (uint8, size x size)
+    make(name, size=512, colour=True) -> np.ndarray (uint8, size x size x 3): the same picture
+        with every shape (and the background) tinted its own colour
     python benchmarks/synthetic.py OUTDIR     # writes OUTDIR/<name>.png for every name
 """
 
@@ -143,8 +145,15 @@ def _supersampled_grid(size: int, y0: int, y1: int, x0: int, x1: int
     return np.meshgrid(xs, ys)
 
 
-def make(name: str, size: int = 512) -> np.ndarray:
-    """Render synthetic image `name` (one of NAMES) as a size x size uint8 array."""
+def _tint(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A shape's colour: per-channel gain and offset applied to its grey fill."""
+    return rng.uniform(0.35, 1.25, 3), rng.uniform(-60.0, 60.0, 3)
+
+
+def make(name: str, size: int = 512, colour: bool = False) -> np.ndarray:
+    """Render synthetic image `name` (one of NAMES) as a size x size uint8 array (size x size
+    x 3 in colour: each shape's grey fill times its own per-channel gain plus offset, drawn
+    from a second generator, so the grey picture is the same)."""
     if name not in _RECIPES:
         raise ValueError(f"unknown synthetic image {name!r}; choose from {', '.join(NAMES)}")
     if not 8 <= size <= 8192:
@@ -154,9 +163,13 @@ def make(name: str, size: int = 512) -> np.ndarray:
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     s = SUPERSAMPLE
 
+    tints = np.random.default_rng(zlib.crc32(f"{name} colour".encode()))
     x, y = _supersampled_grid(size, 0, size, 0, size)
     canvas = _linear_fill(rng, 0.5, 0.5, 0.7, 0.5)(x, y)
     del x, y
+    if colour:
+        gain, offset = _tint(tints)
+        canvas = canvas[None] * gain[:, None, None] + offset[:, None, None]
 
     count = int(rng.integers(*recipe["count"], endpoint=True))
     for _ in range(count):
@@ -180,9 +193,17 @@ def make(name: str, size: int = 512) -> np.ndarray:
             continue
         bx, by = _supersampled_grid(size, py0, py1, px0, px1)
         mask = inside(bx, by)
-        block = canvas[py0 * s:py1 * s, px0 * s:px1 * s]
-        block[mask] = fill(bx[mask], by[mask])
+        values = fill(bx[mask], by[mask])
+        if colour:
+            gain, offset = _tint(tints)
+            for c in range(3):
+                canvas[c, py0 * s:py1 * s, px0 * s:px1 * s][mask] = gain[c] * values + offset[c]
+        else:
+            canvas[py0 * s:py1 * s, px0 * s:px1 * s][mask] = values
 
+    if colour:
+        rgb = canvas.reshape(3, size, s, size, s).mean(axis=(2, 4)).transpose(1, 2, 0)
+        return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
     grey = canvas.reshape(size, s, size, s).mean(axis=(1, 3))
     return np.clip(np.rint(grey), 0, 255).astype(np.uint8)
 
@@ -198,9 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args[0])
     out.mkdir(parents=True, exist_ok=True)
     for name in NAMES:
-        path = out / f"{name}.png"
-        Image.fromarray(make(name), "L").save(path)
-        print(path)
+        for colour, suffix in ((False, ""), (True, "-colour")):
+            path = out / f"{name}{suffix}.png"
+            Image.fromarray(make(name, colour=colour)).save(path)
+            print(path)
     return 0
 
 
