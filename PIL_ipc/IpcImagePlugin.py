@@ -155,19 +155,24 @@ def saved_mode(im: Image.Image) -> str:
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     info = im.encoderinfo
     mode = saved_mode(im)
-    if mode != im.mode:
-        im = im.convert(mode)
     import numpy as np
 
     from . import encoder
 
+    # every option is checked before any work (ValueError), the metadata's types included
     options = encoder.EncodeOptions.from_mapping(info)
     icc_profile = info.get("icc_profile", im.info.get("icc_profile")) or None
     exif = info.get("exif") or None
     if isinstance(exif, Image.Exif):
         exif = exif.tobytes()
+    for name, value in (("icc_profile", icc_profile), ("exif", exif)):
+        if value is not None and not isinstance(value, (bytes, bytearray)):
+            msg = f"{name} must be bytes, got {type(value).__name__}"
+            raise ValueError(msg)
     if exif is not None and exif.startswith(EXIF_PREFIX):
         exif = exif[len(EXIF_PREFIX) :]
+    if mode != im.mode:
+        im = im.convert(mode)
     data = encoder.encode(np.asarray(im), options, icc_profile=icc_profile, exif=exif or None)
     fp.write(data)
 

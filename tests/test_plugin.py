@@ -15,7 +15,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 from reference_solver import block_means
 
 import PIL_ipc
-from PIL_ipc import IpcImagePlugin, container, decoder
+from PIL_ipc import IpcImagePlugin, container, decoder, encoder
 
 SIZE = 64
 
@@ -312,6 +312,41 @@ def test_save_bad_options(original, options):
         original.save(io.BytesIO(), format="IPC", **options)
 
 
+@pytest.mark.parametrize(
+    "options",
+    [{"levels": "16"}, {"levels": 16.5}, {"bpp": float("nan")}, {"size": 0}, {"lattice": -1},
+     {"effort": "max"}, {"threshold": -1}, {"iterations": 10**9}, {"thin": "yes"},
+     {"icc_profile": 123}, {"exif": 123}, {"exif": "text"}],
+)
+def test_save_bad_options_raise_before_any_work(original, options, monkeypatch, tmp_path):
+    def never(*args, **kwargs):
+        raise AssertionError("the encoder ran")
+
+    monkeypatch.setattr(encoder, "encode", never)
+    with pytest.raises(ValueError):
+        original.save(io.BytesIO(), format="IPC", **options)
+    with pytest.raises(ValueError):
+        original.save(tmp_path / "bad.ipc", **options)
+    assert not (tmp_path / "bad.ipc").exists()
+
+
+def test_failing_save_leaves_no_file(original, monkeypatch, tmp_path):
+    """An error during encoding leaves nothing behind: the plugin writes the file in one piece
+    after encoding, and Pillow removes a file its save created when the plugin raises."""
+    def fails(*args, **kwargs):
+        raise MemoryError("out of memory while encoding")
+
+    monkeypatch.setattr(encoder, "encode", fails)
+    target = tmp_path / "out.ipc"
+    with pytest.raises(MemoryError):
+        original.save(target)
+    assert not target.exists()
+    out = io.BytesIO()
+    with pytest.raises(MemoryError):
+        original.save(out, format="IPC")
+    assert out.getvalue() == b""
+
+
 @pytest.mark.parametrize("effort", [0, 2])
 def test_save_to_a_size_at_any_effort(original, effort):
     out = io.BytesIO()
@@ -559,3 +594,23 @@ def test_thumbnail_uses_the_reduced_decode(encoded):
     assert im.size == (16, 16)
     with pytest.raises(ValueError, match="reduce"):
         decoder.decode(encoded, reduce=4)
+
+
+def test_save_memory_grows_with_the_pixels_only():
+    """Saving is bounded in memory by a fixed number of bytes per pixel (measured: 263 at a
+    fixed threshold, about 870 under rate control), not by anything that grows faster: the
+    traced peak per pixel of a 4 times larger image stays within 10 % of the smaller one's."""
+    import tracemalloc
+
+    base = np.asarray(Image.open(Path(__file__).parent / "corpus" / "v1-house-t16.png"))
+    per_pixel = []
+    for n in (64, 128):
+        im = Image.fromarray(np.ascontiguousarray(base[:n, :n]))
+        im.save(io.BytesIO(), format="IPC")  # compiled before measuring
+        tracemalloc.start()
+        im.save(io.BytesIO(), format="IPC")
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        per_pixel.append(peak / (n * n))
+    assert per_pixel[1] <= 320
+    assert per_pixel[1] <= 1.1 * per_pixel[0]
