@@ -1,0 +1,360 @@
+"""Speed and memory of PIL_ipc against Pillow's JPEG 2000, WebP and AVIF, measured in one run.
+
+    python benchmarks/speed.py [--sizes 256 512 1024 2048 4096] [--repeat 7] [--quick]
+                               [--images peppers boat ...] [--no-first-use] [--corpus DIR]
+
+Every time is a median over repeats, and every ratio is taken against a peer measured in the
+same run, interleaved with ours (ratios of medians of per-repeat ratios), because the machine
+may be shared: absolute times move with the load, ratios much less.  Peak memory is the peak
+resident set of a fresh process that decodes (or encodes) one file, the interpreter and
+imports included (VmHWM; the bare interpreter with numpy and Pillow imported is printed as
+baseline).
+
+Tables:
+  1. decode at 512 x 512, 0.2 bpp (grey photos; one colour photo): the peers' files have the
+     same size as ours (JPEG 2000: OpenJPEG's rate; WebP: highest quality that fits);
+  2. scale: one photo resized to each size, encoded at a fixed threshold: decode time per
+     pixel, against JPEG 2000 (same file size), peak memory of both; encode time and peak
+     against JPEG 2000 and AVIF (default settings);
+  3. encode under a budget (0.2 bpp, effort 0) at the largest size;
+  4. reduced decoding (draft / reduce / thumbnail): time against the full decode and the PSNR
+     between it and the full decode reduced by Pillow (box filter, same size);
+  5. threads: 4 decodes on 2 threads against one after another;
+  6. start: a fresh process opening and loading a 512 x 512 file (kernels cached) against
+     one doing the same with JPEG 2000; first use with an empty kernel cache (the README's
+     encode and decode on the command line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import rd_codecs  # noqa: E402
+
+import PIL_ipc  # noqa: E402, F401  (registers the plugin)
+
+DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus-src"
+IMAGES = {
+    "peppers": "sipi/peppers.tiff",
+    "boat": "classic/boat.tiff",
+    "airplane": "sipi/airplane.tiff",
+    "mandrill": "sipi/mandrill.tiff",
+}
+COLOUR_IMAGE = "kodak/kodim23.png"
+SCALE_IMAGE = "peppers"
+BPP = 0.2
+
+# a fresh process that loads one file and prints its wall time and peak resident memory
+PEAK = ("int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])"
+        " / 1024")
+LOAD_ONE = """
+import sys, time
+t = time.perf_counter()
+from PIL import Image
+{imports}
+Image.MAX_IMAGE_PIXELS = None
+im = Image.open(sys.argv[1])
+im.load()
+print(time.perf_counter() - t, {peak})
+"""
+BASELINE = f"""
+import numpy
+from PIL import Image
+print(0, {PEAK})
+"""
+SAVE_ONE = """
+import sys, time
+from PIL import Image
+{imports}
+Image.MAX_IMAGE_PIXELS = None
+im = Image.open(sys.argv[1])
+im.load()
+t = time.perf_counter()
+im.save(sys.argv[2], **{options})
+print(time.perf_counter() - t, {peak})
+"""
+
+
+def env(cache: str | None = None) -> dict:
+    e = dict(os.environ, PYTHONPATH=str(ROOT))
+    if cache is not None:
+        e["NUMBA_CACHE_DIR"] = cache
+    return e
+
+
+def fresh(code: str, *args: str, cache: str | None = None) -> tuple[float, float]:
+    """(seconds, peak MiB) printed by ``code`` run in a fresh interpreter."""
+    out = subprocess.run([sys.executable, "-c", code, *args], env=env(cache),
+                         capture_output=True, text=True, check=True)
+    t, mib = out.stdout.split()[-2:]
+    return float(t), float(mib)
+
+
+def load_one(path: Path, ipc: bool) -> tuple[float, float]:
+    return fresh(LOAD_ONE.format(imports="import PIL_ipc" if ipc else "", peak=PEAK), str(path))
+
+
+def save_one(src: Path, dst: Path, options: dict, ipc: bool) -> tuple[float, float]:
+    return fresh(SAVE_ONE.format(imports="import PIL_ipc" if ipc else "",
+                                 options=repr(options), peak=PEAK), str(src), str(dst))
+
+
+def decode_time(data: bytes) -> float:
+    t = time.perf_counter()
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+    return time.perf_counter() - t
+
+
+def interleaved(ours: bytes, peers: dict[str, bytes], repeat: int
+                ) -> tuple[float, dict[str, float], dict[str, float]]:
+    """Median decode time of ours, of each peer, and median per-repeat ratio ours / peer."""
+    decode_time(ours)
+    for d in peers.values():
+        decode_time(d)
+    mine, theirs, ratios = [], {k: [] for k in peers}, {k: [] for k in peers}
+    for _ in range(repeat):
+        a = decode_time(ours)
+        mine.append(a)
+        for k, d in peers.items():
+            b = decode_time(d)
+            theirs[k].append(b)
+            ratios[k].append(a / b)
+    return (float(np.median(mine)), {k: float(np.median(v)) for k, v in theirs.items()},
+            {k: float(np.median(v)) for k, v in ratios.items()})
+
+
+def same_size_peer(name: str, codec: rd_codecs.PeerCodec, image: Image.Image,
+                   budget: int) -> bytes:
+    value = codec.best(name, image, budget)
+    if value is None:
+        value = codec.lowest(image.size)
+    return codec.encode(name, image, value).data
+
+
+def ipc_file(image: Image.Image, **options) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, "IPC", **options)
+    return buf.getvalue()
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(float) - b.astype(float)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+def table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    print(f"\n### {title}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+    sys.stdout.flush()
+
+
+def decode_512(corpus: Path, names: list[str], repeat: int) -> dict[str, bytes]:
+    peers = rd_codecs.peer_codecs()
+    rows, files = [], {}
+    sources = [(n, Image.open(corpus / IMAGES[n]).convert("L").resize((512, 512)))
+               for n in names]
+    colour = Image.open(corpus / COLOUR_IMAGE).convert("RGB")
+    w, h = colour.size
+    sources.append(("kodim23 (RGB)", colour.crop(((w - 512) // 2, (h - 512) // 2,
+                                                  (w + 512) // 2, (h + 512) // 2))))
+    for name, image in sources:
+        ours = ipc_file(image, bpp=BPP)
+        files[name] = ours
+        others = {k: same_size_peer(name, peers[k], image, len(ours))
+                  for k in ("jpeg2000", "webp")}
+        mine, theirs, ratio = interleaved(ours, others, repeat)
+        rows.append([name, f"{len(ours)} / {len(others['jpeg2000'])} / {len(others['webp'])}",
+                     f"{1e3 * mine:.1f}", f"{1e3 * theirs['jpeg2000']:.2f}",
+                     f"{1e3 * theirs['webp']:.2f}", f"**{ratio['jpeg2000']:.1f}x**",
+                     f"{ratio['webp']:.1f}x"])
+    table(f"1. Decode, 512 x 512 at {BPP} bpp (median of {repeat})",
+          ["image", "bytes ipc / J2K / WebP", "ipc ms", "J2K ms", "WebP ms",
+           "ipc / J2K", "ipc / WebP"], rows)
+    return files
+
+
+def scale(corpus: Path, sizes: list[int], repeat: int, work: Path) -> Path | None:
+    src = Image.open(corpus / IMAGES[SCALE_IMAGE]).convert("L")
+    peers = rd_codecs.peer_codecs()
+    base = fresh(BASELINE)[1]
+    rows, enc_rows = [], []
+    largest = None
+    for n in sizes:
+        image = src.resize((n, n), Image.LANCZOS)
+        png = work / f"scale{n}.png"
+        image.save(png)
+        ipc_path = work / f"scale{n}.ipc"
+        enc_s, enc_mib = save_one(png, ipc_path, {}, ipc=True)
+        ours = ipc_path.read_bytes()
+        j2k = same_size_peer(f"scale{n}", peers["jpeg2000"], image, len(ours))
+        j2k_path = work / f"scale{n}.jp2"
+        j2k_path.write_bytes(j2k)
+        reps = max(1, min(repeat, int(repeat * 512 * 512 / (n * n))))
+        mine, theirs, ratio = interleaved(ours, {"j2k": j2k}, reps)
+        _, our_mib = load_one(ipc_path, ipc=True)
+        _, their_mib = load_one(j2k_path, ipc=False)
+        rows.append([f"{n} x {n}", f"{len(ours)}", f"{1e3 * mine:.0f}",
+                     f"{1e9 * mine / (n * n):.0f}", f"{1e9 * theirs['j2k'] / (n * n):.1f}",
+                     f"**{ratio['j2k']:.1f}x**", f"{our_mib:.0f} / {their_mib:.0f}", f"{reps}"])
+        j2k_s, j2k_mib = save_one(png, work / f"scale{n}.enc.jp2",
+                                  peers["jpeg2000"].options(len(ours), image.size), ipc=False)
+        avif_s, avif_mib = save_one(png, work / f"scale{n}.avif", {}, ipc=False)
+        enc_rows.append([f"{n} x {n}", f"{enc_s:.2f}", f"{1e9 * enc_s / (n * n):.0f}",
+                         f"{enc_s / j2k_s:.1f}x", f"{enc_s / avif_s:.1f}x",
+                         f"{enc_mib:.0f} / {j2k_mib:.0f} / {avif_mib:.0f}"])
+        largest = png
+    table("2a. Decode by size (same photo resized; fixed threshold; J2K at the same file "
+          f"size; peak of a fresh process, {base:.0f} MiB of it the interpreter, numpy and "
+          "Pillow)",
+          ["size", "ipc bytes", "ipc ms", "ipc ns/pixel", "J2K ns/pixel", "ipc / J2K",
+           "peak MiB ipc / J2K", "repeats"], rows)
+    table("2b. Encode by size at a fixed threshold (one run each; J2K at ipc's file size, "
+          "AVIF at Pillow's defaults)",
+          ["size", "ipc s", "ipc ns/pixel", "ipc / J2K", "ipc / AVIF",
+           "peak MiB ipc / J2K / AVIF"], enc_rows)
+    return largest
+
+
+def budget_encode(png: Path, work: Path) -> None:
+    n = Image.open(png).size[0]
+    s, mib = save_one(png, work / "budget.ipc", {"bpp": BPP, "effort": 0}, ipc=True)
+    j2k_s, _ = save_one(png, work / "budget.jp2", rd_codecs.peer_codecs()["jpeg2000"].options(
+        int(BPP * n * n / 8), (n, n)), ipc=False)
+    table(f"3. Encode under a budget ({BPP} bpp, effort 0)",
+          ["size", "ipc s", "peak MiB", "ipc / J2K"],
+          [[f"{n} x {n}", f"{s:.1f}", f"{mib:.0f}", f"{s / j2k_s:.1f}x"]])
+
+
+def reduced(files: dict[str, bytes], repeat: int) -> None:
+    rows = []
+    for name, data in files.items():
+        full = Image.open(io.BytesIO(data))
+        full.load()
+        t_full = float(np.median([decode_time(data) for _ in range(repeat)]))
+        for factor in (2, 4, 8):
+            times = []
+            for _ in range(repeat):
+                t = time.perf_counter()
+                small = Image.open(io.BytesIO(data)).reduce(factor)
+                times.append(time.perf_counter() - t)
+            t_red = float(np.median(times))
+            ref = full.reduce(factor)
+            rows.append([name, f"1/{factor}", f"{1e3 * t_red:.1f}",
+                         f"{t_full / t_red:.1f}x",
+                         f"{psnr(np.asarray(small), np.asarray(ref)):.1f}"])
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            im = Image.open(io.BytesIO(data))
+            im.thumbnail((128, 128))
+            times.append(time.perf_counter() - t)
+        rows.append([name, "thumbnail(128)", f"{1e3 * np.median(times):.1f}",
+                     f"{t_full / np.median(times):.1f}x", "-"])
+    table("4. Reduced decoding (reduce(f) / thumbnail against a full decode)",
+          ["image", "scale", "ms", "faster than full", "PSNR vs reduced full decode, dB"], rows)
+
+
+def threads(files: dict[str, bytes], repeat: int) -> None:
+    grey = [d for k, d in files.items() if "RGB" not in k]
+    batch = (grey * 4)[:4]
+    for d in batch:
+        decode_time(d)
+    ratios, seqs, pars = [], [], []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for d in batch:
+            decode_time(d)
+        seq = time.perf_counter() - t
+        t = time.perf_counter()
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(decode_time, batch))
+        par = time.perf_counter() - t
+        seqs.append(seq)
+        pars.append(par)
+        ratios.append(seq / par)
+    table("5. Threads: 4 decodes (512 x 512) on 2 threads",
+          ["one after another ms", "2 threads ms", "speed-up (median of ratios)"],
+          [[f"{1e3 * np.median(seqs):.0f}", f"{1e3 * np.median(pars):.0f}",
+            f"**{np.median(ratios):.2f}x**"]])
+
+
+def start(files: dict[str, bytes], work: Path, repeat: int, first_use: bool) -> None:
+    name = next(k for k in files if "RGB" not in k)
+    ipc_path = work / "start.ipc"
+    ipc_path.write_bytes(files[name])
+    image = Image.open(io.BytesIO(files[name]))
+    j2k_path = work / "start.jp2"
+    image.save(j2k_path, "JPEG2000")
+    load_one(ipc_path, ipc=True)  # the kernel cache is warm from here on
+    ours, theirs, ratios = [], [], []
+    for _ in range(repeat):
+        a = load_one(ipc_path, ipc=True)[0]
+        b = load_one(j2k_path, ipc=False)[0]
+        ours.append(a)
+        theirs.append(b)
+        ratios.append(a / b)
+    rows = [["open + load 512 x 512, kernels cached", f"{np.median(ours):.2f}",
+             f"{np.median(theirs):.2f}", f"{np.median(ratios):.1f}x"]]
+    if first_use:
+        with tempfile.TemporaryDirectory() as cache:
+            t = time.perf_counter()
+            for cmd in (["encode", str(ROOT / "examples" / "kodim23.png"),
+                         str(work / "first.ipc"), "--bpp", "0.2"],
+                        ["decode", str(work / "first.ipc"), str(work / "first.png")]):
+                subprocess.run([sys.executable, "-m", "PIL_ipc", *cmd], env=env(cache),
+                               check=True, capture_output=True)
+            rows.append(["first use, empty kernel cache: README's encode + decode",
+                         f"{time.perf_counter() - t:.1f}", "-", "-"])
+    table(f"6. Start (fresh processes, median of {repeat})",
+          ["what", "ipc s", "J2K s", "ipc / J2K"], rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048, 4096])
+    p.add_argument("--images", nargs="+", default=["peppers", "boat"], choices=sorted(IMAGES))
+    p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--quick", action="store_true", help="sizes up to 1024, 3 repeats")
+    p.add_argument("--no-first-use", action="store_true")
+    p.add_argument("--corpus", type=Path,
+                   default=Path(os.environ.get("IPC_CORPUS", DEFAULT_CORPUS)))
+    args = p.parse_args(argv)
+    if args.quick:
+        args.sizes = [n for n in args.sizes if n <= 1024]
+        args.repeat = 3
+    print(f"PIL_ipc speed, {os.cpu_count()} CPUs, load average "
+          f"{' '.join(f'{v:.1f}' for v in os.getloadavg())} at the start")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        files = decode_512(args.corpus, args.images, args.repeat)
+        largest = scale(args.corpus, args.sizes, args.repeat, work)
+        if largest is not None:
+            budget_encode(largest, work)
+        reduced(files, args.repeat)
+        threads(files, args.repeat)
+        start(files, work, args.repeat, not args.no_first_use)
+    print(f"\nload average {' '.join(f'{v:.1f}' for v in os.getloadavg())} at the end")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
