@@ -148,10 +148,13 @@ class Scratch:
         self.local = np.zeros(self.n0, dtype=np.int64)
         self.owner: object | None = None
 
-    def workspace(self, dtype: type = np.float64) -> _Workspace:
-        """The solver vectors of one precision (made on first use)."""
+    def workspace(self, dtype: type = np.float64, alone: bool = False) -> _Workspace:
+        """The solver vectors of one precision (made on first use; ``alone``: then free the
+        other precision's first, so that both are never held because of this call)."""
         key = np.dtype(dtype)
         if key not in self._workspaces:
+            if alone:
+                self._workspaces.clear()
             self._workspaces[key] = _Workspace(self.dims, key)
         return self._workspaces[key]
 
@@ -474,7 +477,9 @@ class Inpainter:
         if not ph.count:
             return 0.0
         dtype = ROUGH_DTYPE if steps is not None else ph.precision(tol, scale, method)
-        ws = self._scratch.workspace(dtype)
+        # float64 vectors are needed where the bound is large (big images, few stored
+        # pixels): the float32 ones of the bound then go first (peak memory)
+        ws = self._scratch.workspace(dtype, alone=dtype == np.float64)
         b = ws.zeroed(ws.rhs)
         K.gather_links(ph.link_dst, ph.link_src, u.ravel(), b)
         # float32 sums of up to 4 data values, each rounding once
