@@ -15,7 +15,12 @@ predictors of the points that carry them, mapped to chroma indices (j -> j div s
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import njit
+
+from . import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
 
 #: Rows: Y, Cb, Cr as weights of R, G, B (JFIF); Cb and Cr are offset by 128.
 FORWARD = np.array([[0.299, 0.587, 0.114],
@@ -44,18 +49,29 @@ def to_rgb(ycc: np.ndarray) -> np.ndarray:
     return np.einsum("kc,chw->hwk", INVERSE, f - OFFSET[:, None, None])
 
 
-def rounded_rgb(ycc: np.ndarray) -> np.ndarray:
-    """The decoder's output pixels: clamp(floor(v + 0.5), 0, 255) of to_rgb, uint8."""
-    y, cb, cr = np.asarray(ycc, dtype=np.float64)
+@njit(cache=True, nogil=True)
+def _rounded_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, inverse: np.ndarray,
+                 out: np.ndarray) -> None:
+    h, w = y.shape
+    for i in range(h):
+        for j in range(w):
+            b = cb[i, j] - 128.0
+            r = cr[i, j] - 128.0
+            for c in range(3):
+                v = y[i, j] + inverse[c, 1] * b + inverse[c, 2] * r
+                if not v >= 0.0:  # also NaN
+                    v = 0.0
+                out[i, j, c] = min(math.floor(v + 0.5), 255.0)
+
+
+def rounded_rgb(ycc: np.ndarray | list[np.ndarray]) -> np.ndarray:
+    """The decoder's output pixels: clamp(floor(v + 0.5), 0, 255) of to_rgb, uint8 (NaN
+    gives 0); ``ycc``: (3, H, W), or the three channels."""
+    y, cb, cr = (np.ascontiguousarray(c, dtype=np.float64) for c in ycc)
+    if not y.shape == cb.shape == cr.shape or y.ndim != 2:
+        raise ValueError("rounded_rgb needs three channels of one 2-D shape")
     out = np.empty((*y.shape, 3), dtype=np.uint8)
-    cb = cb - 128.0
-    cr = cr - 128.0
-    # (INVERSE written out: the rate control rounds a colour image for every layout it scores)
-    for c, v in enumerate((y + INVERSE[0, 2] * cr,
-                           y + INVERSE[1, 1] * cb + INVERSE[1, 2] * cr,
-                           y + INVERSE[2, 1] * cb)):
-        v = np.floor(np.nan_to_num(v, nan=0.0) + 0.5)
-        out[..., c] = np.clip(v, 0, 255)
+    _rounded_rgb(y, cb, cr, INVERSE, out)
     return out
 
 

@@ -175,7 +175,7 @@ def decode_fields(f: container.IpcFile, *, lenient: bool = False,
         solved = reconstruct_channels(points, channel_values,
                                       COLOUR_DECODE_TOL if colour_mode else DECODE_TOL,
                                       reduce=reduce)
-    out = colour.rounded_rgb(np.stack(solved)) if colour_mode else inpaint.to_uint8(solved[0])
+    out = colour.rounded_rgb(solved) if colour_mode else inpaint.to_uint8(solved[0])
     if h.mode in container.ALPHA_MODES:
         a = _alpha(f, lenient)
         if reduce:

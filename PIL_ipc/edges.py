@@ -183,6 +183,25 @@ class Gradient:
         self.gx, self.gy = sobel(image)
         self.magnitude = np.hypot(self.gx, self.gy)
 
+    @classmethod
+    def of_channels(cls, images: list[np.ndarray]) -> Gradient:
+        """The gradient of a multi-channel image (Di Zenzo): the direction and rate of the
+        largest change of the channel vector, from the sum of the channels' structure
+        tensors; for one channel it is that channel's gradient up to the sign."""
+        gxx = gyy = gxy = 0.0
+        for image in images:
+            gx, gy = sobel(image)
+            gxx = gxx + gx * gx
+            gyy = gyy + gy * gy
+            gxy = gxy + gx * gy
+        largest = 0.5 * (gxx + gyy + np.sqrt((gxx - gyy) ** 2 + 4.0 * gxy * gxy))
+        angle = 0.5 * np.arctan2(2.0 * gxy, gxx - gyy)
+        g = cls.__new__(cls)
+        g.magnitude = np.sqrt(largest)
+        g.gx = g.magnitude * np.cos(angle)
+        g.gy = g.magnitude * np.sin(angle)
+        return g
+
 
 def detect(image: np.ndarray | Gradient, threshold: float, thin: bool = True,
            hysteresis: float = 1.0, min_length: int = 0) -> np.ndarray:

@@ -55,6 +55,9 @@ class EncodeOptions:
         dropped: replaced by a smooth fill from the visible pixels, which costs next to
         nothing to store, so that the decoded colour there is not the original one (as
         WebP's ``exact`` option).
+    edge_source: where the edges of a colour image come from: "luma" (the gradient of Y) or
+        "colour" (the largest rate of change of Y, Cb, Cr together); None = "colour", or
+        searched under a budget (both are tried: the better decoded file wins).
     effort: how hard that search works (0..2): 0 scores a few starting layouts only, 1 (the
         default) also walks the layout fields from the best of them, 2 also walks the second
         family of layouts (with or without a seed lattice) and fits two finalists in full.
@@ -79,6 +82,7 @@ class EncodeOptions:
     chroma_levels: int | None = None
     chroma_stride: int | None = None
     exact: bool = False
+    edge_source: str | None = None
 
     def __post_init__(self) -> None:
         def check(ok: bool, message: str) -> None:
@@ -123,6 +127,8 @@ class EncodeOptions:
         if self.chroma_stride is not None:
             check(1 <= integer("chroma_stride") <= 255, "chroma_stride must be in 1..255")
         check(isinstance(self.exact, (bool, np.bool_)), "exact must be a bool")
+        check(self.edge_source is None or self.edge_source in ratecontrol.EDGE_SOURCES,
+              f"edge_source must be one of {ratecontrol.EDGE_SOURCES}")
         check(0 <= integer("effort") < len(ratecontrol.EFFORTS),
               f"effort must be in 0..{len(ratecontrol.EFFORTS) - 1}")
         check(self.bpp is None or self.size is None, "give bpp or size, not both")
@@ -154,6 +160,7 @@ FIXED_HYSTERESIS = 0.5
 FIXED_ITERATIONS = 30
 FIXED_CHROMA_LEVELS = 32
 FIXED_CHROMA_STRIDE = 1
+FIXED_EDGE_SOURCE = "colour"
 #: Pillow mode of an (H, W) or (H, W, bands) uint8 array, by its number of bands.
 MODES_BY_BANDS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
@@ -265,7 +272,9 @@ def encode(pixels: np.ndarray, options: EncodeOptions | None = None, *,
         FIXED_ITERATIONS if options.iterations is None else options.iterations,
         math.inf if options.edge_seeds is None else float(options.edge_seeds),
         FIXED_CHROMA_LEVELS if options.chroma_levels is None else options.chroma_levels,
-        FIXED_CHROMA_STRIDE if options.chroma_stride is None else options.chroma_stride)
+        FIXED_CHROMA_STRIDE if options.chroma_stride is None else options.chroma_stride,
+        "luma" if image.ndim == 2 else
+        FIXED_EDGE_SOURCE if options.edge_source is None else options.edge_source)
     planner = ratecontrol.Planner(
         luma, options.contrast, thin=bool(options.thin), smooth={layout.denoise: a.smooth},
         icc_profile=icc_profile, exif=exif,
@@ -279,5 +288,6 @@ def encode(pixels: np.ndarray, options: EncodeOptions | None = None, *,
                                   edge_seeds=options.edge_seeds,
                                   chroma_levels=options.chroma_levels,
                                   chroma_stride=options.chroma_stride,
+                                  edge_source=options.edge_source,
                                   effort=options.effort).data
     return planner.evaluate(layout, options.tonal, None, measure=False).data
