@@ -14,11 +14,14 @@ from fuzz import structured
 
 from PIL_ipc import values
 
-#: small seeds (at most 96 x 96): a few thousand cases in seconds
+#: small seeds (at most 96 x 96 pixels): a few thousand cases in seconds
 SMALL_SEEDS = ["tiny", "v1-tiny", "odd-37x23", "v2-odd-37x23", "lattice-step-1",
                "lattice-over-image", "lattice-empty", "noise-lattice-2", "bounded-noise-levels-2",
                "bounded-comic-levels-4", "v1-smooth-no-edges", "levels-51-half", "photo-g6",
-               "cartoon-g8-seeds"]
+               "cartoon-g8-seeds",
+               # version 4: colour and alpha
+               "la-graded-alpha", "rgb-odd-37x23", "rgb-chroma-stride-3", "rgba-bilevel-alpha",
+               "rgba-graded-alpha"]
 CASES = 3000
 
 

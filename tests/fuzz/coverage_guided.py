@@ -40,7 +40,17 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT))
 
 import PIL_ipc  # noqa: E402,F401  (registers the plugin)
-from PIL_ipc import IpcImagePlugin, container, decoder, inpaint, jbig, sources, values  # noqa: E402
+from PIL_ipc import (  # noqa: E402
+    IpcImagePlugin,
+    alpha,
+    colour,
+    container,
+    decoder,
+    inpaint,
+    jbig,
+    sources,
+    values,
+)
 
 
 def instrument(module) -> None:
@@ -59,7 +69,7 @@ def instrument(module) -> None:
             atheris.instrument_func(obj)
 
 
-for _module in (IpcImagePlugin, container, decoder, inpaint, jbig, sources, values):
+for _module in (IpcImagePlugin, alpha, colour, container, decoder, inpaint, jbig, sources, values):
     instrument(_module)
 
 from PIL import Image, ImageFile, UnidentifiedImageError  # noqa: E402

@@ -14,7 +14,9 @@ know the file's structure, and runs ``Image.open(BytesIO(data)).load()``:
 - the BIEs of EDGE and SEED: BIH fields (DL, D, P, XD, YD, L0, MX, MY, order, options) and
   marker segments (ATMOVE, NEWLEN, COMMENT, SDNORM, SDRST, ABORT, reserved codes, a lone 0xFF)
   inserted or overwritten inside the stripe data;
-- VALS: count, coding and the payload (flips, cuts, 0xFF runs, random tails).
+- VALS: count, coding and the payload (flips, cuts, 0xFF runs, random tails);
+- CVAL (colour): levels, stride, coding, count and payload; ALPH (alpha): the coding, the
+  bi-level plane's size, the graded plane's residuals (inflated, changed, deflated again).
 
 A quarter of the cases run with ``ImageFile.LOAD_TRUNCATED_IMAGES`` set.  The only outcomes
 allowed are pixels or Pillow's exceptions for bad files (``UnidentifiedImageError`` from open,
@@ -173,7 +175,7 @@ def mutate_order(rng: random.Random, chunks: list[list]) -> None:
         chunks[i], chunks[j] = chunks[j], chunks[i]
     else:
         ctype = rng.choice((b"QUUX", b"quux", b"EDGe", b"vALS", b"tEXt", b"iCCP", b"eXIf",
-                            b"IHDR", b"SEED", b"IEND", b"A\x00BC"))
+                            b"IHDR", b"SEED", b"IEND", b"CVAL", b"ALPH", b"A\x00BC"))
         body = bytes(rng.randrange(256) for _ in range(rng.randint(0, 24)))
         if ctype == b"tEXt" and rng.random() < 0.5:
             body = b"key\x00" + body
@@ -198,7 +200,7 @@ def _set(body: bytes, offset: int, bits: int, value: int) -> bytes:
     size = bits // 8
     if offset + size > len(body):
         return body
-    return body[:offset] + struct.pack(fmt, value) + body[offset + size :]
+    return body[:offset] + struct.pack(fmt, value & ((1 << bits) - 1)) + body[offset + size :]
 
 
 def _get(body: bytes, offset: int, bits: int) -> int:
@@ -281,25 +283,78 @@ def mutate_bie(rng: random.Random, chunks: list[list]) -> None:
         chunks[i][1] = bie[:at] + marker + bie[at + len(marker) :]
 
 
+CODINGS = (0, 1, 2, 255)
+#: the head fields of the value chunks, (offset, bits, coding field?), and where the payload
+#: starts
+VALUE_CHUNKS = {
+    b"VALS": (((0, 32, False), (4, 8, True)), 5),  # count, coding
+    b"CVAL": (((0, 16, False), (2, 8, False), (3, 8, True), (4, 32, False)), 8),  # levels,
+    # stride, coding, count
+}
+
+
+def _mutate_value_chunk(rng: random.Random, chunks: list[list], ctype: bytes) -> None:
+    """One head field of a VALS or CVAL chunk set to an edge value, or its payload changed."""
+    i = _pick(rng, chunks, (ctype,))
+    if i is None:
+        return
+    fields, start = VALUE_CHUNKS[ctype]
+    body = chunks[i][1]
+    kind = rng.randrange(len(fields) + 2)
+    if kind < len(fields):
+        offset, bits, coding = fields[kind]
+        new = rng.choice(CODINGS) if coding else near(rng, _get(body, offset, bits), bits)
+        body = _set(body, offset, bits, new)
+    elif kind == len(fields):
+        body = flip(rng, body, start)
+    else:
+        body = resize(rng, body, start)
+    chunks[i][1] = body
+
+
 def mutate_vals(rng: random.Random, chunks: list[list]) -> None:
-    i = _pick(rng, chunks, (b"VALS",))
+    _mutate_value_chunk(rng, chunks, b"VALS")
+
+
+def mutate_cval(rng: random.Random, chunks: list[list]) -> None:
+    """CVAL (version 4 colour): levels, stride, coding, count or the payload."""
+    _mutate_value_chunk(rng, chunks, b"CVAL")
+
+
+def mutate_alph(rng: random.Random, chunks: list[list]) -> None:
+    """ALPH (version 4 alpha): the coding byte, the BIE of a bi-level plane, or the residuals
+    of a graded one, inflated, changed and deflated again so that they reach the predictor."""
+    i = _pick(rng, chunks, (b"ALPH",))
     if i is None:
         return
     body = chunks[i][1]
     kind = rng.randrange(4)
     if kind == 0:
-        body = _set(body, 0, 32, near(rng, _get(body, 0, 32), 32))
-    elif kind == 1:
-        body = _set(body, 4, 8, rng.choice((0, 1, 2, 255)))
-    elif kind == 2:
-        body = flip(rng, body, 5)
-    else:
-        body = resize(rng, body, 5)
-    chunks[i][1] = body
+        chunks[i][1] = _set(body, 0, 8, rng.choice(CODINGS))
+        return
+    if body[:1] == b"\x01" and kind < 3:
+        try:
+            raw = zlib.decompress(body[1:])
+        except zlib.error:
+            raw = b""
+        if kind == 1:
+            raw = flip(rng, raw)
+        else:
+            raw = resize(rng, raw)
+        chunks[i][1] = body[:1] + zlib.compress(raw)
+        return
+    if body[:1] == b"\x00" and kind < 3:
+        bie = body[1:]
+        if len(bie) >= 20:
+            chunks[i][1] = body[:1] + _set(bie, rng.choice((4, 8)), 32,
+                                           near(rng, _get(bie, 4, 32), 32))
+        return
+    chunks[i][1] = flip(rng, body, 1) if rng.random() < 0.6 else resize(rng, body, 1)
 
 
 MUTATORS = (
     (mutate_body, 3), (mutate_header, 3), (mutate_bie, 4), (mutate_vals, 3), (mutate_order, 1),
+    (mutate_cval, 2), (mutate_alph, 2),
 )
 
 

@@ -278,9 +278,85 @@ def entries():
            "error")
 
 
+def colour_entries():
+    """Version 4: chroma (CVAL) and alpha (ALPH)."""
+    rgb = source("rgb-photo")
+    rgba = source("rgba-bilevel-alpha")
+    graded = source("rgba-graded-alpha")
+    la = source("la-graded-alpha")
+    cval = rgb[index(rgb, b"CVAL")][1]
+    alph = rgba[index(rgba, b"ALPH")][1]
+    alph_graded = graded[index(graded, b"ALPH")][1]
+    residuals = zlib.decompress(alph_graded[1:])
+    w, h = 48, 40  # rgba-graded-alpha
+
+    yield ("cval-missing", join(without(rgb, b"CVAL")), "RGB image without CVAL", "rgb-photo",
+           LOAD, OSERROR, "missing CVAL chunk: a RGB image needs its chroma values", "error")
+    yield ("cval-in-grey-image", join(inserted(la, b"ALPH", b"CVAL", cval)),
+           "CVAL chunk in an LA image", "la-graded-alpha", LOAD, OSERROR,
+           "CVAL chunk at offset", "error")
+    yield ("cval-before-vals", join(moved(rgb, b"CVAL", b"VALS")), "CVAL before VALS",
+           "rgb-photo", LOAD, OSERROR, "comes before", "error")
+    yield ("cval-short", join(replaced(rgb, b"CVAL", cval[:7])), "CVAL of 7 bytes (head is 8)",
+           "rgb-photo", LOAD, OSERROR, "CVAL chunk at offset", "error")
+    yield ("cval-count-mismatch", join(replaced(rgb, b"CVAL", cval[:4]
+                                                + struct.pack(">I", int.from_bytes(cval[4:8], "big")
+                                                              + 1) + cval[8:])),
+           "CVAL count one more than the source points and stride give", "rgb-photo", LOAD,
+           OSERROR, "CVAL declares", "pixels")
+    yield ("cval-stride-zero", join(replaced(rgb, b"CVAL", cval[:2] + b"\x00" + cval[3:])),
+           "CVAL stride 0", "rgb-photo", LOAD, OSERROR, "stride", "error")
+    yield ("cval-levels-1", join(replaced(rgb, b"CVAL", struct.pack(">H", 1) + cval[2:])),
+           "CVAL levels 1", "rgb-photo", LOAD, OSERROR, "levels", "error")
+    yield ("cval-coding-unknown", join(replaced(rgb, b"CVAL", cval[:3] + b"\x02" + cval[4:])),
+           "CVAL coding 2", "rgb-photo", LOAD, OSERROR, "unknown CVAL coding 2", "error")
+    yield ("cut-in-cval", cut_at(rgb, b"CVAL", len(cval) // 2), "file cut inside CVAL's payload",
+           "rgb-photo", LOAD, OSERROR, "CVAL chunk at offset", "pixels")
+    yield ("mode-rgb-in-version-3", join(with_field(with_field(rgb, b"IHDR", 0, ">B", 3), b"IHDR",
+                                                    1, ">B", 2)),
+           "mode 2 (RGB) in a version 3 file", "rgb-photo", OPEN, UNIDENTIFIED,
+           "unsupported IHDR mode code 2 in format version 3", "error")
+    yield ("alph-missing", join(without(rgba, b"ALPH")), "RGBA image without ALPH",
+           "rgba-bilevel-alpha", LOAD, OSERROR,
+           "missing ALPH chunk: a RGBA image needs its alpha plane", "error")
+    yield ("alph-in-rgb-image", join(inserted(rgb, b"IEND", b"ALPH", alph)),
+           "ALPH chunk in an RGB image", "rgb-photo", LOAD, OSERROR, "ALPH chunk at offset",
+           "error")
+    yield ("alph-coding-unknown", join(replaced(rgba, b"ALPH", b"\x02" + alph[1:])),
+           "ALPH coding 2", "rgba-bilevel-alpha", LOAD, OSERROR, "unknown ALPH coding 2",
+           "error")
+    yield ("alph-plane-size-mismatch", join(replaced(rgba, b"ALPH", alph[:1]
+                                                     + bie_with(alph[1:], 8, ">I", 47))),
+           "the bi-level alpha plane's BIH says 56 x 47, IHDR 56 x 48", "rgba-bilevel-alpha",
+           LOAD, OSERROR, "alpha plane is 56x47, header says 56x48", "pixels")
+    yield ("alph-bie-broken", join(replaced(rgba, b"ALPH", alph[:21] + b"\xff\x04" + alph[21:])),
+           "ABORT marker in the bi-level alpha plane", "rgba-bilevel-alpha", LOAD, OSERROR,
+           "alpha plane: ABORT marker segment", "pixels")
+    yield ("alph-graded-short", join(replaced(graded, b"ALPH", b"\x01"
+                                              + zlib.compress(residuals[:-1]))),
+           f"graded alpha residuals of {w * h - 1} bytes for {w * h} pixels", "rgba-graded-alpha",
+           LOAD, OSERROR, f"alpha residuals hold {w * h - 1} bytes, the image has {w * h}",
+           "pixels")
+    yield ("alph-graded-long", join(replaced(graded, b"ALPH", b"\x01"
+                                             + zlib.compress(residuals + b"\x00"))),
+           f"graded alpha residuals of {w * h + 1} bytes for {w * h} pixels", "rgba-graded-alpha",
+           LOAD, OSERROR, f"alpha residuals hold {w * h + 1}+ bytes", "pixels")
+    yield ("alph-graded-bomb", join(replaced(graded, b"ALPH", b"\x01"
+                                             + zlib.compress(bytes(16 << 20), 9))),
+           "graded alpha residuals inflating to 16 MiB for 1920 pixels (inflated no further "
+           "than 1921 bytes)", "rgba-graded-alpha", LOAD, OSERROR,
+           f"alpha residuals hold {w * h + 1}+ bytes", "pixels")
+    yield ("alph-graded-not-zlib", join(replaced(graded, b"ALPH", b"\x01" + residuals[:40])),
+           "graded alpha residuals stored without zlib", "rgba-graded-alpha", LOAD, OSERROR,
+           "alpha residuals", "pixels")
+    yield ("cut-in-alph", cut_at(graded, b"ALPH", len(alph_graded) // 2),
+           "file cut inside ALPH's payload", "rgba-graded-alpha", LOAD, OSERROR,
+           "ALPH chunk at offset", "pixels")
+
+
 def build() -> tuple[dict[str, bytes], dict]:
     files, manifest = {}, {}
-    for name, data, what, src, stage, exc, message, lenient in entries():
+    for name, data, what, src, stage, exc, message, lenient in (*entries(), *colour_entries()):
         assert name not in files, name
         files[name] = data
         manifest[name] = {"broken": what, "from": src, "stage": stage, "exception": exc,
@@ -288,11 +364,27 @@ def build() -> tuple[dict[str, bytes], dict]:
     return files, manifest
 
 
+def spec_table(manifest: dict) -> str:
+    """The table of spec/FORMAT.md section 9 listing the files."""
+    stops = {"UnidentifiedImageError": "rejected on open", "OSError": "rejected on load",
+             "DecompressionBombError": "size limit on open"}
+    rows = ["| file | broken | reference decoder | lenient |", "|---|---|---|---|"]
+    for name, e in manifest.items():
+        lenient = "decodes" if e["lenient"] == "pixels" else "rejected"
+        rows.append(f"| `{name}` | {e['broken']} | {stops[e['exception']]}: `{e['message']}` "
+                    f"| {lenient} |")
+    return "\n".join(rows) + "\n"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="compare only, write nothing")
+    ap.add_argument("--table", action="store_true", help="print the spec's table of the files")
     args = ap.parse_args()
     files, manifest = build()
+    if args.table:
+        print(spec_table(manifest), end="")
+        return 0
     text = json.dumps(manifest, indent=1) + "\n"
     if args.check:
         stale = [n for n, d in files.items()
