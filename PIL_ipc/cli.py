@@ -12,7 +12,7 @@ from dataclasses import fields
 
 from PIL import Image
 
-from . import __version__, container, ratecontrol
+from . import IpcImagePlugin, __version__, container, ratecontrol
 
 PROG = "ipc"
 
@@ -44,6 +44,14 @@ def _parser() -> argparse.ArgumentParser:
                      help="seed lattice step (0 = none; searched under a budget)")
     enc.add_argument("--edge-seeds", type=float, metavar="D",
                      help="seed edge pixels this far from their neighbours' mean (inf = none)")
+    enc.add_argument("--chroma-levels", type=int, metavar="L",
+                     help="quantisation levels of the chroma values of a colour image")
+    enc.add_argument("--chroma-stride", type=int, metavar="S",
+                     help="store chroma at every S-th source point")
+    enc.add_argument("--edge-source", choices=ratecontrol.EDGE_SOURCES,
+                     help="edges of a colour image from its luma or from all its channels")
+    enc.add_argument("--exact", action="store_true", default=None,
+                     help="keep the colour under fully transparent pixels")
     enc.add_argument("--effort", type=int, metavar="E",
                      help="rate control search effort, 0 (fast) .. "
                           f"{len(ratecontrol.EFFORTS) - 1} (thorough); "
@@ -73,7 +81,9 @@ def _encode(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     except ValueError as e:
         parser.error(str(e))  # exits with status 2
     with Image.open(args.input) as im:
-        if im.mode != "L":
+        # L, LA, RGB, RGBA are stored as they are, other modes converted by the plugin's
+        # rules; the modes it refuses (more than 8 bits per sample) become grey here
+        if im.mode in IpcImagePlugin.REFUSED_MODES:
             print(f"{PROG}: note: converting {im.mode} to L (grey)", file=sys.stderr)
             im = im.convert("L")
         im.save(args.output, format="IPC", **options)

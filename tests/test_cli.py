@@ -64,13 +64,21 @@ def test_encode(encoded):
         assert (im.format, im.mode, im.size) == ("IPC", "L", (SIZE, SIZE))
 
 
-def test_encode_converts_colour_with_note(work):
+def test_encode_keeps_colour_and_converts_16_bits_with_note(work):
     rgb = np.stack([grey_array()] * 3, axis=-1)
     Image.fromarray(rgb, "RGB").save(work / "rgb.png")
-    options = ["--levels", "17", "--spacing", "3", "--tonal", "0", "--min-length", "2"]
-    result = run("encode", "rgb.png", "rgb.ipc", *options, "--no-thin", cwd=work)
+    result = run("encode", "rgb.png", "rgb.ipc", "--chroma-levels", "12", "--edge-source",
+                 "luma", cwd=work)
     assert result.returncode == 0, result.stderr
-    assert "converting RGB to L" in result.stderr
+    assert result.stderr == ""
+    with Image.open(work / "rgb.ipc") as im:
+        assert im.mode == "RGB"
+        assert container.parse((work / "rgb.ipc").read_bytes()).chroma.levels == 12
+    Image.fromarray(grey_array().astype(np.uint16) * 257).save(work / "deep.png")
+    options = ["--levels", "17", "--spacing", "3", "--tonal", "0", "--min-length", "2"]
+    result = run("encode", "deep.png", "rgb.ipc", *options, "--no-thin", cwd=work)
+    assert result.returncode == 0, result.stderr
+    assert "to L (grey)" in result.stderr
     with Image.open(work / "rgb.ipc") as im:
         assert (im.mode, im.info["levels"], im.info["spacing"]) == ("L", 17, 3)
         # the encoder records its settings in tEXt
