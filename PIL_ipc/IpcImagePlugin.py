@@ -6,6 +6,7 @@ load(). The codec modules are imported lazily so that registering the plugin sta
 
 from __future__ import annotations
 
+import logging
 from typing import IO
 
 from PIL import Image, ImageFile
@@ -13,7 +14,38 @@ from PIL import Image, ImageFile
 from . import container
 
 EXIF_PREFIX = b"Exif\x00\x00"
-_NOT_FROM_TEXT = frozenset({"version", "levels", "spacing", "icc_profile", "exif", "transparency"})
+_NOT_FROM_TEXT = frozenset({"version", "levels", "spacing", "lattice", "icc_profile", "exif",
+                            "xmp", "transparency"})
+#: The encoder's settings (informative tEXt), returned in ``info`` as numbers.
+_NUMERIC_TEXT = {"threshold": float, "contrast": float, "hysteresis": float,
+                 "edge_seeds": float, "iterations": int, "min_length": int, "tonal": int,
+                 "thin": bool}
+#: ICC colour space signatures (profile header bytes 16..19) of the modes a file stores.
+_ICC_SPACES = {"L": b"GRAY", "LA": b"GRAY", "RGB": b"RGB ", "RGBA": b"RGB "}
+
+_log = logging.getLogger("PIL_ipc")
+
+
+def _info_value(key: str, text: str) -> object:
+    """A tEXt value for ``info``: the encoder's numeric settings as numbers."""
+    kind = _NUMERIC_TEXT.get(key)
+    if kind is None:
+        return text
+    try:
+        return bool(int(text)) if kind is bool else kind(text)
+    except ValueError:  # not written by this encoder: leave it as it is
+        return text
+
+
+def _icc_for(profile: bytes | None, mode: str) -> bytes | None:
+    """``profile`` if its colour space is that of ``mode`` (the mode stored), else None."""
+    if not profile:
+        return None
+    space = bytes(profile[16:20])
+    if space != _ICC_SPACES.get(mode):
+        _log.debug("ICC profile for colour space %r not stored with a %s image", space, mode)
+        return None
+    return bytes(profile)
 
 
 def _accept(prefix: bytes) -> bool:
@@ -34,7 +66,8 @@ class IpcImageFile(ImageFile.ImageFile):
         self._size = header.width, header.height
         self._mode = header.mode
         # Text never stands in for the header, the metadata chunks or keys Pillow interprets.
-        self.info.update((k, v) for k, v in head.text.items() if k not in _NOT_FROM_TEXT)
+        self.info.update((k, _info_value(k, v)) for k, v in head.text.items()
+                         if k not in _NOT_FROM_TEXT)
         self.info["version"] = header.version
         self.info["levels"] = header.levels
         self.info["spacing"] = header.spacing
@@ -44,6 +77,8 @@ class IpcImageFile(ImageFile.ImageFile):
         if head.exif is not None:
             # Pillow keeps EXIF with its APP1 prefix in info, as the PNG plugin does.
             self.info["exif"] = EXIF_PREFIX + head.exif
+        if head.xmp is not None:
+            self.info["xmp"] = head.xmp  # bytes, as Pillow's WebP and JPEG plugins give it
         # The decoder takes the whole file, so the tile starts at the signature.
         self.tile = [ImageFile._Tile("ipc", (0, 0, *self._size), 0, 0)]
 
@@ -169,11 +204,19 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
         if value is not None and not isinstance(value, (bytes, bytearray)):
             msg = f"{name} must be bytes, got {type(value).__name__}"
             raise ValueError(msg)
+    icc_profile = _icc_for(icc_profile, mode)  # compared with the mode stored
     if exif is not None and exif.startswith(EXIF_PREFIX):
         exif = exif[len(EXIF_PREFIX) :]
+    xmp = info.get("xmp") or None
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    if xmp is not None and not isinstance(xmp, (bytes, bytearray)):
+        msg = f"xmp must be bytes or str, got {type(xmp).__name__}"
+        raise ValueError(msg)
     if mode != im.mode:
         im = im.convert(mode)
-    data = encoder.encode(np.asarray(im), options, icc_profile=icc_profile, exif=exif or None)
+    data = encoder.encode(np.asarray(im), options, icc_profile=icc_profile, exif=exif or None,
+                          xmp=None if xmp is None else bytes(xmp))
     fp.write(data)
 
 

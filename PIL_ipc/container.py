@@ -73,7 +73,7 @@ CVAL_HEAD_LENGTH = 8
 ALPH_HEAD_LENGTH = 1
 MAX_KEYWORD_LENGTH = 79
 
-METADATA_CHUNKS = ("iCCP", "eXIf", "tEXt")
+METADATA_CHUNKS = ("iCCP", "eXIf", "xXMP", "tEXt")
 DATA_CHUNKS = ("EDGE", "SEED", "VALS", "CVAL", "ALPH")
 #: Shortest data of the chunks with a fixed head
 HEAD_LENGTHS = {"VALS": VALS_HEAD_LENGTH, "CVAL": CVAL_HEAD_LENGTH,
@@ -126,6 +126,10 @@ AlphData = Struct(
 TextData = Struct(
     "keyword" / NullTerminated(GreedyBytes),
     "text" / GreedyBytes,
+)
+
+XmpData = Struct(
+    "packet" / GreedyBytes,  # an XMP packet (XML), UTF-8, passed on uninterpreted
 )
 
 # --- errors and data model -------------------------------------------------------------------
@@ -230,6 +234,7 @@ class IpcFile:
     truncated: bool = False
     chroma: Chroma | None = None  # RGB and RGBA only
     alpha: Alpha | None = None  # LA and RGBA only
+    xmp: bytes | None = None
 
 
 class Head(NamedTuple):
@@ -240,6 +245,7 @@ class Head(NamedTuple):
     exif: bytes | None
     text: dict[str, str]
     data_offset: int
+    xmp: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -309,6 +315,7 @@ class _Meta:
         self.header: Header | None = None
         self.icc_profile: bytes | None = None
         self.exif: bytes | None = None
+        self.xmp: bytes | None = None
         self.text: dict[str, str] = {}
 
     def take(self, ctype: str, body: bytes, offset: int) -> None:
@@ -318,6 +325,8 @@ class _Meta:
             self.icc_profile = body
         elif ctype == "eXIf":
             self.exif = body
+        elif ctype == "xXMP":
+            self.xmp = XmpData.parse(body).packet
         elif ctype == "tEXt":
             keyword, text = _decode_text(body)
             if keyword in self.text:
@@ -520,6 +529,7 @@ def parse(data: bytes, *, lenient: bool = False) -> IpcFile:
         truncated=walk.truncated,
         chroma=chroma,
         alpha=alpha,
+        xmp=meta.xmp,
     )
 
 
@@ -566,7 +576,7 @@ def read_head(fp: BinaryIO) -> Head:
         ctype = order.admit(head.type, head.length, pos)
         if ctype in DATA_CHUNKS:
             assert meta.header is not None  # _Order puts IHDR first
-            return Head(meta.header, meta.icc_profile, meta.exif, meta.text, pos)
+            return Head(meta.header, meta.icc_profile, meta.exif, meta.text, pos, meta.xmp)
         rest = _read_upto(fp, head.length + 4)
         if len(rest) < head.length + 4:
             raise TruncatedError(
@@ -624,6 +634,8 @@ def build(f: IpcFile) -> bytes:
         parts.append(_chunk("iCCP", f.icc_profile))
     if f.exif is not None:
         parts.append(_chunk("eXIf", f.exif))
+    if f.xmp is not None:
+        parts.append(_chunk("xXMP", XmpData.build({"packet": f.xmp})))
     for keyword, text in f.text.items():
         parts.append(_chunk("tEXt", _encode_text(keyword, text)))
     parts.append(_chunk("EDGE", f.edge))

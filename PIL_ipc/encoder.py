@@ -21,8 +21,16 @@ from . import __version__, _kernel_cache, alpha, colour, container, edges, inpai
 class EncodeOptions:
     """Encoder settings; every field is also a keyword of ``Image.save(..., format="IPC")``.
 
-    threshold: smallest step height (grey levels) that becomes an edge; higher = fewer edges,
-        smaller files.  Ignored when ``bpp`` or ``size`` is given.
+    At most one of ``quality``, ``psnr``, ``bpp``, ``size`` and ``threshold`` chooses the
+    file's size; giving two is a ValueError.  Without any, ``quality=DEFAULT_QUALITY``.
+
+    quality: 0..100, Pillow's knob: the target decoded PSNR ``psnr_for_quality(quality)``,
+        20 dB at 0 up to 45 dB at 100, 0.25 dB a step (see ``psnr``).
+    psnr: a target decoded PSNR in dB (> 0, at most 100): the smallest file (over a ladder of
+        budgets 5 % apart) whose decoded PSNR is at least this; when the largest budget tried
+        (about 9 bpp) does not reach it, that budget's file.
+    threshold: the paper's knob without a search: smallest step height (grey levels) that
+        becomes an edge; higher = fewer edges, smaller files.
     spacing: distance, in band pixels, between stored source points along an edge (1..255);
         None = 4, or searched under a budget.
     levels: number of quantisation levels of the stored values (2..256); None = 64, or
@@ -46,7 +54,8 @@ class EncodeOptions:
         :mod:`PIL_ipc.tonal`); 0 stores the pixel values themselves, as the paper does.
     bpp / size: budget in bits per pixel / in bytes for the whole file; the encoder searches
         the threshold and every layout field left at None for the best decoded file not over it.
-        Informative text chunks are left out then: every byte goes to the image.
+        With ``quality`` or ``psnr`` the same search runs for each budget tried.  Informative
+        text chunks are left out then: every byte goes to the image.
     chroma_levels: quantisation levels of the chroma values of a colour image (2..256); None
         = 32, or searched under a budget.
     chroma_stride: a chroma value is stored for every this many source points (1..255; see
@@ -65,7 +74,7 @@ class EncodeOptions:
         worse than 1, 2 mostly equal to 1.  Ignored without a budget.
     """
 
-    threshold: float = 24.0
+    threshold: float | None = None
     spacing: int | None = None
     levels: int | None = None
     contrast: float = 8.0
@@ -83,6 +92,8 @@ class EncodeOptions:
     chroma_stride: int | None = None
     exact: bool = False
     edge_source: str | None = None
+    quality: float | None = None
+    psnr: float | None = None
 
     def __post_init__(self) -> None:
         def check(ok: bool, message: str) -> None:
@@ -101,7 +112,16 @@ class EncodeOptions:
                   f"{name} must be an integer, got {v!r}")
             return int(v)
 
-        check(number("threshold") >= 0, "threshold must be >= 0")
+        given = [n for n in ("quality", "psnr", "bpp", "size", "threshold")
+                 if getattr(self, n) is not None]
+        check(len(given) <= 1, f"give one of quality, psnr, bpp, size and threshold, not "
+                               f"{' and '.join(given)}")
+        if self.threshold is not None:
+            check(number("threshold") >= 0, "threshold must be >= 0")
+        if self.quality is not None:
+            check(0 <= number("quality") <= 100, "quality must be in 0..100")
+        if self.psnr is not None:
+            check(0 < number("psnr") <= 100, "psnr must be in (0, 100] dB")
         if self.spacing is not None:
             check(1 <= integer("spacing") <= 255, "spacing must be in 1..255")
         if self.levels is not None:
@@ -131,7 +151,6 @@ class EncodeOptions:
               f"edge_source must be one of {ratecontrol.EDGE_SOURCES}")
         check(0 <= integer("effort") < len(ratecontrol.EFFORTS),
               f"effort must be in 0..{len(ratecontrol.EFFORTS) - 1}")
-        check(self.bpp is None or self.size is None, "give bpp or size, not both")
         if self.bpp is not None:
             check(number("bpp") > 0, "bpp must be > 0")
         if self.size is not None:
@@ -144,15 +163,34 @@ class EncodeOptions:
         return cls(**{k: v for k, v in options.items() if k in names})
 
     def budget_bytes(self, width: int, height: int) -> int | None:
-        """The byte budget, or None when the threshold is given directly."""
+        """The byte budget, or None when there is none (a quality target or a threshold)."""
         if self.size is not None:
             return int(self.size)
         if self.bpp is not None:
             return int(math.floor(self.bpp * width * height / 8))
         return None
 
+    def target_psnr(self) -> float | None:
+        """The decoded PSNR to meet, in dB, or None when a budget or a threshold is given."""
+        if self.psnr is not None:
+            return float(self.psnr)
+        if self.bpp is not None or self.size is not None or self.threshold is not None:
+            return None
+        return psnr_for_quality(DEFAULT_QUALITY if self.quality is None else self.quality)
+
+
+#: The quality of a save without options (see psnr_for_quality).
+DEFAULT_QUALITY = 50
+
+
+def psnr_for_quality(quality: float) -> float:
+    """The decoded PSNR in dB that ``quality`` (0..100) asks for: 20 + quality / 4, from
+    20 dB at 0 to 45 dB at 100 (about the PSNR of JPEG's quality 95 on photographs)."""
+    return 20.0 + float(quality) / 4.0
+
 
 #: Layout fields used at a fixed threshold when left at None.
+DEFAULT_THRESHOLD = 24.0
 FIXED_SPACING = 4
 FIXED_LEVELS = 64
 FIXED_MIN_LENGTH = 10
@@ -240,9 +278,10 @@ def _settings_text(options: EncodeOptions, layout: ratecontrol.Layout) -> dict[s
 
 @_kernel_cache.compiles("encode")
 def encode(pixels: np.ndarray, options: EncodeOptions | None = None, *,
-           icc_profile: bytes | None = None, exif: bytes | None = None) -> bytes:
+           icc_profile: bytes | None = None, exif: bytes | None = None,
+           xmp: bytes | None = None) -> bytes:
     """Encode a uint8 image, (H, W) grey or (H, W, bands) LA, RGB, RGBA, to a complete
-    .ipc file."""
+    .ipc file (with these metadata chunks)."""
     options = options or EncodeOptions()
     mode, image, alpha_plane = split_bands(pixels)
     coded_alpha = None
@@ -262,8 +301,10 @@ def encode(pixels: np.ndarray, options: EncodeOptions | None = None, *,
         a = analyse(image, options)
         luma = a.pixels
     budget = options.budget_bytes(image.shape[1], image.shape[0])
+    target = options.target_psnr()
+    searched = budget is not None or target is not None
     layout = ratecontrol.Layout(
-        float(options.threshold),
+        DEFAULT_THRESHOLD if options.threshold is None else float(options.threshold),
         FIXED_SPACING if options.spacing is None else options.spacing,
         FIXED_LEVELS if options.levels is None else options.levels,
         0 if options.lattice is None else options.lattice,
@@ -277,19 +318,20 @@ def encode(pixels: np.ndarray, options: EncodeOptions | None = None, *,
         FIXED_EDGE_SOURCE if options.edge_source is None else options.edge_source)
     planner = ratecontrol.Planner(
         luma, options.contrast, thin=bool(options.thin), smooth={layout.denoise: a.smooth},
-        icc_profile=icc_profile, exif=exif,
-        text=None if budget is not None else _settings_text(options, layout),
+        icc_profile=icc_profile, exif=exif, xmp=xmp,
+        text=None if searched else _settings_text(options, layout),
         mode=mode, alpha=coded_alpha, **colour_extra)
+    pinned = dict(spacing=options.spacing, levels=options.levels, lattice=options.lattice,
+                  min_length=options.min_length, hysteresis=options.hysteresis,
+                  denoise=options.iterations, edge_seeds=options.edge_seeds,
+                  chroma_levels=options.chroma_levels, chroma_stride=options.chroma_stride,
+                  edge_source=options.edge_source)
+    if target is not None:
+        return ratecontrol.search_psnr(planner, target, options.tonal, effort=options.effort,
+                                       **pinned).data
     if budget is not None:
-        return ratecontrol.search(planner, budget, options.tonal, spacing=options.spacing,
-                                  levels=options.levels, lattice=options.lattice,
-                                  min_length=options.min_length,
-                                  hysteresis=options.hysteresis, denoise=options.iterations,
-                                  edge_seeds=options.edge_seeds,
-                                  chroma_levels=options.chroma_levels,
-                                  chroma_stride=options.chroma_stride,
-                                  edge_source=options.edge_source,
-                                  effort=options.effort).data
+        return ratecontrol.search(planner, budget, options.tonal, effort=options.effort,
+                                  **pinned).data
     # the tonal fit needs descent directions, not certified digits: FINAL_STEPS solver steps
     # per solve, as the budget search's finalists (0.05 dB or less from certified solves on
     # photos, 2.5-4 times faster, and the difference grows with the image's size)

@@ -565,11 +565,11 @@ class Inpainter:
         return np.where(self.known, self.adjoint_field(g.copy(), tol, method, steps), 0.0)
 
     def adjoint_field(self, t: np.ndarray, tol: float, method: str = "fast",
-                      steps: int | None = None) -> np.ndarray:
+                      steps: int | None = None, warn: bool = True) -> np.ndarray:
         """adjoint() without its array checks and its last masking, for callers inside the
         package: ``t``, a C-contiguous float64 H x W copy of the (finite) right-hand side,
         is overwritten and returned; S^T rhs is its value at the known pixels (the other
-        pixels hold intermediate sums)."""
+        pixels hold intermediate sums).  ``warn=False``: no InpaintWarning."""
         _check_method(method, tol)
         _check_steps(steps, method)
         self._check_scratch()
@@ -585,7 +585,7 @@ class Inpainter:
             if ph.count:
                 b = ws.rhs
                 K.pad_field(ph.active, t, b)
-                y, _ = ph.solve(b, e, method, None, steps)
+                y, _ = ph.solve(b, e, method, None, steps, warn=warn)
                 K.scatter_links(ph.link_dst, ph.link_src, y, t.ravel())
         return t
 

@@ -57,7 +57,12 @@ OFFSETS = (0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.05, 0.0)
 
 
 class BudgetTooSmall(ValueError):
-    """No layout fits the byte budget: it is below the smallest file the image allows."""
+    """No layout fits the byte budget: it is below the smallest file the image allows.
+    ``smallest``: the size in bytes of a budget that fits (the smallest starting layout)."""
+
+    def __init__(self, message: str, smallest: int | None = None):
+        super().__init__(message)
+        self.smallest = smallest
 
 
 @dataclass(frozen=True)
@@ -212,7 +217,7 @@ class Planner:
                  icc_profile: bytes | None = None, exif: bytes | None = None,
                  text: dict[str, str] | None = None, chroma: np.ndarray | None = None,
                  rgb: np.ndarray | None = None, mode: str = "L",
-                 alpha: container.Alpha | None = None):
+                 alpha: container.Alpha | None = None, xmp: bytes | None = None):
         """``smooth``: images already denoised, by number of Perona-Malik steps.  A colour
         image gives its luma as ``pixels`` (float), its chroma (2, H, W) and its RGB pixels
         (H, W, 3, uint8: what the decoded file is measured against); ``mode`` and ``alpha``
@@ -234,6 +239,7 @@ class Planner:
         self.shape = pixels.shape
         self.thin = thin
         self.icc_profile, self.exif, self.text = icc_profile, exif, dict(text or {})
+        self.xmp = xmp
         self._edges: dict[tuple, tuple[np.ndarray, bytes]] = {}
         # the per-layout arrays (a few MB each at 512 x 512) are kept for the layouts used
         # last only: a search probes hundreds, and kept them all (0.8 GB at 0.8 bpp)
@@ -248,7 +254,7 @@ class Planner:
             header=container.Header(width=w, height=h, mode=mode, levels=2, spacing=1,
                                     lattice=1, version=container.version_for(mode)),
             edge=b"", seed=None, values_count=0, values_coding=0, values_payload=b"",
-            icc_profile=icc_profile, exif=exif, text=self.text,
+            icc_profile=icc_profile, exif=exif, text=self.text, xmp=xmp,
             chroma=container.Chroma(2, 1, 0, 0, b"") if self.colour else None, alpha=alpha)
         #: bytes of a file whose planes and payload are empty (no SEED chunk)
         self.overhead = len(container.build(empty))
@@ -354,7 +360,7 @@ class Planner:
             edge=self.edge(layout)[1],
             seed=self.seed_bytes(layout),
             values_count=pts.count, values_coding=VALUES_CODING, values_payload=payload,
-            icc_profile=self.icc_profile, exif=self.exif, text=self.text,
+            icc_profile=self.icc_profile, exif=self.exif, text=self.text, xmp=self.xmp,
             chroma=chroma, alpha=self.alpha)
         return container.build(f)
 
@@ -980,8 +986,10 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
             list(sides.map(descend, families))
         top = best()
         if top is None:
-            raise BudgetTooSmall(f"budget of {budget} bytes is below the smallest file this "
-                                 f"image allows")
+            smallest = smallest_file(planner, pinned)
+            raise BudgetTooSmall(f"a budget of {budget} bytes is below the smallest file of "
+                                 f"this image and these settings, about {smallest} bytes "
+                                 f"(bpp {8 * smallest / (h * w):.3g})", smallest)
         # The full optimisation of the best few, each also one threshold rung lower: the
         # size estimate is conservative, and quantising to the budget may make it fit.
         ranked = sorted((c for c in scores.values() if c is not None), key=lambda c: c.mse)
@@ -1013,3 +1021,114 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
             if c is not None and (top is None or c.mse < top.mse):
                 top = c
     return top
+
+
+def smallest_file(planner: Planner, pinned: dict[str, float] | None = None) -> int:
+    """Bytes of the smallest file a budget search can start from: no edges, the sparsest
+    starting layout (and the pinned fields): a budget of that size fits."""
+    fields = {**_starts(0.0, (1.0,), planner.colour)[0], "lattice": 0, **(pinned or {})}
+    layout = Layout(math.inf, fields["spacing"], fields["levels"], fields["lattice"],
+                    fields["min_length"], fields["hysteresis"], fields["denoise"],
+                    fields["edge_seeds"], fields["chroma_levels"], fields["chroma_stride"])
+    coded = planner.evaluate(layout, 0, None, measure=False)
+    # the search estimates values payloads with TONAL_RATE_FACTOR of slack
+    return math.ceil(len(coded.data) * TONAL_RATE_FACTOR) + 1
+
+
+# ---------------------------------------------------------------- a quality target
+
+#: Budgets the quality search tries: a geometric ladder of byte counts, BUDGET_RATIO apart
+#: (5 %: 0.1-0.3 dB on the test images).  Every target uses the same ladder and takes its
+#: smallest rung that meets it, so that a higher target never gives a worse file.
+BUDGET_RATIO = 1.05
+BUDGET_BASE = 32
+#: Decibels gained per doubling of the budget, assumed until two budgets are measured.
+DB_PER_DOUBLING = 4.0
+
+
+def budget_rung(k: int) -> int:
+    """Rung ``k`` of the budget ladder, in bytes."""
+    return math.ceil(BUDGET_BASE * BUDGET_RATIO ** k)
+
+
+def psnr_of(mse: float) -> float:
+    """PSNR in dB of 8-bit samples with mean squared error ``mse`` (inf when exact)."""
+    return math.inf if mse <= 0 else 10.0 * math.log10(255.0 ** 2 / mse)
+
+
+def search_psnr(planner: Planner, psnr: float, tonal_iterations: int, *,
+                workers: int = 0, effort: int = DEFAULT_EFFORT,
+                **fixed: int | None) -> Coded:
+    """The smallest file whose decoded PSNR is at least ``psnr`` dB: a :func:`search` for
+    each budget tried, on the ladder of :func:`budget_rung`, until the smallest rung that
+    meets the target is next to one that misses it (secant steps in log-budget, then
+    bisection).  When no budget up to about 9 bits per pixel meets it, the file of that
+    largest budget.  The PSNR is that of the decoded file (the decoder's own result)."""
+    from . import decoder
+
+    if not psnr > 0:
+        raise ValueError(f"psnr must be > 0, got {psnr!r}")
+    h, w = planner.shape
+    # what the decoded file is measured against: grey or RGB pixels (not alpha)
+    reference = np.asarray(planner.rgb if planner.colour else planner.pixels, np.float64)
+    top = math.ceil(math.log((1.1 * h * w + planner.overhead + 256) / BUDGET_BASE)
+                    / math.log(BUDGET_RATIO))
+    tried: dict[int, tuple[float, Coded | None]] = {}
+
+    def quality(k: int) -> float:
+        if k not in tried:
+            try:
+                c = search(planner, budget_rung(k), tonal_iterations, workers=workers,
+                           effort=effort, **fixed)
+            except BudgetTooSmall:
+                tried[k] = (-math.inf, None)
+            else:
+                decoded = decoder.decode(c.data)
+                if decoded.ndim > reference.ndim:  # LA: the grey band
+                    decoded = decoded[..., 0]
+                decoded = decoded[..., :3] if decoded.ndim == 3 else decoded  # RGBA: RGB
+                mse = float(np.mean((decoded.astype(np.float64) - reference) ** 2))
+                tried[k] = (psnr_of(mse), c)
+        return tried[k][0]
+
+    def rung_for(bytes_: float) -> int:
+        return min(max(round(math.log(max(bytes_, 1) / BUDGET_BASE)
+                             / math.log(BUDGET_RATIO)), 0), top)
+
+    per_rung = DB_PER_DOUBLING * math.log2(BUDGET_RATIO)
+    k = rung_for(smallest_file(planner, {n: v for n, v in fixed.items() if v is not None}))
+    k = max(k, rung_for(0.2 * 2 ** ((psnr - 32.0) / DB_PER_DOUBLING) * h * w / 8))
+    lo, hi = -1, top + 1  # rungs known to miss / to meet (sentinels)
+    weight = {lo: 1.0, hi: 1.0}  # the Illinois rule: halve the weight of an end that stays
+    kept = None
+    while True:
+        q = quality(k)
+        if q >= psnr:
+            hi, moved = k, "hi"
+        else:
+            lo, moved = k, "lo"
+        if hi - lo <= 1:
+            break
+        weight[k] = 1.0
+        if kept == moved:  # the other end stayed twice in a row
+            other = hi if moved == "lo" else lo
+            weight[other] *= 0.5
+        kept = moved
+        ends = [(j, tried[j][0]) for j in (lo, hi) if j in tried and math.isfinite(tried[j][0])]
+        if len(ends) == 2 and ends[1][1] > ends[0][1]:
+            (j0, q0), (j1, q1) = ends
+            r0, r1 = (q0 - psnr) * weight[j0], (q1 - psnr) * weight[j1]
+            guess = j0 + r0 * (j1 - j0) / (r0 - r1)
+        elif math.isfinite(q):
+            guess = k + (psnr - q) / per_rung
+        else:  # below the smallest file: double the budget
+            guess = k + 1 / math.log2(BUDGET_RATIO)
+        # a rung strictly inside the bracket, rounded towards the end just probed
+        k = min(max(math.ceil(guess) if moved == "lo" else math.floor(guess), lo + 1), hi - 1)
+    if hi > top:  # the target is out of reach: the largest budget's file
+        quality(top)
+        hi = top
+    coded = tried[hi][1]
+    if coded is None:
+        raise BudgetTooSmall("no file of this image meets the target", None)
+    return coded

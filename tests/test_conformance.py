@@ -241,3 +241,14 @@ def test_bounded_corpus_files_leave_decisions_out(name):
                                         f.header.lattice)
     assert reference_values(f.values_payload, predictors, f.header.levels,
                             f.values_coding) == k.tolist()
+
+
+def test_xmp_of_the_corpus_comes_back_in_info():
+    """The xXMP chunk is skipped by the decoding (the reference decoder knows nothing of it)
+    and returned by the plugin byte for byte."""
+    with_xmp = [n for n in NAMES if "xmp" in MANIFEST[n]["options"]]
+    assert with_xmp
+    for name in NAMES:
+        xmp = MANIFEST[name]["options"].get("xmp")
+        with Image.open(CORPUS / f"{name}.ipc") as im:
+            assert im.info.get("xmp") == (None if xmp is None else xmp.encode("utf-8"))

@@ -542,9 +542,10 @@ def test_read_head_huge_metadata_length_bounded_reads():
 def test_read_head():
     fp = CountingReader(FULL)
     head = container.read_head(fp)
-    header, icc, exif, text, offset = head  # tuple form
+    header, icc, exif, text, offset, xmp = head  # tuple form
     assert header == Header(width=5, height=3, levels=16, spacing=4, lattice=6)
     assert (icc, exif, text, offset) == (b"ICC!", b"MM\x00*\x00\x00\x00\x08", {"k": "v"}, 87)
+    assert xmp is None
     assert head.data_offset == 87
     assert fp.tell() <= 95  # nothing of the EDGE data was read
 

@@ -35,7 +35,7 @@ def test_bad_options_raise_value_error(bad):
 
 
 def test_from_mapping_ignores_unknown_keys():
-    o = encoder.EncodeOptions.from_mapping({"threshold": 12, "quality": 90, "optimize": True})
+    o = encoder.EncodeOptions.from_mapping({"threshold": 12, "method": 6, "optimize": True})
     assert o.threshold == 12 and o.spacing == encoder.EncodeOptions().spacing
 
 

@@ -360,7 +360,7 @@ def test_save_to_a_size_at_any_effort(original, effort):
 
 
 def test_icc_and_exif_round_trip(original):
-    icc = bytes(range(256)) * 2
+    icc = bytes(range(16)) + b"GRAY" + bytes(range(20, 256)) + bytes(range(256))  # a grey space
     exif = Image.Exif()
     exif[0x010E] = "grey test image"
     out = io.BytesIO()
@@ -386,10 +386,11 @@ def test_exif_bytes_with_and_without_prefix(original):
 
 def test_icc_profile_from_image_info(original):
     im = original.copy()
-    im.info["icc_profile"] = b"profile from info"
+    profile = b"sixteen bytes..." + b"GRAY" + b", the rest of a profile"
+    im.info["icc_profile"] = profile
     out = io.BytesIO()
     im.save(out, format="IPC")
-    assert Image.open(io.BytesIO(out.getvalue())).info["icc_profile"] == b"profile from info"
+    assert Image.open(io.BytesIO(out.getvalue())).info["icc_profile"] == profile
     out = io.BytesIO()
     im.save(out, format="IPC", icc_profile=None)  # explicitly dropped
     assert "icc_profile" not in Image.open(io.BytesIO(out.getvalue())).info

@@ -78,6 +78,14 @@ def ramp_alpha(h: int, w: int) -> np.ndarray:
     return a.astype(np.uint8)
 
 
+#: Options of an entry that are metadata chunks (str, stored UTF-8), not encoder settings.
+METADATA = ("xmp",)
+XMP_PACKET = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf='
+              '"http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" '
+              'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>tiny</dc:title>'
+              '</rdf:Description></rdf:RDF></x:xmpmeta>')
+
+
 def entries(src: Path):
     """(name, image, options) for every corpus file of the current format version."""
     peppers = source(src, "sipi/peppers.tiff")
@@ -117,6 +125,9 @@ def entries(src: Path):
     # 2 levels: every nonzero residual is +-1 with its sign implied, no length decision)
     yield "bounded-comic-levels-4", source(src, "cartoon/comic.pgm")[150:246, 200:296], dict(
         threshold=32, levels=4, lattice=6)
+    # an XMP packet in its ancillary chunk (section 4.5): decoders skip it, Pillow's info has it
+    yield "xmp-tiny", tiny(), dict(threshold=24, spacing=3, levels=16, min_length=0, tonal=0,
+                                   lattice=4, xmp=XMP_PACKET)
     yield "levels-51-half", half_level(), dict(threshold=24, spacing=3, levels=51, min_length=0,
                                                tonal=0, lattice=4)
     yield "bounded-noise-levels-2", noise(), dict(threshold=40, levels=2, lattice=3, tonal=0,
@@ -149,7 +160,9 @@ def main() -> None:
     for name, img, opts in entries(args.corpus_src):
         if args.only and name not in args.only:
             continue
-        data = encoder.encode(img, encoder.EncodeOptions(**opts))
+        settings = {k: v for k, v in opts.items() if k not in METADATA}
+        metadata = {k: v.encode("utf-8") for k, v in opts.items() if k in METADATA}
+        data = encoder.encode(img, encoder.EncodeOptions(**settings), **metadata)
         header = container.parse(data).header
         ref, known = reference_decode(data)
         (HERE / f"{name}.ipc").write_bytes(data)
