@@ -1029,7 +1029,8 @@ def smallest_file(planner: Planner, pinned: dict[str, float] | None = None) -> i
     fields = {**_starts(0.0, (1.0,), planner.colour)[0], "lattice": 0, **(pinned or {})}
     layout = Layout(math.inf, fields["spacing"], fields["levels"], fields["lattice"],
                     fields["min_length"], fields["hysteresis"], fields["denoise"],
-                    fields["edge_seeds"], fields["chroma_levels"], fields["chroma_stride"])
+                    fields["edge_seeds"], fields["chroma_levels"], fields["chroma_stride"],
+                    fields.get("edge_source", Layout.edge_source))
     coded = planner.evaluate(layout, 0, None, measure=False)
     # the search estimates values payloads with TONAL_RATE_FACTOR of slack
     return math.ceil(len(coded.data) * TONAL_RATE_FACTOR) + 1
