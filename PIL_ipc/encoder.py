@@ -3,7 +3,8 @@
 denoise (Perona-Malik) -> Sobel edges (threshold, thinning) -> edge plane coded with T.82
 -> source points located from the edge plane -> their values quantised and arithmetic coded
 -> container.  With ``bpp`` or ``size`` the encoder searches the layout (threshold, spacing,
-levels, seed lattice; :mod:`PIL_ipc.ratecontrol`) for the best decoded file within the budget.
+levels, seed lattice; :mod:`PIL_ipc.ratecontrol`) for the best decoded file within the budget;
+with ``quality`` or ``psnr`` (and by default) for the smallest file that meets a decoded PSNR.
 """
 
 from __future__ import annotations

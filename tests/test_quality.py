@@ -87,7 +87,8 @@ def test_default_save_writes_no_settings_and_a_tiny_image_stays_tiny():
     assert container.parse(data).text == {}
     assert len(data) <= 100  # 328 bytes when every setting was written as text
     with Image.open(io.BytesIO(data)) as im:
-        assert im.getpixel((0, 0)) == 77
+        # a decoded PSNR of at least 32.5 dB: the one pixel within 6 grey levels
+        assert abs(im.getpixel((0, 0)) - 77) <= 255 / 10 ** (32.5 / 20)
 
 
 @pytest.mark.parametrize("options", [
