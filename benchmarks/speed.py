@@ -335,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--quick", action="store_true", help="sizes up to 1024, 3 repeats")
     p.add_argument("--no-first-use", action="store_true")
+    p.add_argument("--tables", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6],
+                   help="which tables to print (4-6 need table 1's files)")
     p.add_argument("--corpus", type=Path,
                    default=Path(os.environ.get("IPC_CORPUS", DEFAULT_CORPUS)))
     args = p.parse_args(argv)
@@ -345,13 +347,18 @@ def main(argv: list[str] | None = None) -> int:
           f"{' '.join(f'{v:.1f}' for v in os.getloadavg())} at the start")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        files = decode_512(args.corpus, args.images, args.repeat)
-        largest = scale(args.corpus, args.sizes, args.repeat, work)
-        if largest is not None:
+        want = set(args.tables)
+        files = decode_512(args.corpus, args.images, args.repeat) if want & {1, 4, 5, 6} \
+            else {}
+        largest = scale(args.corpus, args.sizes, args.repeat, work) if want & {2, 3} else None
+        if largest is not None and 3 in want:
             budget_encode(largest, work)
-        reduced(files, args.repeat)
-        threads(files, args.repeat)
-        start(files, work, args.repeat, not args.no_first_use)
+        if 4 in want:
+            reduced(files, args.repeat)
+        if 5 in want:
+            threads(files, args.repeat)
+        if 6 in want:
+            start(files, work, args.repeat, not args.no_first_use)
     print(f"\nload average {' '.join(f'{v:.1f}' for v in os.getloadavg())} at the end")
     return 0
 

@@ -146,3 +146,17 @@ def test_edge_deviation_matches_the_formula_on_random_planes():
     assert dev[6, 6] == 0.0 and plane[6, 6]
     assert np.array_equal(dev, expected)
     assert (dev > 0).sum() > 100
+
+
+def test_denoising_in_threads_gives_the_same_bits(monkeypatch):
+    """Rows split between threads (each step's fluxes, then its update) compute exactly what
+    one thread does, on sizes that do not split evenly."""
+    rng = np.random.default_rng(3)
+    u = rng.uniform(0, 255, (67, 45))
+    monkeypatch.setattr(edges, "PM_THREAD_PIXELS", u.size + 1)
+    one = edges.denoise(u, 8.0, 7)
+    for threads in (2, 3, 5):
+        monkeypatch.setattr(edges, "PM_THREAD_PIXELS", 0)
+        monkeypatch.setattr(edges, "PM_THREADS", threads)
+        assert np.array_equal(edges.denoise(u, 8.0, 7), one)
+    assert not np.array_equal(one, u)
