@@ -1,104 +1,297 @@
-"""Command line: `ipc encode`, `ipc decode`, `ipc info`.
+"""Command line: `ipc encode`, `decode`, `info`, `compare`, `batch`.
 
-Exit codes: 0 success, 1 bad input (one-line message on stderr), 2 usage error.
+Exit codes: 0 success, 1 bad input or a failed step (one line on stderr naming the cause),
+2 usage error (one line), 130 interrupted. Messages from the library (logging, logger
+"PIL_ipc") go to stderr at INFO, at WARNING with --quiet. Every output file is written
+atomically (PIL_ipc.atomic): a failure leaves an existing file as it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import math
+import os
 import sys
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import MISSING, fields
+from fractions import Fraction
+from io import BytesIO
+from pathlib import Path
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
-from . import IpcImagePlugin, __version__, container, ratecontrol
+from . import __version__, atomic, container, progress
 
 PROG = "ipc"
+STDIO = "-"
+log = logging.getLogger("PIL_ipc")
+
+# Encoder flags: (flag, field of encoder.EncodeOptions, type, metavar, what it does). A flag
+# whose field the encoder does not have is left out, so the table may run ahead of it.
+_TARGETS = [
+    (("-q", "--quality"), "quality", float, "Q", "quality 0..100, mapped to a target PSNR"),
+    (("--psnr",), "psnr", float, "DB", "smallest file with at least this PSNR"),
+    (("--bpp",), "bpp", float, "B", "best file within B bits per pixel"),
+    (("--size",), "size", int, "BYTES", "best file within this many bytes"),
+    (("--threshold",), "threshold", float, "T", "the paper's knob: edge threshold in grey levels"),
+]
+_SETTINGS = [
+    (("--effort",), "effort", int, "E", "search effort under a target, 0 (fast) .. 2"),
+    (("--spacing",), "spacing", int, "D", "source point spacing along edges"),
+    (("--levels",), "levels", int, "L", "quantisation levels of stored values"),
+    (("--lattice",), "lattice", int, "G", "seed lattice step (0 = none)"),
+    (("--edge-seeds",), "edge_seeds", float, "D",
+     "seed edge pixels this far from their neighbours' mean (inf = none)"),
+    (("--contrast",), "contrast", float, "K", "Perona-Malik contrast"),
+    (("--iterations",), "iterations", int, "N", "Perona-Malik steps"),
+    (("--hysteresis",), "hysteresis", float, "H", "weak-edge threshold, fraction of T"),
+    (("--min-length",), "min_length", int, "N", "drop shorter edge chains"),
+    (("--tonal",), "tonal", int, "N", "tonal optimisation iterations"),
+]
+_SEARCHED = "searched under a target"
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="IPC image codec: edges plus a few pixels, the rest inpainted."
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (the usage itself is in --help)."""
 
-    enc = sub.add_parser("encode", help="encode any Pillow-readable image to .ipc")
-    enc.add_argument("input", metavar="IN")
-    enc.add_argument("output", metavar="OUT.ipc")
-    enc.add_argument("--threshold", type=float, metavar="T", help="edge threshold")
-    enc.add_argument("--spacing", type=int, metavar="D", help="source point spacing along edges")
-    enc.add_argument("--levels", type=int, metavar="L", help="quantisation levels of values")
-    enc.add_argument("--contrast", type=float, metavar="K", help="Perona-Malik contrast")
-    enc.add_argument("--iterations", type=int, metavar="N", help="Perona-Malik steps")
-    enc.add_argument(
-        "--no-thin", dest="thin", action="store_false", default=None, help="keep thick edges"
-    )
-    enc.add_argument(
-        "--hysteresis", type=float, metavar="H", help="weak-edge threshold, fraction of T"
-    )
-    enc.add_argument("--min-length", type=int, metavar="N", help="drop shorter edge chains")
-    enc.add_argument("--tonal", type=int, metavar="N", help="tonal optimisation iterations")
-    enc.add_argument("--lattice", type=int, metavar="G",
-                     help="seed lattice step (0 = none; searched under a budget)")
-    enc.add_argument("--edge-seeds", type=float, metavar="D",
-                     help="seed edge pixels this far from their neighbours' mean (inf = none)")
-    enc.add_argument("--chroma-levels", type=int, metavar="L",
-                     help="quantisation levels of the chroma values of a colour image")
-    enc.add_argument("--chroma-stride", type=int, metavar="S",
-                     help="store chroma at every S-th source point")
-    enc.add_argument("--edge-source", choices=ratecontrol.EDGE_SOURCES,
-                     help="edges of a colour image from its luma or from all its channels")
-    enc.add_argument("--exact", action="store_true", default=None,
-                     help="keep the colour under fully transparent pixels")
-    enc.add_argument("--effort", type=int, metavar="E",
-                     help="rate control search effort, 0 (fast) .. "
-                          f"{len(ratecontrol.EFFORTS) - 1} (thorough); "
-                          f"default {ratecontrol.DEFAULT_EFFORT}")
-    target = enc.add_mutually_exclusive_group()
-    target.add_argument("--bpp", type=float, metavar="B", help="target bits per pixel")
-    target.add_argument("--size", type=int, metavar="BYTES", help="target file size")
-
-    dec = sub.add_parser("decode", help="decode an .ipc file to any Pillow-writable format")
-    dec.add_argument("input", metavar="IN.ipc")
-    dec.add_argument("output", metavar="OUT")
-
-    info = sub.add_parser("info", help="show the header and chunks of an .ipc file")
-    info.add_argument("input", metavar="FILE.ipc")
-    return parser
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _encode(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+def _encoder_fields() -> dict:
     from .encoder import EncodeOptions
 
-    # Option dests are named after EncodeOptions fields; unset ones keep the encoder's default.
+    return {f.name: f for f in fields(EncodeOptions)}
+
+
+def _default_text(name: str, field) -> str:
+    from . import encoder
+
+    value = field.default if field.default is not MISSING else None
+    if value is None:
+        fixed = getattr(encoder, f"FIXED_{name.upper()}", None)
+        if fixed is None:
+            fixed = {"lattice": 0, "edge_seeds": math.inf}.get(name)
+        return f"default {fixed:g}, {_SEARCHED}" if fixed is not None else "default none"
+    if isinstance(value, float):
+        return f"default {value:g}"
+    return f"default {value}"
+
+
+def _add_encoder_flags(parser: argparse.ArgumentParser, targets: Sequence[str] | None = None
+                       ) -> None:
+    known = _encoder_fields()
+    group = parser.add_argument_group("target (one of)")
+    exclusive = group.add_mutually_exclusive_group()
+    for flags, name, kind, metavar, text in _TARGETS:
+        if name in known and (targets is None or name in targets):
+            exclusive.add_argument(*flags, dest=name, type=kind, metavar=metavar,
+                                   help=f"{text} ({_default_text(name, known[name])})")
+    settings = parser.add_argument_group("settings")
+    for flags, name, kind, metavar, text in _SETTINGS:
+        if name in known:
+            settings.add_argument(*flags, dest=name, type=kind, metavar=metavar,
+                                  help=f"{text} ({_default_text(name, known[name])})")
+    if "thin" in known:
+        settings.add_argument("--no-thin", dest="thin", action="store_false", default=None,
+                              help="keep thick edges (default: thin them)")
+
+
+def _encoder_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
+    """The encoder keywords given on the command line, checked (a bad one is a usage error)."""
+    from .encoder import EncodeOptions
+
     given = vars(args)
-    names = [f.name for f in fields(EncodeOptions)]
-    options = {k: given[k] for k in names if given.get(k) is not None}
+    options = {k: given[k] for k in _encoder_fields() if given.get(k) is not None}
     try:
         EncodeOptions.from_mapping(options)
     except ValueError as e:
-        parser.error(str(e))  # exits with status 2
-    with Image.open(args.input) as im:
-        # L, LA, RGB, RGBA are stored as they are, other modes converted by the plugin's
-        # rules; the modes it refuses (more than 8 bits per sample) become grey here
-        if im.mode in IpcImagePlugin.REFUSED_MODES:
-            print(f"{PROG}: note: converting {im.mode} to L (grey)", file=sys.stderr)
-            im = im.convert("L")
-        im.save(args.output, format="IPC", **options)
+        parser.error(str(e))
+    return options
+
+
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="print warnings and errors only")
+    parser = _Parser(prog=PROG, parents=[common],
+                     description="IPC image codec: edges plus a few pixels, the rest inpainted.",
+                     epilog="Run `ipc COMMAND --help` for a command's options and defaults.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
+    subs = {}
+
+    enc = subs["encode"] = sub.add_parser(
+        "encode", parents=[common], help="encode any image Pillow reads to .ipc",
+        description="Encode an image to .ipc, keeping its mode when IPC stores it, its EXIF, "
+                    "XMP and ICC profile. IN or OUT may be - for standard input or output.")
+    enc.add_argument("input", metavar="IN")
+    enc.add_argument("output", metavar="OUT.ipc")
+    enc.add_argument("-v", "--verbose", action="store_true",
+                     help="print bytes, bpp, ratio, PSNR and SSIM against the input, and time")
+    _add_encoder_flags(enc)
+
+    dec = subs["decode"] = sub.add_parser(
+        "decode", parents=[common], help="decode .ipc to any format Pillow writes",
+        description="Decode an .ipc file to the format OUT's extension names. IN or OUT may be "
+                    "- for standard input or output (PNG unless --format says otherwise).")
+    dec.add_argument("input", metavar="IN.ipc")
+    dec.add_argument("output", metavar="OUT")
+    dec.add_argument("--scale", choices=["1", "1/2", "1/4", "1/8"], default="1",
+                     help="decode at a reduced size (default 1)")
+    dec.add_argument("--format", metavar="FMT",
+                     help="output format, e.g. PNG (default: from OUT's extension)")
+
+    info = subs["info"] = sub.add_parser(
+        "info", parents=[common], help="show the header, chunks and metadata of an .ipc file")
+    info.add_argument("input", metavar="FILE.ipc")
+    return parser, subs
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _read_input(name: str) -> bytes:
+    if name == STDIO:
+        return sys.stdin.buffer.read()
+    try:
+        return Path(name).read_bytes()
+    except OSError as e:
+        raise OSError(e.errno, f"cannot read {name}: {e.strerror}") from e
+
+
+def _write_output(name: str, data: bytes) -> None:
+    if name == STDIO:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        atomic.write_bytes(name, data)
+
+
+def _open_image(name: str, data: bytes) -> Image.Image:
+    try:
+        im = Image.open(BytesIO(data))
+        im.load()
+    except UnidentifiedImageError:
+        raise ValueError(f"{name}: not an image file Pillow can read") from None
+    except (OSError, SyntaxError) as e:
+        raise ValueError(f"{name}: {e}") from None
+    return im
+
+
+def _why_not_ipc(name: str, data: bytes) -> str:
+    """The reason a file that Pillow refused is not a readable .ipc file."""
+    if not data.startswith(container.SIGNATURE):
+        return f"{name}: not an IPC file (no IPC signature)"
+    try:
+        container.read_head(BytesIO(data))
+    except ValueError as e:
+        return f"{name}: broken IPC file: {e}"
+    return f"{name}: cannot be opened as an IPC file"
+
+
+def _open_ipc(name: str, data: bytes) -> Image.Image:
+    try:
+        return Image.open(BytesIO(data), formats=["IPC"])
+    except UnidentifiedImageError:
+        raise ValueError(_why_not_ipc(name, data)) from None
+
+
+def writable_formats() -> dict[str, list[str]]:
+    """Pillow's writable formats, each with its file extensions."""
+    formats: dict[str, list[str]] = {}
+    for ext, fmt in sorted(Image.registered_extensions().items()):
+        if fmt in Image.SAVE:
+            formats.setdefault(fmt, []).append(ext)
+    return formats
+
+
+def _output_format(name: str, given: str | None) -> str:
+    Image.init()  # every plugin registered, so that Image.SAVE is complete
+    if given:
+        fmt = given.upper()
+        if fmt not in Image.SAVE:
+            raise ValueError(f"Pillow cannot write {given!r}; it writes {_format_list()}")
+        return fmt
+    if name == STDIO:
+        return "PNG"
+    ext = os.path.splitext(name)[1].lower()
+    fmt = Image.registered_extensions().get(ext)
+    if fmt is None or fmt not in Image.SAVE:
+        what = f"unknown extension {ext!r}" if ext else "no extension"
+        raise ValueError(f"{name}: {what}; give one Pillow writes: {_format_list()}")
+    return fmt
+
+
+def _format_list() -> str:
+    return ", ".join(f"{fmt} ({' '.join(exts)})" for fmt, exts in sorted(writable_formats().items()))
+
+
+def _size_text(im: Image.Image) -> str:
+    return f"{im.size[0]} x {im.size[1]} {im.mode}"
+
+
+# --- commands --------------------------------------------------------------------------------
+
+def _encode(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    from . import transcode
+
+    options = _encoder_options(args, parser)
+    im = _open_image(args.input, _read_input(args.input))
+    with progress.activity(f"{PROG}: encoding {args.input} ({_size_text(im)})"):
+        result = transcode.encode(im, options)
+    _write_output(args.output, result.data)
+    if args.verbose:
+        q = transcode.quality(result.stored, result.data)
+        w, h = result.stored.size
+        raw = w * h * len(result.stored.getbands())
+        n = len(result.data)
+        ssim = "n/a (image under 7 pixels)" if math.isnan(q.ssim) else f"{q.ssim:.4f}"
+        print(f"{PROG}: {args.output}: {n} bytes, {8 * n / (w * h):.4f} bpp, "
+              f"1:{raw / n:.1f}, PSNR {q.psnr:.2f} dB, SSIM {ssim}, "
+              f"{_size_text(result.stored)}, {result.seconds:.2f} s", file=sys.stderr)
 
 
 def _decode(args: argparse.Namespace) -> None:
-    with Image.open(args.input, formats=["IPC"]) as im:
-        im.save(args.output)
+    fmt = _output_format(args.output, args.format)
+    data = _read_input(args.input)
+    im = _open_ipc(args.input, data)
+    factor = int(Fraction(args.scale).denominator)
+    if factor > 1:
+        target = (-(-im.size[0] // factor), -(-im.size[1] // factor))
+        im.draft(None, target)  # a plugin that decodes reduced sizes itself does so here
+        left = max(1, round(im.size[0] / target[0]))
+    with progress.activity(f"{PROG}: decoding {args.input} ({_size_text(im)})"):
+        try:
+            im.load()
+            if factor > 1 and left > 1:
+                im = im.reduce(left)
+        except OSError as e:
+            raise ValueError(f"{args.input}: {e}") from None
+    buffer = BytesIO()
+    im.save(buffer, format=fmt)
+    _write_output(args.output, buffer.getvalue())
+
+
+def _exif_text(exif: bytes) -> str:
+    tags = Image.Exif()
+    try:
+        tags.load(exif)
+        orientation = tags.get(0x0112)
+    except Exception:  # a damaged EXIF block is still reported, by size
+        orientation = None
+    return f"{len(exif)} bytes" + (f", orientation {orientation}" if orientation else "")
 
 
 def _info(args: argparse.Namespace) -> None:
-    with open(args.input, "rb") as f:
-        data = f.read()
-    parsed = container.parse(data)
-    chunks = container.chunk_table(data)
+    data = _read_input(args.input)
+    try:
+        parsed = container.parse(data)
+        chunks = container.chunk_table(data)
+    except ValueError as e:
+        raise ValueError(_why_not_ipc(args.input, data) if not data.startswith(
+            container.SIGNATURE) else f"{args.input}: broken IPC file: {e}") from None
     h = parsed.header
     bpp = 8 * len(data) / (h.width * h.height)
     lines = [
@@ -114,26 +307,52 @@ def _info(args: argparse.Namespace) -> None:
     if parsed.icc_profile is not None:
         lines.append(f"icc:      {len(parsed.icc_profile)} bytes")
     if parsed.exif is not None:
-        lines.append(f"exif:     {len(parsed.exif)} bytes")
+        lines.append(f"exif:     {_exif_text(parsed.exif)}")
+    xmp = getattr(parsed, "xmp", None)
+    if xmp is not None:
+        lines.append(f"xmp:      {len(xmp)} bytes")
     lines += [f"text:     {k} = {v}" for k, v in parsed.text.items()]
     lines.append("chunks:   offset  type      length")
     lines += [f"          {c.offset:6d}  {c.type}  {c.length:10d}" for c in chunks]
     print("\n".join(lines))
 
 
+def _configure_logging(quiet: bool) -> None:
+    handler = progress.StderrHandler(PROG)
+    log.handlers[:] = [handler]
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
+    log.propagate = False
+    progress.enable(not quiet)
+
+
+def _message(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.filename}: {e.strerror}" if e.filename is not None else e.strerror
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    parser = _parser()
+    parser, subs = _parser()
     args = parser.parse_args(argv)
+    _configure_logging(getattr(args, "quiet", False))
     try:
         if args.command == "encode":
-            _encode(args, parser)
+            _encode(args, subs["encode"])
         elif args.command == "decode":
             _decode(args)
-        else:
+        elif args.command == "info":
             _info(args)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+        print(f"{PROG}: error: {_message(e)}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a defect, still reported in one line
+        print(f"{PROG}: error: internal error ({type(e).__name__}: {_message(e)})",
+              file=sys.stderr)
         return 1
     return 0
 
