@@ -144,6 +144,22 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     dec.add_argument("--format", metavar="FMT",
                      help="output format, e.g. PNG (default: from OUT's extension)")
 
+    bat = subs["batch"] = sub.add_parser(
+        "batch", parents=[common], help="convert a folder tree of images to .ipc",
+        description="Convert every image Pillow reads under INDIR to OUTDIR/same/path.ipc. "
+                    "Files whose output is newer than them are skipped; each output is "
+                    "written atomically as it finishes, so Ctrl-C loses nothing done; a file "
+                    "that fails is reported and the rest go on. Exit status 1 if any failed.")
+    bat.add_argument("input", metavar="INDIR")
+    bat.add_argument("output", metavar="OUTDIR")
+    bat.add_argument("--jobs", "-j", type=int, metavar="N", default=os.cpu_count() or 1,
+                     help="local worker processes (default %(default)s, the CPU count)")
+    bat.add_argument("--dask", metavar="ADDRESS",
+                     help="run on the Dask distributed scheduler at ADDRESS, e.g. "
+                          "tcp://host:8786, instead of locally (default: local); needs "
+                          'pip install "PIL_ipc[dask]"')
+    _add_encoder_flags(bat)
+
     info = subs["info"] = sub.add_parser(
         "info", parents=[common], help="show the header, chunks and metadata of an .ipc file")
     info.add_argument("input", metavar="FILE.ipc")
@@ -274,6 +290,31 @@ def _decode(args: argparse.Namespace) -> None:
     _write_output(args.output, buffer.getvalue())
 
 
+def _batch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from . import batch
+
+    options = _encoder_options(args, parser)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    indir, outdir = Path(args.input), Path(args.output)
+    if not indir.is_dir():
+        raise OSError(f"{indir}: not a folder")
+    if outdir.exists() and not outdir.is_dir():
+        raise OSError(f"{outdir}: not a folder")
+    jobs, done, conflicts = batch.find_jobs(indir, outdir)
+    summary = batch.Summary(skipped=done)
+    for outcome in conflicts:
+        log.warning("%s: %s", outcome.name, outcome.error)
+        summary.add(outcome)
+    where = f"the Dask cluster at {args.dask}" if args.dask else f"{args.jobs} process(es)"
+    log.info("%d file(s) to convert, %d done already, on %s", len(jobs), done, where)
+    summary = batch.run(jobs, options, workers=args.jobs, dask=args.dask, summary=summary)
+    print(summary.table())
+    if summary.interrupted:
+        return 130
+    return 1 if summary.failures else 0
+
+
 def _exif_text(exif: bytes) -> str:
     tags = Image.Exif()
     try:
@@ -344,6 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _decode(args)
         elif args.command == "info":
             _info(args)
+        elif args.command == "batch":
+            return _batch(args, subs["batch"])
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
