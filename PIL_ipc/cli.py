@@ -144,6 +144,27 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     dec.add_argument("--format", metavar="FMT",
                      help="output format, e.g. PNG (default: from OUT's extension)")
 
+    cmp = subs["compare"] = sub.add_parser(
+        "compare", parents=[common], help="IPC against JPEG, JPEG 2000, WebP, AVIF on one sheet",
+        description="Encode IN with IPC and with JPEG, JPEG 2000, WebP and AVIF (through "
+                    "Pillow), each the best file at or under the same size, and draw one PNG: "
+                    "every decoded picture labelled with bytes, PSNR and SSIM, the same "
+                    "zoomed crop of each, and a PSNR-against-bpp plot (needs matplotlib: "
+                    'pip install "PIL_ipc[compare]"). Prints the table on stdout.')
+    cmp.add_argument("input", metavar="IN")
+    cmp.add_argument("--bpp", type=float, metavar="B", required=True,
+                     help="the budget, in bits per pixel of the whole file (required)")
+    cmp.add_argument("-o", "--output", metavar="SHEET.png", required=True,
+                     help="where the sheet goes (required; any format Pillow writes)")
+    cmp.add_argument("--curve", type=float, nargs="+", metavar="B",
+                     help="budgets (bpp) of the plot (default: 1/4, 1/2, 1 and 2 times --bpp)")
+    cmp.add_argument("--crop", metavar="X,Y",
+                     help="top-left corner of the zoomed crop (default: the most detailed "
+                          "window)")
+    cmp.add_argument("--effort", type=int, metavar="E",
+                     help="IPC's search effort (default: the encoder's, "
+                          f"{_default_text('effort', _encoder_fields()['effort'])[8:]})")
+
     bat = subs["batch"] = sub.add_parser(
         "batch", parents=[common], help="convert a folder tree of images to .ipc",
         description="Convert every image Pillow reads under INDIR to OUTDIR/same/path.ipc. "
@@ -290,6 +311,58 @@ def _decode(args: argparse.Namespace) -> None:
     _write_output(args.output, buffer.getvalue())
 
 
+def _compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    from . import compare, sheet
+
+    if not args.bpp > 0 or (args.curve and min(args.curve) <= 0):
+        parser.error("budgets must be > 0 bpp")
+    crop = None
+    if args.crop:
+        try:
+            x, y = (int(v) for v in args.crop.split(","))
+        except ValueError:
+            parser.error(f"--crop takes X,Y in pixels, got {args.crop!r}")
+        crop = (x, y)
+    options = {} if args.effort is None else {"effort": args.effort}
+    if options:
+        try:
+            from .encoder import EncodeOptions
+
+            EncodeOptions.from_mapping(options)
+        except ValueError as e:
+            parser.error(str(e))
+    fmt = _output_format(args.output, None)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise OSError('ipc compare draws its plot with matplotlib: pip install '
+                      '"PIL_ipc[compare]"') from None
+    im = _open_image(args.input, _read_input(args.input))
+    steps = len(compare.CODECS) * len(compare.curve_budgets(args.bpp, args.curve))
+    bar = progress.bar(steps, f"{PROG} compare", unit="search")
+    try:
+        result = compare.compare(im, args.bpp, curve=args.curve, options=options,
+                                 step=lambda _: bar.update(1))
+    finally:
+        bar.close()
+    page = sheet.draw(result, crop)
+    buffer = BytesIO()
+    page.save(buffer, format=fmt)
+    _write_output(args.output, buffer.getvalue())
+    w, h = result.image.size
+    print(f"{args.input}: {w} x {h} {result.image.mode}, budget {result.budget} bytes "
+          f"({args.bpp:g} bpp)")
+    for entry in result.entries.values():
+        title = compare.TITLES[entry.codec]
+        if entry.data is None:
+            print(f"{title:<10} {'-':>8} bytes  {entry.note}")
+            continue
+        ssim = "n/a" if math.isnan(entry.ssim) else f"{entry.ssim:.4f}"
+        print(f"{title:<10} {len(entry.data):>8} bytes  {8 * len(entry.data) / (w * h):.4f} bpp"
+              f"  PSNR {entry.psnr:6.2f} dB  SSIM {ssim}")
+    print(f"sheet: {args.output}")
+
+
 def _batch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from . import batch
 
@@ -385,6 +458,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _decode(args)
         elif args.command == "info":
             _info(args)
+        elif args.command == "compare":
+            _compare(args, subs["compare"])
         elif args.command == "batch":
             return _batch(args, subs["batch"])
     except KeyboardInterrupt:

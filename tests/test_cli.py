@@ -326,3 +326,28 @@ def test_help_shows_every_default_and_version(work):
             assert "default" in entries[flag], entries[flag]
     result = run("--version", cwd=work)
     assert result.stdout.strip() == f"ipc {PIL_ipc.__version__}"
+
+
+def test_library_log_lines_reach_stderr_unless_quiet(work):
+    """The library logs (the first run's "compiling" line is INFO); the command line shows
+    INFO and up on stderr, WARNING and up with --quiet."""
+    script = (
+        "import logging, sys\n"
+        "from PIL_ipc import cli, transcode\n"
+        "real = transcode.encode\n"
+        "def encode(im, options):\n"
+        "    log = logging.getLogger('PIL_ipc.encoder')\n"
+        "    log.info('compiling the kernels, about 9 s')\n"
+        "    log.debug('a detail')\n"
+        "    return real(im, options)\n"
+        "transcode.encode = encode\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    for quiet, expected in (([], "ipc: compiling the kernels, about 9 s\n"), (["--quiet"], "")):
+        result = subprocess.run([sys.executable, "-c", script, "encode", "grey.png", "log.ipc",
+                                 "--size", "400", "--effort", "0", *quiet], cwd=work, env=env,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == expected
