@@ -8,7 +8,6 @@ decides whether the profile fits the stored mode). Quality is measured in the st
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -17,41 +16,26 @@ from io import BytesIO
 import numpy as np
 from PIL import Image
 
-from . import metrics
+from . import IpcImagePlugin, metrics
 
 log = logging.getLogger(__name__)
 
-#: Modes whose bands are all grey, with or without alpha.
-_GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"})
-
-
-@functools.lru_cache(maxsize=None)
-def plugin_stores(mode: str) -> bool:
-    """Whether the IPC plugin saves images of `mode` (it raises OSError for a mode it cannot)."""
-    if mode == "L":
-        return True  # every format version stores grey
-    try:
-        Image.new(mode, (1, 1)).save(BytesIO(), format="IPC")
-    except OSError:
-        return False
-    return True
-
-
-def storable_mode(im: Image.Image) -> str:
-    """The mode an image is stored in: its own if the plugin takes it, else the closest one."""
-    if plugin_stores(im.mode):
-        return im.mode
-    alpha = "A" in im.getbands() or "transparency" in im.info
-    if im.mode in _GREY_MODES:
-        candidates = ["LA", "L"] if alpha else ["L"]
-    else:
-        candidates = ["RGBA", "RGB", "LA", "L"] if alpha else ["RGB", "L"]
-    return next((m for m in candidates if plugin_stores(m)), "L")
+#: 16-bit grey modes, which the command line reduces to 8 bits (the plugin refuses them).
+_SIXTEEN_BIT = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 
 
 def to_storable(im: Image.Image) -> Image.Image:
-    """`im` in a mode the plugin stores, converted (and logged as a warning) only if it must."""
-    mode = storable_mode(im)
+    """`im` in the mode the plugin stores it in, converted (with a warning) only if it must.
+
+    The plugin decides (`IpcImagePlugin.saved_mode`); 16-bit grey, which it refuses, is
+    scaled to 8 bits here. OSError names the reason for a mode that cannot be stored."""
+    if im.mode in _SIXTEEN_BIT:
+        log.warning("converting %s to L: IPC stores 8 bits per sample (value / 257)", im.mode)
+        grey = np.asarray(im, dtype=np.uint32)
+        reduced = Image.fromarray(((grey * 255 + 32767) // 65535).astype(np.uint8), "L")
+        reduced.info = dict(im.info)
+        return reduced
+    mode = IpcImagePlugin.saved_mode(im)
     if mode == im.mode:
         return im
     log.warning("converting %s to %s: IPC does not store %s images", im.mode, mode, im.mode)
