@@ -48,7 +48,9 @@ def make_tree(root: Path, count: int = 4) -> dict[str, np.ndarray]:
     for i in range(count):
         name = f"sub/im{i}.png" if i == 1 else f"im{i}.png"
         a = image(i)
-        Image.fromarray(np.stack([a] * 3, -1) if i == 2 else a).save(root / "in" / name)
+        if i == 2:  # colour, stored as RGB
+            a = np.stack([a, 255 - a, a // 2], -1)
+        Image.fromarray(a).save(root / "in" / name)
         names[name] = a
     (root / "in" / "sub" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     (root / "in" / "notes.txt").write_text("not an image")
@@ -175,3 +177,38 @@ def test_dask_scheduler_that_is_not_there(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in lines[-1], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_terminal_sees_the_progress_bar_and_a_pipe_does_not(tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    make_tree(tmp_path, count=2)
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    try:
+        process = subprocess.run(command("in", "out", *OPTIONS, "--jobs", "1"), cwd=tmp_path,
+                                 env=environment(), stdout=subprocess.PIPE, stderr=terminal,
+                                 timeout=300)
+        os.close(terminal)
+        terminal = -1
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal was closed and drained
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(controller)
+        if terminal >= 0:
+            os.close(terminal)
+    assert process.returncode == 1  # the broken file
+    text = seen.decode(errors="replace")
+    assert re.search(r"ipc batch: 100%.*3/3", text), text
+    piped = run("in", "again", *OPTIONS, "--jobs", "1", cwd=tmp_path)
+    assert "%|" not in piped.stderr and "3/3" not in piped.stderr
