@@ -104,7 +104,8 @@ def compare(im: Image.Image, bpp: float, *, curve: Sequence[float] | None = None
     image = transcode.to_storable(im)
     curve = curve_budgets(bpp, curve)
     options = dict(options or {})
-    peer_codecs = peers.peer_codecs()
+    # colour: JPEG 4:2:0 and JPEG 2000 with its colour transform, as in the benchmarks
+    peer_codecs = peers.peer_codecs(colour=image.mode in ("RGB", "RGBA"))
     comparison = Comparison(image, bpp, budget_bytes(bpp, image.size), {})
     for codec in codecs:
         points = []
