@@ -69,6 +69,9 @@ def _default_text(name: str, field) -> str:
     from . import encoder
 
     value = field.default if field.default is not MISSING else None
+    default_quality = getattr(encoder, "DEFAULT_QUALITY", None)
+    if name == "quality" and value is None and default_quality is not None:
+        return f"default {default_quality:g} when no other target is given"
     if value is None:
         fixed = getattr(encoder, f"FIXED_{name.upper()}", None)
         if fixed is None:
