@@ -48,6 +48,11 @@ _SETTINGS = [
     (("--hysteresis",), "hysteresis", float, "H", "weak-edge threshold, fraction of T"),
     (("--min-length",), "min_length", int, "N", "drop shorter edge chains"),
     (("--tonal",), "tonal", int, "N", "tonal optimisation iterations"),
+    (("--chroma-levels",), "chroma_levels", int, "L",
+     "colour: quantisation levels of the chroma values"),
+    (("--chroma-stride",), "chroma_stride", int, "S", "colour: chroma at every S-th source point"),
+    (("--edge-source",), "edge_source", "edge_source", "{luma,colour}",
+     "colour: edges from luma or from all channels"),
 ]
 _SEARCHED = "searched under a target"
 
@@ -76,7 +81,10 @@ def _default_text(name: str, field) -> str:
         fixed = getattr(encoder, f"FIXED_{name.upper()}", None)
         if fixed is None:
             fixed = {"lattice": 0, "edge_seeds": math.inf}.get(name)
-        return f"default {fixed:g}, {_SEARCHED}" if fixed is not None else "default none"
+        if fixed is None:
+            return "default none"
+        shown = f"{fixed:g}" if isinstance(fixed, (int, float)) else str(fixed)
+        return f"default {shown}, {_SEARCHED}"
     if isinstance(value, float):
         return f"default {value:g}"
     return f"default {value}"
@@ -93,12 +101,22 @@ def _add_encoder_flags(parser: argparse.ArgumentParser, targets: Sequence[str] |
                                    help=f"{text} ({_default_text(name, known[name])})")
     settings = parser.add_argument_group("settings")
     for flags, name, kind, metavar, text in _SETTINGS:
-        if name in known:
-            settings.add_argument(*flags, dest=name, type=kind, metavar=metavar,
-                                  help=f"{text} ({_default_text(name, known[name])})")
+        if name not in known:
+            continue
+        typed = {"type": kind}
+        if kind == "edge_source":
+            from .ratecontrol import EDGE_SOURCES
+
+            typed = {"choices": EDGE_SOURCES}
+        settings.add_argument(*flags, dest=name, metavar=metavar, **typed,
+                              help=f"{text} ({_default_text(name, known[name])})")
     if "thin" in known:
         settings.add_argument("--no-thin", dest="thin", action="store_false", default=None,
                               help="keep thick edges (default: thin them)")
+    if "exact" in known:
+        settings.add_argument("--exact", action="store_true", default=None,
+                              help="keep the colour under fully transparent pixels (default: "
+                                   "drop it)")
 
 
 def _encoder_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:

@@ -84,6 +84,20 @@ def test_encode_keeps_the_settings_given(work):
         assert (str(im.info["tonal"]), str(im.info["min_length"])) == ("0", "2")
 
 
+def test_colour_settings(work):
+    rgb = np.stack([grey_array()] * 3, axis=-1)
+    Image.fromarray(rgb, "RGB").save(work / "grey-rgb.png")
+    result = run("encode", "grey-rgb.png", "chroma.ipc", "--chroma-levels", "12",
+                 "--edge-source", "luma", cwd=work)
+    assert result.returncode == 0, result.stderr
+    assert "warning" not in result.stderr
+    with Image.open(work / "chroma.ipc") as im:
+        assert im.mode == "RGB"
+        assert container.parse((work / "chroma.ipc").read_bytes()).chroma.levels == 12
+    result = run("encode", "grey-rgb.png", "x.ipc", "--edge-source", "sideways", cwd=work)
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
 def test_encode_keeps_a_mode_ipc_stores_and_converts_only_what_it_must(work):
     grey = grey_array()
     rgb = np.stack([grey, 255 - grey, grey // 2], axis=-1)
