@@ -30,7 +30,7 @@ log = logging.getLogger("PIL_ipc")
 # Encoder flags: (flag, field of encoder.EncodeOptions, type, metavar, what it does). A flag
 # whose field the encoder does not have is left out, so the table may run ahead of it.
 _TARGETS = [
-    (("-q", "--quality"), "quality", float, "Q", "quality 0..100, mapped to a target PSNR"),
+    (("-q", "--quality"), "quality", float, "Q", "quality 0..100: a target PSNR, as --psnr"),
     (("--psnr",), "psnr", float, "DB", "smallest file with at least this PSNR"),
     (("--bpp",), "bpp", float, "B", "best file within B bits per pixel"),
     (("--size",), "size", int, "BYTES", "best file within this many bytes"),

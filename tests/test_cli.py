@@ -75,7 +75,8 @@ def test_encode(encoded):
 
 
 def test_encode_keeps_the_settings_given(work):
-    options = ["--levels", "17", "--spacing", "3", "--tonal", "0", "--min-length", "2"]
+    options = ["--threshold", "24", "--levels", "17", "--spacing", "3", "--tonal", "0",
+               "--min-length", "2"]
     result = run("encode", "grey.png", "set.ipc", *options, "--no-thin", cwd=work)
     assert result.returncode == 0, result.stderr
     with Image.open(work / "set.ipc") as im:
@@ -393,3 +394,41 @@ def test_library_log_lines_reach_stderr_unless_quiet(work):
                                 capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr
         assert result.stderr == expected
+
+
+def test_quality_and_psnr_targets(work):
+    sizes = []
+    for q in ("20", "90"):
+        result = run("encode", "grey.png", f"q{q}.ipc", "-q", q, "--effort", "0", cwd=work)
+        assert result.returncode == 0, result.stderr
+        sizes.append((work / f"q{q}.ipc").stat().st_size)
+    assert sizes[0] < sizes[1]
+    result = run("encode", "grey.png", "p.ipc", "--psnr", "32", "--effort", "0", "-v", cwd=work)
+    assert result.returncode == 0, result.stderr
+    decoded = decoder.decode((work / "p.ipc").read_bytes()).astype(float)
+    psnr = 10 * np.log10(255**2 / np.mean((decoded - grey_array()) ** 2))
+    assert psnr >= 32
+    assert float(re.search(r"PSNR ([\d.]+) dB", result.stderr)[1]) == pytest.approx(psnr, abs=0.005)
+    result = run("encode", "grey.png", "x.ipc", "-q", "50", "--bpp", "1", cwd=work)
+    assert result.returncode == 2 and "not allowed with" in result.stderr
+
+
+def test_xmp_and_icc_travel_with_the_image(work):
+    from PIL import ImageCms
+
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF/></x:xmpmeta>'
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    rgb = np.stack([grey_array()] * 3, axis=-1)
+    Image.fromarray(rgb, "RGB").save(work / "meta.jpg", xmp=xmp, icc_profile=srgb, quality=95)
+    Image.fromarray(grey_array(), "L").save(work / "grey-srgb.png", icc_profile=srgb)
+    result = run("encode", "meta.jpg", "meta.ipc", "--size", "900", "--effort", "0", cwd=work)
+    assert result.returncode == 0, result.stderr
+    with Image.open(work / "meta.ipc") as im:
+        assert im.mode == "RGB" and im.info["xmp"] == xmp and im.info["icc_profile"] == srgb
+    result = run("info", "meta.ipc", cwd=work)
+    assert f"xmp:      {len(xmp)} bytes" in result.stdout
+    # an RGB profile does not describe a grey image: it is not copied
+    result = run("encode", "grey-srgb.png", "g.ipc", "--size", "600", "--effort", "0", cwd=work)
+    assert result.returncode == 0, result.stderr
+    with Image.open(work / "g.ipc") as im:
+        assert "icc_profile" not in im.info
