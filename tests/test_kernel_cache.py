@@ -184,3 +184,22 @@ def test_numba_files_left_in_the_package_by_earlier_versions_are_removed(tmp_pat
     monkeypatch.setattr(_kernel_cache, "PACKAGE_DIR", str(tmp_path))
     _kernel_cache._remove_numba_files_in_package()
     assert sorted(p.name for p in pycache.iterdir()) == ["edges.cpython-311.pyc"]
+
+
+def test_decode_after_an_encode_announces_less(fresh_notice, caplog):
+    caplog.set_level(logging.INFO, logger="PIL_ipc")
+    seconds = _kernel_cache.FIRST_CALL_SECONDS
+
+    @_kernel_cache.compiles("decode")
+    def decode():
+        return None
+
+    decode()
+    assert f"about {seconds['decode']} s" in _notices(caplog)[0].getMessage()
+    (fresh_notice / f"encode-{_kernel_cache._sources_digest()}.warm").touch()
+    for marker in fresh_notice.glob("decode-*.warm"):
+        marker.unlink()
+    _kernel_cache._announced.clear()
+    caplog.clear()
+    decode()
+    assert f"about {seconds['decode after encode']} s" in _notices(caplog)[0].getMessage()
