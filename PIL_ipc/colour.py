@@ -49,30 +49,65 @@ def to_rgb(ycc: np.ndarray) -> np.ndarray:
     return np.einsum("kc,chw->hwk", INVERSE, f - OFFSET[:, None, None])
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _rounded_sample(y: float, b: float, r: float, inverse: np.ndarray, c: int) -> float:
+    """Band ``c`` of the decoder's output pixel of Y, Cb - 128, Cr - 128: clamp(floor(v +
+    0.5), 0, 255), NaN giving 0."""
+    v = y + inverse[c, 1] * b + inverse[c, 2] * r
+    if not v >= 0.0:  # also NaN
+        v = 0.0
+    return min(math.floor(v + 0.5), 255.0)
+
+
 @njit(cache=True, nogil=True)
 def _rounded_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, inverse: np.ndarray,
                  out: np.ndarray) -> None:
     h, w = y.shape
     for i in range(h):
         for j in range(w):
-            b = cb[i, j] - 128.0
-            r = cr[i, j] - 128.0
             for c in range(3):
-                v = y[i, j] + inverse[c, 1] * b + inverse[c, 2] * r
-                if not v >= 0.0:  # also NaN
-                    v = 0.0
-                out[i, j, c] = min(math.floor(v + 0.5), 255.0)
+                out[i, j, c] = _rounded_sample(y[i, j], cb[i, j] - 128.0, cr[i, j] - 128.0,
+                                               inverse, c)
+
+
+@njit(cache=True, nogil=True)
+def _rounded_rgb_error(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, inverse: np.ndarray,
+                       rgb: np.ndarray) -> float:
+    h, w = y.shape
+    total = 0.0
+    for i in range(h):
+        for j in range(w):
+            for c in range(3):
+                d = _rounded_sample(y[i, j], cb[i, j] - 128.0, cr[i, j] - 128.0, inverse,
+                                    c) - rgb[i, j, c]
+                total += d * d
+    return total
+
+
+def _channels(ycc: np.ndarray | list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    y, cb, cr = (np.ascontiguousarray(c, dtype=np.float64) for c in ycc)
+    if not y.shape == cb.shape == cr.shape or y.ndim != 2:
+        raise ValueError("rounded_rgb needs three channels of one 2-D shape")
+    return y, cb, cr
 
 
 def rounded_rgb(ycc: np.ndarray | list[np.ndarray]) -> np.ndarray:
     """The decoder's output pixels: clamp(floor(v + 0.5), 0, 255) of to_rgb, uint8 (NaN
     gives 0); ``ycc``: (3, H, W), or the three channels."""
-    y, cb, cr = (np.ascontiguousarray(c, dtype=np.float64) for c in ycc)
-    if not y.shape == cb.shape == cr.shape or y.ndim != 2:
-        raise ValueError("rounded_rgb needs three channels of one 2-D shape")
+    y, cb, cr = _channels(ycc)
     out = np.empty((*y.shape, 3), dtype=np.uint8)
     _rounded_rgb(y, cb, cr, INVERSE, out)
     return out
+
+
+def rounded_rgb_error(ycc: np.ndarray | list[np.ndarray], rgb: np.ndarray) -> float:
+    """Sum of squared differences between rounded_rgb(ycc) and ``rgb`` (H, W, 3), without
+    forming the image (the rate control measures hundreds): whole numbers, so exact."""
+    y, cb, cr = _channels(ycc)
+    ref = np.ascontiguousarray(rgb)
+    if ref.shape != (*y.shape, 3):
+        raise ValueError(f"rgb has shape {ref.shape}, expected {(*y.shape, 3)}")
+    return float(_rounded_rgb_error(y, cb, cr, INVERSE, ref))
 
 
 def chroma_count(count: int, stride: int) -> int:

@@ -19,6 +19,7 @@ pixel values the estimate used.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
@@ -32,6 +33,8 @@ from numba import njit
 
 from . import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
 from . import colour, container, edges, inpaint, jbig, sources, tonal, values
+
+_log = logging.getLogger("PIL_ipc")
 
 #: Where the edges of a colour image come from (Layout.edge_source).
 EDGE_SOURCES = ("luma", "colour")
@@ -209,6 +212,42 @@ class _Recent:
         return len(self._items)
 
 
+class _Once:
+    """A cache whose values are made once: a thread asking for a key that another thread is
+    making waits for it (the scoring threads start alike and would otherwise make the same
+    gradient and edge planes side by side)."""
+
+    def __init__(self, items: dict | None = None):
+        self._items: dict = dict(items or {})
+        self._locks: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: object, make) -> object:
+        """The value of ``key``, made by ``make()`` if no thread made it yet."""
+        try:
+            return self._items[key]
+        except KeyError:
+            pass
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._items:
+                value = make()
+                with self._lock:
+                    self._items[key] = value
+            return self._items[key]
+
+    def keys(self) -> list:
+        with self._lock:
+            return list(self._items)
+
+    def __getitem__(self, key: object) -> object:
+        return self._items[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+
 class Planner:
     """Everything the search needs for one image, computed once per threshold or lattice."""
 
@@ -234,13 +273,14 @@ class Planner:
         self.channels = [pixels] + ([chroma[0], chroma[1]] if self.colour else [])
         self._chroma_predictors = _Recent(RECENT)
         self.contrast = contrast
-        self._smooth = dict(smooth or {})
-        self._gradient: dict[tuple[int, str], edges.Gradient] = {}
+        self._smooth = _Once(smooth)
+        self._smoothing = threading.Lock()
+        self._gradient = _Once()
         self.shape = pixels.shape
         self.thin = thin
         self.icc_profile, self.exif, self.text = icc_profile, exif, dict(text or {})
         self.xmp = xmp
-        self._edges: dict[tuple, tuple[np.ndarray, bytes]] = {}
+        self._edges = _Once()
         # the per-layout arrays (a few MB each at 512 x 512) are kept for the layouts used
         # last only: a search probes hundreds, and kept them all (0.8 GB at 0.8 bpp)
         self._points = _Recent(RECENT)
@@ -261,38 +301,40 @@ class Planner:
 
     def smooth(self, iterations: int) -> np.ndarray:
         """The image after ``iterations`` Perona-Malik steps."""
-        if iterations not in self._smooth:
+        def make() -> np.ndarray:
             # the diffusion is a sequence of steps: continue from the longest run done
-            done = max((k for k in self._smooth if k < iterations), default=0)
+            done = max((k for k in self._smooth.keys() if k < iterations), default=0)
             start = self._smooth[done] if done else self.pixels
-            self._smooth[iterations] = edges.denoise(start, self.contrast, iterations - done)
-        return self._smooth[iterations]
+            return edges.denoise(start, self.contrast, iterations - done)
+
+        with self._smoothing:  # one run at a time: each may continue the one before
+            return self._smooth.get(iterations, make)
 
     def gradient(self, iterations: int, source: str = "luma") -> edges.Gradient:
         """Sobel gradient of the image after ``iterations`` Perona-Malik steps: of its luma,
         or (``source`` "colour", colour images) of all its channels (Di Zenzo)."""
         key = (iterations, source if self.colour else "luma")
-        if key not in self._gradient:
+
+        def make() -> edges.Gradient:
             if key[1] == "colour":
                 chroma = [edges.denoise(c, self.contrast, iterations) for c in self.chroma]
-                g = edges.Gradient.of_channels([self.smooth(iterations), *chroma])
-            else:
-                g = edges.Gradient(self.smooth(iterations))
-            self._gradient[key] = g
-        return self._gradient[key]
+                return edges.Gradient.of_channels([self.smooth(iterations), *chroma])
+            return edges.Gradient(self.smooth(iterations))
+
+        return self._gradient.get(key, make)
 
     def edge(self, layout: Layout) -> tuple[np.ndarray, bytes]:
         """Edge plane of a layout and its coding."""
-        key = _edge_key(layout)
-        if key not in self._edges:
+        def make() -> tuple[np.ndarray, bytes]:
             if math.isinf(layout.threshold):
                 plane = np.zeros(self.shape, dtype=bool)
             else:
                 plane = edges.detect(self.gradient(layout.denoise, layout.edge_source),
                                      layout.threshold,
                                      self.thin, layout.hysteresis, layout.min_length)
-            self._edges[key] = (plane, code_plane(plane))
-        return self._edges[key]
+            return plane, code_plane(plane)
+
+        return self._edges.get(_edge_key(layout), make)
 
     def points(self, layout: Layout) -> tuple[sources.SourcePoints, np.ndarray | None]:
         """Stored pixels of a layout, and its seed plane (None: no SEED chunk): the edge
@@ -643,8 +685,7 @@ class Planner:
              for fit, kc, lv, g in zip(fits, parts, levels, guesses, strict=True)]
         if not self.colour:
             return _rounded_squared_error(u[0].ravel(), np.ravel(self.pixels)) / u[0].size
-        d = colour.rounded_rgb(u).astype(np.float64) - self.rgb
-        return float(np.mean(d * d))
+        return colour.rounded_rgb_error(u, self.rgb) / self.rgb.size
 
     def remeasure(self, coded: Coded, budget: int | None, steps: int | None) -> Coded:
         """``coded`` with its decoded error measured again with ``steps`` solver steps
@@ -907,6 +948,8 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
         todo = list(dict.fromkeys(t for t in map(template, batch) if t not in scores))
         for t, c in zip(todo, pool.map(lambda t: evaluate(t, near), todo), strict=True):
             scores[t] = c
+            _log.debug("search: scored %s: %s", t if c is None else c.layout,
+                       "no fit" if c is None else f"{psnr_of(c.mse):.3f} dB")
         return [math.inf if scores[t] is None else scores[t].mse for t in map(template, batch)]
 
     def _speculate(moves: list[dict[str, float]], here: dict[str, float],
@@ -969,7 +1012,12 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
                 # a move must gain something real: drifting on ties (more levels for 0.01 dB,
                 # say) spends bytes that later fields can use better
                 if step is None or step.mse >= current.mse * (1.0 - min_gain):
+                    _log.debug("search: %s stays at %s (%d layouts scored)", name,
+                               here[name], len(scores))
                     break
+                _log.debug("search: %s %s -> %s, %+.3f dB (%d layouts scored)", name,
+                           here[name], getattr(step.layout, name),
+                           psnr_of(step.mse) - psnr_of(current.mse), len(scores))
                 current = step
 
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
@@ -1017,9 +1065,11 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
         # 6 levels, scores 23.62 dB after 2 iterations and 23.55 after 6).
         jobs: list[tuple[Layout, Coded] | Coded] = [top, *finals]
         top = None
-        for c in pool.map(final, jobs):
+        for i, c in enumerate(pool.map(final, jobs)):
             if c is not None and (top is None or c.mse < top.mse):
                 top = c
+                _log.debug("search: final %d of %d leads: %s, %.3f dB", i, len(jobs),
+                           c.layout, psnr_of(c.mse))
     return top
 
 

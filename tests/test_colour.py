@@ -23,6 +23,22 @@ def test_inverse_transform_round_trips():
     assert np.array_equal(colour.rounded_rgb(colour.to_ycbcr(rgb)), rgb)
 
 
+def test_rounded_rgb_error_is_the_squared_error_of_the_decoded_pixels():
+    """The rate control's fused measurement equals the error of the decoder's pixels, computed
+    here from an independent inverse transform (including values out of range and NaN)."""
+    rng = np.random.default_rng(3)
+    ycc = rng.uniform(-40, 300, (3, 9, 11))
+    ycc[1, 2, 3] = np.nan
+    rgb = rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    real = np.nan_to_num(colour.to_rgb(ycc), nan=0.0)
+    decoded = np.clip(np.floor(real + 0.5), 0, 255)
+    expected = float(np.sum((decoded - rgb) ** 2))
+    assert colour.rounded_rgb_error(ycc, rgb) == expected
+    assert colour.rounded_rgb_error(ycc, colour.rounded_rgb(ycc)) == 0.0
+    with pytest.raises(ValueError):
+        colour.rounded_rgb_error(ycc, rgb[:, :5])
+
+
 def test_chroma_predictors_map_to_earlier_values():
     pred = np.array([[-1, -1, -1], [0, -1, -1], [1, -1, -1], [2, -1, -1], [0, 1, 2],
                      [4, -1, -1], [3, 4, 1]])

@@ -446,6 +446,40 @@ def test_planner_denoises_on_demand():
     assert np.array_equal(q.smooth(12), edges.denoise(img, 6.0, 12))
 
 
+def test_planner_makes_a_shared_plane_once_for_threads_that_ask_together():
+    """Scoring threads that ask for the same gradient at once get one object, made once."""
+    import threading
+    import time
+
+    made = []
+    cache = ratecontrol._Once()
+    start = threading.Barrier(4)
+
+    def make():
+        made.append(1)
+        time.sleep(0.05)  # long enough for every thread to ask meanwhile
+        return object()
+
+    got = []
+
+    def ask():
+        start.wait()
+        got.append(cache.get("key", make))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 1 and len(got) == 4 and all(g is got[0] for g in got)
+    img = smooth_scene()
+    p = ratecontrol.Planner(img, 6.0)
+    layout = ratecontrol.Layout(24.0, 4, 64, 0)
+    with ratecontrol.ThreadPoolExecutor(2) as pool:
+        a, b = pool.map(lambda _: p.edge(layout), range(2))
+    assert a is b
+
+
 @pytest.mark.parametrize("effort", range(len(ratecontrol.EFFORTS)))
 def test_search_result_does_not_depend_on_threads(effort):
     """Scoring threads and the side-by-side family walks change the timing only: the same
