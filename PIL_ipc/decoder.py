@@ -95,7 +95,12 @@ def reconstruct_channels(points: sources.SourcePoints, channel_values: list[np.n
         if reduce:
             out.append(op.solve_reduced(data.reshape(points.shape), reduce, tol=tol))
             continue
-        out.append(op.solve_field(data.reshape(points.shape), tol, method, warn=False))
+        # start from the channel's mean stored value rather than 0: the first residual is
+        # then the spread of the values, not their level (for chroma, centred on 128, a
+        # step of the iteration fewer)
+        start = np.full(points.shape, float(np.mean(v)) if len(v) else 0.0)
+        out.append(op.solve_field(data.reshape(points.shape), tol, method, guess=start,
+                                  warn=False))
         if not op.last_error <= tol:
             log.info("decode: solver cap reached, error bound %.3g grey levels (wanted %g)",
                      op.last_error, tol)
