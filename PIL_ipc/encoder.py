@@ -15,7 +15,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from . import __version__, _kernel_cache, alpha, colour, container, edges, inpaint, ratecontrol
+from . import (__version__, _kernel_cache, alpha, colour, container, edges, inpaint, large,
+               ratecontrol)
 
 
 @dataclass(frozen=True)
@@ -209,7 +210,7 @@ class Analysis:
     """What the encoder derives from the image once, before choosing thresholds."""
 
     pixels: np.ndarray  # uint8 (H, W), the input
-    smooth: np.ndarray  # float64 (H, W), after Perona-Malik
+    smooth: np.ndarray  # float32 (H, W), after Perona-Malik
 
 
 def split_bands(pixels: np.ndarray) -> tuple[str, np.ndarray, np.ndarray | None]:
@@ -277,6 +278,52 @@ def _settings_text(options: EncodeOptions, layout: ratecontrol.Layout) -> dict[s
     return text
 
 
+def _planner(image: np.ndarray, options: EncodeOptions, mode: str, *,
+             searched: bool, **extra: object) -> tuple[ratecontrol.Planner, ratecontrol.Layout]:
+    """The planner of a grey (H, W) or RGB (H, W, 3) image (denoised here) and the layout
+    of the options (None fields at their fixed defaults); ``extra``: what the files carry
+    besides (alpha, metadata)."""
+    steps = FIXED_ITERATIONS if options.iterations is None else options.iterations
+    colour_extra = {}
+    if image.ndim == 3:
+        ycc = colour.to_ycbcr(image)
+        colour_extra = dict(chroma=ycc[1:], rgb=image)
+        luma = ycc[0]
+        smooth = edges.denoise(luma, options.contrast, steps)
+    else:
+        a = analyse(image, options)
+        luma, smooth = a.pixels, a.smooth
+    layout = ratecontrol.Layout(
+        DEFAULT_THRESHOLD if options.threshold is None else float(options.threshold),
+        FIXED_SPACING if options.spacing is None else options.spacing,
+        FIXED_LEVELS if options.levels is None else options.levels,
+        0 if options.lattice is None else options.lattice,
+        FIXED_MIN_LENGTH if options.min_length is None else options.min_length,
+        FIXED_HYSTERESIS if options.hysteresis is None else float(options.hysteresis),
+        steps,
+        math.inf if options.edge_seeds is None else float(options.edge_seeds),
+        FIXED_CHROMA_LEVELS if options.chroma_levels is None else options.chroma_levels,
+        FIXED_CHROMA_STRIDE if options.chroma_stride is None else options.chroma_stride,
+        "luma" if image.ndim == 2 else
+        FIXED_EDGE_SOURCE if options.edge_source is None else options.edge_source)
+    planner = ratecontrol.Planner(
+        luma, options.contrast, thin=bool(options.thin), smooth={steps: smooth},
+        text=None if searched else _settings_text(options, layout), mode=mode,
+        **colour_extra, **extra)
+    return planner, layout
+
+
+def reduced(image: np.ndarray, pixels: int) -> np.ndarray:
+    """A grey (H, W) or RGB (H, W, 3) uint8 image resized (Lanczos) to at most ``pixels``
+    pixels, its aspect ratio kept (each side at least 1)."""
+    h, w = image.shape[:2]
+    scale = min(1.0, math.sqrt(pixels / (h * w)))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    from PIL import Image  # (only the encoder's search of large images resizes)
+
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
+
+
 @_kernel_cache.compiles("encode")
 def encode(pixels: np.ndarray, options: EncodeOptions | None = None, *,
            icc_profile: bytes | None = None, exif: bytes | None = None,
@@ -290,38 +337,11 @@ def encode(pixels: np.ndarray, options: EncodeOptions | None = None, *,
         coded_alpha = container.Alpha(*alpha.encode(alpha_plane))
         if not options.exact:
             image = drop_hidden(image, alpha_plane)
-    colour_extra = {}
-    if image.ndim == 3:
-        ycc = colour.to_ycbcr(image)
-        colour_extra = dict(chroma=ycc[1:], rgb=image)
-        a = Analysis(image, edges.denoise(ycc[0], options.contrast,
-                                          FIXED_ITERATIONS if options.iterations is None
-                                          else options.iterations))
-        luma = ycc[0]
-    else:
-        a = analyse(image, options)
-        luma = a.pixels
     budget = options.budget_bytes(image.shape[1], image.shape[0])
     target = options.target_psnr()
     searched = budget is not None or target is not None
-    layout = ratecontrol.Layout(
-        DEFAULT_THRESHOLD if options.threshold is None else float(options.threshold),
-        FIXED_SPACING if options.spacing is None else options.spacing,
-        FIXED_LEVELS if options.levels is None else options.levels,
-        0 if options.lattice is None else options.lattice,
-        FIXED_MIN_LENGTH if options.min_length is None else options.min_length,
-        FIXED_HYSTERESIS if options.hysteresis is None else float(options.hysteresis),
-        FIXED_ITERATIONS if options.iterations is None else options.iterations,
-        math.inf if options.edge_seeds is None else float(options.edge_seeds),
-        FIXED_CHROMA_LEVELS if options.chroma_levels is None else options.chroma_levels,
-        FIXED_CHROMA_STRIDE if options.chroma_stride is None else options.chroma_stride,
-        "luma" if image.ndim == 2 else
-        FIXED_EDGE_SOURCE if options.edge_source is None else options.edge_source)
-    planner = ratecontrol.Planner(
-        luma, options.contrast, thin=bool(options.thin), smooth={layout.denoise: a.smooth},
-        icc_profile=icc_profile, exif=exif, xmp=xmp,
-        text=None if searched else _settings_text(options, layout),
-        mode=mode, alpha=coded_alpha, **colour_extra)
+    planner, layout = _planner(image, options, mode, searched=searched, alpha=coded_alpha,
+                               icc_profile=icc_profile, exif=exif, xmp=xmp)
     pinned = dict(spacing=options.spacing, levels=options.levels, lattice=options.lattice,
                   min_length=options.min_length, hysteresis=options.hysteresis,
                   denoise=options.iterations, edge_seeds=options.edge_seeds,
@@ -331,10 +351,19 @@ def encode(pixels: np.ndarray, options: EncodeOptions | None = None, *,
         return ratecontrol.search_psnr(planner, target, options.tonal, effort=options.effort,
                                        **pinned).data
     if budget is not None:
+        if large.applies(planner.shape):
+            # the layout searched on the image reduced, fitted at full size
+            small, _ = _planner(reduced(image, large.REDUCED_PIXELS), options, mode,
+                                searched=True)
+            return large.search_reduced(planner, small, budget, options.tonal,
+                                        effort=options.effort, **pinned)
         return ratecontrol.search(planner, budget, options.tonal, effort=options.effort,
                                   **pinned).data
     # the tonal fit needs descent directions, not certified digits: FINAL_STEPS solver steps
     # per solve, as the budget search's finalists (0.05 dB or less from certified solves on
     # photos, 2.5-4 times faster, and the difference grows with the image's size)
+    if large.applies(planner.shape):
+        x = large.fit(planner, layout, options.tonal, ratecontrol.FINAL_STEPS)
+        return planner.code(layout, x, None)[0]
     return planner.evaluate(layout, options.tonal, None, measure=False,
                             steps=ratecontrol.FINAL_STEPS).data

@@ -1,0 +1,221 @@
+"""Encoding large images: the tonal fit on overlapping tiles, on every core; the budget search
+on a reduced image.
+
+The tonal fit (:mod:`PIL_ipc.tonal`) of a whole image needs an inpainting operator of the
+image's size (about 190 bytes per pixel: 3 GB at 4000 x 4000) and runs its solves one after
+another.  A stored value only moves the decoded image near it, so from TILE_PIXELS pixels on
+the fit runs on tiles instead: the image is cut into cores of at most TILE_SIDE x TILE_SIDE
+pixels, each core is fitted together with a MARGIN of pixels around it (the values there see
+about the neighbours they see in the whole image), and each value is taken from the tile whose
+core holds its pixel.  Tiles run on as many threads as there are cores (the solver kernels
+release the GIL), each on its own operator memory, reused from tile to tile.  The file and
+the decoder do not change: the decoder still solves the whole image.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+import math
+
+import numpy as np
+
+from . import colour, inpaint, ratecontrol, tonal
+
+#: Images of at least this many pixels are fitted on tiles.
+TILE_PIXELS = 1 << 21
+#: The budget search of an image of TILE_PIXELS or more runs on it reduced to about this many
+#: pixels.
+REDUCED_PIXELS = 1 << 20
+#: Largest side of a tile's core, in pixels.
+TILE_SIDE = 1024
+#: Pixels around a core that its tile also fits (values near a core's border see this much
+#: of the image beyond it).
+MARGIN = 64
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A core (rows y0..y1 - 1, columns x0..x1 - 1) and the region fitted for it (rows
+    ry..ry + rh - 1, columns rx..rx + rw - 1), which contains the core."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+    ry: int
+    rx: int
+    rh: int
+    rw: int
+
+
+def _cuts(n: int, side: int, margin: int) -> tuple[list[tuple[int, int, int]], int]:
+    """Cores along one axis of length n: (start, end, region start) each, and the region
+    length, the same for all (so that one operator memory serves every tile)."""
+    parts = max(1, -(-n // side))
+    cuts = [n * i // parts for i in range(parts + 1)]
+    length = min(n, -(-n // parts) + 2 * margin)
+    return [(a, b, min(max(a - margin, 0), n - length))
+            for a, b in zip(cuts[:-1], cuts[1:])], length
+
+
+def tiles(shape: tuple[int, int], side: int = TILE_SIDE, margin: int = MARGIN) -> list[Tile]:
+    """The tiles of an image of ``shape``: cores of nearly equal sizes, at most ``side``
+    square, covering the image once; regions of one size, each its core plus up to
+    ``margin`` pixels on every side (shifted inwards at the image's border)."""
+    if side < 1 or margin < 0:
+        raise ValueError("tiles: side must be >= 1 and margin >= 0")
+    rows, rh = _cuts(int(shape[0]), side, margin)
+    cols, rw = _cuts(int(shape[1]), side, margin)
+    return [Tile(y0, y1, x0, x1, ry, rx, rh, rw)
+            for y0, y1, ry in rows for x0, x1, rx in cols]
+
+
+def applies(shape: tuple[int, int]) -> bool:
+    """Whether an image of ``shape`` is fitted on tiles."""
+    return shape[0] * shape[1] >= TILE_PIXELS
+
+
+def fit(planner: ratecontrol.Planner, layout: ratecontrol.Layout, iterations: int,
+        steps: int | None, *, chroma_iterations: int | None = None, workers: int = 0,
+        side: int = TILE_SIDE, margin: int = MARGIN) -> np.ndarray:
+    """The values of ``layout`` (every channel, one after the other, as Planner.evaluate
+    fits them) after ``iterations`` tonal steps (``chroma_iterations`` for the chroma; None:
+    the same), each solve taking ``steps`` solver steps (None: certified), fitted tile by
+    tile on ``workers`` threads (0: one per CPU)."""
+    pts, _ = planner.points(layout)
+    h, w = planner.shape
+    n = pts.count
+    rows, cols = np.divmod(pts.positions, w)
+    index = colour.chroma_index(n, layout.chroma_stride) if planner.colour else None
+    counts = [iterations] + [iterations if chroma_iterations is None else chroma_iterations
+                             ] * (len(planner.channels) - 1)
+    # each channel's value at every source point (chroma: averaged over its stride below)
+    per_point = [np.empty(n) for _ in planner.channels]
+    if not any(counts):
+        for c, image in enumerate(planner.channels):
+            per_point[c][:] = np.ravel(image)[pts.positions]
+    else:
+        known = pts.known_mask()
+        local = threading.local()
+
+        def work(t: Tile) -> None:
+            inside = np.flatnonzero((rows >= t.ry) & (rows < t.ry + t.rh)
+                                    & (cols >= t.rx) & (cols < t.rx + t.rw))
+            r, q = rows[inside], cols[inside]
+            core = (r >= t.y0) & (r < t.y1) & (q >= t.x0) & (q < t.x1)
+            if not core.any():
+                return
+            at = (r - t.ry) * t.rw + (q - t.rx)
+            area = (slice(t.ry, t.ry + t.rh), slice(t.rx, t.rx + t.rw))
+            scratch = getattr(local, "scratch", None)
+            if scratch is None:
+                scratch = local.scratch = inpaint.Scratch((t.rh, t.rw))
+            op = None
+            for c, image in enumerate(planner.channels):
+                expand = None
+                if c and index is not None:
+                    # the tile's chroma values: those of its points, renumbered from 0
+                    expand = np.unique(index[inside], return_inverse=True)[1].ravel()
+                fitter = tonal.Fitter(np.asarray(image[area], dtype=np.float64), known[area],
+                                      pts.band[area], at, tonal.INNER_TOL, steps, scratch,
+                                      op=op, expand=expand)
+                op = fitter.op
+                x = fitter.fit(counts[c])[0] if counts[c] else fitter.start_values()
+                if expand is not None:
+                    x = x[expand]
+                per_point[c][inside[core]] = x[core]
+
+        with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+            list(pool.map(work, tiles((h, w), side, margin)))
+    out = per_point[:1]
+    for c in per_point[1:]:  # a chroma value shared by a stride of points: their mean
+        out.append(np.bincount(index, c) / np.bincount(index))
+    return np.concatenate(out) if len(out) > 1 else out[0]
+
+
+#: A layout at the lowest threshold whose estimate is under this share of the budget stores
+#: more (see _fill).
+FILL = 0.9
+#: The moves that store more, in the order _fill tries them, with their step along
+#: ratecontrol.CHOICES: a denser seed lattice, more levels, a denser spacing.
+FILL_MOVES = (("lattice", -1), ("levels", 1), ("spacing", -1))
+
+
+def _fill(planner: ratecontrol.Planner, layout: ratecontrol.Layout, budget: int,
+          factor: float, pinned: set[str]) -> ratecontrol.Layout:
+    """``layout``, or when it has the lowest threshold and room to spare (the full-size image
+    has fewer edges per pixel than the reduced one: an upscaled photo's steps are wider),
+    the layout one FILL_MOVES step at a time denser, while its estimate fits."""
+    while layout.threshold == ratecontrol.THRESHOLDS[0] \
+            and planner.estimate(layout, factor) < FILL * budget:
+        for name, step in FILL_MOVES:
+            choices = ratecontrol.CHOICES[name]
+            value = getattr(layout, name)
+            if name in pinned or value not in choices or (name == "lattice" and value == 0):
+                continue
+            i = choices.index(value) + step
+            if not 0 <= i < len(choices) or (name == "lattice" and choices[i] == 0):
+                continue
+            denser = replace(layout, **{name: choices[i]})
+            if planner.estimate_fits(denser, budget, factor):
+                layout = denser
+                break
+        else:
+            break
+    return layout
+
+
+def search_reduced(planner: ratecontrol.Planner, small: ratecontrol.Planner, budget: int,
+                   tonal_iterations: int, *, effort: int = ratecontrol.DEFAULT_EFFORT,
+                   workers: int = 0, **fixed: float | None) -> bytes:
+    """The file of ``planner``'s image within ``budget`` bytes, its layout searched on
+    ``small`` (the image reduced) under the budget scaled by the pixel count, then fitted
+    at full size: the lowest threshold whose estimate fits (the estimate allowing for the
+    growth of the values that the search measured), the tonal fit on tiles, the values
+    quantised to the budget; a higher threshold when they do not fit.  BudgetTooSmall
+    when no layout fits."""
+    h, w = planner.shape
+    ratio = small.shape[0] * small.shape[1] / (h * w)
+    room = budget - planner.overhead
+    try:
+        if room <= 0:
+            raise ratecontrol.BudgetTooSmall("no room", None)
+        found = ratecontrol.search(small, small.overhead + math.floor(room * ratio),
+                                   tonal_iterations, workers=workers, effort=effort, **fixed)
+    except ratecontrol.BudgetTooSmall as e:
+        smallest = ratecontrol.smallest_file(small, {k: v for k, v in fixed.items()
+                                                     if v is not None})
+        smallest = planner.overhead + math.ceil((smallest - small.overhead) / ratio)
+        raise ratecontrol.BudgetTooSmall(
+            f"a budget of {budget} bytes is below the smallest file of this image and these "
+            f"settings, about {smallest} bytes (bpp {8 * smallest / (h * w):.3g})",
+            smallest) from e
+    layout = found.layout
+    pinned = {k for k, v in fixed.items() if v is not None}
+    scale = 1.0
+    if found.growth > ratecontrol.TONAL_RATE_FACTOR:
+        scale = found.growth / ratecontrol.TONAL_RATE_FACTOR
+    hint = layout.threshold
+    chroma = min(tonal_iterations, ratecontrol.CHROMA_FINAL_ITERATIONS)
+    last = None
+    for factor in (scale * f for f in ratecontrol.RETRY_FACTORS):
+        fitted = planner.fit_threshold(layout, budget, factor=factor, hint=hint)
+        if fitted is None:
+            break
+        fitted = _fill(planner, fitted, budget, factor, pinned)
+        last = hint = fitted.threshold
+        x = fit(planner, fitted, tonal_iterations, ratecontrol.FINAL_STEPS,
+                chroma_iterations=chroma, workers=workers)
+        data, _ = planner.code(fitted, x, budget)
+        if data:
+            return data
+    if last is not None:  # the pixel values themselves code smaller than fitted ones
+        fitted = replace(layout, threshold=last)
+        data, _ = planner.code(fitted, fit(planner, fitted, 0, None), budget)
+        if data:
+            return data
+    raise ratecontrol.BudgetTooSmall(f"no layout of this image fits {budget} bytes", None)

@@ -1,0 +1,112 @@
+"""The budget search on a reduced image against the full search: decoded PSNR and time.
+
+    python benchmarks/large_search.py [--images peppers boat ...] [--size 512] [--bpp 0.2 0.1]
+                                      [--reduce 4 16] [--effort 0 1] [--corpus DIR]
+
+From PIL_ipc.large.TILE_PIXELS pixels on (2 Mpixel) the encoder searches the layout of a
+budgeted file on the image reduced to REDUCED_PIXELS (1 Mpixel) and fits that layout at full
+size (PIL_ipc.large.search_reduced).  This prints, for each image resized (Lanczos) to
+``--size`` squared, each budget and each effort, the decoded PSNR and the time of the full
+search (PIL_ipc.ratecontrol.search on the whole image, as smaller images are encoded) and of
+the reduced search with the pixel count divided by each ``--reduce`` factor (4: half the
+side; 16: a quarter, the ratio of a 4000 x 4000 image to its 1 Mpixel search), with the
+difference in dB.  Times are wall seconds of one run each (the machine may be shared: compare
+the columns of one run, not runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from PIL_ipc import decoder, encoder, large, ratecontrol  # noqa: E402
+
+DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus-src"
+IMAGES = {
+    "peppers": "sipi/peppers.tiff",
+    "boat": "classic/boat.tiff",
+    "airplane": "sipi/airplane.tiff",
+    "mandrill": "sipi/mandrill.tiff",
+    "house": "sipi/house.tiff",
+    "kodim05": "kodak/kodim05.png",
+    "kodim23": "kodak/kodim23.png",
+}
+
+
+def psnr(data: bytes, pixels: np.ndarray) -> float:
+    d = decoder.decode(data).astype(np.float64) - pixels
+    return 10 * np.log10(255.0 ** 2 / np.mean(d * d))
+
+
+def full(pixels: np.ndarray, options: encoder.EncodeOptions) -> bytes:
+    planner, _ = encoder._planner(pixels, options, "L", searched=True)
+    budget = options.budget_bytes(pixels.shape[1], pixels.shape[0])
+    return ratecontrol.search(planner, budget, options.tonal, effort=options.effort).data
+
+
+def reduced(pixels: np.ndarray, options: encoder.EncodeOptions, factor: int) -> bytes:
+    planner, _ = encoder._planner(pixels, options, "L", searched=True)
+    small, _ = encoder._planner(encoder.reduced(pixels, pixels.size // factor), options, "L",
+                                searched=True)
+    budget = options.budget_bytes(pixels.shape[1], pixels.shape[0])
+    return large.search_reduced(planner, small, budget, options.tonal, effort=options.effort)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--images", nargs="+", default=["peppers", "boat", "airplane", "mandrill"])
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--bpp", type=float, nargs="+", default=[0.2, 0.1])
+    p.add_argument("--reduce", type=int, nargs="+", default=[4, 16])
+    p.add_argument("--effort", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    args = p.parse_args(argv)
+    # compile the kernels before timing
+    warm = np.zeros((64, 64), np.uint8)
+    warm[20:40, 10:50] = 200
+    full(warm, encoder.EncodeOptions(bpp=1.0, effort=0))
+    header = ["image", "bpp", "effort", "full dB", "full s"]
+    for f in args.reduce:
+        header += [f"1/{f} dB", f"1/{f} - full", f"1/{f} s"]
+    print(f"\n### Budget search on the image reduced vs the full search, {args.size} x "
+          f"{args.size}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    diffs: dict[int, list[float]] = {f: [] for f in args.reduce}
+    for name in args.images:
+        src = Image.open(args.corpus / IMAGES.get(name, name)).convert("L")
+        pixels = np.asarray(src.resize((args.size, args.size), Image.Resampling.LANCZOS))
+        for bpp in args.bpp:
+            for effort in args.effort:
+                options = encoder.EncodeOptions(bpp=bpp, effort=effort)
+                t = time.perf_counter()
+                ref = psnr(full(pixels, options), pixels)
+                row = [name, f"{bpp:g}", str(effort), f"{ref:.2f}",
+                       f"{time.perf_counter() - t:.1f}"]
+                for f in args.reduce:
+                    t = time.perf_counter()
+                    try:
+                        q = psnr(reduced(pixels, options, f), pixels)
+                    except ratecontrol.BudgetTooSmall:
+                        row += ["too small", "", ""]
+                        continue
+                    diffs[f].append(q - ref)
+                    row += [f"{q:.2f}", f"{q - ref:+.2f}", f"{time.perf_counter() - t:.1f}"]
+                print("| " + " | ".join(row) + " |", flush=True)
+    for f, d in diffs.items():
+        if d:
+            print(f"\n1/{f}: mean {np.mean(d):+.2f} dB, worst {min(d):+.2f}, best {max(d):+.2f} "
+                  f"over {len(d)} cases")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

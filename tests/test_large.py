@@ -1,0 +1,131 @@
+"""Large images: the tonal fit on tiles and the budget search on a reduced image."""
+
+import math
+
+import numpy as np
+import pytest
+
+from PIL_ipc import container, decoder, encoder, large, ratecontrol
+
+
+def scene(h=96, w=112, seed=5):
+    """Smooth shading, a few sharp-edged shapes and a little noise."""
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    img = 110 + 50 * np.sin(4 * x + 1) * np.cos(3 * y) + 20 * np.cos(7 * x * y)
+    img[h // 5:h // 5 + 9, w // 6:w // 2] = 235
+    img[(y - 0.6) ** 2 + (x - 0.7) ** 2 < 0.03] = 30
+    img += np.random.default_rng(seed).normal(0, 2, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def psnr(a, b):
+    return 10 * np.log10(255.0 ** 2 / np.mean((a.astype(float) - b) ** 2))
+
+
+LAYOUT = ratecontrol.Layout(12.0, 4, 64, 12)
+
+
+@pytest.mark.parametrize("shape, side, margin", [((96, 112), 32, 8), ((50, 7), 16, 5),
+                                                 ((40, 40), 100, 10), ((33, 65), 10, 0)])
+def test_tiles_cover_the_image_once_with_regions_of_one_size(shape, side, margin):
+    cover = np.zeros(shape, int)
+    tiles = large.tiles(shape, side, margin)
+    for t in tiles:
+        assert t.y1 - t.y0 <= side and t.x1 - t.x0 <= side
+        assert (t.rh, t.rw) == (tiles[0].rh, tiles[0].rw)
+        assert 0 <= t.ry <= t.y0 and t.y1 <= t.ry + t.rh <= shape[0]
+        assert 0 <= t.rx <= t.x0 and t.x1 <= t.rx + t.rw <= shape[1]
+        # the margin is there wherever the image goes on
+        assert t.y0 - t.ry >= min(margin, t.y0) and t.ry + t.rh - t.y1 >= \
+            min(margin, shape[0] - t.y1)
+        assert t.x0 - t.rx >= min(margin, t.x0) and t.rx + t.rw - t.x1 >= \
+            min(margin, shape[1] - t.x1)
+        cover[t.y0:t.y1, t.x0:t.x1] += 1
+    assert (cover == 1).all()
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_one_tile_fits_what_the_whole_image_fit_does(mode):
+    img = scene()
+    if mode == "RGB":
+        rgb = np.stack([img, np.roll(img, 9, axis=1), 255 - img], axis=2)
+        planner, _ = encoder._planner(rgb, encoder.EncodeOptions(), "RGB", searched=False)
+        layout = ratecontrol.Layout(12.0, 4, 64, 12, chroma_stride=3, edge_source="colour")
+    else:
+        planner, layout = ratecontrol.Planner(img), LAYOUT
+    whole = planner.evaluate(layout, 3, None, measure=False, steps=4,
+                             chroma_iterations=2).values
+    tiled = large.fit(planner, layout, 3, 4, chroma_iterations=2, side=1000)
+    assert tiled.shape == whole.shape
+    assert np.allclose(tiled, whole, rtol=0, atol=1e-9)
+
+
+def test_tiles_fit_about_as_well_as_the_whole_image_on_any_number_of_threads():
+    img = scene(128, 128)
+    planner = ratecontrol.Planner(img)
+    whole = planner.evaluate(LAYOUT, 4, None, measure=False, steps=4)
+    start = large.fit(planner, LAYOUT, 0, None, side=40)
+    one = large.fit(planner, LAYOUT, 4, 4, side=40, margin=16, workers=1)
+    two = large.fit(planner, LAYOUT, 4, 4, side=40, margin=16, workers=3)
+    assert np.array_equal(one, two)
+    assert np.array_equal(start, img.ravel()[planner.points(LAYOUT)[0].positions])
+    decoded = {name: decoder.decode(planner.code(LAYOUT, x, None)[0])
+               for name, x in (("tiles", one), ("pixels", start))}
+    base = psnr(decoder.decode(whole.data), img)
+    assert psnr(decoded["tiles"], img) > base - 0.2
+    # (the fit matters: the tiles' values are not just the pixel values)
+    assert psnr(decoded["pixels"], img) < base - 0.5
+
+
+def test_fixed_threshold_encode_of_a_large_image_uses_tiles(monkeypatch):
+    img = scene(128, 128)
+    options = encoder.EncodeOptions(threshold=12, lattice=12)
+    whole = encoder.encode(img, options)
+    calls = []
+    fit = large.fit
+    monkeypatch.setattr(large, "fit", lambda *a, **k: calls.append(1) or fit(*a, **k))
+    monkeypatch.setattr(large, "TILE_PIXELS", 128 * 128)
+    monkeypatch.setattr(large, "TILE_SIDE", 48)
+    tiled = encoder.encode(img, options)
+    assert calls
+    # the same edges and positions, values fitted on tiles
+    assert len(tiled) == pytest.approx(len(whole), rel=0.1)
+    assert psnr(decoder.decode(tiled), img) > psnr(decoder.decode(whole), img) - 0.3
+
+
+def test_budget_search_on_a_reduced_image_meets_the_budget(monkeypatch):
+    img = scene(160, 160)
+    budget = int(0.3 * img.size / 8)
+    full = encoder.encode(img, encoder.EncodeOptions(size=budget, effort=0))
+    calls = []
+    search = ratecontrol.search
+    monkeypatch.setattr(ratecontrol, "search",
+                        lambda p, *a, **k: calls.append(p.shape) or search(p, *a, **k))
+    monkeypatch.setattr(large, "TILE_PIXELS", 160 * 160)
+    monkeypatch.setattr(large, "REDUCED_PIXELS", 80 * 80)
+    data = encoder.encode(img, encoder.EncodeOptions(size=budget, effort=0))
+    assert calls == [(80, 80)]
+    assert len(data) <= budget
+    assert len(data) > 0.8 * budget
+    assert psnr(decoder.decode(data), img) > psnr(decoder.decode(full), img) - 2.0
+    # a pinned field stays pinned
+    pinned = encoder.encode(img, encoder.EncodeOptions(size=budget, effort=0, spacing=3))
+    assert container.parse(pinned).header.spacing == 3
+
+
+def test_budget_below_the_smallest_reduced_file_says_how_small(monkeypatch):
+    img = scene(160, 160)
+    monkeypatch.setattr(large, "TILE_PIXELS", 160 * 160)
+    monkeypatch.setattr(large, "REDUCED_PIXELS", 80 * 80)
+    with pytest.raises(ratecontrol.BudgetTooSmall) as e:
+        encoder.encode(img, encoder.EncodeOptions(size=60, effort=0))
+    assert e.value.smallest is not None and e.value.smallest > 60
+    assert not math.isnan(e.value.smallest)
+
+
+def test_reduced_keeps_the_aspect_ratio():
+    img = np.zeros((300, 120, 3), np.uint8)
+    small = encoder.reduced(img, 1000)
+    assert small.shape[2] == 3 and small.shape[0] * small.shape[1] <= 1000
+    assert small.shape[0] / small.shape[1] == pytest.approx(2.5, rel=0.1)
+    assert encoder.reduced(img[:, :, 0], 10 ** 6).shape == (300, 120)
