@@ -7,8 +7,9 @@ so that stencil loops need no border tests; a grid of interior size h x w occupi
 (h + 2) * (w + 2) entries of a flat array starting at a level offset:
   cE[p]  coupling between p and its east neighbour p + 1 (float32: small integers, exact),
   cS[p]  coupling between p and its south neighbour p + (w + 2) (float32, exact),
-  diag[p] (float64, exact), idiag[p] = 1 / diag[p] rounded to float32 (used by smoothers
-  only); both are 0 on inactive cells, which keeps x = 0 there.
+  diag[p] (float32: integers, exact below 2^24, which only the coarse levels of very large
+  images pass; read as float64 wherever a residual is formed), idiag[p] = 1 / diag[p] rounded
+  to float32 (used by smoothers only); both are 0 on inactive cells, which keeps x = 0 there.
 Coarser levels are the Galerkin products P^T A P with P the piecewise-constant prolongation
 from 2 x 2 aggregates, which are again of this form: that gives the multigrid preconditioner.
 The Python side validates every shape and offset before calling in: numba does no bounds checks.
@@ -192,7 +193,7 @@ def coarsen(diag, idiag, cE, cS, of, hf, wf, oc, hc, wc):
             # padded fine index of the aggregate's top-left cell
             p = of + (2 * ci + 1) * wpf + 2 * cj + 1
             # cells past the fine interior are padding: zero diag and couplings
-            d = diag[p] + diag[p + 1] + diag[p + wpf] + diag[p + wpf + 1]
+            d = float(diag[p]) + diag[p + 1] + diag[p + wpf] + diag[p + wpf + 1]
             inner = cE[p] + cE[p + wpf] + cS[p] + cS[p + 1]
             d -= 2.0 * inner
             # every interior cell is written: the arrays may hold another operator
@@ -331,7 +332,7 @@ def sor_sweep(diag, cE, cS, b, x, wp, runs, r0, r1, omega):
             if diag[p] > 0.0:
                 s = b[p] + cE[p] * x[p + ONE] + cE[p - ONE] * x[p - ONE] + cS[p] * x[p + wp]
                 s += cS[p - wp] * x[p - wp]
-                x[p] += omega * (s / diag[p] - x[p])
+                x[p] += omega * (s / float(diag[p]) - x[p])
 
 
 @njit(cache=True, nogil=True)
@@ -340,7 +341,7 @@ def matvec(diag, cE, cS, x, y, wp, runs, r0, r1):
     for k in range(r0, r1):
         for p in range(runs[k, 0], runs[k, 1]):
             f = _row_mask(cE, diag, p)
-            s = diag[p] * x[p] - _coupling(cE, p, f) * x[p + ONE] \
+            s = float(diag[p]) * x[p] - _coupling(cE, p, f) * x[p + ONE] \
                 - _coupling(cE, p - ONE, f) * x[p - ONE]
             y[p] = s - _coupling(cS, p, f) * x[p + wp] - _coupling(cS, p - wp, f) * x[p - wp]
 
@@ -351,7 +352,7 @@ def residual_max(diag, cE, cS, b, x, r, wp, runs, r0, r1):
     for k in range(r0, r1):
         for p in range(runs[k, 0], runs[k, 1]):
             f = _row_mask(cE, diag, p)
-            s = b[p] - diag[p] * x[p] + _coupling(cE, p, f) * x[p + ONE] \
+            s = b[p] - float(diag[p]) * x[p] + _coupling(cE, p, f) * x[p + ONE] \
                 + _coupling(cE, p - ONE, f) * x[p - ONE]
             s += _coupling(cS, p, f) * x[p + wp] + _coupling(cS, p - wp, f) * x[p - wp]
             r[p] = s
@@ -375,7 +376,7 @@ def restrict_residual(diag, cE, cS, b, x, of, wpf, oc, wpc, runs, r0, r1):
             acc = 0.0
             for t in (p, p + wpf + ONE):
                 if diag[t] > 0.0:
-                    s = b[t] - diag[t] * x[t] + _coupling(cE, t, UNIT) * x[t + ONE] \
+                    s = b[t] - float(diag[t]) * x[t] + _coupling(cE, t, UNIT) * x[t + ONE] \
                         + _coupling(cE, t - ONE, UNIT) * x[t - ONE]
                     acc += s + _coupling(cS, t, UNIT) * x[t + wpf] \
                         + _coupling(cS, t - wpf, UNIT) * x[t - wpf]
@@ -479,6 +480,14 @@ def level_fill(x, a, runs, r0, r1):
 
 
 @njit(cache=True, nogil=True)
+def fill_active(idiag, x, a, runs, r0, r1):
+    """x = a on the active cells of a level (idiag > 0), 0 in the gaps of its runs."""
+    for k in range(r0, r1):
+        for p in range(runs[k, 0], runs[k, 1]):
+            x[p] = a if idiag[p] > 0.0 else 0.0
+
+
+@njit(cache=True, nogil=True)
 def level_copy(x, y, runs, r0, r1):
     """y = x over the active cells of a level."""
     for k in range(r0, r1):
@@ -501,7 +510,7 @@ def _krylov_first(diag, cE, cS, b, x, wp, runs, c0, ce, c1, v1):
     for k in range(c0, ce):
         for p in range(runs[k, 0], runs[k, 1]):
             xp = x[p]
-            s = diag[p] * xp - cE[p] * x[p + ONE] - cE[p - ONE] * x[p - ONE]
+            s = float(diag[p]) * xp - cE[p] * x[p + ONE] - cE[p - ONE] * x[p - ONE]
             s -= cS[p] * x[p + wp] + cS[p - wp] * x[p - wp]
             v1[p] = s
             c1[p] = xp
@@ -530,7 +539,7 @@ def _krylov_second(diag, cE, cS, b, x, wp, runs, c0, ce, c1, v1, f1, rho1):
     for k in range(c0, ce):
         for p in range(runs[k, 0], runs[k, 1]):
             xp = x[p]
-            s = diag[p] * xp - cE[p] * x[p + ONE] - cE[p - ONE] * x[p - ONE]
+            s = float(diag[p]) * xp - cE[p] * x[p + ONE] - cE[p - ONE] * x[p - ONE]
             s -= cS[p] * x[p + wp] + cS[p - wp] * x[p - wp]
             gam += xp * v1[p]
             xax += xp * s
@@ -786,7 +795,7 @@ def envelope_cholesky(diag, cE, cS, wp, order, first, local, start, L):
             for k in range(max(fi, fj), j):
                 s -= L[si + k] * L[sj + k]
             L[si + j] = s / L[sj + j]
-        s = diag[q]
+        s = float(diag[q])
         for k in range(fi, i):
             s -= L[si + k] * L[si + k]
         if not s > 0.0:

@@ -10,7 +10,9 @@ is allocated from it; every failure is a :class:`~PIL_ipc.container.FormatError`
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from collections.abc import Callable
 
 import numpy as np
 
@@ -22,15 +24,22 @@ DECODE_TOL = 0.25
 
 log = logging.getLogger("PIL_ipc")
 
-#: Certified solver accuracy per channel of a colour decode: the inverse transform adds
-#: up to 1 + 1.772 times a channel's error (B from Y and Cb), so 0.15 keeps every R, G, B
-#: sample within 0.42 < 0.5 of its exact value (spec section 9).
+#: Certified accuracy of every R, G, B sample of a colour decode (< 0.5: spec section 9).
+COLOUR_SAMPLE_TOL = 0.42
+#: Certified solver accuracy of luma in a colour decode.  The chroma channels get what luma
+#: leaves of COLOUR_SAMPLE_TOL through the inverse transform (_chroma_tolerances): at least
+#: 0.15 each (R = Y + 1.402 Cr', G = Y - 0.344 Cb' - 0.714 Cr', B = Y + 1.772 Cb'), more
+#: where luma's certified error came out below its tolerance.
 COLOUR_DECODE_TOL = 0.15
 
 #: Largest image (pixels) whose solver memory (about 150 bytes per pixel) a thread keeps for
 #: its next decode of the same size.
 KEEP_SCRATCH_PIXELS = 1 << 19
 _kept = threading.local()
+
+#: Threads that solve the chroma channels of a colour decode at the same time (1: one after
+#: another); each holds its own solver vectors (about 37 bytes per pixel).
+CHANNEL_THREADS = 2 if (os.cpu_count() or 1) > 1 else 1
 
 #: Reduced decodes: 1/2, 1/4 and 1/8 of the size (level 0: the full image).
 REDUCE_LEVELS = (0, 1, 2, 3)
@@ -65,6 +74,16 @@ def reconstruct(points: sources.SourcePoints, indices: np.ndarray, levels: int, 
                                 method=method)[0]
 
 
+def _chroma_tolerances(luma_error: float) -> list[float]:
+    """Tolerances of Cb and Cr that keep every R, G, B sample within COLOUR_SAMPLE_TOL of its
+    exact value, given luma's certified error (at most COLOUR_DECODE_TOL)."""
+    room = COLOUR_SAMPLE_TOL - min(luma_error, COLOUR_DECODE_TOL)
+    (_, _, r_cr), (_, g_cb, g_cr), (_, b_cb, _) = np.abs(colour.INVERSE)
+    tol_cb = room / b_cb
+    tol_cr = min(room / r_cr, (room - g_cb * tol_cb) / g_cr)
+    return [float(tol_cb), float(tol_cr)]
+
+
 def _scratch(shape: tuple[int, int]) -> inpaint.Scratch:
     """The solver's working memory, kept for the next decode of this size in this thread if
     it is small: fresh memory costs a page fault per 4 KiB on first touch, 15-20 % of a
@@ -78,33 +97,46 @@ def _scratch(shape: tuple[int, int]) -> inpaint.Scratch:
 
 
 def reconstruct_channels(points: sources.SourcePoints, channel_values: list[np.ndarray],
-                         tol: float, *, method: str = "fast", reduce: int = 0
+                         tol: float, *, method: str = "fast", reduce: int = 0,
+                         later_tol: Callable[[float], list[float]] | None = None
                          ) -> list[np.ndarray]:
     """Inpaint every channel from its values at ``points`` with one operator (section 8:
-    the geometry, and so the solver's set-up, is the same for all channels), each to ``tol``.
+    the geometry, and so the solver's set-up, is the same for all channels), each to ``tol``,
+    or the first to ``tol`` and the others to ``later_tol(certified error of the first)``.
 
     A solve that reaches its iteration cap (hostile masks) keeps its best iterate and logs
     its certified error instead of warning: the file is still decoded, in bounded time.
     ``reduce`` = k > 0: each channel at 1 / 2^k of the size (ceil), solved on a coarse level
     of the solver's multigrid hierarchy (Inpainter.solve_reduced)."""
     op = inpaint.Inpainter(points.known_mask(), points.band, _scratch(points.shape))
-    out = []
+    fields = []
     for v in channel_values:
         data = np.zeros(points.shape[0] * points.shape[1], dtype=np.float64)
         data[points.positions] = v
-        if reduce:
-            out.append(op.solve_reduced(data.reshape(points.shape), reduce, tol=tol))
-            continue
-        # start from the channel's mean stored value rather than 0: the first residual is
-        # then the spread of the values, not their level (for chroma, centred on 128, a
-        # step of the iteration fewer)
-        start = np.full(points.shape, float(np.mean(v)) if len(v) else 0.0)
-        out.append(op.solve_field(data.reshape(points.shape), tol, method, guess=start,
-                                  warn=False))
-        if not op.last_error <= tol:
+        fields.append(data.reshape(points.shape))
+    if reduce:
+        return [op.solve_reduced(u, reduce, tol=tol) for u in fields]
+    # start from the channel's mean stored value rather than 0: the first residual is then
+    # the spread of the values, not their level (for chroma, centred on 128, a step fewer)
+    starts = [float(np.mean(v)) if len(v) else None for v in channel_values]
+    tols = [tol] * len(fields)
+    op.solve_field(fields[0], tol, method, warn=False, start=starts[0])
+    errors = [op.last_error]
+    if later_tol is not None:
+        tols[1:] = later_tol(errors[0])
+    if len(fields) > 1 and method == "fast" and CHANNEL_THREADS > 1:
+        # the other channels at once, each in a thread of its own (the kernels release the
+        # GIL): a colour decode then takes little longer than a grey one on two cores
+        errors += op.solve_fields(fields[1:], tols[1:], starts[1:], CHANNEL_THREADS)
+    else:
+        for u, t, s in zip(fields[1:], tols[1:], starts[1:]):
+            op.solve_field(u, t, method, warn=False, start=s)
+            errors.append(op.last_error)
+    for e, t in zip(errors, tols):
+        if not e <= t:
             log.info("decode: solver cap reached, error bound %.3g grey levels (wanted %g)",
-                     op.last_error, tol)
-    return out
+                     e, t)
+    return fields
 
 
 def _decode_values(payload: bytes, predictors: np.ndarray, levels: int, coding: int,
@@ -179,7 +211,8 @@ def decode_fields(f: container.IpcFile, *, lenient: bool = False,
     else:
         solved = reconstruct_channels(points, channel_values,
                                       COLOUR_DECODE_TOL if colour_mode else DECODE_TOL,
-                                      reduce=reduce)
+                                      reduce=reduce,
+                                      later_tol=_chroma_tolerances if colour_mode else None)
     out = colour.rounded_rgb(solved) if colour_mode else inpaint.to_uint8(solved[0])
     if h.mode in container.ALPHA_MODES:
         a = _alpha(f, lenient)

@@ -26,16 +26,18 @@ Methods: "sor" is the paper's successive over-relaxation (lexicographic, omega f
 matrix, numbered breadth first, has a narrow envelope (the band phase: chains along the edges)
 is first solved by its Cholesky factor, which the CG then certifies.
 
-Costs: an Inpainter holds about 150 bytes per pixel (two operator hierarchies, the solver
-vectors, the runs and a direct solver's numbering; a solve peaks near 190), 37 more once it
-has run uncertified solves (their vectors are float32), and a band factor of at most
-DIRECT_ENVELOPE numbers per band pixel; the kernels release the GIL, but one Inpainter must
-not be used by two threads at once (its vectors are shared). Iteration caps bound the running
+Costs: an Inpainter holds about 140 bytes per pixel (two operator hierarchies, the solver
+vectors, the runs and a direct solver's numbering; a solve peaks near 180), 37 more once it
+has run uncertified solves (their vectors are float32) and 37 more per extra thread of
+solve_fields, and a band factor of at most DIRECT_ENVELOPE numbers per band pixel; the
+kernels release the GIL, but one Inpainter must not be used by two threads at once (its
+vectors are shared), except through solve_fields, which gives each thread its own. Iteration caps bound the running
 time for any masks; a solve that hits one returns its best iterate with an InpaintWarning.
 """
 
 from __future__ import annotations
 
+import threading
 import warnings
 
 import numpy as np
@@ -77,6 +79,11 @@ REDUCED_RESIDUAL = 1e-5
 REDUCED_SOLVE_LEVEL = 1
 # Largest image side accepted (keeps every allocation bounded and indices in int64).
 MAX_SIDE = 1 << 16
+
+
+# Solves of one Inpainter in several threads (solve_fields) may reach a phase's coarse
+# levels first at the same time.
+_HIERARCHY_LOCK = threading.Lock()
 
 
 class InpaintWarning(RuntimeWarning):
@@ -134,13 +141,14 @@ class Scratch:
         dims = _level_dims(h, w)
         self.dims = dims
         # solver vectors per precision, made on first use (a decode needs float32 ones only)
-        self._workspaces: dict[np.dtype, _Workspace] = {}
+        self._workspaces: dict[tuple[np.dtype, int], _Workspace] = {}
         total = int(dims[-1, 0]) + 9
         self.n0 = (h + 2) * (w + 2)
-        # per phase (band, Laplace): diag (float64), idiag, cE, cS (float32), each operator
-        # built over the last one (every interior cell is written; the padding stays 0)
-        self.operators = tuple((np.zeros(total), *(np.zeros(total, dtype=np.float32)
-                                                   for _ in range(3))) for _ in range(2))
+        # per phase (band, Laplace): diag, idiag, cE, cS (float32: a sweep moves less
+        # memory), each operator built over the last one (every interior cell is written;
+        # the padding stays 0)
+        self.operators = tuple(tuple(np.zeros(total, dtype=np.float32) for _ in range(4))
+                               for _ in range(2))
         # per phase: room for the runs of every level (see K.max_runs)
         most = sum(K.max_runs(int(lh), int(lw), RUN_GAP) for _, lh, lw in dims)
         self.runs = tuple(np.zeros((most, 4), dtype=np.uint64) for _ in range(2))
@@ -148,14 +156,17 @@ class Scratch:
         self.local = np.zeros(self.n0, dtype=np.int64)
         self.owner: object | None = None
 
-    def workspace(self, dtype: type = np.float64, alone: bool = False) -> _Workspace:
+    def workspace(self, dtype: type = np.float64, alone: bool = False,
+                  lane: int = 0) -> _Workspace:
         """The solver vectors of one precision (made on first use; ``alone``: then free the
-        other precision's first, so that both are never held because of this call)."""
-        key = np.dtype(dtype)
+        other precision's first, so that both are never held because of this call).
+        ``lane``: solves running at the same time (Inpainter.solve_fields) each use their
+        own lane's vectors."""
+        key = (np.dtype(dtype), lane)
         if key not in self._workspaces:
             if alone:
                 self._workspaces.clear()
-            self._workspaces[key] = _Workspace(self.dims, key)
+            self._workspaces[key] = _Workspace(self.dims, key[0])
         return self._workspaces[key]
 
     def take(self, owner: object) -> None:
@@ -201,9 +212,15 @@ class _Phase:
             self._factorise()
 
     def _hierarchy(self) -> None:
-        """Build the coarse levels and their runs (once)."""
+        """Build the coarse levels and their runs (once; threads that solve at the same time
+        wait for the first)."""
         if self._coarse:
             return
+        with _HIERARCHY_LOCK:
+            if not self._coarse:
+                self._build_hierarchy()
+
+    def _build_hierarchy(self) -> None:
         dims = self.scratch.dims
         for i in range(len(dims) - 1):
             K.coarsen(self.diag, self.idiag, self.cE, self.cS, *dims[i], *dims[i + 1])
@@ -232,43 +249,55 @@ class _Phase:
         factor = np.empty(size)
         if K.envelope_cholesky(self.diag, self.cE, self.cS, wp, order, first, local, start,
                                factor):
-            self.factor = (order, first, start, factor, np.empty(n))
+            self.factor = (order, first, start, factor)
+            self._factor_room = {0: np.empty(n)}
 
     def _iterate(self, b: np.ndarray, x: np.ndarray, thr: float,
-                 maxit: int | None = None) -> tuple[int, float]:
+                 maxit: int | None = None, lane: int = 0) -> tuple[int, float]:
         """FCG until max |b - A x| <= thr (thr <= 0: maxit steps), from x; a factorised phase
         starts from its direct solution instead, which FCG then only certifies (or refines
         past rounding), and with thr <= 0 is the answer (residual not computed: nan).  A
         direct solution whose fine-level residual is small enough needs no multigrid levels."""
         if self.factor is not None:
-            K.envelope_solve(*self.factor[:4], b, x, self.factor[4])
+            room = self._factor_room.get(lane)
+            if room is None:
+                room = self._factor_room[lane] = np.empty(self.count)
+            K.envelope_solve(*self.factor, b, x, room)
             if thr <= 0.0:
                 return 0, float("nan")
             wp, r0, r1 = self.levels[0, 1:4]
-            res = K.residual_max(self.diag, None, None, b, x, self.scratch.workspace(b.dtype).r,
+            res = K.residual_max(self.diag, None, None, b, x,
+                                 self.scratch.workspace(b.dtype, lane=lane).r,
                                  wp, self.runs, r0, r1)
             if res <= thr:
                 return 0, float(res)
-        return self._fcg(b, x, thr, maxit)
+        return self._fcg(b, x, thr, maxit, lane)
 
     def _operator(self) -> tuple:
         self._hierarchy()
         return self.diag, self.idiag, self.cE, self.cS, self.levels, self.runs
 
     def _fcg(self, b: np.ndarray, x: np.ndarray, thr: float,
-             maxit: int | None = None) -> tuple[int, float]:
-        ws = self.scratch.workspace(b.dtype)
+             maxit: int | None = None, lane: int = 0) -> tuple[int, float]:
+        ws = self.scratch.workspace(b.dtype, lane=lane)
         vectors = (ws.r, ws.z, ws.c1, ws.v1, ws.d, ws.q)
         cap = MAX_FCG_ITER if maxit is None else maxit
         diag, idiag, cE, cS, levels, runs = self._operator()
         it, res = K.fcg(diag, idiag, cE, cS, None, None, levels, runs, b, x, thr, cap, *vectors)
         return int(it), float(res)
 
-    def _sor(self, b: np.ndarray, x: np.ndarray, thr: float) -> tuple[int, float]:
+    def _sor(self, b: np.ndarray, x: np.ndarray, thr: float,
+             lane: int = 0) -> tuple[int, float]:
         limits = (thr, MAX_SOR_SWEEPS, SOR_CHECK)
         it, res = K.sor(*self._operator(), b, x, self.omega(), *limits,
-                        self.scratch.workspace(b.dtype).r)
+                        self.scratch.workspace(b.dtype, lane=lane).r)
         return int(it), float(res)
+
+    def filled(self, v: np.ndarray, a: float) -> np.ndarray:
+        """v (a fine-level vector) set to ``a`` on the active cells and to 0 elsewhere."""
+        v.fill(0.0)
+        K.fill_active(self.idiag, v, a, self.runs, *self.levels[0, 2:4])
+        return v
 
     def bound(self) -> float:
         """B >= max-norm of A^{-1}: the error is at most B times the largest residual."""
@@ -276,11 +305,10 @@ class _Phase:
             # z only has to satisfy A z >= c > 0: float32 vectors do, A z is formed from the
             # stored z in float64 and only its float32 rounding is allowed for (CERT_SLACK)
             ws = self.scratch.workspace(np.float32)
-            ones = ws.zeroed(ws.rhs)
-            K.pad_field(self.active, np.ones(self.active.shape), ones)
+            wp, r0, r1 = self.levels[0, 1:4]
+            ones = self.filled(ws.rhs, 1.0)
             z = ws.zeroed(ws.start)
             az = ws.q
-            wp, r0, r1 = self.levels[0, 1:4]
             thr = CERT_THRESHOLD
             c = zmax = 0.0
             for _ in range(3):
@@ -314,26 +342,28 @@ class _Phase:
 
     def solve(self, b: np.ndarray, tol: float, method: str,
               x: np.ndarray | None = None, steps: int | None = None,
-              rhs_error: float = 0.0, warn: bool = True) -> tuple[np.ndarray, float]:
+              rhs_error: float = 0.0, warn: bool = True,
+              lane: int = 0) -> tuple[np.ndarray, float]:
         """Solve A x = b to max error <= tol from the start ``x`` (level 0, zero on inactive
         cells; default 0, overwritten); returns (x, certified error bound).  ``steps``: take
         that many FCG steps instead, uncertified (the bound returned is inf).
         ``rhs_error``: a bound on max |b - b_exact| (b rounded to float32), added in.
-        ``warn``: an InpaintWarning if the cap is reached before ``tol`` is certified."""
+        ``warn``: an InpaintWarning if the cap is reached before ``tol`` is certified.
+        ``lane``: whose solver vectors to use (see Scratch.workspace)."""
         if x is None:
-            ws = self.scratch.workspace(b.dtype)
+            ws = self.scratch.workspace(b.dtype, lane=lane)
             x = ws.zeroed(ws.start)
         if steps is not None:
-            self.last_iterations, _ = self._iterate(b, x, 0.0, steps)
+            self.last_iterations, _ = self._iterate(b, x, 0.0, steps, lane)
             return x, np.inf
         bound = self.bound()
         # the residual of float32 vectors is stored rounded: allow for it
         slack = 1.0 + 2.0 ** -22 if b.dtype == np.float32 else 1.0
         thr = max(tol / bound - rhs_error, 0.0) / slack
         if method == "fast":
-            it, res = self._iterate(b, x, thr)
+            it, res = self._iterate(b, x, thr, lane=lane)
         else:
-            it, res = self._sor(b, x, thr)
+            it, res = self._sor(b, x, thr, lane)
         self.last_iterations = it
         err = bound * (res * slack + rhs_error)
         if warn and not err <= tol:
@@ -446,15 +476,24 @@ class Inpainter:
 
     def solve_field(self, u: np.ndarray, tol: float, method: str = "fast",
                     guess: np.ndarray | None = None, steps: int | None = None,
-                    warn: bool = True) -> np.ndarray:
+                    warn: bool = True, start: float | None = None) -> np.ndarray:
         """solve() without its array checks, for callers inside the package that built
         the arrays: ``u`` is a C-contiguous float64 H x W array holding the values at the
         known pixels and 0 elsewhere, overwritten with the solution and returned; ``guess``,
         if given, C-contiguous float64 H x W and finite.  ``warn=False``: no InpaintWarning
-        when the cap is reached (the caller reads last_error instead)."""
+        when the cap is reached (the caller reads last_error instead).  ``start``: without
+        a guess, start from this (finite) constant instead of 0 (say, the mean stored
+        value: the first residual is then the spread of the data, not its level)."""
         _check_method(method, tol)
         _check_steps(steps, method)
         self._check_scratch()
+        self.last_error = self._solve_both(u, tol, method, guess, steps, warn, start)
+        return u
+
+    def _solve_both(self, u: np.ndarray, tol: float, method: str, guess: np.ndarray | None,
+                    steps: int | None, warn: bool, start: float | None,
+                    lane: int = 0) -> float:
+        """solve_field's work; returns the certified error."""
         errors = [0.0, 0.0]
         # every solution value lies within the data's range (maximum principle), up to the
         # band phase's error in the Laplace phase's data
@@ -462,16 +501,58 @@ class Inpainter:
         # band first (its data: known band pixels), then Laplace (data: known and band pixels);
         # band errors reach the Laplace region at most unamplified (maximum principle)
         errors[0] = self._solve_phase(self.band_phase, u, BAND_SHARE * tol, scale, method,
-                                      guess, steps, warn)
+                                      guess, steps, warn, start, lane)
         # what the band left; its nominal share if it could not be certified
         share = tol - errors[0] if errors[0] < tol else (1.0 - BAND_SHARE) * tol
         errors[1] = self._solve_phase(self.laplace_phase, u, share, scale, method, guess,
-                                      steps, warn)
-        self.last_error = errors[0] + errors[1]
-        return u
+                                      steps, warn, start, lane)
+        return errors[0] + errors[1]
+
+    def solve_fields(self, fields: list[np.ndarray], tols: list[float],
+                     starts: list[float | None], threads: int = 2) -> list[float]:
+        """solve_field (certified, fast method, no warning) of several channels at once, in up
+        to ``threads`` threads, each with its own solver vectors (the operator, its hierarchy
+        and certificates are shared and made first); returns the certified errors.  Channels
+        that need float64 vectors (a large bound) are solved one after another."""
+        self._check_scratch()
+        for t in tols:
+            _check_method("fast", t)
+        count = len(fields)
+        threads = max(1, min(int(threads), count))
+        # everything shared is made before the threads start: certificates, coarse levels
+        rough = True
+        for ph in (self.band_phase, self.laplace_phase):
+            if ph.count:
+                for u, t in zip(fields, tols, strict=True):
+                    scale = max(float(u.max()), -float(u.min())) + t
+                    rough = rough and ph.precision(BAND_SHARE * t, scale, "fast") == np.float32
+                if ph.factor is None:
+                    ph._hierarchy()
+        if threads == 1 or not rough:
+            return [self._solve_both(u, t, "fast", None, None, False, s)
+                    for u, t, s in zip(fields, tols, starts, strict=True)]
+        for lane in range(threads):
+            self._scratch.workspace(np.float32, lane=lane)
+        errors = [0.0] * count
+
+        def run(lane: int) -> None:
+            for i in range(lane, count, threads):
+                errors[i] = self._solve_both(fields[i], tols[i], "fast", None, None, False,
+                                             starts[i], lane)
+
+        helpers = [threading.Thread(target=run, args=(lane,)) for lane in range(1, threads)]
+        for t in helpers:
+            t.start()
+        try:
+            run(0)
+        finally:
+            for t in helpers:
+                t.join()
+        return errors
 
     def _solve_phase(self, ph: _Phase, u: np.ndarray, tol: float, scale: float, method: str,
-                     guess: np.ndarray | None, steps: int | None, warn: bool) -> float:
+                     guess: np.ndarray | None, steps: int | None, warn: bool,
+                     start: float | None = None, lane: int = 0) -> float:
         """Solve one phase with the data in ``u`` (its other pixels), write its pixels into u;
         returns the certified error (0 for an empty phase)."""
         if not ph.count:
@@ -479,7 +560,8 @@ class Inpainter:
         dtype = ROUGH_DTYPE if steps is not None else ph.precision(tol, scale, method)
         # float64 vectors are needed where the bound is large (big images, few stored
         # pixels): the float32 ones of the bound then go first (peak memory)
-        ws = self._scratch.workspace(dtype, alone=dtype == np.float64)
+        ws = self._scratch.workspace(dtype, alone=dtype == np.float64 and lane == 0,
+                                     lane=lane)
         b = ws.zeroed(ws.rhs)
         K.gather_links(ph.link_dst, ph.link_src, u.ravel(), b)
         # float32 sums of up to 4 data values, each rounding once
@@ -488,7 +570,9 @@ class Inpainter:
         if guess is not None:
             x = ws.start
             K.pad_field(ph.active, guess, x)
-        x, err = ph.solve(b, tol, method, x, steps, rhs_error, warn)
+        elif start is not None and ph.factor is None:
+            x = ph.filled(ws.start, start)
+        x, err = ph.solve(b, tol, method, x, steps, rhs_error, warn, lane)
         K.unpad_field(ph.active, x, u)
         return err
 
@@ -630,8 +714,10 @@ def block_means(a: np.ndarray, level: int) -> np.ndarray:
 
 
 def to_uint8(u: np.ndarray) -> np.ndarray:
-    """Decoded grey levels: floor(u + 0.5) clamped to 0..255."""
-    u = np.asarray(u, dtype=np.float64)
-    # NaN would make the cast undefined; map it to 0
-    v = np.floor(np.nan_to_num(u, nan=0.0) + 0.5)
-    return np.clip(v, 0, 255).astype(np.uint8)
+    """Decoded grey levels: floor(u + 0.5) clamped to 0..255 (NaN gives 0)."""
+    v = np.add(u, 0.5, dtype=np.float64)
+    np.floor(v, out=v)
+    # fmax takes the number where one side is NaN: the cast of NaN would be undefined
+    np.fmax(v, 0.0, out=v)
+    np.minimum(v, 255.0, out=v)
+    return v.astype(np.uint8)

@@ -175,3 +175,59 @@ def test_an_uncertified_solve_logs_and_still_decodes(sample, monkeypatch, caplog
             out = decoder.decode(data)
     assert "solver cap reached" in caplog.text
     assert np.abs(out.astype(int) - certified).max() <= 3
+
+
+def test_chroma_tolerances_keep_every_rgb_sample_within_the_colour_tolerance():
+    """Whatever luma's certified error, the chroma tolerances the decoder derives from it keep
+    every R, G, B sample within COLOUR_SAMPLE_TOL (< 0.5, spec section 9): checked with the
+    JFIF inverse weights written out here, not the module's table."""
+    weights = np.array([[1.0, 0.0, 1.402], [1.0, 0.344136, 0.714136], [1.0, 1.772, 0.0]])
+    assert decoder.COLOUR_SAMPLE_TOL < 0.5
+    for e_y in np.linspace(0.0, decoder.COLOUR_DECODE_TOL, 16):
+        tol_cb, tol_cr = decoder._chroma_tolerances(e_y)
+        assert tol_cb >= 0.15 and tol_cr >= 0.15
+        assert (weights @ [e_y, tol_cb, tol_cr]).max() <= decoder.COLOUR_SAMPLE_TOL + 1e-12
+
+
+def test_colour_decode_within_its_tolerance_of_the_direct_solution():
+    """Each channel of a colour decode, real-valued, against scipy's direct solve of the same
+    problem: every R, G, B sample within COLOUR_SAMPLE_TOL of the exact one, and the certified
+    errors the decoder's tolerances promise (luma, then chroma from luma's error)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from reference_solver import reference_solve
+
+    from PIL_ipc import colour
+
+    rng = np.random.default_rng(7)
+    y, x = np.mgrid[0:48, 0:56]
+    img = np.stack([np.where(x > y, 210, 40), 128 + 60 * np.sin(x / 7.0),
+                    np.where((x - 28) ** 2 + (y - 24) ** 2 < 200, 30, 220)], axis=-1)
+    img = np.clip(img + rng.normal(0, 4, img.shape), 0, 255).astype(np.uint8)
+    data = encoder.encode(img, encoder.EncodeOptions(threshold=16, lattice=4))
+    f = container.parse(data)
+    h = f.header
+    points = sources.locate(decoder._decode_plane("edge", f.edge, h, False), h.spacing,
+                            None, h.lattice)
+    luma = values.dequantise(decoder._decode_values(f.values_payload, points.predictors,
+                                                    h.levels, f.values_coding, False), h.levels)
+    channel_values = [luma] + decoder._chroma_values(f, points, False)
+    solved = decoder.reconstruct_channels(points, channel_values, decoder.COLOUR_DECODE_TOL,
+                                          later_tol=decoder._chroma_tolerances)
+    known = points.known_mask()
+    exact = []
+    for v in channel_values:
+        field = np.zeros(h.height * h.width)
+        field[points.positions] = v
+        exact.append(reference_solve(known, field.reshape(known.shape), points.band))
+    err = [np.abs(u - e).max() for u, e in zip(solved, exact)]
+    assert err[0] <= decoder.COLOUR_DECODE_TOL
+    tol_cb, tol_cr = decoder._chroma_tolerances(err[0])
+    assert err[1] <= max(tol_cb, decoder._chroma_tolerances(decoder.COLOUR_DECODE_TOL)[0])
+    assert err[2] <= max(tol_cr, decoder._chroma_tolerances(decoder.COLOUR_DECODE_TOL)[1])
+    rgb_err = np.abs(colour.to_rgb(np.stack(solved)) - colour.to_rgb(np.stack(exact)))
+    assert rgb_err.max() <= decoder.COLOUR_SAMPLE_TOL
+    ref = np.clip(np.floor(colour.to_rgb(np.stack(exact)) + 0.5), 0, 255)
+    assert np.abs(decoder.decode(data).astype(int) - ref).max() <= 1
