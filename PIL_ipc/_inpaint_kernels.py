@@ -100,48 +100,68 @@ def build_fine(active, band_mode, band, diag, idiag, cE, cS):
     h, w = active.shape
     wp = w + 2
     n = 0
+    # cleared in one contiguous (vectorised) pass: a phase with few active pixels (the band)
+    # then writes only those
+    for p in range((h + 2) * wp):
+        diag[p] = idiag[p] = cE[p] = cS[p] = 0.0
     for i in range(h):
         for j in range(w):
-            p = (i + 1) * wp + j + 1
-            diag[p] = idiag[p] = cE[p] = cS[p] = 0.0
             if not active[i, j]:
                 continue
+            p = (i + 1) * wp + j + 1
             d = 0.0
-            for k in range(4):
-                ni, nj, ok = _linked(band_mode, band, i, j, k, h, w)
-                if ok:
-                    d += 1.0
-                    if not active[ni, nj]:
-                        n += 1
-                    elif k == 3:
-                        cE[p] = 1.0
-                    elif k == 1:
-                        cS[p] = 1.0
+            if band_mode:
+                for k in range(4):
+                    ni, nj, ok = _linked(band_mode, band, i, j, k, h, w)
+                    if ok:
+                        d += 1.0
+                        if not active[ni, nj]:
+                            n += 1
+                        elif k == 3:
+                            cE[p] = 1.0
+                        elif k == 1:
+                            cS[p] = 1.0
+            else:
+                # Laplace rows link every neighbour inside the image (the same as above,
+                # without the per-neighbour tests: most pixels are active here)
+                up, down, left, right = i > 0, i < h - 1, j > 0, j < w - 1
+                east = right and active[i, j + 1]
+                south = down and active[i + 1, j]
+                west = left and active[i, j - 1]
+                north = up and active[i - 1, j]
+                linked = int(up) + int(down) + int(left) + int(right)
+                n += linked - int(east) - int(south) - int(west) - int(north)
+                d = float(linked)
+                cE[p] = 1.0 if east else 0.0
+                cS[p] = 1.0 if south else 0.0
             diag[p] = d
             idiag[p] = 1.0 / d
     return n
 
 
 @njit(cache=True, nogil=True)
-def boundary_links(active, band_mode, band, dst, src):
+def boundary_links(active, band_mode, band, diag, cE, cS, dst, src):
     """The links from active pixels p to linked pixels q that are not active (their data),
     in the order (p row-major, neighbour k): dst = padded index of p, src = flat index of q.
 
-    dst and src must have the length build_fine returned (the caller checks). Solves gather
-    their right-hand sides along these links instead of testing every neighbour of every
-    pixel again.
+    diag, cE, cS: the fine-level operator build_fine wrote for the same masks; dst and src
+    must have the length it returned (the caller checks). Solves gather their right-hand
+    sides along these links instead of testing every neighbour of every pixel again.
     """
     h, w = active.shape
     wp = w + 2
     n = 0
     for i in range(h):
         for j in range(w):
-            if not active[i, j]:
+            p = (i + 1) * wp + j + 1
+            # a pixel whose links all go to active pixels (most of them) has none to data:
+            # its diagonal is the sum of its couplings
+            if not active[i, j] or diag[p] == cE[p] + cE[p - 1] + cS[p] + cS[p - wp]:
                 continue
             for k in range(4):
                 ni, nj, ok = _linked(band_mode, band, i, j, k, h, w)
                 if ok and not active[ni, nj]:
-                    dst[n] = (i + 1) * wp + j + 1
+                    dst[n] = p
                     src[n] = ni * w + nj
                     n += 1
 

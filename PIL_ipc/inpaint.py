@@ -198,7 +198,8 @@ class _Phase:
         # links to the data pixels (known, or solved by the other phase): every right-hand
         # side and adjoint goes along them
         self.link_dst, self.link_src = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-        K.boundary_links(active, band_mode, band, self.link_dst, self.link_src)
+        K.boundary_links(active, band_mode, band, self.diag, self.cE, self.cS, self.link_dst,
+                         self.link_src)
         # kernel table: (offset, padded width, first run, end run); the coarse levels are
         # built on first use (_hierarchy): a factorised phase never needs them to score
         self.levels = np.zeros((len(dims), 4), dtype=np.uint64)
@@ -520,11 +521,12 @@ class Inpainter:
         count = len(fields)
         threads = max(1, min(int(threads), count))
         # everything shared is made before the threads start: certificates, coarse levels
+        scales = [max(float(u.max()), -float(u.min())) + t
+                  for u, t in zip(fields, tols, strict=True)]
         rough = True
         for ph in (self.band_phase, self.laplace_phase):
             if ph.count:
-                for u, t in zip(fields, tols, strict=True):
-                    scale = max(float(u.max()), -float(u.min())) + t
+                for scale, t in zip(scales, tols):
                     rough = rough and ph.precision(BAND_SHARE * t, scale, "fast") == np.float32
                 if ph.factor is None:
                     ph._hierarchy()
