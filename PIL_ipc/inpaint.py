@@ -81,11 +81,6 @@ REDUCED_SOLVE_LEVEL = 1
 MAX_SIDE = 1 << 16
 
 
-# Solves of one Inpainter in several threads (solve_fields) may reach a phase's coarse
-# levels first at the same time.
-_HIERARCHY_LOCK = threading.Lock()
-
-
 class InpaintWarning(RuntimeWarning):
     """The iteration cap was reached before the tolerance could be certified."""
 
@@ -186,6 +181,9 @@ class _Phase:
         self.count = int(active.sum())
         self.scratch = scratch
         self.n0 = scratch.n0
+        # solves in several threads (Inpainter.solve_fields) may reach the coarse levels
+        # first at the same time: one builds them, the others wait
+        self._building = threading.Lock()
         self._bound = None
         self.last_iterations = 0
         #: (order, first, start, L, room) of the direct solver (see K.envelope_order), or None
@@ -217,7 +215,7 @@ class _Phase:
         wait for the first)."""
         if self._coarse:
             return
-        with _HIERARCHY_LOCK:
+        with self._building:
             if not self._coarse:
                 self._build_hierarchy()
 
