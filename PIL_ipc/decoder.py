@@ -40,6 +40,10 @@ _kept = threading.local()
 #: Threads that solve the chroma channels of a colour decode at the same time (1: one after
 #: another); each holds its own solver vectors (about 37 bytes per pixel).
 CHANNEL_THREADS = 2 if (os.cpu_count() or 1) > 1 else 1
+#: ... on images of at most this many pixels: above it the second thread's vectors would
+#: cost more memory (37 bytes per pixel, 0.6 GB at 4096 x 4096) than the time it saves is
+#: worth, so larger colour images solve their chroma one channel after the other.
+CHANNEL_THREAD_PIXELS = 1 << 22
 
 #: Reduced decodes: 1/2, 1/4 and 1/8 of the size (level 0: the full image).
 REDUCE_LEVELS = (0, 1, 2, 3)
@@ -124,7 +128,8 @@ def reconstruct_channels(points: sources.SourcePoints, channel_values: list[np.n
     errors = [op.last_error]
     if later_tol is not None:
         tols[1:] = later_tol(errors[0])
-    if len(fields) > 1 and method == "fast" and CHANNEL_THREADS > 1:
+    threaded = points.shape[0] * points.shape[1] <= CHANNEL_THREAD_PIXELS
+    if len(fields) > 1 and method == "fast" and CHANNEL_THREADS > 1 and threaded:
         # the other channels at once, each in a thread of its own (the kernels release the
         # GIL): a colour decode then takes little longer than a grey one on two cores
         errors += op.solve_fields(fields[1:], tols[1:], starts[1:], CHANNEL_THREADS)

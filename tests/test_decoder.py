@@ -231,3 +231,23 @@ def test_colour_decode_within_its_tolerance_of_the_direct_solution():
     assert rgb_err.max() <= decoder.COLOUR_SAMPLE_TOL
     ref = np.clip(np.floor(colour.to_rgb(np.stack(exact)) + 0.5), 0, 255)
     assert np.abs(decoder.decode(data).astype(int) - ref).max() <= 1
+
+
+def test_large_colour_images_solve_chroma_in_one_thread(monkeypatch):
+    """Above CHANNEL_THREAD_PIXELS a colour decode solves its chroma channels one after the
+    other (no second set of solver vectors), with the same pixels as the threaded solve."""
+    from pathlib import Path
+
+    from PIL_ipc import inpaint
+
+    data = (Path(__file__).parent / "corpus" / "rgb-photo.ipc").read_bytes()
+    monkeypatch.setattr(decoder, "CHANNEL_THREADS", 2)
+    threaded = decoder.decode(data)
+    calls = []
+    real = inpaint.Inpainter.solve_fields
+    monkeypatch.setattr(inpaint.Inpainter, "solve_fields",
+                        lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    assert np.array_equal(decoder.decode(data), threaded) and calls
+    calls.clear()
+    monkeypatch.setattr(decoder, "CHANNEL_THREAD_PIXELS", 0)
+    assert np.array_equal(decoder.decode(data), threaded) and not calls
