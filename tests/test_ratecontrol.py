@@ -762,3 +762,78 @@ def test_planner_memory_stays_bounded():
     ratecontrol.search(p, 400, 2, effort=1)
     assert len(p._raw_payload) > 4 * ratecontrol.RECENT  # (sizes, kept: the layouts probed)
     assert len(p._points) <= ratecontrol.RECENT and len(p._walks) <= ratecontrol.RECENT
+
+
+def test_colour_starts_of_the_default_effort():
+    """Colour at the default effort: the weak edges start with no lattice and the two densest
+    start lattices, the strong edges with the densest only; chroma starts at 24 levels from
+    0.07 bpp up to HIGH_RATE; every pixel stored is a colour start only from HIGH_RATE on.
+    Grey images keep every start."""
+    plan = ratecontrol.EFFORTS[ratecontrol.DEFAULT_EFFORT]
+    for bpp in (0.2, 0.1):
+        starts = ratecontrol._starts(bpp, plan.starts_sparsity(True), True,
+                                     plan.colour_strong_lattices)
+        weak = sorted(s["lattice"] for s in starts if s["min_length"] == 10)
+        strong = [s["lattice"] for s in starts if s["min_length"] == 40]
+        assert len(weak) == 3 and weak[0] == 0 and strong == [weak[1]]
+        assert {s["chroma_levels"] for s in starts} == {24}
+        assert 1 not in weak + strong
+    assert any(s["lattice"] == 1 for s in ratecontrol._starts(0.4, plan.starts_sparsity(True),
+                                                              True, 1))
+    grey = ratecontrol._starts(0.2, plan.starts_sparsity(False))
+    assert plan.starts_sparsity(False) == plan.sparsity
+    assert sum(s["min_length"] == 40 and s["lattice"] == 0 for s in grey) == 1
+    assert any(s["lattice"] == 1 for s in grey)
+
+
+class ColourPlanner(ScriptedPlanner):
+    """A scripted colour planner that counts the moves and the remeasured files."""
+
+    colour = True
+
+    def __init__(self, errors):
+        super().__init__(errors)
+        self.moves = 0
+        self.remeasured = 0
+
+    def evaluate(self, layout, iterations, budget, **kwargs):
+        if kwargs.get("near") is not None and not kwargs.get("fallback"):
+            self.moves += 1
+        return super().evaluate(layout, iterations, budget, **kwargs)
+
+    def remeasure(self, coded, budget, steps):
+        self.remeasured += 1
+        return coded
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_colour_walks_have_their_own_bound_and_finals(colour, monkeypatch):
+    """Below HIGH_RATE a colour walk stops at colour_max_moves, a grey one at max_moves; the
+    colour finals of the default effort leave the scored file out."""
+    plan = replace(ratecontrol.EFFORTS[1], max_moves=None, colour_max_moves=4)
+    monkeypatch.setattr(ratecontrol, "EFFORTS", (ratecontrol.EFFORTS[0], plan))
+    p = ColourPlanner({lv: 1000.0 / lv for lv in ratecontrol.CHOICES["levels"]})
+    p.colour = colour
+    best = ratecontrol.search(p, 51, 2, effort=1, spacing=8, lattice=0, min_length=10,
+                              hysteresis=0.5, denoise=30, edge_seeds=math.inf,
+                              chroma_levels=24, chroma_stride=2, edge_source="colour")
+    if colour:
+        assert 4 <= p.moves < 4 + ratecontrol.BATCH and best.layout.levels < 256
+        assert p.remeasured == 0
+    else:
+        assert best.layout.levels == 256
+        assert p.remeasured == 1
+
+
+def test_colour_search_keeps_the_scored_file_when_no_final_fits():
+    class NoFinal(ColourPlanner):
+        def evaluate(self, layout, iterations, budget, **kwargs):
+            if kwargs.get("fallback"):
+                return None
+            return super().evaluate(layout, iterations, budget, **kwargs)
+
+    p = NoFinal({16: 100.0, 24: 50.0})
+    best = ratecontrol.search(p, 51, 2, effort=1, spacing=8, lattice=0, min_length=10,
+                              hysteresis=0.5, denoise=30, edge_seeds=math.inf,
+                              chroma_levels=24, chroma_stride=2, edge_source="colour")
+    assert best is not None and best.layout.levels == 24 and best.mse == 50.0
