@@ -273,7 +273,7 @@ class Planner:
         self.channels = [pixels] + ([chroma[0], chroma[1]] if self.colour else [])
         self._chroma_predictors = _Recent(RECENT)
         self.contrast = contrast
-        self._smooth = _Once(smooth)
+        self._smooth = _Once({(0, k): v for k, v in (smooth or {}).items()})
         self._smoothing = threading.Lock()
         self._gradient = _Once()
         self.shape = pixels.shape
@@ -299,16 +299,18 @@ class Planner:
         #: bytes of a file whose planes and payload are empty (no SEED chunk)
         self.overhead = len(container.build(empty))
 
-    def smooth(self, iterations: int) -> np.ndarray:
-        """The image after ``iterations`` Perona-Malik steps."""
+    def smooth(self, iterations: int, channel: int = 0) -> np.ndarray:
+        """The image (``channel`` of self.channels: luma or grey, Cb, Cr) after
+        ``iterations`` Perona-Malik steps."""
         def make() -> np.ndarray:
             # the diffusion is a sequence of steps: continue from the longest run done
-            done = max((k for k in self._smooth.keys() if k < iterations), default=0)
-            start = self._smooth[done] if done else self.pixels
+            done = max((k for c, k in self._smooth.keys() if c == channel and k < iterations),
+                       default=0)
+            start = self._smooth[channel, done] if done else self.channels[channel]
             return edges.denoise(start, self.contrast, iterations - done)
 
         with self._smoothing:  # one run at a time: each may continue the one before
-            return self._smooth.get(iterations, make)
+            return self._smooth.get((channel, iterations), make)
 
     def gradient(self, iterations: int, source: str = "luma") -> edges.Gradient:
         """Sobel gradient of the image after ``iterations`` Perona-Malik steps: of its luma,
@@ -317,8 +319,8 @@ class Planner:
 
         def make() -> edges.Gradient:
             if key[1] == "colour":
-                chroma = [edges.denoise(c, self.contrast, iterations) for c in self.chroma]
-                return edges.Gradient.of_channels([self.smooth(iterations), *chroma])
+                return edges.Gradient.of_channels([self.smooth(iterations, c)
+                                                   for c in range(len(self.channels))])
             return edges.Gradient(self.smooth(iterations))
 
         return self._gradient.get(key, make)

@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from PIL_ipc import container, decoder, edges, jbig, ratecontrol, sources, values
+from PIL_ipc import colour, container, decoder, edges, jbig, ratecontrol, sources, values
 
 
 def smooth_scene(h=64, w=64):
@@ -444,6 +444,13 @@ def test_planner_denoises_on_demand():
     q = ratecontrol.Planner(img, 6.0)
     q.smooth(5)
     assert np.array_equal(q.smooth(12), edges.denoise(img, 6.0, 12))
+    # so do the chroma channels of a colour image, each from its own pixels
+    rgb = np.dstack([img, img[::-1], img.T]).astype(np.uint8)
+    ycc = colour.to_ycbcr(rgb)
+    c = ratecontrol.Planner(ycc[0], 6.0, chroma=ycc[1:], rgb=rgb, mode="RGB")
+    c.smooth(5, 2)
+    for channel in range(3):
+        assert np.array_equal(c.smooth(12, channel), edges.denoise(ycc[channel], 6.0, 12))
 
 
 def test_planner_makes_a_shared_plane_once_for_threads_that_ask_together():
