@@ -207,15 +207,14 @@ def search_reduced(planner: ratecontrol.Planner, small: ratecontrol.Planner, bud
         if fitted is None:
             break
         fitted = _fill(planner, fitted, budget, factor, pinned)
-        last = hint = fitted.threshold
+        last, hint = fitted, fitted.threshold
         x = fit(planner, fitted, tonal_iterations, ratecontrol.FINAL_STEPS,
                 chroma_iterations=chroma, workers=workers)
         data, _ = planner.code(fitted, x, budget)
         if data:
             return data
     if last is not None:  # the pixel values themselves code smaller than fitted ones
-        fitted = replace(layout, threshold=last)
-        data, _ = planner.code(fitted, fit(planner, fitted, 0, None), budget)
+        data, _ = planner.code(last, fit(planner, last, 0, None), budget)
         if data:
             return data
     raise ratecontrol.BudgetTooSmall(f"no layout of this image fits {budget} bytes", None)
