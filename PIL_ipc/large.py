@@ -81,11 +81,14 @@ def applies(shape: tuple[int, int]) -> bool:
 
 def fit(planner: ratecontrol.Planner, layout: ratecontrol.Layout, iterations: int,
         steps: int | None, *, chroma_iterations: int | None = None, workers: int = 0,
-        side: int = TILE_SIDE, margin: int = MARGIN) -> np.ndarray:
+        side: int | None = None, margin: int | None = None) -> np.ndarray:
     """The values of ``layout`` (every channel, one after the other, as Planner.evaluate
     fits them) after ``iterations`` tonal steps (``chroma_iterations`` for the chroma; None:
     the same), each solve taking ``steps`` solver steps (None: certified), fitted tile by
-    tile on ``workers`` threads (0: one per CPU)."""
+    tile on ``workers`` threads (0: one per CPU); ``side``, ``margin``: of the tiles (None:
+    TILE_SIDE, MARGIN)."""
+    side = TILE_SIDE if side is None else side
+    margin = MARGIN if margin is None else margin
     pts, _ = planner.points(layout)
     h, w = planner.shape
     n = pts.count
