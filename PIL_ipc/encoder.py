@@ -5,6 +5,8 @@ denoise (Perona-Malik) -> Sobel edges (threshold, thinning) -> edge plane coded 
 -> container.  With ``bpp`` or ``size`` the encoder searches the layout (threshold, spacing,
 levels, seed lattice; :mod:`PIL_ipc.ratecontrol`) for the best decoded file within the budget;
 with ``quality`` or ``psnr`` (and by default) for the smallest file that meets a decoded PSNR.
+From 2 Mpixel on (:mod:`PIL_ipc.large`) the tonal fit runs on overlapping tiles on every core,
+and a budget's layout is searched on the image reduced to 1 Mpixel, then fitted at full size.
 """
 
 from __future__ import annotations
