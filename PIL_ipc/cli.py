@@ -132,7 +132,21 @@ def _encoder_options(args: argparse.Namespace, parser: argparse.ArgumentParser) 
     return options
 
 
-def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+#: The commands whose flags come from the encoder's options (importing it loads numba).
+_ENCODER_COMMANDS = ("encode", "compare", "batch")
+
+
+def _needs_encoder(argv: Sequence[str]) -> bool:
+    """Whether the command named in ``argv`` (its first word that is not an option) takes the
+    encoder's flags: `ipc --version`, `ipc --help`, `ipc decode` and `ipc info` start without
+    importing the encoder and numba."""
+    return next((a for a in argv if not a.startswith("-")), None) in _ENCODER_COMMANDS
+
+
+def _parser(encoder_flags: bool = True
+            ) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The command line's parser and its commands' parsers; the encoder's flags only with
+    ``encoder_flags``."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
                         help="print warnings and errors only")
@@ -152,7 +166,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     enc.add_argument("output", metavar="OUT.ipc")
     enc.add_argument("-v", "--verbose", action="store_true",
                      help="print bytes, bpp, ratio, PSNR and SSIM against the input, and time")
-    _add_encoder_flags(enc)
+    if encoder_flags:
+        _add_encoder_flags(enc)
 
     dec = subs["decode"] = sub.add_parser(
         "decode", parents=[common], help="decode .ipc to any format Pillow writes",
@@ -182,9 +197,10 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     cmp.add_argument("--crop", metavar="X,Y",
                      help="top-left corner of the zoomed crop (default: the most detailed "
                           "window)")
-    cmp.add_argument("--effort", type=int, metavar="E",
-                     help="IPC's search effort (default: the encoder's, "
-                          f"{_default_text('effort', _encoder_fields()['effort'])[8:]})")
+    if encoder_flags:
+        cmp.add_argument("--effort", type=int, metavar="E",
+                         help="IPC's search effort (default: the encoder's, "
+                              f"{_default_text('effort', _encoder_fields()['effort'])[8:]})")
 
     bat = subs["batch"] = sub.add_parser(
         "batch", parents=[common], help="convert a folder tree of images to .ipc",
@@ -200,7 +216,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                      help="run on the Dask distributed scheduler at ADDRESS, e.g. "
                           "tcp://host:8786, instead of locally (default: local); needs "
                           'pip install "PIL_ipc[dask]"')
-    _add_encoder_flags(bat)
+    if encoder_flags:
+        _add_encoder_flags(bat)
 
     info = subs["info"] = sub.add_parser(
         "info", parents=[common], help="show the header, chunks and metadata of an .ipc file")
@@ -469,7 +486,8 @@ def _message(e: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    parser, subs = _parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser, subs = _parser(_needs_encoder(argv))
     args = parser.parse_args(argv)
     _configure_logging(getattr(args, "quiet", False))
     try:
