@@ -19,18 +19,19 @@ registers stay in machine registers over a whole stripe.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from . import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
-from .qm import core, dec_core, dec_start, enc_core, enc_flush_core
+from ._kernel_cache import kernel
+from .qm import BYTES, DATA, core, dec_core, dec_start, enc_core, enc_flush_core
 
 PAD = 128
 NCX = 1024
 TPB3CX = 0x0E5
 TPB2CX = 0x195
+#: numba type of the padded image buffer
+BUFFER = "uint8[:, ::1]"
 
 
-@njit(cache=True, nogil=True)
+@kernel("boolean")
 def _template(lrltwo):
     """(width of the y-1 window, width of the line-y window, SLNTP context) of a template.
 
@@ -42,7 +43,7 @@ def _template(lrltwo):
     return 5, 2, TPB3CX
 
 
-@njit(cache=True, nogil=True)
+@kernel("int64, int64, int64, int64, boolean, int64")
 def _context(w2, w1, w0, n0, at_on, at_pixel):
     """Context index from the template windows, with the AT pixel if one is set."""
     if at_on:
@@ -50,7 +51,7 @@ def _context(w2, w1, w0, n0, at_on, at_pixel):
     return (w2 << 7) | (w1 << n0) | w0
 
 
-@core
+@core(f"int64, int64, int64, int64, {BYTES}, {BYTES}, int64, int64, int64")
 def _advance(w2, w1, w0, bit, row2, row1, i, n1, n0):
     """Slide the template windows from pixel i to i + 1."""
     w2 = ((w2 << 1) & 7) | row2[i + 2]
@@ -59,7 +60,7 @@ def _advance(w2, w1, w0, bit, row2, row1, i, n1, n0):
     return w2, w1, w0
 
 
-@njit(cache=True, nogil=True)
+@kernel(f"{BYTES}, {BYTES}, {BYTES}, int64, int64")
 def _windows(row2, row1, row0, n1, n0):
     """Template windows at x = 0: y-2 (x-1..x+1), y-1 (..x+2), y (x-n0..x-1)."""
     w2 = (row2[PAD - 1] << 2) | (row2[PAD] << 1) | row2[PAD + 1]
@@ -72,7 +73,7 @@ def _windows(row2, row1, row0, n1, n0):
     return np.int64(w2), np.int64(w1), np.int64(w0)
 
 
-@njit(cache=True, nogil=True)
+@kernel(f"{BUFFER}, int64, int64, int64")
 def lines_equal(buf, ra, rb, width):
     """True if buffer rows ra and rb hold the same line."""
     for i in range(PAD, PAD + width):
@@ -85,7 +86,7 @@ def lines_equal(buf, ra, rb, width):
 # Encoder
 
 
-@njit(cache=True, nogil=True)
+@kernel(f"{BUFFER}, int64, int64, int64, boolean, boolean, int64, {BYTES}, {BYTES}, int64, {BYTES}")
 def encode_stripe(buf, y0, y1, width, lrltwo, tpbon, tx, st, mps, ltp_old, out):
     """Code image lines y0..y1-1 as one PSCD into ``out`` (terminated, trailing zeros removed).
 
@@ -128,7 +129,7 @@ def encode_stripe(buf, y0, y1, width, lrltwo, tpbon, tx, st, mps, ltp_old, out):
     return (-1 if ovf else pos), ltp_old
 
 
-@njit(cache=True, nogil=True)
+@kernel(f"{BUFFER}, int64, int64, int64, int64, boolean")
 def at_scores(buf, y0, y1, width, mx, lrltwo):
     """Agreement counts ranking AT positions for lines y0..y1-1.
 
@@ -158,7 +159,7 @@ def at_scores(buf, y0, y1, width, mx, lrltwo):
 # Decoder
 
 
-@njit(cache=True, nogil=True)
+@kernel(f"{DATA}, int64[:, ::1], int64[:, ::1], int64, int64, int64, boolean, boolean, {BUFFER}")
 def decode_image(data, stripes, atmoves, height, width, l0, lrltwo, tpbon, buf):
     """Decode all stripes of a BIE into ``buf`` (padded layout, rows 1..height).
 

@@ -12,6 +12,12 @@ every time.
 numba picks a kernel's cache folder when the kernel is decorated, so every module that defines
 a cached kernel imports this module first. The locator answers only for this package's source
 files: other numba users in the process keep numba's own rules.
+
+Every kernel is declared with :func:`kernel` and one signature.  numba would otherwise compile
+a kernel anew for each combination of argument types it meets: for a literal constant
+argument (``f(x, 0)`` types as ``Literal[int](0)``), for a read-only array, for an int32 where
+an int64 was passed before; every such specialisation costs the first use a compile (a quarter
+to one second each) and a later process a cache load.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from typing import TypeVar
 
 import numba
 from numba.core import caching, config
+from numba.core.compiler_lock import global_compiler_lock
+from numba.core.dispatcher import Dispatcher
 from numba.misc.appdirs import AppDirs
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -175,5 +183,55 @@ def compiles(kind: str) -> Callable[[F], F]:
             return result
 
         return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+K = TypeVar("K", bound=Callable)
+
+
+def kernel(signature: str, **options) -> Callable[[K], K]:
+    """``numba.njit(cache=True, nogil=True, **options)`` for the one ``signature`` only.
+
+    ``signature`` lists the argument types in numba's notation, e.g. ``"uint8[::1], int64"``
+    (``[::1]``: C-contiguous; the return type is inferred).  Unlike a signature given to
+    ``njit``, it is compiled (or loaded from the cache) lazily, on the kernel's first call from
+    Python or when a kernel calling it is first compiled: a process loads only the kernels its
+    work calls.  From then on the kernel compiles nothing else: a call whose arguments numba
+    can convert safely (a literal, a writable array for a read-only one) uses it, any other is
+    a TypeError.
+    """
+    argtypes = f"({signature},)"
+    options = {"cache": True, "nogil": True, **options}
+
+    def decorate(py_func: K) -> K:
+        dispatcher = numba.njit(**options)(py_func)
+        if not isinstance(dispatcher, Dispatcher):  # NUMBA_DISABLE_JIT: plain Python
+            return dispatcher
+        get_call_template = dispatcher.get_call_template
+
+        def declare() -> None:
+            if dispatcher._can_compile:
+                # numba's own (reentrant) lock: the one its compiles hold
+                with global_compiler_lock:
+                    if dispatcher._can_compile:
+                        dispatcher.compile(argtypes)
+                        dispatcher.disable_compile()
+
+        def compile_for_args(*args, **kwargs):
+            # numba's dispatcher calls this when no compiled signature fits a call from
+            # Python; it calls what this returns with the same arguments
+            declare()
+            return dispatcher
+
+        def typed_call(args, kws):
+            # a kernel calling this one is being compiled
+            declare()
+            return get_call_template(args, kws)
+
+        dispatcher._compile_for_args = compile_for_args
+        dispatcher.get_call_template = typed_call
+        dispatcher.declared_signature = argtypes
+        return dispatcher  # type: ignore[return-value]
 
     return decorate

@@ -6,8 +6,8 @@ current more probable symbol (MPS).  The same coder serves the JBIG bi-level cod
 and the value coder elsewhere in the package, both calling the numba kernels below from their
 own njit kernels.
 
-Numba-level API (all ``@njit(cache=True, nogil=True)``; those that allocate nothing are also
-compiled without reference counting, see ``core``):
+Numba-level API (all compiled with one signature each, ``_kernel_cache.kernel``; those that
+allocate nothing also without reference counting, see ``core``):
 
 * ``enc_init(capacity) -> (state, out)``; ``enc_bit(state, out, st, mps, cx, bit)``;
   ``enc_flush(state, out) -> n`` (bytes in ``out[:n]``, or -1 if ``out`` was too small).
@@ -51,9 +51,8 @@ decoder reads 0x00 bytes, as T.82 decoders do at the end of a stripe.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from . import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
+from ._kernel_cache import kernel
 
 # T.82 Table 24: LPS interval size (Qe), next state after an MPS, after an LPS, and whether an
 # LPS swaps the sense of the MPS.
@@ -93,10 +92,20 @@ SWTCH[[0, 14, 36, 64, 80, 88, 95, 105, 110, 112]] = 1
 NSTATES = 113
 STATE_LEN = 8
 
-#: Decorator of the kernels that allocate nothing: compiled without numba's reference counting
-#: (private numba option ``_nrt``), so that a caller's per-decision loop passes its arrays
-#: without an atomic incref/decref per call; that alone made decoding about 7x faster.
-core = njit(cache=True, nogil=True, _nrt=False)
+#: Numba types of the arguments: the coded bytes a decoder reads (read-only: they are usually
+#: a view of the file's bytes), a byte buffer the encoder writes, the context states (``st``,
+#: ``mps``) and the array state of the array API.
+DATA = "Array(uint8, 1, 'C', readonly=True)"
+BYTES = "uint8[::1]"
+STATE = "int64[::1]"
+
+
+def core(signature: str):
+    """Decorator of the kernels that allocate nothing: compiled without numba's reference
+    counting (private numba option ``_nrt``), so that a caller's per-decision loop passes its
+    arrays without an atomic incref/decref per call; that alone made decoding about 7x
+    faster."""
+    return kernel(signature, _nrt=False)
 
 
 def capacity_for(ndecisions: int) -> int:
@@ -109,7 +118,7 @@ def capacity_for(ndecisions: int) -> int:
 # decisions keep them in machine registers; the array-state API below wraps the same cores.
 
 
-@core
+@core(f"{BYTES}, int64, int64, int64")
 def _put(out, pos, ovf, b):
     """Write one byte if there is room; otherwise raise the overflow flag."""
     if pos < out.shape[0]:
@@ -118,7 +127,7 @@ def _put(out, pos, ovf, b):
     return pos, 1
 
 
-@core
+@core(f"{BYTES}, int64, int64, int64")
 def _put_stuffed(out, pos, ovf, b):
     """Write a PSCD byte, following 0xFF by the 0x00 stuffing byte."""
     pos, ovf = _put(out, pos, ovf, b)
@@ -127,7 +136,7 @@ def _put_stuffed(out, pos, ovf, b):
     return pos, ovf
 
 
-@core
+@core(f"{BYTES}, int64, int64, int64, int64, int64")
 def _release(out, pos, ovf, buf, sc, carry):
     """Write the held byte and the ``sc`` pending 0xFF bytes; a carry turns those into 0x00."""
     if buf >= 0:
@@ -140,7 +149,7 @@ def _release(out, pos, ovf, buf, sc, carry):
     return pos, ovf
 
 
-@core
+@core(f"{BYTES}, {BYTES}, {BYTES}" + ", int64" * 9)
 def enc_core(out, st, mps, cx, bit, c, a, ct, sc, buf, pos, ovf):
     """Code one decision; registers in, registers out (ENCODE of T.82 Figure 23)."""
     q = st[cx]
@@ -181,7 +190,7 @@ def enc_core(out, st, mps, cx, bit, c, a, ct, sc, buf, pos, ovf):
     return c, a, ct, sc, buf, pos, ovf
 
 
-@core
+@core(BYTES + ", int64" * 8)
 def enc_flush_core(out, lo, c, a, ct, sc, buf, pos, ovf):
     """Terminate the code (FLUSH): pick the value in the interval with most trailing zeros.
 
@@ -207,7 +216,7 @@ def enc_flush_core(out, lo, c, a, ct, sc, buf, pos, ovf):
     return pos, ovf
 
 
-@core
+@core(f"{DATA}, int64, int64")
 def byte_in(data, end, pos):
     """Next PSCD byte at ``pos``: unstuffs 0xFF 0x00, yields 0 from a marker or ``end`` on."""
     if pos >= end:
@@ -220,7 +229,7 @@ def byte_in(data, end, pos):
     return b, pos + 1
 
 
-@core
+@core(f"{DATA}, int64, int64")
 def dec_start(data, start, end):
     """Registers (a, c, ct, pos) of a decoder reading ``data[start:end]``."""
     c = np.int64(0)
@@ -231,7 +240,7 @@ def dec_start(data, start, end):
     return np.int64(0x10000), c, np.int64(8), pos
 
 
-@core
+@core(f"{DATA}, int64, {BYTES}, {BYTES}" + ", int64" * 5)
 def dec_core(data, end, st, mps, cx, a, c, ct, pos):
     """Decode one decision; returns (bit, a, c, ct, pos) (DECODE of T.82 Figure 32)."""
     q = st[cx]
@@ -275,7 +284,7 @@ def dec_core(data, end, st, mps, cx, a, c, ct, pos):
 # Array-state API
 
 
-@njit(cache=True, nogil=True)
+@kernel("int64")
 def enc_init(capacity: int):
     """Fresh encoder writing into a new ``uint8[capacity]`` buffer: returns (state, out)."""
     state = np.zeros(STATE_LEN, np.int64)
@@ -286,7 +295,7 @@ def enc_init(capacity: int):
     return state, out
 
 
-@core
+@core(f"{STATE}, {BYTES}, {BYTES}, {BYTES}, int64, int64")
 def enc_bit(state, out, st, mps, cx, bit):
     """Code one decision ``bit`` under context ``cx``."""
     c, a, ct, sc, buf, pos, ovf = enc_core(
@@ -312,7 +321,7 @@ def enc_bit(state, out, st, mps, cx, bit):
     state[6] = ovf
 
 
-@core
+@core(f"{STATE}, {BYTES}")
 def enc_flush(state, out):
     """Terminate the code; returns the byte count in ``out`` or -1 if ``out`` overflowed."""
     pos, ovf = enc_flush_core(
@@ -325,7 +334,7 @@ def enc_flush(state, out):
     return -1 if ovf else pos
 
 
-@njit(cache=True, nogil=True)
+@kernel(DATA)
 def dec_init(data):
     """Decoder state reading the coded bytes ``data``."""
     state = np.zeros(STATE_LEN, np.int64)
@@ -335,7 +344,7 @@ def dec_init(data):
     return state
 
 
-@core
+@core(f"{STATE}, {DATA}, {BYTES}, {BYTES}, int64")
 def dec_bit(state, data, st, mps, cx):
     """Decode one decision under context ``cx``."""
     end = min(state[4], data.shape[0])
@@ -349,7 +358,7 @@ def dec_bit(state, data, st, mps, cx):
 # Python conveniences (used by tests and tools)
 
 
-@njit(cache=True, nogil=True)
+@kernel("uint8[::1], int64[::1], int64")
 def _encode_run(bits, cxs, ncx):
     st = np.zeros(ncx, np.uint8)
     mps = np.zeros(ncx, np.uint8)
@@ -360,7 +369,7 @@ def _encode_run(bits, cxs, ncx):
     return out[: max(n, 0)].copy(), n
 
 
-@njit(cache=True, nogil=True)
+@kernel(f"{DATA}, int64[::1], int64")
 def _decode_run(data, cxs, ncx):
     st = np.zeros(ncx, np.uint8)
     mps = np.zeros(ncx, np.uint8)

@@ -30,12 +30,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
-from . import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
+from ._kernel_cache import kernel
 
 
-@njit(cache=True, nogil=True)
+@kernel("boolean[:, ::1]")
 def _band(edges: np.ndarray) -> np.ndarray:
     h, w = edges.shape
     band = np.zeros((h, w), dtype=np.bool_)
@@ -54,7 +53,7 @@ def _band(edges: np.ndarray) -> np.ndarray:
     return band
 
 
-@njit(cache=True, nogil=True)
+@kernel("boolean[:, ::1], int64[::1], int64[::1], boolean[::1]")
 def _walk(band: np.ndarray, order: np.ndarray, parent: np.ndarray, end: np.ndarray) -> int:
     """Walk each 4-connected part of the band breadth first, parts in raster order of their
     first pixel: order[i] = the i-th pixel visited, parent[i] = the visit it was reached
@@ -114,7 +113,7 @@ def _walk(band: np.ndarray, order: np.ndarray, parent: np.ndarray, end: np.ndarr
     return tail
 
 
-@njit(cache=True, nogil=True)
+@kernel("int64[::1], int64[::1], boolean[::1], int64, int64[::1], int64[:, ::1]")
 def _store_band(order: np.ndarray, parent: np.ndarray, end: np.ndarray, spacing: int,
                 positions: np.ndarray, predictors: np.ndarray) -> int:
     """The stored band pixels of a walk: fill positions and predictors (rows (a, -1, -1));
@@ -149,7 +148,7 @@ def _store_band(order: np.ndarray, parent: np.ndarray, end: np.ndarray, spacing:
     return nvals
 
 
-@njit(cache=True, nogil=True)
+@kernel("UniTuple(int64, 2), boolean[:, ::1], int64, int64, int64[::1], int64[:, ::1]")
 def _store_seeds(shape: tuple[int, int], seed: np.ndarray, lattice: int, n_band: int,
                  positions: np.ndarray, predictors: np.ndarray) -> int:
     """Append the seed plane's and the lattice's pixels not stored on the band (positions

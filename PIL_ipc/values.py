@@ -29,10 +29,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
-from . import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
 from . import qm
+from ._kernel_cache import kernel
 
 #: VALS codings (spec section 7, module docstring): every decision, or the bounded ones.
 CODING_PLAIN = 0
@@ -68,7 +67,7 @@ def dequantise(indices: np.ndarray, levels: int) -> np.ndarray:
     return np.asarray(indices, dtype=np.float64) * 255.0 / (levels - 1)
 
 
-@njit(cache=True, nogil=True)
+@kernel("int64")
 def _activity_class(magnitude: int) -> int:
     if magnitude == 0:
         return 0
@@ -79,7 +78,7 @@ def _activity_class(magnitude: int) -> int:
     return 3
 
 
-@njit(cache=True, nogil=True)
+@kernel("int64")
 def _bit_length(v: int) -> int:
     n = 0
     while v > 0:
@@ -88,7 +87,7 @@ def _bit_length(v: int) -> int:
     return n
 
 
-@njit(cache=True, nogil=True)
+@kernel("int64, int64, int64")
 def med(a: int, b: int, c: int) -> int:
     """The median edge detector of LOCO-I: the prediction from the left (a), upper (b) and
     upper-left (c) neighbours."""
@@ -99,7 +98,7 @@ def med(a: int, b: int, c: int) -> int:
     return a + b - c
 
 
-@njit(cache=True, nogil=True)
+@kernel("int64[::1], int64[::1], int64")
 def predict(k: np.ndarray, row: np.ndarray, mid: int) -> int:
     """Predicted level of a value from the earlier levels ``k`` and its predictor row."""
     a = row[0]
@@ -108,7 +107,7 @@ def predict(k: np.ndarray, row: np.ndarray, mid: int) -> int:
     return med(k[a], k[row[1]], k[row[2]])
 
 
-@njit(cache=True, nogil=True)
+@kernel("int64[::1], int64[::1], int64")
 def _context_base(k: np.ndarray, row: np.ndarray, previous_class: int) -> tuple[int, int]:
     """(first context of the set, activity class) of a value."""
     if row[1] < 0:
@@ -117,7 +116,7 @@ def _context_base(k: np.ndarray, row: np.ndarray, previous_class: int) -> tuple[
     return SET_CONTEXTS, _activity_class(abs(k[row[0]] - kc) + abs(k[row[1]] - kc))
 
 
-@njit(cache=True, nogil=True)
+@kernel("int64, int64, boolean")
 def _sign_known(pred: int, top: int, bounded: bool) -> int:
     """With bounded coding the sign of a nonzero residual is known when the prediction is
     the lowest (+: 0) or the highest (-: 1) level; -1: it is coded."""
@@ -129,30 +128,31 @@ def _sign_known(pred: int, top: int, bounded: bool) -> int:
     return -1
 
 
-@njit(cache=True, nogil=True)
+@kernel("int64, boolean")
 def _longest(bound: int, bounded: bool) -> int:
     """Largest bit length of |r| the coder allows: that of the room to the range's end when
     bounded (a length that reaches it needs no terminating 0), else MAX_BITS."""
     return max(_bit_length(bound), 1) if bounded else MAX_BITS
 
 
-@qm.core
+@qm.core(f"{qm.STATE}, {qm.BYTES}, {qm.BYTES}, {qm.BYTES}, int64[:, ::1], int64, int64")
 def _emit(state, out, st, mps, counts, cx, bit):
-    """One decision: coded, or only counted (``counts`` not None; the branch is pruned when
-    compiling).  Compiled like the coder's kernels, without reference counting (qm.core):
-    a counted call per decision would make coding 3 times slower."""
-    if counts is None:
+    """One decision: coded, or only counted when ``counts`` (N_CONTEXTS x 2) has rows.
+    Compiled like the coder's kernels, without reference counting (qm.core): a counted call
+    per decision would make coding 3 times slower."""
+    if counts.shape[0] == 0:
         qm.enc_bit(state, out, st, mps, cx, bit)
     else:
         counts[cx, bit] += 1
 
 
-@njit(cache=True, nogil=True)
+@kernel("int64[::1], int64[:, ::1], int64, int64, boolean, int64, int64[:, ::1]")
 def _code(indices: np.ndarray, predictors: np.ndarray, mid: int, top: int, bounded: bool,
-          capacity: int, counts: np.ndarray | None) -> np.ndarray:
+          capacity: int, counts: np.ndarray) -> np.ndarray:
     """Every decision of the coding of ``indices``, in order: coded (returns the code, empty
-    if ``capacity`` bytes did not suffice), or when ``counts`` (N_CONTEXTS x 2) is given,
-    counted per context and bit instead."""
+    if ``capacity`` bytes did not suffice), or when ``counts`` (N_CONTEXTS x 2; 0 x 2 to
+    code) has rows, counted per context and bit instead (one kernel for both: each would
+    cost the first use a compile of its own)."""
     state, out = qm.enc_init(capacity)
     st = np.zeros(N_CONTEXTS, dtype=np.uint8)
     mps = np.zeros(N_CONTEXTS, dtype=np.uint8)
@@ -185,7 +185,7 @@ def _code(indices: np.ndarray, predictors: np.ndarray, mid: int, top: int, bound
                           base + CX_BITS + (n - 1) * MAX_BITS + j, bit)
                 known |= bit << j
         previous = _activity_class(m)
-    if counts is not None:
+    if counts.shape[0] != 0:
         return out[:0]
     n_bytes = qm.enc_flush(state, out)
     if n_bytes < 0:
@@ -193,7 +193,7 @@ def _code(indices: np.ndarray, predictors: np.ndarray, mid: int, top: int, bound
     return out[:n_bytes].copy()
 
 
-@njit(cache=True, nogil=True)
+@kernel("int64[::1], int64[:, ::1], int64, int64, boolean")
 def _estimate(indices: np.ndarray, predictors: np.ndarray, mid: int, top: int,
               bounded: bool) -> float:
     """Krichevsky-Trofimov code length (bits) of the decisions, context by context."""
@@ -209,7 +209,7 @@ def _estimate(indices: np.ndarray, predictors: np.ndarray, mid: int, top: int,
     return bits
 
 
-@njit(cache=True, nogil=True)
+@kernel(f"{qm.DATA}, int64[:, ::1], int64, int64, boolean, int64[::1]")
 def _decode(data: np.ndarray, predictors: np.ndarray, mid: int, levels: int, bounded: bool,
             out: np.ndarray) -> int:
     """Decode len(out) indices; return -1 - i if value i falls outside 0..levels-1, else 0."""
@@ -253,7 +253,7 @@ def _decode(data: np.ndarray, predictors: np.ndarray, mid: int, levels: int, bou
     return bad
 
 
-@njit(cache=True, nogil=True)
+@kernel("int64[:, ::1]")
 def _first_bad_predictor(pred: np.ndarray) -> int:
     """Index of the first row that does not refer to earlier values only, -1 if none."""
     for i in range(pred.shape[0]):
@@ -311,7 +311,8 @@ def encode(indices: np.ndarray, predictors: np.ndarray, levels: int, coding: int
     idx, pred, bounded = _checked(indices, predictors, levels, coding)
     # At most 1 + 1 + 7 + 7 = 16 decisions per value; qm guarantees 4 bytes per decision.
     capacity = 4 * 16 * idx.size + 64
-    coded = _code(idx, pred, (levels - 1) // 2, levels - 1, bounded, capacity, None)
+    coded = _code(idx, pred, (levels - 1) // 2, levels - 1, bounded, capacity,
+                  np.zeros((0, 2), np.int64))
     if idx.size and coded.size == 0:
         raise RuntimeError("arithmetic coder output exceeded its bound")
     return coded.tobytes()
