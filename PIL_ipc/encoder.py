@@ -75,8 +75,7 @@ class EncodeOptions:
         default) also walks the layout fields from the best of them, 2 also walks the second
         family of layouts (with or without a seed lattice) and fits two finalists in full.
         At 512 x 512 on 2 cores they take 0.45-0.8, 1.6-2.8 and 1.9-4 s; 0 is up to 2.4 dB
-        worse than 1, 2 mostly equal to 1.  A colour image at 1 starts from fewer layouts and
-        walks fewer moves (ratecontrol.COLOUR_MAX_MOVES).  Ignored without a budget.
+        worse than 1, 2 mostly equal to 1.  Ignored without a budget.
     """
 
     threshold: float | None = None
