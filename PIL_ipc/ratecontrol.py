@@ -799,25 +799,6 @@ class Effort:
     #: batch that reaches it): a bound on the running time where layouts are dear to score
     #: and walks run long; None: no bound
     max_moves: int | None = None
-    #: sparsity and max_moves of colour images (None: the same): a colour layout costs
-    #: about twice a grey one to score and its walks gain less from their late moves
-    colour_sparsity: tuple[float, ...] | None = None
-    colour_max_moves: int | None = None
-    #: colour images: the starts from strong edges take this many of the densest start
-    #: lattices only (None: every one, and none)
-    colour_strong_lattices: int | None = None
-    #: colour images: the best scored file competes with the finals, measured again alike
-    remeasure_colour: bool = True
-
-    def starts_sparsity(self, colour_image: bool) -> tuple[float, ...]:
-        """The start lattices' sparsity for a grey or a colour image."""
-        return self.colour_sparsity if colour_image and self.colour_sparsity else \
-            self.sparsity
-
-    def moves(self, colour_image: bool) -> int | None:
-        """The bound on a descent's layouts below HIGH_RATE for a grey or a colour image."""
-        return self.colour_max_moves if colour_image and self.colour_max_moves else \
-            self.max_moves
 
 
 #: The descent of the default effort: hysteresis, the field that moves least, is left out
@@ -834,15 +815,6 @@ REVISIT = ("levels", "spacing")
 #: 0.07-0.13 dB and saves up to 20 % of their time.  From HIGH_RATE on the walks that run
 #: long are cheap ones (synthetic images, 1 s), where a bound cost up to 0.4 dB.
 MAX_MOVES = 32
-#: The colour starts and walks of the default effort.  On Kodak images at 0.2 and 0.1 bpp
-#: (12 cases) the best start was the densest start lattice in 11, with the weak edges in 8,
-#: the second densest in 1, and never one without a lattice nor a sparser one
-#: (COLOUR_SPARSITY, COLOUR_STRONG_LATTICES: 4 starts instead of 11, two rounds on two
-#: threads); and the walks' gains after their 22nd layout were small (COLOUR_MAX_MOVES),
-#: while a colour layout costs about twice a grey one to score.
-COLOUR_SPARSITY = (1.0, 1.8)
-COLOUR_STRONG_LATTICES = 1
-COLOUR_MAX_MOVES = 22
 #: Search effort levels (``effort`` of the encoder): 0 fastest ... 2 most thorough.
 #: 0 scores the starting layouts only. 1 (the default) walks the layout fields from the best
 #: start of the leading family, then levels and spacing again. 2 also walks the second family
@@ -854,28 +826,21 @@ COLOUR_MAX_MOVES = 22
 EFFORTS = (
     Effort(1, (), 1, 1.0, sparsity=(1.3, 3.5)),
     Effort(2, QUICK_DESCENT, 1, 1.0, revisit=REVISIT, high_rate_score_iterations=1,
-           max_moves=MAX_MOVES, colour_sparsity=COLOUR_SPARSITY,
-           colour_max_moves=COLOUR_MAX_MOVES, colour_strong_lattices=COLOUR_STRONG_LATTICES,
-           remeasure_colour=False),
+           max_moves=MAX_MOVES),
     Effort(2, DESCENT, 2, RIVAL_RATIO, revisit=REVISIT),
 )
 DEFAULT_EFFORT = 1
 
 
-def _starts(bpp: float, sparsity: Sequence[float], colour_image: bool = False,
-            strong_lattices: int | None = None) -> list[dict[str, int]]:
+def _starts(bpp: float, sparsity: Sequence[float],
+            colour_image: bool = False) -> list[dict[str, int]]:
     """Diverse starting layouts at a budget of ``bpp`` bits per pixel: lattices ``sparsity``
-    times sparser than one taking about 60 % of the budget, or none (edges only).
-    ``strong_lattices``: the starts from strong, long edge chains take only the this many
-    densest of those lattices (None: all of them, and no lattice)."""
+    times sparser than one taking about 60 % of the budget, or none (edges only)."""
     chroma = {"chroma_levels": Layout.chroma_levels, "chroma_stride": Layout.chroma_stride,
               "edge_source": Layout.edge_source}
     if colour_image:
-        # chroma of photos is smooth: sparser than luma at low rates; its levels where the
-        # walks ended on the Kodak images (24-32 at 0.1 and 0.2 bpp from starts at 8 and 12:
-        # 2-3 moves, up to 2.9 dB each)
-        chroma = {"chroma_levels": 16 if bpp >= HIGH_RATE else 24 if bpp >= 0.07 else
-                  16 if bpp >= 0.035 else 8,
+        # chroma of photos is smooth: coarser and sparser than luma at low rates
+        chroma = {"chroma_levels": 16 if bpp >= HIGH_RATE else 12 if bpp >= 0.15 else 8,
                   "chroma_stride": 1 if bpp >= HIGH_RATE else 2,
                   "edge_source": COLOUR_START_EDGES}
     # A lattice point costs ~3-4 bits (its value; the position is nearly free).  Sparse
@@ -892,18 +857,15 @@ def _starts(bpp: float, sparsity: Sequence[float], colour_image: bool = False,
     # from HIGH_RATE on the strong ones never started the best walk on 20 test cases (leaving
     # them out there: 7 % less CPU, no result worse)
     styles = ((10, 0.5),) if bpp >= HIGH_RATE else ((10, 0.5), (40, 1.0))
-    lattices = {(10, 0.5): [0, *steps],
-                (40, 1.0): [0, *steps] if strong_lattices is None else steps[:strong_lattices]}
     starts = [{**base, **chroma, "lattice": g, "min_length": m, "hysteresis": hy,
                "denoise": 30, "edge_seeds": math.inf}
-              for m, hy in styles for g in lattices[m, hy]]
+              for m, hy in styles for g in [0, *steps]]
     # Every pixel stored (lattice 1): no inpainting at all, the values predicted in 2-D: on
     # flat-coloured images at high rates this near-lossless coding beats any sparse layout
     # by 20 dB (pikachu at 0.8 bpp: 58.9 against 37.1 dB).  It is a start, not a walk
     # step: lattices 1 and 2 among the walk's choices trap it (svalbard at 0.8 bpp: -3 dB).
     # Below 0.15 bpp it never fits on the test images, and trying costs a fifth of a second.
-    # Colour photos below HIGH_RATE never fit it (the 24 Kodak images at 0.2 bpp).
-    if bpp >= (HIGH_RATE if colour_image else 0.15):
+    if bpp >= 0.15:
         starts.append({**base, **chroma, "lattice": 1, "min_length": 40, "hysteresis": 1.0,
                        "denoise": 30, "edge_seeds": math.inf})
     return starts
@@ -1028,7 +990,7 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
         fields = [name for name in descent if fixed.get(name) is None]
         fields += [name for name in revisit if fixed.get(name) is None]
         moves_scored = 0
-        max_moves = None if high_rate else plan.moves(planner.colour)
+        max_moves = None if high_rate else plan.max_moves
         for f, name in enumerate(fields):
             while current is not None:
                 if max_moves is not None and moves_scored >= max_moves:
@@ -1062,9 +1024,7 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
 
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
         score([{**start, **pinned}
-               for start in _starts(8.0 * budget / (h * w),
-                                    plan.starts_sparsity(planner.colour), planner.colour,
-                                    plan.colour_strong_lattices if planner.colour else None)])
+               for start in _starts(8.0 * budget / (h * w), plan.sparsity, planner.colour)])
         # Edges alone and edges with a lattice are different regimes: descend from the best
         # start of each unless one is far behind.
         leaders = [c for c in (best(True), best(False)) if c is not None]
@@ -1105,19 +1065,14 @@ def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int
         # Scores are rough: the best of the finals and the best scored file, all measured
         # alike, wins (a full fit is not always better once quantised: comic at 0.05 bpp,
         # 6 levels, scores 23.62 dB after 2 iterations and 23.55 after 6).
-        # The colour finals of the default effort leave the scored file out: it never won
-        # on the Kodak images (the lower rung won 9 of 12 cases, the scored layout's full fit
-        # the others), and on two threads its measurement delayed the second final.
-        scored = top
-        remeasure = plan.remeasure_colour or not planner.colour
-        jobs: list[tuple[Layout, Coded] | Coded] = [top, *finals] if remeasure else finals
+        jobs: list[tuple[Layout, Coded] | Coded] = [top, *finals]
         top = None
         for i, c in enumerate(pool.map(final, jobs)):
-            _log.debug("search: final %d of %d: %s", i, len(jobs), "no fit" if c is None
-                       else f"{c.layout}, {psnr_of(c.mse):.3f} dB")
             if c is not None and (top is None or c.mse < top.mse):
                 top = c
-    return scored if top is None else top
+                _log.debug("search: final %d of %d leads: %s, %.3f dB", i, len(jobs),
+                           c.layout, psnr_of(c.mse))
+    return top
 
 
 def smallest_file(planner: Planner, pinned: dict[str, float] | None = None) -> int:
