@@ -25,25 +25,15 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from PIL_ipc import decoder, encoder, large, ratecontrol  # noqa: E402
+import rd  # noqa: E402  (the corpus and its image names, as the rate-distortion benchmark)
 
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus-src"
-IMAGES = {
-    "peppers": "sipi/peppers.tiff",
-    "boat": "classic/boat.tiff",
-    "airplane": "sipi/airplane.tiff",
-    "mandrill": "sipi/mandrill.tiff",
-    "house": "sipi/house.tiff",
-    "kodim05": "kodak/kodim05.png",
-    "kodim23": "kodak/kodim23.png",
-}
+from PIL_ipc import decoder, encoder, large, metrics, ratecontrol  # noqa: E402
 
 
 def psnr(data: bytes, pixels: np.ndarray) -> float:
-    d = decoder.decode(data).astype(np.float64) - pixels
-    return 10 * np.log10(255.0 ** 2 / np.mean(d * d))
+    return metrics.psnr(pixels, decoder.decode(data))
 
 
 def full(pixels: np.ndarray, options: encoder.EncodeOptions) -> bytes:
@@ -67,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bpp", type=float, nargs="+", default=[0.2, 0.1])
     p.add_argument("--reduce", type=int, nargs="+", default=[4, 16])
     p.add_argument("--effort", type=int, nargs="+", default=[0, 1])
-    p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    p.add_argument("--corpus", help="folder with sipi/, classic/, kodak/ (as rd.py)")
     args = p.parse_args(argv)
     # compile the kernels before timing
     warm = np.zeros((64, 64), np.uint8)
@@ -81,8 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     diffs: dict[int, list[float]] = {f: [] for f in args.reduce}
+    corpus = rd.corpus_root(args.corpus)
     for name in args.images:
-        src = Image.open(args.corpus / IMAGES.get(name, name)).convert("L")
+        _, grey = rd.resolve_image(name, corpus)
+        src = Image.fromarray(grey)
         pixels = np.asarray(src.resize((args.size, args.size), Image.Resampling.LANCZOS))
         for bpp in args.bpp:
             for effort in args.effort:

@@ -76,31 +76,28 @@ def means(rows: list[dict], budgets: list[float] | None) -> str:
         for r in at:
             if number(r["psnr"]) is not None:
                 reached.setdefault(r["codec"], {})[r["image"]] = r
-        for codec in ("ipc", *PEERS):
-            got = reached.get(codec)
-            if got is None and codec != "ipc":
-                continue
-            got = got or {}
+        in_run = {r["codec"] for r in at}
+        for codec in (c for c in ("ipc", *PEERS) if c in in_run):
+            got = reached.get(codec, {})
+            means_of = f", {summary(got.values())}" if got else ""
             out.append(f"- {bpp:g} bpp, {TITLES.get(codec, 'IPC')}: reached {len(got)} of "
-                       f"{len(images)}{summary(got.values())}")
-        jpeg = reached.get("jpeg")
-        if jpeg is not None and "ipc" in reached:
-            both = [reached["ipc"][i] for i in jpeg if i in reached["ipc"]]
-            out.append(f"- {bpp:g} bpp, IPC over the {len(both)} images JPEG reaches:"
+                       f"{len(images)}{means_of}")
+        both = [r for i, r in reached.get("ipc", {}).items() if i in reached.get("jpeg", {})]
+        if both:
+            out.append(f"- {bpp:g} bpp, IPC over the {len(both)} images JPEG reaches: "
                        f"{summary(both)}")
     return "\n".join(out)
 
 
 def summary(rows) -> str:
+    """Mean PSNR and SSIM of measured rows (lossless files left out of the PSNR)."""
     rows = list(rows)
-    if not rows:
-        return ""
     psnr = [number(r["psnr"]) for r in rows]
     ssim = [number(r["ssim"]) for r in rows]
     finite = [p for p in psnr if not math.isinf(p)]
     note = "" if len(finite) == len(psnr) else f" ({len(psnr) - len(finite)} lossless left out)"
     mean_psnr = sum(finite) / len(finite) if finite else math.inf
-    return (f", mean PSNR {mean_psnr:.2f} dB{note}, mean SSIM "
+    return (f"mean PSNR {mean_psnr:.2f} dB{note}, mean SSIM "
             f"{sum(ssim) / len(ssim):.4f}")
 
 
