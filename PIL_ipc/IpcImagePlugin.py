@@ -11,7 +11,7 @@ from typing import IO
 
 from PIL import Image, ImageFile
 
-from . import container
+from .format import container
 
 EXIF_PREFIX = b"Exif\x00\x00"
 _NOT_FROM_TEXT = frozenset({"version", "levels", "spacing", "lattice", "icc_profile", "exif",
@@ -127,11 +127,11 @@ class IpcImageFile(ImageFile.ImageFile):
 
 
 def _decode(data: bytes, reduce: int):
-    from . import decoder
+    from . import decode
 
     limit = Image.MAX_IMAGE_PIXELS
     try:
-        return decoder.decode(
+        return decode.decode(
             data,
             lenient=ImageFile.LOAD_TRUNCATED_IMAGES,
             # Pillow's own hard limit: twice MAX_IMAGE_PIXELS raises DecompressionBombError.
@@ -192,10 +192,10 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     mode = saved_mode(im)
     import numpy as np
 
-    from . import encoder
+    from . import encode
 
     # every option is checked before any work (ValueError), the metadata's types included
-    options = encoder.EncodeOptions.from_mapping(info)
+    options = encode.EncodeOptions.from_mapping(info)
     icc_profile = info.get("icc_profile", im.info.get("icc_profile")) or None
     exif = info.get("exif") or None
     if isinstance(exif, Image.Exif):
@@ -215,7 +215,7 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
         raise ValueError(msg)
     if mode != im.mode:
         im = im.convert(mode)
-    data = encoder.encode(np.asarray(im), options, icc_profile=icc_profile, exif=exif or None,
+    data = encode.encode(np.asarray(im), options, icc_profile=icc_profile, exif=exif or None,
                           xmp=None if xmp is None else bytes(xmp))
     fp.write(data)
 

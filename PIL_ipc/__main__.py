@@ -2,7 +2,7 @@
 
 import sys
 
-from .cli import main
+from .tools.cli import main
 
 # Guarded: worker processes started by `ipc batch` import this module again.
 if __name__ == "__main__":

@@ -84,7 +84,7 @@ class PackageCacheLocator(caching.UserWideCacheLocator):
 
     @classmethod
     def from_function(cls, py_func, py_file):
-        if os.path.dirname(os.path.abspath(py_file)) != PACKAGE_DIR:
+        if not os.path.abspath(py_file).startswith(PACKAGE_DIR + os.sep):
             return None
         return super().from_function(py_func, py_file)
 
@@ -128,10 +128,12 @@ def kernel_cache_dir() -> str:
 def _sources_digest() -> str:
     """Identifies this install's kernels: the package's sources, numba and Python."""
     h = hashlib.sha256(f"{numba.__version__} {sys.version}".encode())
-    for name in sorted(os.listdir(PACKAGE_DIR)):
-        if name.endswith(".py"):
-            with open(os.path.join(PACKAGE_DIR, name), "rb") as f:
-                h.update(name.encode() + b"\0" + f.read())
+    for folder, _, names in sorted(os.walk(PACKAGE_DIR)):
+        for name in sorted(names):
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                with open(path, "rb") as f:
+                    h.update(os.path.relpath(path, PACKAGE_DIR).encode() + b"\0" + f.read())
     return h.hexdigest()[:20]
 
 

@@ -2,9 +2,9 @@
 
 A colour file shares its edge plane, source points and inpainting operator among its three
 channels; the decoder sets the operator up once, solves luma, then the two chroma channels at
-once in two threads (decoder.CHANNEL_THREADS).  For each image this encodes the RGB picture,
+once in two threads (decode.CHANNEL_THREADS).  For each image this encodes the RGB picture,
 makes the grey file of the same geometry (the same file with its chroma chunk dropped and the
-mode set to L: the same planes, source points and luma values), and times decoder.decode of
+mode set to L: the same planes, source points and luma values), and times decode.decode of
 both (median of --repeat runs, alternating): wall-clock time, whose ratio is the target (RGB
 at most 1.6x grey), and CPU time of the process (both threads), the work a colour decode adds
 whatever the number of cores.  On a shared machine the wall-clock ratio is only meaningful
@@ -29,7 +29,8 @@ from PIL import Image
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from PIL_ipc import container, decoder, encoder  # noqa: E402
+from PIL_ipc.format import container  # noqa: E402
+from PIL_ipc import decode, encode
 
 CORPUS = HERE.parent.parent / "shared" / "corpus-src"
 IMAGES = {"kodim23": "kodak/kodim23.png", "kodim05": "kodak/kodim05.png",
@@ -49,7 +50,7 @@ def grey_twin(data: bytes) -> bytes:
 def timed(data: bytes) -> tuple[float, float]:
     """(wall-clock, process CPU) seconds of one decode."""
     start, cpu = time.perf_counter(), time.process_time()
-    decoder.decode(data)
+    decode.decode(data)
     return time.perf_counter() - start, time.process_time() - cpu
 
 
@@ -60,16 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--threshold", type=float, default=24.0)
     p.add_argument("--lattice", type=int, default=8)
-    p.add_argument("--threads", type=int, default=decoder.CHANNEL_THREADS,
+    p.add_argument("--threads", type=int, default=decode.CHANNEL_THREADS,
                    help="threads for the chroma channels (1: one after another)")
     args = p.parse_args(argv)
-    decoder.CHANNEL_THREADS = max(1, args.threads)
+    decode.CHANNEL_THREADS = max(1, args.threads)
     print(f"{'image':<10}{'size':>10}{'points':>8}{'grey ms':>9}{'RGB ms':>9}{'ratio':>7}"
           f"{'grey CPU':>10}{'RGB CPU':>9}{'CPU ratio':>10}")
     ratios, cpu_ratios = [], []
     for name in args.images:
         rgb = np.asarray(Image.open(args.corpus / IMAGES.get(name, name)).convert("RGB"))
-        data = encoder.encode(rgb, encoder.EncodeOptions(threshold=args.threshold,
+        data = encode.encode(rgb, encode.EncodeOptions(threshold=args.threshold,
                                                          lattice=args.lattice))
         grey = grey_twin(data)
         timed(grey), timed(data)  # compiled and cached
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     worst = max(ratios)
     print(f"largest ratio {worst:.2f} (target <= {TARGET}): "
           f"{'holds' if worst <= TARGET else 'missed'}; largest CPU-time ratio "
-          f"{max(cpu_ratios):.2f} (chroma threads: {decoder.CHANNEL_THREADS})")
+          f"{max(cpu_ratios):.2f} (chroma threads: {decode.CHANNEL_THREADS})")
     return 0
 
 

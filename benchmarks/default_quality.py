@@ -26,7 +26,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from rd import corpus_root, load_grey  # noqa: E402
 
-from PIL_ipc import decoder, encoder  # noqa: E402
+from PIL_ipc import decode, encode  # noqa: E402
 
 PAPER = [("sipi", name, ".tiff") for name in ("splash", "house", "airplane", "peppers")]
 KODAK = [("kodak", f"kodim{i:02d}", ".png") for i in range(1, 25)]
@@ -37,9 +37,9 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return math.inf if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
 
 
-def timed_encode(pixels: np.ndarray, options: encoder.EncodeOptions) -> tuple[bytes, float]:
+def timed_encode(pixels: np.ndarray, options: encode.EncodeOptions) -> tuple[bytes, float]:
     start = time.perf_counter()
-    data = encoder.encode(pixels, options)
+    data = encode.encode(pixels, options)
     return data, time.perf_counter() - start
 
 
@@ -56,12 +56,12 @@ def main() -> None:
     images = {"paper": PAPER, "kodak": KODAK, "both": PAPER + KODAK}[args.set]
     if args.images:
         images = [i for i in PAPER + KODAK if i[1] in args.images]
-    default = encoder.EncodeOptions(quality=args.quality, psnr=args.psnr)
+    default = encode.EncodeOptions(quality=args.quality, psnr=args.psnr)
     print(f"default save: target {default.target_psnr():.2f} dB "
-          f"(quality {encoder.DEFAULT_QUALITY if args.quality is None else args.quality}"
+          f"(quality {encode.DEFAULT_QUALITY if args.quality is None else args.quality}"
           f"{'' if args.psnr is None else ', psnr given'}); the machine may be shared")
     # one small encode first, so that no row pays for loading or compiling the kernels
-    encoder.encode(np.full((16, 16), 128, np.uint8), encoder.EncodeOptions(size=200))
+    encode.encode(np.full((16, 16), 128, np.uint8), encode.EncodeOptions(size=200))
     print("| image | bytes | bpp | default PSNR | size= PSNR | difference | default encode | "
           "size= encode | ratio |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -69,9 +69,9 @@ def main() -> None:
     for folder, name, suffix in images:
         pixels = load_grey(root / folder / f"{name}{suffix}")
         data, t_default = timed_encode(pixels, default)
-        same, t_size = timed_encode(pixels, encoder.EncodeOptions(size=len(data)))
-        q_default = psnr(decoder.decode(data), pixels)
-        q_size = psnr(decoder.decode(same), pixels)
+        same, t_size = timed_encode(pixels, encode.EncodeOptions(size=len(data)))
+        q_default = psnr(decode.decode(data), pixels)
+        q_size = psnr(decode.decode(same), pixels)
         diffs.append(q_default - q_size)
         ratios.append(t_default / t_size)
         times.append(t_default)

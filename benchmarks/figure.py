@@ -14,18 +14,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from PIL_ipc import container, decoder, encoder, jbig, sources
+from PIL_ipc.format import container, jbig, sources
+from PIL_ipc import decode, encode
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def panels(pixels: np.ndarray, bpp: float) -> tuple[list[np.ndarray], list[str]]:
-    data = encoder.encode(pixels, encoder.EncodeOptions(bpp=bpp))
+    data = encode.encode(pixels, encode.EncodeOptions(bpp=bpp))
     f = container.parse(data)
     edges = jbig.decode(f.edge)
     points = sources.locate(edges, f.header.spacing, jbig.decode(f.seed) if f.seed else None,
                             f.header.lattice)
-    decoded = decoder.decode(data)
+    decoded = decode.decode(data)
     psnr = 10 * np.log10(255.0 ** 2 / np.mean((decoded.astype(float) - pixels) ** 2))
     edge_img = np.where(edges, 0, 255).astype(np.uint8)
     flat = pixels.reshape(edges.size, -1)

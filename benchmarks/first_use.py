@@ -68,7 +68,7 @@ class Listener(event.Listener):
 
 
 event.register("numba:compile", Listener())
-from PIL_ipc.cli import main
+from PIL_ipc.tools.cli import main
 status = main(sys.argv[2:])
 json.dump({"spent": spent, "count": count}, open(sys.argv[1], "w"))
 sys.exit(status)

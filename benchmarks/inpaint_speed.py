@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from reference_solver import reference_solve  # noqa: E402
 
-from PIL_ipc import inpaint  # noqa: E402
+from PIL_ipc.solver import inpaint  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus-src"
 IMAGES = {
@@ -59,7 +59,7 @@ TOL = 1e-3
 FIRST_CALL = """
 import time, numpy as np
 t = time.perf_counter()
-from PIL_ipc import inpaint
+from PIL_ipc.solver import inpaint
 known = np.zeros((40, 40), bool); known[::7, ::5] = True
 band = np.zeros((40, 40), bool); band[20, :] = True
 inpaint.solve(known, np.where(known, 100.0, 0.0), band, method="fast")
@@ -100,9 +100,10 @@ def edge_masks(img: np.ndarray, grid: int) -> tuple[np.ndarray, np.ndarray]:
 def codec_masks(img: np.ndarray) -> tuple[np.ndarray, np.ndarray] | str:
     """(known, band) of a real file at 0.2 bpp, or the reason it is unavailable."""
     try:
-        from PIL_ipc import container, encoder, jbig, sources
+        from PIL_ipc.format import container, jbig, sources
+        from PIL_ipc import encode
 
-        data = encoder.encode(img.astype(np.uint8), encoder.EncodeOptions(bpp=0.2))
+        data = encode.encode(img.astype(np.uint8), encode.EncodeOptions(bpp=0.2))
         f = container.parse(data)
         seed = jbig.decode(f.seed) if f.seed else None
         points = sources.locate(jbig.decode(f.edge), f.header.spacing, seed, f.header.lattice)

@@ -1,4 +1,4 @@
-"""Speed and size of the T.82 bi-level coder (PIL_ipc.jbig) against JBIG-KIT.
+"""Speed and size of the T.82 bi-level coder (PIL_ipc.format.jbig) against JBIG-KIT.
 
     python benchmarks/jbig_speed.py [--corpus DIR] [--repeat N] [--no-defaults]
 
@@ -12,7 +12,7 @@ jbgtopbm; our default BIE no larger than pbmtojbg -q's on edge planes.
 Part 2 - defaults: total BIE size of encoder settings over edge planes of corpus photos (SIPI,
 classic, Kodak, cartoon; Sobel magnitude above the 80th to 99.5th percentile, plain and
 thinned), against ``pbmtojbg -q`` and ``pbmtojbg85``.  This is the measurement behind the
-defaults of ``PIL_ipc.jbig.encode``.
+defaults of ``PIL_ipc.format.jbig.encode``.
 
 The corpus is looked up in ``../shared/corpus-src`` beside the repository, or ``--corpus`` /
 ``IPC_CORPUS``.  Needs jbigkit-bin and jbigkit-testdata; scikit-image for the thinned planes.
@@ -36,7 +36,7 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO)]
 
 import jbigkit as jk  # noqa: E402
 
-from PIL_ipc import jbig  # noqa: E402
+from PIL_ipc.format import jbig  # noqa: E402
 
 try:
     from skimage.morphology import thin

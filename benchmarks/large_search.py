@@ -3,11 +3,11 @@
     python benchmarks/large_search.py [--images peppers boat ...] [--size 512] [--bpp 0.2 0.1]
                                       [--reduce 4 16] [--effort 0 1] [--corpus DIR]
 
-From PIL_ipc.large.TILE_PIXELS pixels on (2 Mpixel) the encoder searches the layout of a
+From PIL_ipc.encode.tiles.TILE_PIXELS pixels on (2 Mpixel) the encoder searches the layout of a
 budgeted file on the image reduced to REDUCED_PIXELS (1 Mpixel) and fits that layout at full
-size (PIL_ipc.large.search_reduced).  This prints, for each image resized (Lanczos) to
+size (PIL_ipc.encode.tiles.search_reduced).  This prints, for each image resized (Lanczos) to
 ``--size`` squared, each budget and each effort, the decoded PSNR and the time of the full
-search (PIL_ipc.ratecontrol.search on the whole image, as smaller images are encoded) and of
+search (PIL_ipc.encode.ratecontrol.search on the whole image, as smaller images are encoded) and of
 the reduced search with the pixel count divided by each ``--reduce`` factor (4: half the
 side; 16: a quarter, the ratio of a 4000 x 4000 image to its 1 Mpixel search), with the
 difference in dB.  Times are wall seconds of one run each (the machine may be shared: compare
@@ -29,25 +29,26 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 import rd  # noqa: E402  (the corpus and its image names, as the rate-distortion benchmark)
 
-from PIL_ipc import decoder, encoder, large, metrics, ratecontrol  # noqa: E402
+from PIL_ipc import decode, encode, metrics  # noqa: E402
+from PIL_ipc.encode import ratecontrol, tiles
 
 
 def psnr(data: bytes, pixels: np.ndarray) -> float:
-    return metrics.psnr(pixels, decoder.decode(data))
+    return metrics.psnr(pixels, decode.decode(data))
 
 
-def full(pixels: np.ndarray, options: encoder.EncodeOptions) -> bytes:
-    planner, _ = encoder._planner(pixels, options, "L", searched=True)
+def full(pixels: np.ndarray, options: encode.EncodeOptions) -> bytes:
+    planner, _ = encode._planner(pixels, options, "L", searched=True)
     budget = options.budget_bytes(pixels.shape[1], pixels.shape[0])
     return ratecontrol.search(planner, budget, options.tonal, effort=options.effort).data
 
 
-def reduced(pixels: np.ndarray, options: encoder.EncodeOptions, factor: int) -> bytes:
-    planner, _ = encoder._planner(pixels, options, "L", searched=True)
-    small, _ = encoder._planner(encoder.reduced(pixels, pixels.size // factor), options, "L",
+def reduced(pixels: np.ndarray, options: encode.EncodeOptions, factor: int) -> bytes:
+    planner, _ = encode._planner(pixels, options, "L", searched=True)
+    small, _ = encode._planner(encode.reduced(pixels, pixels.size // factor), options, "L",
                                 searched=True)
     budget = options.budget_bytes(pixels.shape[1], pixels.shape[0])
-    return large.search_reduced(planner, small, budget, options.tonal, effort=options.effort)
+    return tiles.search_reduced(planner, small, budget, options.tonal, effort=options.effort)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     # compile the kernels before timing
     warm = np.zeros((64, 64), np.uint8)
     warm[20:40, 10:50] = 200
-    full(warm, encoder.EncodeOptions(bpp=1.0, effort=0))
+    full(warm, encode.EncodeOptions(bpp=1.0, effort=0))
     header = ["image", "bpp", "effort", "full dB", "full s"]
     for f in args.reduce:
         header += [f"1/{f} dB", f"1/{f} - full", f"1/{f} s"]
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         pixels = np.asarray(src.resize((args.size, args.size), Image.Resampling.LANCZOS))
         for bpp in args.bpp:
             for effort in args.effort:
-                options = encoder.EncodeOptions(bpp=bpp, effort=effort)
+                options = encode.EncodeOptions(bpp=bpp, effort=effort)
                 t = time.perf_counter()
                 ref = psnr(full(pixels, options), pixels)
                 row = [name, f"{bpp:g}", str(effort), f"{ref:.2f}",

@@ -4,7 +4,7 @@ OpenJPEG's own rate control (JPEG 2000 at the same budget, one encode) measured 
     python benchmarks/ratecontrol_speed.py [--images peppers splash ...] [--bpp 0.8 ... 0.05]
                                            [--efforts 0 1 2] [--corpus DIR]
 
-For every image, budget and effort: wall time of ``encoder.encode(pixels, EncodeOptions(bpp=...,
+For every image, budget and effort: wall time of ``encode.encode(pixels, EncodeOptions(bpp=...,
 effort=...))`` (the whole encoder: denoising, the layout search and the final tonal fit, on
 every CPU), the file's bytes and PSNR, and the time as a multiple of the JPEG 2000 encode
 (Pillow/OpenJPEG, irreversible, ``quality_mode="rates"`` at the budget's compression ratio:
@@ -38,7 +38,8 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import rd  # noqa: E402
 
-from PIL_ipc import decoder, encoder, ratecontrol  # noqa: E402
+from PIL_ipc import decode, encode  # noqa: E402
+from PIL_ipc.encode import ratecontrol
 
 TARGET_S = 2.0  # the rate control target at 512 x 512
 COLOUR_TARGET_S = 3.0  # the colour rate control target at 768 x 512
@@ -85,7 +86,7 @@ def main() -> None:
         ramp = np.dstack([ramp, ramp.T, 255 - ramp])
     start = time.perf_counter()
     for effort in args.efforts:
-        encoder.encode(ramp, encoder.EncodeOptions(bpp=1.0, effort=effort))
+        encode.encode(ramp, encode.EncodeOptions(bpp=1.0, effort=effort))
     print(f"warm-up (JIT, 64 x 64 at every effort): {time.perf_counter() - start:.1f} s; "
           f"{os.cpu_count()} CPUs; target < {target:g} s at {target_shape[1]} x "
           f"{target_shape[0]}")
@@ -102,24 +103,24 @@ def main() -> None:
         for bpp in args.bpp:
             j_s, j_bytes, j_db = jpeg2000(pixels, bpp)
             for effort in args.efforts:
-                options = encoder.EncodeOptions(bpp=bpp, effort=effort)
+                options = encode.EncodeOptions(bpp=bpp, effort=effort)
                 samples = []
                 try:
                     for _ in range(max(args.repeat, 1)):
                         t0 = time.perf_counter()
-                        data = encoder.encode(pixels, options)
+                        data = encode.encode(pixels, options)
                         samples.append(time.perf_counter() - t0)
                 except ratecontrol.BudgetTooSmall as e:
                     print(f"{name:10} {w:>4}x{h:<4} {bpp:5.2f} {effort:6d}  {e}")
                     continue
                 seconds = statistics.median(samples)
                 times.setdefault((effort, bpp), []).append(seconds)
-                db = rd.psnr(pixels, decoder.decode(data))
+                db = rd.psnr(pixels, decode.decode(data))
                 grey = ""
                 if args.colour:
                     luma = np.asarray(Image.fromarray(pixels).convert("L"))
                     t0 = time.perf_counter()
-                    encoder.encode(luma, options)
+                    encode.encode(luma, options)
                     grey_s = time.perf_counter() - t0
                     grey = f" {grey_s:7.2f} {seconds / grey_s:6.2f}"
                 print(f"{name:10} {w:>4}x{h:<4} {bpp:5.2f} {effort:6d} {seconds:7.2f} "

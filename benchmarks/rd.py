@@ -201,7 +201,7 @@ def run_peer(codec: rd_codecs.PeerCodec, key: str, original: np.ndarray, row: Ro
 
 def run_ipc(ipc: rd_codecs.IpcCodec, original: np.ndarray, row: Row, reps: int) -> None:
     """Encode with IPC's rate control at the budget, decode both ways, measure."""
-    from PIL_ipc.ratecontrol import BudgetTooSmall  # ipc is importable once IpcCodec exists
+    from PIL_ipc.encode.ratecontrol import BudgetTooSmall  # ipc is importable once IpcCodec exists
 
     try:
         first = ipc.encode(original, row.budget_bpp)

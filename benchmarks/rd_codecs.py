@@ -1,7 +1,7 @@
 """Codec adapters for the rate-distortion benchmark.
 
 The peer codecs (JPEG, JPEG 2000, WebP, AVIF) and their search for the best file under a byte
-budget live in `PIL_ipc.peers` (the command line's `ipc compare` uses them too). The IPC
+budget live in `PIL_ipc.tools.peers` (the command line's `ipc compare` uses them too). The IPC
 adapter calls the codec's own rate control and decodes both through the decoder module and
 through the Pillow plugin.
 """
@@ -14,7 +14,7 @@ from io import BytesIO
 import numpy as np
 from PIL import Image
 
-from PIL_ipc.peers import Encode, PeerCodec, peer_codecs
+from PIL_ipc.tools.peers import Encode, PeerCodec, peer_codecs
 
 __all__ = ["Encode", "IpcCodec", "PeerCodec", "peer_codecs", "pillow_decode"]
 
@@ -36,7 +36,7 @@ class IpcCodec:
 
     def __init__(self) -> None:
         import PIL_ipc  # registers the Pillow plugin
-        from PIL_ipc import decoder, encoder
+        from PIL_ipc import decode, encode
 
         self.encoder = encoder
         self.decoder = decoder

@@ -26,7 +26,7 @@ import numpy as np
 from jbigkit import jbgtopbm
 from reference_solver import reference_solve
 
-from PIL_ipc import container
+from PIL_ipc.format import container
 
 SPEC = Path(__file__).resolve().parent.parent / "spec" / "FORMAT.md"
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from PIL_ipc import decoder
+from PIL_ipc import decode
 
 ROOT = Path(__file__).resolve().parent.parent
 OPTIONS = ["--size", "300", "--effort", "0"]
@@ -88,7 +88,7 @@ def test_batch_converts_a_tree_reports_and_skips_what_is_done(tmp_path):
     for name, path in outputs.items():
         data = path.read_bytes()
         assert len(data) <= 300
-        psnrs.append(psnr(names[name], decoder.decode(data)))
+        psnrs.append(psnr(names[name], decode.decode(data)))
     assert float(rows["mean PSNR"]) == pytest.approx(np.mean(psnrs), abs=0.006)
     assert not list((tmp_path / "out").rglob("*.part"))
 
@@ -143,7 +143,7 @@ def test_interrupting_a_batch_loses_nothing_done(tmp_path):
     written = sorted(out.glob("*.ipc"))
     assert written and not list(out.glob("*.part")) and not list(out.glob(".*"))
     for path in written:  # every file there is complete
-        decoder.decode(path.read_bytes())
+        decode.decode(path.read_bytes())
     # the signal came right after the first file: the batch stopped well before the end
     assert process.returncode == 130, stderr
     assert "interrupted" in stdout

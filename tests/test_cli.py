@@ -15,7 +15,8 @@ from PIL import Image
 from skimage.metrics import structural_similarity
 
 import PIL_ipc
-from PIL_ipc import container, decoder
+from PIL_ipc.format import container
+from PIL_ipc import decode
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = 64
@@ -140,7 +141,7 @@ def test_decode(work, encoded):
     assert result.returncode == 0, result.stderr
     with Image.open(work / "back.png") as im:
         assert im.format == "PNG"
-        np.testing.assert_array_equal(np.asarray(im), decoder.decode(encoded.read_bytes()))
+        np.testing.assert_array_equal(np.asarray(im), decode.decode(encoded.read_bytes()))
 
 
 def test_info(work, encoded):
@@ -169,7 +170,7 @@ def test_info_and_decode_version_1(work):
     assert rows[0] == ["8", "IHDR", "14"]
     result = run("decode", "old.ipc", "old.png", cwd=work)
     assert result.returncode == 0, result.stderr
-    expected = decoder.decode((work / "old.ipc").read_bytes())
+    expected = decode.decode((work / "old.ipc").read_bytes())
     with Image.open(ROOT / "tests" / "corpus" / "v1-tiny.png") as ref:
         reference = np.asarray(ref).astype(int)
     with Image.open(work / "old.png") as im:
@@ -294,7 +295,7 @@ def test_standard_input_and_output(work):
     assert result.returncode == 0, result.stderr
     with Image.open(io.BytesIO(result.stdout)) as im:
         assert im.format == "PNG"
-        np.testing.assert_array_equal(np.asarray(im), decoder.decode(data))
+        np.testing.assert_array_equal(np.asarray(im), decode.decode(data))
 
 
 def test_verbose_reports_the_file_and_its_quality(work):
@@ -308,16 +309,16 @@ def test_verbose_reports_the_file_and_its_quality(work):
     assert int(m[1]) == len(data)
     assert float(m[2]) == pytest.approx(8 * len(data) / SIZE**2, abs=1e-4)
     assert float(m[3]) == pytest.approx(SIZE**2 / len(data), abs=0.05)
-    decoded = decoder.decode(data).astype(float)
+    decoded = decode.decode(data).astype(float)
     mse = np.mean((decoded - grey_array()) ** 2)
     assert float(m[4]) == pytest.approx(10 * np.log10(255**2 / mse), abs=0.005)
-    expected_ssim = structural_similarity(grey_array(), decoder.decode(data), data_range=255)
+    expected_ssim = structural_similarity(grey_array(), decode.decode(data), data_range=255)
     assert float(m[5]) == pytest.approx(expected_ssim, abs=5e-5)
     assert float(m[6]) > 0
 
 
 def test_decode_at_a_reduced_scale(work, encoded):
-    full = Image.fromarray(decoder.decode(encoded.read_bytes()))
+    full = Image.fromarray(decode.decode(encoded.read_bytes()))
     for scale, factor in (("1/2", 2), ("1/8", 8)):
         result = run("decode", "grey.ipc", "small.png", "--scale", scale, cwd=work)
         assert result.returncode == 0, result.stderr
@@ -376,10 +377,10 @@ def test_library_log_lines_reach_stderr_unless_quiet(work):
     INFO and up on stderr, WARNING and up with --quiet."""
     script = (
         "import logging, sys\n"
-        "from PIL_ipc import cli, transcode\n"
+        "from PIL_ipc.tools import cli, transcode\n"
         "real = transcode.encode\n"
         "def encode(im, options):\n"
-        "    log = logging.getLogger('PIL_ipc.encoder')\n"
+        "    log = logging.getLogger('PIL_ipc.encode')\n"
         "    log.info('compiling the kernels, about 9 s')\n"
         "    log.debug('a detail')\n"
         "    return real(im, options)\n"
@@ -405,7 +406,7 @@ def test_quality_and_psnr_targets(work):
     assert sizes[0] < sizes[1]
     result = run("encode", "grey.png", "p.ipc", "--psnr", "32", "--effort", "0", "-v", cwd=work)
     assert result.returncode == 0, result.stderr
-    decoded = decoder.decode((work / "p.ipc").read_bytes()).astype(float)
+    decoded = decode.decode((work / "p.ipc").read_bytes()).astype(float)
     psnr = 10 * np.log10(255**2 / np.mean((decoded - grey_array()) ** 2))
     assert psnr >= 32
     assert float(re.search(r"PSNR ([\d.]+) dB", result.stderr)[1]) == pytest.approx(psnr, abs=0.005)

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from PIL_ipc import alpha, colour, container, decoder, encoder, inpaint, jbig, sources, values
+from PIL_ipc.format import alpha, colour, container, jbig, sources, values
+from PIL_ipc import decode, encode
+from PIL_ipc.solver import inpaint
 
 
 def test_ycbcr_matches_pillow():
@@ -96,7 +98,7 @@ def rgba_image(h=24, w=32):
 
 
 def test_rgba_file_has_its_chunks_in_order():
-    data = encoder.encode(rgba_image(), encoder.EncodeOptions(threshold=16, lattice=4))
+    data = encode.encode(rgba_image(), encode.EncodeOptions(threshold=16, lattice=4))
     f = container.parse(data)
     assert (f.header.version, f.header.mode) == (4, "RGBA")
     assert f.chroma is not None and f.alpha.coding == alpha.BILEVEL
@@ -105,12 +107,12 @@ def test_rgba_file_has_its_chunks_in_order():
 
 
 def test_grey_files_stay_version_3():
-    data = encoder.encode(rgba_image()[..., 0], encoder.EncodeOptions(threshold=16))
+    data = encode.encode(rgba_image()[..., 0], encode.EncodeOptions(threshold=16))
     assert container.parse(data).header.version == 3
 
 
 def test_missing_or_misplaced_colour_chunks_are_refused():
-    data = encoder.encode(rgba_image(), encoder.EncodeOptions(threshold=16, lattice=4))
+    data = encode.encode(rgba_image(), encode.EncodeOptions(threshold=16, lattice=4))
     f = container.parse(data)
     for field, message in (("chroma", "missing CVAL"), ("alpha", "missing ALPH")):
         g = container.parse(data)
@@ -125,7 +127,7 @@ def test_missing_or_misplaced_colour_chunks_are_refused():
         with pytest.raises(container.FormatError, match=message):
             container.parse(cut)
     # a grey file with a CVAL chunk
-    grey = encoder.encode(rgba_image()[..., 0], encoder.EncodeOptions(threshold=16))
+    grey = encode.encode(rgba_image()[..., 0], encode.EncodeOptions(threshold=16))
     cval = data[[c for c in container.chunk_table(data) if c.type == "CVAL"][0].offset:]
     cval = cval[:12 + int.from_bytes(cval[:4], "big")]
     iend = grey.rindex(b"\0\0\0\0IEND")
@@ -135,22 +137,22 @@ def test_missing_or_misplaced_colour_chunks_are_refused():
 
 
 def test_cval_count_must_match_the_planes():
-    data = encoder.encode(rgba_image()[..., :3], encoder.EncodeOptions(threshold=16, lattice=4))
+    data = encode.encode(rgba_image()[..., :3], encode.EncodeOptions(threshold=16, lattice=4))
     f = container.parse(data)
     f.chroma.count += 1
-    with pytest.raises(decoder.DecodeError, match="CVAL declares"):
-        decoder.decode(container.build(f))
+    with pytest.raises(decode.DecodeError, match="CVAL declares"):
+        decode.decode(container.build(f))
 
 
 def test_truncated_colour_file_decodes_leniently():
-    data = encoder.encode(rgba_image(), encoder.EncodeOptions(threshold=16, lattice=4))
+    data = encode.encode(rgba_image(), encode.EncodeOptions(threshold=16, lattice=4))
     table = container.chunk_table(data)
     cval = next(c for c in table if c.type == "CVAL")
-    out = decoder.decode(data[:cval.offset + 10], lenient=True)
+    out = decode.decode(data[:cval.offset + 10], lenient=True)
     assert out.shape == (24, 32, 4)
     assert (out[..., 3] == 255).all()  # alpha not reached: opaque
     with pytest.raises(container.FormatError):
-        decoder.decode(data[:cval.offset + 10])
+        decode.decode(data[:cval.offset + 10])
 
 
 def test_one_operator_for_all_channels(monkeypatch):
@@ -164,9 +166,9 @@ def test_one_operator_for_all_channels(monkeypatch):
             super().__init__(*a, **k)
 
     monkeypatch.setattr(inpaint, "Inpainter", Counting)
-    data = encoder.encode(rgba_image()[..., :3], encoder.EncodeOptions(threshold=16, lattice=4))
+    data = encode.encode(rgba_image()[..., :3], encode.EncodeOptions(threshold=16, lattice=4))
     built.clear()
-    decoder.decode(data)
+    decode.decode(data)
     assert len(built) == 1
 
 
@@ -174,15 +176,15 @@ def test_hidden_colour_dropped_unless_exact():
     img = rgba_image()
     img[..., 0][img[..., 3] == 0] = np.random.default_rng(3).integers(
         0, 256, int((img[..., 3] == 0).sum()))
-    dropped = encoder.encode(img, encoder.EncodeOptions(threshold=16, lattice=4))
-    exact = encoder.encode(img, encoder.EncodeOptions(threshold=16, lattice=4, exact=True))
+    dropped = encode.encode(img, encode.EncodeOptions(threshold=16, lattice=4))
+    exact = encode.encode(img, encode.EncodeOptions(threshold=16, lattice=4, exact=True))
     assert len(dropped) < len(exact)
     hidden = img[..., 3] == 0
-    err = [np.abs(decoder.decode(d)[..., 0].astype(int) - img[..., 0])[hidden].mean()
+    err = [np.abs(decode.decode(d)[..., 0].astype(int) - img[..., 0])[hidden].mean()
            for d in (dropped, exact)]
     assert err[1] < err[0]
     for d in (dropped, exact):
-        assert np.array_equal(decoder.decode(d)[..., 3], img[..., 3])
+        assert np.array_equal(decode.decode(d)[..., 3], img[..., 3])
 
 
 def test_colour_rate_control_meets_the_budget():
@@ -190,16 +192,16 @@ def test_colour_rate_control_meets_the_budget():
     img = np.asarray(Image.fromarray(rgba_image(48, 64)[..., :3]).filter(
         ImageFilter.GaussianBlur(1)))
     img = np.clip(img + rng.normal(0, 3, img.shape), 0, 255).astype(np.uint8)
-    data = encoder.encode(img, encoder.EncodeOptions(bpp=0.6, effort=0))
+    data = encode.encode(img, encode.EncodeOptions(bpp=0.6, effort=0))
     assert len(data) <= 0.6 * 48 * 64 / 8
-    out = decoder.decode(data)
+    out = decode.decode(data)
     psnr = 10 * np.log10(255 ** 2 / np.mean((out.astype(float) - img) ** 2))
     assert psnr > 22
 
 
 def test_ycbcr_values_are_coded_like_grey_ones():
     """The CVAL payload is the value coding of section 7 over the stacked chroma lists."""
-    data = encoder.encode(rgba_image()[..., :3], encoder.EncodeOptions(
+    data = encode.encode(rgba_image()[..., :3], encode.EncodeOptions(
         threshold=16, lattice=4, chroma_levels=12, chroma_stride=2))
     f = container.parse(data)
     pts = sources.locate(jbig.decode(f.edge), f.header.spacing, None, f.header.lattice)

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from PIL_ipc import compare, sheet
+from PIL_ipc.tools import compare, sheet
 
 ROOT = Path(__file__).resolve().parent.parent
 

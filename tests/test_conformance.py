@@ -20,7 +20,9 @@ from reference_decoder import locate as reference_locate
 from reference_decoder import med, reference_decode
 
 import PIL_ipc  # noqa: F401  (registers the plugin)
-from PIL_ipc import container, decoder, inpaint, jbig, sources, values
+from PIL_ipc.format import container, jbig, sources, values
+from PIL_ipc import decode
+from PIL_ipc.solver import inpaint
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 MANIFEST = json.loads((CORPUS / "MANIFEST.json").read_text())
@@ -129,7 +131,7 @@ def test_corpus_file_unchanged(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_decoder_conforms(name):
     data, ref = load(name)
-    assert_conforms(decoder.decode(data), ref, data)
+    assert_conforms(decode.decode(data), ref, data)
 
 
 @pytest.mark.parametrize("name", ["tiny", "house-0.25bpp", "cartoon-g8-seeds", "v1-tiny",
@@ -148,7 +150,7 @@ def test_sor_solver_conforms(name):
     data, ref = load(name)
     f, points = stored_pixels(data)
     k = values.decode(f.values_payload, points.predictors, f.header.levels, f.values_coding)
-    u = decoder.reconstruct(points, k, f.header.levels, method="sor")
+    u = decode.reconstruct(points, k, f.header.levels, method="sor")
     assert_conforms(inpaint.to_uint8(u), ref, data)
 
 
@@ -166,7 +168,7 @@ def test_version_1_decodes_as_version_2_without_lattice(name):
     data, ref = load(name)
     v2 = as_version_2(data)
     assert container.parse(v2).header.version == 2
-    assert np.array_equal(decoder.decode(v2), decoder.decode(data))
+    assert np.array_equal(decode.decode(v2), decode.decode(data))
     assert np.array_equal(reference_decode(v2)[0], ref)
 
 

@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from PIL_ipc import container
-from PIL_ipc.container import FormatError, Header, IpcFile, TruncatedError
+from PIL_ipc.format import container
+from PIL_ipc.format.container import FormatError, Header, IpcFile, TruncatedError
 
 SIG = bytes([0x89, 0x49, 0x50, 0x43, 0x0D, 0x0A, 0x1A, 0x0A])
 

@@ -5,14 +5,15 @@ import dataclasses
 import numpy as np
 import pytest
 
-from PIL_ipc import container, decoder, encoder, jbig, sources, values
+from PIL_ipc.format import container, jbig, sources, values
+from PIL_ipc import decode, encode
 
 
 @pytest.fixture(scope="module")
 def sample():
     y, x = np.mgrid[0:40, 0:48]
     img = np.where(x + y > 40, 200, 50).astype(np.uint8)
-    return img, encoder.encode(img, encoder.EncodeOptions(threshold=20, min_length=0))
+    return img, encode.encode(img, encode.EncodeOptions(threshold=20, min_length=0))
 
 
 def rebuild(data, **changes):
@@ -22,7 +23,7 @@ def rebuild(data, **changes):
 
 def test_decodes(sample):
     img, data = sample
-    out = decoder.decode(data)
+    out = decode.decode(data)
     assert out.shape == img.shape and np.abs(out.astype(int) - img).mean() < 10
 
 
@@ -30,21 +31,21 @@ def test_edge_plane_of_wrong_size(sample):
     _, data = sample
     bad = rebuild(data, edge=jbig.encode(np.zeros((40, 47), bool)))
     with pytest.raises(container.FormatError, match="edge plane is 47x40"):
-        decoder.decode(bad)
+        decode.decode(bad)
 
 
 def test_value_count_mismatch(sample):
     _, data = sample
     f = container.parse(data)
     with pytest.raises(container.FormatError, match="VALS declares"):
-        decoder.decode(rebuild(data, values_count=f.values_count + 1))
+        decode.decode(rebuild(data, values_count=f.values_count + 1))
 
 
 def test_pixel_limit(sample):
     _, data = sample
     with pytest.raises(container.FormatError, match="exceeds the limit"):
-        decoder.decode(data, max_pixels=40 * 48 - 1)
-    assert decoder.decode(data, max_pixels=40 * 48).shape == (40, 48)
+        decode.decode(data, max_pixels=40 * 48 - 1)
+    assert decode.decode(data, max_pixels=40 * 48).shape == (40, 48)
 
 
 def test_no_stored_pixels_is_an_error():
@@ -53,16 +54,16 @@ def test_no_stored_pixels_is_an_error():
                           edge=empty, seed=None, values_count=0, values_coding=0,
                           values_payload=b"")
     with pytest.raises(container.FormatError, match="no stored pixels"):
-        decoder.decode(container.build(f))
-    assert (decoder.decode(container.build(f), lenient=True) == 128).all()
+        decode.decode(container.build(f))
+    assert (decode.decode(container.build(f), lenient=True) == 128).all()
 
 
 def test_truncated_file(sample):
     _, data = sample
     cut = data[:-30]
     with pytest.raises(container.FormatError):
-        decoder.decode(cut)
-    assert decoder.decode(cut, lenient=True).shape == (40, 48)
+        decode.decode(cut)
+    assert decode.decode(cut, lenient=True).shape == (40, 48)
 
 
 def test_corrupted_files_end_in_image_or_value_error(sample):
@@ -75,7 +76,7 @@ def test_corrupted_files_end_in_image_or_value_error(sample):
             b[int(rng.integers(8, len(b)))] = int(rng.integers(0, 256))
         for lenient in (False, True):
             try:
-                out = decoder.decode(bytes(b), lenient=lenient)
+                out = decode.decode(bytes(b), lenient=lenient)
                 assert out.shape == (40, 48) and out.dtype == np.uint8
                 outcomes.add("image")
             except ValueError:
@@ -95,7 +96,7 @@ def test_corrupted_payloads_with_valid_crcs(sample):
         if vals:
             vals[int(rng.integers(0, len(vals)))] ^= 0xFF
         try:
-            out = decoder.decode(rebuild(data, edge=bytes(edge), values_payload=bytes(vals)))
+            out = decode.decode(rebuild(data, edge=bytes(edge), values_payload=bytes(vals)))
             assert out.shape == (40, 48)
         except ValueError:
             pass
@@ -107,10 +108,10 @@ def test_lattice_in_the_header_changes_the_value_count(sample):
     _, data = sample
     f = container.parse(data)
     with pytest.raises(container.FormatError, match="VALS declares"):
-        decoder.decode(rebuild(data, header=dataclasses.replace(f.header, lattice=5)))
+        decode.decode(rebuild(data, header=dataclasses.replace(f.header, lattice=5)))
     # a lattice too large to hold a pixel of this image changes nothing
-    out = decoder.decode(rebuild(data, header=dataclasses.replace(f.header, lattice=100)))
-    assert np.array_equal(out, decoder.decode(data))
+    out = decode.decode(rebuild(data, header=dataclasses.replace(f.header, lattice=100)))
+    assert np.array_equal(out, decode.decode(data))
     # versions 1 (no lattice field) and 2 decode the same planes and values alike, the
     # values in coding 0 (version 3 codes them in coding 1)
     pts = sources.locate(jbig.decode(f.edge), f.header.spacing, None, f.header.lattice)
@@ -121,7 +122,7 @@ def test_lattice_in_the_header_changes_the_value_count(sample):
         old = rebuild(data, header=dataclasses.replace(f.header, version=version),
                       values_coding=values.CODING_PLAIN, values_payload=plain)
         assert container.parse(old).header.version == version
-        assert np.array_equal(decoder.decode(old), decoder.decode(data))
+        assert np.array_equal(decode.decode(old), decode.decode(data))
     v1 = rebuild(data, header=dataclasses.replace(f.header, version=1),
                  values_coding=values.CODING_PLAIN, values_payload=plain)
     assert v1[8:16] == b"\x00\x00\x00\x0eIHDR"
@@ -131,15 +132,15 @@ def test_lattice_in_the_header_changes_the_value_count(sample):
 def test_lattice_of_step_one_and_wrong_steps():
     """A step of 1 stores every pixel; another step in the header breaks the count."""
     img = np.random.default_rng(3).integers(0, 256, (9, 11), dtype=np.uint8)
-    data = encoder.encode(img, encoder.EncodeOptions(threshold=30, lattice=1, levels=256,
+    data = encode.encode(img, encode.EncodeOptions(threshold=30, lattice=1, levels=256,
                                                      tonal=0))
     assert container.parse(data).header.lattice == 1
-    assert np.array_equal(decoder.decode(data), img)  # 256 levels, stored pixel values
+    assert np.array_equal(decode.decode(data), img)  # 256 levels, stored pixel values
     for g in (2, 65535):
         f = container.parse(data)
         with pytest.raises(container.FormatError, match="VALS declares"):
-            decoder.decode(rebuild(data, header=dataclasses.replace(f.header, lattice=g)))
-        assert decoder.decode(rebuild(data, header=dataclasses.replace(f.header, lattice=g)),
+            decode.decode(rebuild(data, header=dataclasses.replace(f.header, lattice=g)))
+        assert decode.decode(rebuild(data, header=dataclasses.replace(f.header, lattice=g)),
                               lenient=True).shape == (9, 11)
 
 
@@ -150,9 +151,9 @@ def test_one_file_decoded_in_eight_threads_at_once_gives_identical_pixels():
     from pathlib import Path
 
     data = (Path(__file__).parent / "corpus" / "photo-g6.ipc").read_bytes()
-    expected = decoder.decode(data)
+    expected = decode.decode(data)
     with ThreadPoolExecutor(8) as pool:
-        outs = list(pool.map(lambda _: decoder.decode(data), range(8)))
+        outs = list(pool.map(lambda _: decode.decode(data), range(8)))
     for out in outs:
         assert np.array_equal(out, expected)
 
@@ -163,16 +164,16 @@ def test_an_uncertified_solve_logs_and_still_decodes(sample, monkeypatch, caplog
     import logging
     import warnings
 
-    from PIL_ipc import inpaint
+    from PIL_ipc.solver import inpaint
 
     _, data = sample
-    certified = decoder.decode(data)
+    certified = decode.decode(data)
     monkeypatch.setattr(inpaint, "MAX_FCG_ITER", 4)
     monkeypatch.setattr(decoder, "DECODE_TOL", 1e-12)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with caplog.at_level(logging.INFO, logger="PIL_ipc"):
-            out = decoder.decode(data)
+            out = decode.decode(data)
     assert "solver cap reached" in caplog.text
     assert np.abs(out.astype(int) - certified).max() <= 3
 
@@ -182,11 +183,11 @@ def test_chroma_tolerances_keep_every_rgb_sample_within_the_colour_tolerance():
     every R, G, B sample within COLOUR_SAMPLE_TOL (< 0.5, spec section 9): checked with the
     JFIF inverse weights written out here, not the module's table."""
     weights = np.array([[1.0, 0.0, 1.402], [1.0, 0.344136, 0.714136], [1.0, 1.772, 0.0]])
-    assert decoder.COLOUR_SAMPLE_TOL < 0.5
-    for e_y in np.linspace(0.0, decoder.COLOUR_DECODE_TOL, 16):
-        tol_cb, tol_cr = decoder._chroma_tolerances(e_y)
+    assert decode.COLOUR_SAMPLE_TOL < 0.5
+    for e_y in np.linspace(0.0, decode.COLOUR_DECODE_TOL, 16):
+        tol_cb, tol_cr = decode._chroma_tolerances(e_y)
         assert tol_cb >= 0.15 and tol_cr >= 0.15
-        assert (weights @ [e_y, tol_cb, tol_cr]).max() <= decoder.COLOUR_SAMPLE_TOL + 1e-12
+        assert (weights @ [e_y, tol_cb, tol_cr]).max() <= decode.COLOUR_SAMPLE_TOL + 1e-12
 
 
 def test_colour_decode_within_its_tolerance_of_the_direct_solution():
@@ -199,23 +200,23 @@ def test_colour_decode_within_its_tolerance_of_the_direct_solution():
     sys.path.insert(0, str(Path(__file__).parent))
     from reference_solver import reference_solve
 
-    from PIL_ipc import colour
+    from PIL_ipc.format import colour
 
     rng = np.random.default_rng(7)
     y, x = np.mgrid[0:48, 0:56]
     img = np.stack([np.where(x > y, 210, 40), 128 + 60 * np.sin(x / 7.0),
                     np.where((x - 28) ** 2 + (y - 24) ** 2 < 200, 30, 220)], axis=-1)
     img = np.clip(img + rng.normal(0, 4, img.shape), 0, 255).astype(np.uint8)
-    data = encoder.encode(img, encoder.EncodeOptions(threshold=16, lattice=4))
+    data = encode.encode(img, encode.EncodeOptions(threshold=16, lattice=4))
     f = container.parse(data)
     h = f.header
-    points = sources.locate(decoder._decode_plane("edge", f.edge, h, False), h.spacing,
+    points = sources.locate(decode._decode_plane("edge", f.edge, h, False), h.spacing,
                             None, h.lattice)
-    luma = values.dequantise(decoder._decode_values(f.values_payload, points.predictors,
+    luma = values.dequantise(decode._decode_values(f.values_payload, points.predictors,
                                                     h.levels, f.values_coding, False), h.levels)
-    channel_values = [luma] + decoder._chroma_values(f, points, False)
-    solved = decoder.reconstruct_channels(points, channel_values, decoder.COLOUR_DECODE_TOL,
-                                          later_tol=decoder._chroma_tolerances)
+    channel_values = [luma] + decode._chroma_values(f, points, False)
+    solved = decode.reconstruct_channels(points, channel_values, decode.COLOUR_DECODE_TOL,
+                                          later_tol=decode._chroma_tolerances)
     known = points.known_mask()
     exact = []
     for v in channel_values:
@@ -223,14 +224,14 @@ def test_colour_decode_within_its_tolerance_of_the_direct_solution():
         field[points.positions] = v
         exact.append(reference_solve(known, field.reshape(known.shape), points.band))
     err = [np.abs(u - e).max() for u, e in zip(solved, exact)]
-    assert err[0] <= decoder.COLOUR_DECODE_TOL
-    tol_cb, tol_cr = decoder._chroma_tolerances(err[0])
-    assert err[1] <= max(tol_cb, decoder._chroma_tolerances(decoder.COLOUR_DECODE_TOL)[0])
-    assert err[2] <= max(tol_cr, decoder._chroma_tolerances(decoder.COLOUR_DECODE_TOL)[1])
+    assert err[0] <= decode.COLOUR_DECODE_TOL
+    tol_cb, tol_cr = decode._chroma_tolerances(err[0])
+    assert err[1] <= max(tol_cb, decode._chroma_tolerances(decode.COLOUR_DECODE_TOL)[0])
+    assert err[2] <= max(tol_cr, decode._chroma_tolerances(decode.COLOUR_DECODE_TOL)[1])
     rgb_err = np.abs(colour.to_rgb(np.stack(solved)) - colour.to_rgb(np.stack(exact)))
-    assert rgb_err.max() <= decoder.COLOUR_SAMPLE_TOL
+    assert rgb_err.max() <= decode.COLOUR_SAMPLE_TOL
     ref = np.clip(np.floor(colour.to_rgb(np.stack(exact)) + 0.5), 0, 255)
-    assert np.abs(decoder.decode(data).astype(int) - ref).max() <= 1
+    assert np.abs(decode.decode(data).astype(int) - ref).max() <= 1
 
 
 def test_large_colour_images_solve_chroma_in_one_thread(monkeypatch):
@@ -238,16 +239,16 @@ def test_large_colour_images_solve_chroma_in_one_thread(monkeypatch):
     other (no second set of solver vectors), with the same pixels as the threaded solve."""
     from pathlib import Path
 
-    from PIL_ipc import inpaint
+    from PIL_ipc.solver import inpaint
 
     data = (Path(__file__).parent / "corpus" / "rgb-photo.ipc").read_bytes()
     monkeypatch.setattr(decoder, "CHANNEL_THREADS", 2)
-    threaded = decoder.decode(data)
+    threaded = decode.decode(data)
     calls = []
     real = inpaint.Inpainter.solve_fields
     monkeypatch.setattr(inpaint.Inpainter, "solve_fields",
                         lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
-    assert np.array_equal(decoder.decode(data), threaded) and calls
+    assert np.array_equal(decode.decode(data), threaded) and calls
     calls.clear()
     monkeypatch.setattr(decoder, "CHANNEL_THREAD_PIXELS", 0)
-    assert np.array_equal(decoder.decode(data), threaded) and not calls
+    assert np.array_equal(decode.decode(data), threaded) and not calls

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from PIL_ipc import edges
+from PIL_ipc.encode import analysis
 
 
 def step_image(h=16, w=20, col=10, lo=40, hi=200):
@@ -15,14 +15,14 @@ def step_image(h=16, w=20, col=10, lo=40, hi=200):
 
 def test_denoise_keeps_constant_image():
     img = np.full((9, 7), 77.0)
-    assert np.array_equal(edges.denoise(img, 8.0), img)
+    assert np.array_equal(analysis.denoise(img, 8.0), img)
 
 
 def test_denoise_reduces_noise_and_keeps_strong_step():
     rng = np.random.default_rng(1)
     clean = step_image(64, 64, 32, 50, 200)
     noisy = clean + rng.normal(0, 3, clean.shape)
-    out = edges.denoise(noisy, contrast=10.0, iterations=30)
+    out = analysis.denoise(noisy, contrast=10.0, iterations=30)
     flat = (slice(8, 56), slice(4, 26))
     assert out[flat].std() < 0.5 * noisy[flat].std()
     # The 150-level step is far above K: it must stay a sharp step.
@@ -31,7 +31,7 @@ def test_denoise_reduces_noise_and_keeps_strong_step():
 
 def test_denoise_zero_iterations_is_identity():
     img = np.arange(12.0).reshape(3, 4)
-    assert np.array_equal(edges.denoise(img, 5.0, iterations=0), img)
+    assert np.array_equal(analysis.denoise(img, 5.0, iterations=0), img)
 
 
 @pytest.mark.parametrize("steps", [1, 4])
@@ -46,8 +46,8 @@ def test_denoise_matches_explicit_formula(steps):
         for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
             d = p[1 + dy:1 + dy + 6, 1 + dx:1 + dx + 5] - expected
             flux += np.exp(-(d / k) ** 2) * d
-        expected = expected + edges.PM_TIME_STEP * flux
-    out = edges.denoise(u, k, iterations=steps)
+        expected = expected + analysis.PM_TIME_STEP * flux
+    out = analysis.denoise(u, k, iterations=steps)
     assert out.dtype == np.float32
     # (float32: a few units in the last place of 8-bit data per step)
     assert np.allclose(out, expected, rtol=0, atol=1e-3)
@@ -57,38 +57,38 @@ def test_denoise_matches_explicit_formula(steps):
 def test_sobel_matches_scipy_scaled():
     rng = np.random.default_rng(3)
     u = rng.uniform(0, 255, (11, 13))
-    gx, gy = edges.sobel(u)
+    gx, gy = analysis.sobel(u)
     # (float32: grey levels to about 1e-5)
     assert np.allclose(gx, ndimage.sobel(u, axis=1, mode="nearest") / 4, rtol=0, atol=1e-3)
     assert np.allclose(gy, ndimage.sobel(u, axis=0, mode="nearest") / 4, rtol=0, atol=1e-3)
-    assert np.allclose(edges.gradient_magnitude(u), np.hypot(gx, gy), rtol=1e-6, atol=1e-4)
+    assert np.allclose(analysis.gradient_magnitude(u), np.hypot(gx, gy), rtol=1e-6, atol=1e-4)
 
 
 def test_step_height_is_the_threshold_scale():
-    mag = edges.gradient_magnitude(step_image(lo=40, hi=200))
+    mag = analysis.gradient_magnitude(step_image(lo=40, hi=200))
     assert np.allclose(mag[:, 9], 160) and np.allclose(mag[:, 10], 160)
     assert np.allclose(mag[:, :8], 0)
 
 
 def test_detect_thin_step_gives_one_pixel_column():
-    e = edges.detect(step_image(lo=40, hi=200), threshold=100)
+    e = analysis.detect(step_image(lo=40, hi=200), threshold=100)
     assert e.sum() == 16
     assert e[:, 10].all()
 
 
 def test_detect_unthinned_step_gives_two_columns():
-    e = edges.detect(step_image(lo=40, hi=200), threshold=100, thin=False)
+    e = analysis.detect(step_image(lo=40, hi=200), threshold=100, thin=False)
     assert e[:, 9].all() and e[:, 10].all() and e.sum() == 32
 
 
 def test_threshold_above_step_height_finds_nothing():
-    assert not edges.detect(step_image(lo=40, hi=200), threshold=160).any()
+    assert not analysis.detect(step_image(lo=40, hi=200), threshold=160).any()
 
 
 def test_diagonal_step_is_thin():
     y, x = np.mgrid[0:32, 0:32]
     img = np.where(x > y, 220.0, 30.0)
-    e = edges.detect(img, threshold=50)
+    e = analysis.detect(img, threshold=50)
     # One pixel per row along the diagonal (away from the corners).
     assert all(1 <= e[r].sum() <= 2 for r in range(2, 30))
     assert e.sum() < 2 * 32
@@ -97,7 +97,7 @@ def test_diagonal_step_is_thin():
 @pytest.mark.parametrize("shape", [(1, 1), (1, 7), (7, 1), (2, 2)])
 def test_tiny_images(shape):
     img = np.zeros(shape)
-    assert edges.detect(edges.denoise(img, 8.0), 10).shape == shape
+    assert analysis.detect(analysis.denoise(img, 8.0), 10).shape == shape
 
 
 def ramp_line_image():
@@ -111,8 +111,8 @@ def ramp_line_image():
 
 def test_hysteresis_extends_strong_edges_into_weaker_parts():
     img = ramp_line_image()
-    plain = edges.detect(img, threshold=60)
-    hyst = edges.detect(img, threshold=60, hysteresis=0.25)
+    plain = analysis.detect(img, threshold=60)
+    hyst = analysis.detect(img, threshold=60, hysteresis=0.25)
     row = 20
     # Without hysteresis the edge stops where the step drops below 60; with it, the connected
     # part continues down to 15 grey levels.
@@ -123,8 +123,8 @@ def test_hysteresis_extends_strong_edges_into_weaker_parts():
 
 def test_min_length_drops_short_chains():
     img = ramp_line_image()
-    keep_all = edges.detect(img, threshold=60)
-    long_only = edges.detect(img, threshold=60, min_length=15)
+    keep_all = analysis.detect(img, threshold=60)
+    long_only = analysis.detect(img, threshold=60, min_length=15)
     blob = (slice(3, 10), slice(8, 15))
     assert keep_all[blob].any() and not long_only[blob].any()
     assert long_only[20].sum() == keep_all[20].sum()
@@ -132,7 +132,7 @@ def test_min_length_drops_short_chains():
 
 def test_hysteresis_out_of_range():
     with pytest.raises(ValueError):
-        edges.detect(np.zeros((4, 4)), 10, hysteresis=0.0)
+        analysis.detect(np.zeros((4, 4)), 10, hysteresis=0.0)
 
 
 def test_edge_deviation_matches_the_formula_on_random_planes():
@@ -140,7 +140,7 @@ def test_edge_deviation_matches_the_formula_on_random_planes():
     f = rng.integers(0, 256, (23, 31)).astype(np.uint8)
     plane = rng.random(f.shape) < 0.45
     plane[5:8, 5:8] = True  # a pixel whose neighbours are all on the plane
-    dev = edges.edge_deviation(f, plane)
+    dev = analysis.edge_deviation(f, plane)
     g = np.pad(f.astype(float), 1)
     off = np.pad(~plane, 1)  # outside the image counts as on the plane: never a neighbour
     expected = np.zeros(f.shape)
@@ -160,9 +160,9 @@ def test_denoising_in_threads_gives_the_same_bits(monkeypatch):
     rng = np.random.default_rng(3)
     u = rng.uniform(0, 255, (67, 45))
     monkeypatch.setattr(edges, "PM_THREAD_PIXELS", u.size + 1)
-    one = edges.denoise(u, 8.0, 7)
+    one = analysis.denoise(u, 8.0, 7)
     for threads in (2, 3, 5):
         monkeypatch.setattr(edges, "PM_THREAD_PIXELS", 0)
         monkeypatch.setattr(edges, "PM_THREADS", threads)
-        assert np.array_equal(edges.denoise(u, 8.0, 7), one)
+        assert np.array_equal(analysis.denoise(u, 8.0, 7), one)
     assert not np.array_equal(one, u)

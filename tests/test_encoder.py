@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from PIL_ipc import container, decoder, encoder, jbig, sources
+from PIL_ipc.format import container, jbig, sources
+from PIL_ipc import decode, encode
 
 
 def scene(h=64, w=80):
@@ -31,29 +32,29 @@ def psnr(a, b):
 ])
 def test_bad_options_raise_value_error(bad):
     with pytest.raises(ValueError):
-        encoder.EncodeOptions(**bad)
+        encode.EncodeOptions(**bad)
 
 
 def test_from_mapping_ignores_unknown_keys():
-    o = encoder.EncodeOptions.from_mapping({"threshold": 12, "method": 6, "optimize": True})
-    assert o.threshold == 12 and o.spacing == encoder.EncodeOptions().spacing
+    o = encode.EncodeOptions.from_mapping({"threshold": 12, "method": 6, "optimize": True})
+    assert o.threshold == 12 and o.spacing == encode.EncodeOptions().spacing
 
 
 @pytest.mark.parametrize("pixels", [np.zeros((4, 4), np.float64), np.zeros((2, 3, 5), np.uint8),
                                     np.zeros((0, 5), np.uint8)])
 def test_bad_pixels(pixels):
     with pytest.raises(ValueError):
-        encoder.encode(pixels)
+        encode.encode(pixels)
 
 
 def test_round_trip_quality_and_header():
     img = scene()
-    data = encoder.encode(img, encoder.EncodeOptions(threshold=20, spacing=3, levels=128))
+    data = encode.encode(img, encode.EncodeOptions(threshold=20, spacing=3, levels=128))
     f = container.parse(data)
     assert (f.header.width, f.header.height, f.header.levels, f.header.spacing) == (80, 64, 128, 3)
     assert f.text["threshold"] == "20"
     # Edge pixels are interpolated between the two sides (spec section 8): about 28 dB here.
-    assert psnr(decoder.decode(data), img) > 26
+    assert psnr(decode.decode(data), img) > 26
 
 
 def test_lower_threshold_means_more_edges_and_bytes():
@@ -62,7 +63,7 @@ def test_lower_threshold_means_more_edges_and_bytes():
     img[:, 16:] = 50
     img[:, 32:] = 110
     img[:, 48:] = 255  # a 145 step
-    files = [container.parse(encoder.encode(img, encoder.EncodeOptions(threshold=t, tonal=0)))
+    files = [container.parse(encode.encode(img, encode.EncodeOptions(threshold=t, tonal=0)))
              for t in (10, 40, 100, 300)]
     edge_pixels = [int(jbig.decode(f.edge).sum()) for f in files]
     assert edge_pixels == [3 * 48, 2 * 48, 48, 0]
@@ -75,49 +76,49 @@ def test_lower_threshold_means_more_edges_and_bytes():
 def test_tonal_optimisation_improves_quality():
     rng = np.random.default_rng(0)
     img = np.clip(scene().astype(float) + rng.normal(0, 4, (64, 80)), 0, 255).astype(np.uint8)
-    plain = decoder.decode(encoder.encode(img, encoder.EncodeOptions(tonal=0)))
-    tuned = decoder.decode(encoder.encode(img, encoder.EncodeOptions(tonal=8)))
+    plain = decode.decode(encode.encode(img, encode.EncodeOptions(tonal=0)))
+    tuned = decode.decode(encode.encode(img, encode.EncodeOptions(tonal=8)))
     assert psnr(tuned, img) > psnr(plain, img) + 0.3
 
 
 @pytest.mark.parametrize("bpp", [0.3, 0.6, 1.5])
 def test_bpp_budget_is_respected(bpp):
     img = scene(96, 96)
-    data = encoder.encode(img, encoder.EncodeOptions(bpp=bpp))
+    data = encode.encode(img, encode.EncodeOptions(bpp=bpp))
     assert len(data) <= bpp * img.size / 8
     # Under a budget the informative text is left out: every byte goes to the image.
     assert container.parse(data).text == {}
-    assert decoder.decode(data).shape == img.shape
+    assert decode.decode(data).shape == img.shape
 
 
 def test_size_budget_and_more_budget_gives_better_quality():
     img = scene(96, 96)
-    small = encoder.encode(img, encoder.EncodeOptions(size=700))
-    large = encoder.encode(img, encoder.EncodeOptions(size=1600))
+    small = encode.encode(img, encode.EncodeOptions(size=700))
+    large = encode.encode(img, encode.EncodeOptions(size=1600))
     assert len(small) <= 700 and len(large) <= 1600
-    assert psnr(decoder.decode(large), img) >= psnr(decoder.decode(small), img)
+    assert psnr(decode.decode(large), img) >= psnr(decode.decode(small), img)
 
 
 def test_budget_below_minimum_is_a_value_error():
     with pytest.raises(ValueError, match="budget"):
-        encoder.encode(scene(), encoder.EncodeOptions(size=50))
+        encode.encode(scene(), encode.EncodeOptions(size=50))
 
 
 def test_flat_image_is_exact():
     img = np.full((17, 9), 93, np.uint8)
-    out = decoder.decode(encoder.encode(img, encoder.EncodeOptions(levels=256)))
+    out = decode.decode(encode.encode(img, encode.EncodeOptions(levels=256)))
     assert np.array_equal(out, img)
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (2, 2)])
 def test_tiny_images(shape):
     img = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
-    out = decoder.decode(encoder.encode(img, encoder.EncodeOptions(threshold=0)))
+    out = decode.decode(encode.encode(img, encode.EncodeOptions(threshold=0)))
     assert out.shape == shape
 
 
 def test_metadata_pass_through():
-    data = encoder.encode(scene(), icc_profile=b"ICCDATA", exif=b"MM\x00*\x00\x00\x00\x08")
+    data = encode.encode(scene(), icc_profile=b"ICCDATA", exif=b"MM\x00*\x00\x00\x00\x08")
     f = container.parse(data)
     assert f.icc_profile == b"ICCDATA" and f.exif.startswith(b"MM")
 
@@ -125,8 +126,8 @@ def test_metadata_pass_through():
 def test_fixed_threshold_with_lattice_and_edge_seeds():
     img = np.full((40, 48), 40, np.uint8)
     img[:, 24:] = 200  # a sharp step: its edge pixels are interpolated half way unless seeded
-    plain = encoder.encode(img, encoder.EncodeOptions(threshold=20, min_length=0))
-    seeded = encoder.encode(img, encoder.EncodeOptions(threshold=20, min_length=0, lattice=8,
+    plain = encode.encode(img, encode.EncodeOptions(threshold=20, min_length=0))
+    seeded = encode.encode(img, encode.EncodeOptions(threshold=20, min_length=0, lattice=8,
                                                        edge_seeds=30))
     f = container.parse(seeded)
     assert container.parse(plain).seed is None and container.parse(plain).header.lattice == 0
@@ -142,12 +143,12 @@ def test_fixed_threshold_with_lattice_and_edge_seeds():
     assert (seed | lattice)[:, edge_cols].all()  # every edge pixel of the step
     known = sources.locate(edges, f.header.spacing, seed, 8).known_mask()
     assert known[lattice].all() and known[:, edge_cols].all()
-    assert psnr(decoder.decode(seeded), img) > psnr(decoder.decode(plain), img) + 6
+    assert psnr(decode.decode(seeded), img) > psnr(decode.decode(plain), img) + 6
 
 
 def test_lattice_alone_needs_no_seed_plane():
     img = scene()
-    data = encoder.encode(img, encoder.EncodeOptions(threshold=20, lattice=5))
+    data = encode.encode(img, encode.EncodeOptions(threshold=20, lattice=5))
     f = container.parse(data)
     assert f.seed is None and (f.header.version, f.header.lattice) == (
         container.version_for("L"), 5)
@@ -155,5 +156,5 @@ def test_lattice_alone_needs_no_seed_plane():
     assert f.values_count == pts.count
     assert pts.known_mask()[2::5, 2::5].all()
     assert (pts.predictors[:, 1] >= 0).sum() > 100  # lattice values predicted in 2-D
-    plain = encoder.encode(img, encoder.EncodeOptions(threshold=20))
-    assert psnr(decoder.decode(data), img) > psnr(decoder.decode(plain), img)
+    plain = encode.encode(img, encode.EncodeOptions(threshold=20))
+    assert psnr(decode.decode(data), img) > psnr(decode.decode(plain), img)

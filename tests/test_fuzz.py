@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from fuzz import structured
 
-from PIL_ipc import values
+from PIL_ipc.format import values
 
 #: small seeds (at most 96 x 96 pixels): a few thousand cases in seconds
 SMALL_SEEDS = ["tiny", "v1-tiny", "odd-37x23", "v2-odd-37x23", "lattice-step-1",

@@ -8,8 +8,8 @@ from PIL import Image
 from reference_solver import block_means, reference_solve
 from scipy import ndimage
 
-from PIL_ipc import _inpaint_kernels as K
-from PIL_ipc import inpaint
+from PIL_ipc.solver import _kernels as K
+from PIL_ipc.solver import inpaint
 
 CORPUS = "/work/shared/corpus-src/"
 TOL = 1e-3

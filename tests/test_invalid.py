@@ -16,7 +16,8 @@ import pytest
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 import PIL_ipc  # noqa: F401  (registers the plugin)
-from PIL_ipc import IpcImagePlugin, decoder, jbig
+from PIL_ipc import IpcImagePlugin, decode
+from PIL_ipc.format import jbig
 
 HERE = Path(__file__).resolve().parent
 INVALID = HERE / "corpus" / "invalid"
@@ -113,7 +114,7 @@ def test_lenient_plane_cut_inside_its_bie_is_an_empty_plane():
         jbig.decode(cut)
     chunks[i][1] = cut
     empty = jbig.encode(np.zeros_like(plane))
-    lenient = decoder.decode(join(chunks), lenient=True)
+    lenient = decode.decode(join(chunks), lenient=True)
     chunks[i][1] = empty
-    assert np.array_equal(lenient, decoder.decode(join(chunks), lenient=True))
-    assert not np.array_equal(lenient, decoder.decode(whole))
+    assert np.array_equal(lenient, decode.decode(join(chunks), lenient=True))
+    assert not np.array_equal(lenient, decode.decode(whole))

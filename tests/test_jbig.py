@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from PIL_ipc import jbig, qm
+from PIL_ipc.format import jbig, qm
 
 CORPUS = os.path.join(os.path.dirname(__file__), "corpus")
 

@@ -16,7 +16,7 @@ import pytest
 from numba.core.registry import CPUDispatcher
 
 import PIL_ipc
-from PIL_ipc import _kernel_cache, encoder
+from PIL_ipc import _kernel_cache, encode
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(PIL_ipc.__file__).resolve().parent
@@ -69,8 +69,9 @@ _COMPILE = """
     import sys
     import numpy as np
     from numba import njit
-    from PIL_ipc import _kernel_cache, edges
-    print(edges.denoise(np.arange(16, dtype=np.uint8).reshape(4, 4), 8.0, 2).shape)
+    from PIL_ipc import _kernel_cache
+    from PIL_ipc.encode import analysis
+    print(analysis.denoise(np.arange(16, dtype=np.uint8).reshape(4, 4), 8.0, 2).shape)
     print(_kernel_cache.kernel_cache_dir())
     sys.path.insert(0, ".")
     import foreign
@@ -92,7 +93,7 @@ def test_compiling_writes_into_the_cache_folder_not_the_package(tmp_path):
     shape, used, twice = out.stdout.split("\n")[:3]
     assert shape == "(4, 4)" and twice == "6"
     assert Path(used).is_relative_to(cache)
-    assert any(p.name.startswith("edges._pm_strip") for p in Path(used).iterdir())
+    assert any(p.name.startswith("analysis._pm_strip") for p in Path(used).iterdir())
     assert not _written_since(before)
     # NUMBA_CACHE_DIR is numba's own setting: it applies to the other module too.
     assert any(p.name.startswith("foreign.twice") for p in cache.rglob("*.nbi"))
@@ -138,8 +139,8 @@ def _notices(caplog) -> list[logging.LogRecord]:
 def test_first_call_logs_one_info_line_and_prints_nothing(fresh_notice, caplog, capsys):
     caplog.set_level(logging.INFO, logger="PIL_ipc")
     image = np.full((8, 8), 100, np.uint8)
-    encoder.encode(image)
-    encoder.encode(image)
+    encode.encode(image)
+    encode.encode(image)
     (record,) = _notices(caplog)
     assert record.levelno == logging.INFO
     assert "encode" in record.getMessage() and " s " in record.getMessage()
@@ -148,7 +149,7 @@ def test_first_call_logs_one_info_line_and_prints_nothing(fresh_notice, caplog, 
     assert list(fresh_notice.glob("encode-*.warm"))
     _kernel_cache._announced.clear()
     caplog.clear()
-    encoder.encode(image)
+    encode.encode(image)
     assert not _notices(caplog)
 
 
@@ -178,12 +179,12 @@ def test_notice_once_for_nested_calls_and_not_after_a_failure(fresh_notice, capl
 def test_numba_files_left_in_the_package_by_earlier_versions_are_removed(tmp_path, monkeypatch):
     pycache = tmp_path / "__pycache__"
     pycache.mkdir()
-    names = ["edges._sobel-66.py311.nbi", "edges._sobel-66.py311.1.nbc", "edges.cpython-311.pyc"]
+    names = ["analysis._sobel-66.py311.nbi", "analysis._sobel-66.py311.1.nbc", "analysis.cpython-311.pyc"]
     for name in names:
         (pycache / name).write_bytes(b"x")
     monkeypatch.setattr(_kernel_cache, "PACKAGE_DIR", str(tmp_path))
     _kernel_cache._remove_numba_files_in_package()
-    assert sorted(p.name for p in pycache.iterdir()) == ["edges.cpython-311.pyc"]
+    assert sorted(p.name for p in pycache.iterdir()) == ["analysis.cpython-311.pyc"]
 
 
 def test_decode_after_an_encode_announces_less(fresh_notice, caplog):

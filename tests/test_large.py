@@ -5,7 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from PIL_ipc import container, decoder, encoder, large, ratecontrol
+from PIL_ipc.format import container
+from PIL_ipc import decode, encode
+from PIL_ipc.encode import ratecontrol, tiles
 
 
 def scene(h=96, w=112, seed=5):
@@ -29,7 +31,7 @@ LAYOUT = ratecontrol.Layout(12.0, 4, 64, 12)
                                                  ((40, 40), 100, 10), ((33, 65), 10, 0)])
 def test_tiles_cover_the_image_once_with_regions_of_one_size(shape, side, margin):
     cover = np.zeros(shape, int)
-    tiles = large.tiles(shape, side, margin)
+    tiles = tiles.tiles(shape, side, margin)
     for t in tiles:
         assert t.y1 - t.y0 <= side and t.x1 - t.x0 <= side
         assert (t.rh, t.rw) == (tiles[0].rh, tiles[0].rw)
@@ -49,13 +51,13 @@ def test_one_tile_fits_what_the_whole_image_fit_does(mode):
     img = scene()
     if mode == "RGB":
         rgb = np.stack([img, np.roll(img, 9, axis=1), 255 - img], axis=2)
-        planner, _ = encoder._planner(rgb, encoder.EncodeOptions(), "RGB", searched=False)
+        planner, _ = encode._planner(rgb, encode.EncodeOptions(), "RGB", searched=False)
         layout = ratecontrol.Layout(12.0, 4, 64, 12, chroma_stride=3, edge_source="colour")
     else:
         planner, layout = ratecontrol.Planner(img), LAYOUT
     whole = planner.evaluate(layout, 3, None, measure=False, steps=4,
                              chroma_iterations=2).values
-    tiled = large.fit(planner, layout, 3, 4, chroma_iterations=2, side=1000)
+    tiled = tiles.fit(planner, layout, 3, 4, chroma_iterations=2, side=1000)
     assert tiled.shape == whole.shape
     assert np.allclose(tiled, whole, rtol=0, atol=1e-9)
 
@@ -64,14 +66,14 @@ def test_tiles_fit_about_as_well_as_the_whole_image_on_any_number_of_threads():
     img = scene(128, 128)
     planner = ratecontrol.Planner(img)
     whole = planner.evaluate(LAYOUT, 4, None, measure=False, steps=4)
-    start = large.fit(planner, LAYOUT, 0, None, side=40)
-    one = large.fit(planner, LAYOUT, 4, 4, side=40, margin=16, workers=1)
-    two = large.fit(planner, LAYOUT, 4, 4, side=40, margin=16, workers=3)
+    start = tiles.fit(planner, LAYOUT, 0, None, side=40)
+    one = tiles.fit(planner, LAYOUT, 4, 4, side=40, margin=16, workers=1)
+    two = tiles.fit(planner, LAYOUT, 4, 4, side=40, margin=16, workers=3)
     assert np.array_equal(one, two)
     assert np.array_equal(start, img.ravel()[planner.points(LAYOUT)[0].positions])
-    decoded = {name: decoder.decode(planner.code(LAYOUT, x, None)[0])
+    decoded = {name: decode.decode(planner.code(LAYOUT, x, None)[0])
                for name, x in (("tiles", one), ("pixels", start))}
-    base = psnr(decoder.decode(whole.data), img)
+    base = psnr(decode.decode(whole.data), img)
     assert psnr(decoded["tiles"], img) > base - 0.2
     # (the fit matters: the tiles' values are not just the pixel values)
     assert psnr(decoded["pixels"], img) < base - 0.5
@@ -79,37 +81,37 @@ def test_tiles_fit_about_as_well_as_the_whole_image_on_any_number_of_threads():
 
 def test_fixed_threshold_encode_of_a_large_image_uses_tiles(monkeypatch):
     img = scene(128, 128)
-    options = encoder.EncodeOptions(threshold=12, lattice=12)
-    whole = encoder.encode(img, options)
+    options = encode.EncodeOptions(threshold=12, lattice=12)
+    whole = encode.encode(img, options)
     calls = []
-    fit = large.fit
+    fit = tiles.fit
     monkeypatch.setattr(large, "fit", lambda *a, **k: calls.append(1) or fit(*a, **k))
     monkeypatch.setattr(large, "TILE_PIXELS", 128 * 128)
     monkeypatch.setattr(large, "TILE_SIDE", 48)
-    tiled = encoder.encode(img, options)
+    tiled = encode.encode(img, options)
     assert calls
     # the same edges and positions, values fitted on tiles
     assert len(tiled) == pytest.approx(len(whole), rel=0.1)
-    assert psnr(decoder.decode(tiled), img) > psnr(decoder.decode(whole), img) - 0.3
+    assert psnr(decode.decode(tiled), img) > psnr(decode.decode(whole), img) - 0.3
 
 
 def test_budget_search_on_a_reduced_image_meets_the_budget(monkeypatch):
     img = scene(160, 160)
     budget = int(0.3 * img.size / 8)
-    full = encoder.encode(img, encoder.EncodeOptions(size=budget, effort=0))
+    full = encode.encode(img, encode.EncodeOptions(size=budget, effort=0))
     calls = []
     search = ratecontrol.search
     monkeypatch.setattr(ratecontrol, "search",
                         lambda p, *a, **k: calls.append(p.shape) or search(p, *a, **k))
     monkeypatch.setattr(large, "TILE_PIXELS", 160 * 160)
     monkeypatch.setattr(large, "REDUCED_PIXELS", 80 * 80)
-    data = encoder.encode(img, encoder.EncodeOptions(size=budget, effort=0))
+    data = encode.encode(img, encode.EncodeOptions(size=budget, effort=0))
     assert calls == [(80, 80)]
     assert len(data) <= budget
     assert len(data) > 0.8 * budget
-    assert psnr(decoder.decode(data), img) > psnr(decoder.decode(full), img) - 2.0
+    assert psnr(decode.decode(data), img) > psnr(decode.decode(full), img) - 2.0
     # a pinned field stays pinned
-    pinned = encoder.encode(img, encoder.EncodeOptions(size=budget, effort=0, spacing=3))
+    pinned = encode.encode(img, encode.EncodeOptions(size=budget, effort=0, spacing=3))
     assert container.parse(pinned).header.spacing == 3
 
 
@@ -118,14 +120,14 @@ def test_budget_below_the_smallest_reduced_file_says_how_small(monkeypatch):
     monkeypatch.setattr(large, "TILE_PIXELS", 160 * 160)
     monkeypatch.setattr(large, "REDUCED_PIXELS", 80 * 80)
     with pytest.raises(ratecontrol.BudgetTooSmall) as e:
-        encoder.encode(img, encoder.EncodeOptions(size=60, effort=0))
+        encode.encode(img, encode.EncodeOptions(size=60, effort=0))
     assert e.value.smallest is not None and e.value.smallest > 60
     assert not math.isnan(e.value.smallest)
 
 
 def test_reduced_keeps_the_aspect_ratio():
     img = np.zeros((300, 120, 3), np.uint8)
-    small = encoder.reduced(img, 1000)
+    small = encode.reduced(img, 1000)
     assert small.shape[2] == 3 and small.shape[0] * small.shape[1] <= 1000
     assert small.shape[0] / small.shape[1] == pytest.approx(2.5, rel=0.1)
-    assert encoder.reduced(img[:, :, 0], 10 ** 6).shape == (300, 120)
+    assert encode.reduced(img[:, :, 0], 10 ** 6).shape == (300, 120)

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image, ImageCms, ImageOps
 
 import PIL_ipc  # noqa: F401  (registers the plugin)
-from PIL_ipc import container, tonal
+from PIL_ipc.format import container
+from PIL_ipc.encode import tonal
 
 XMP = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf='
        '"http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" '

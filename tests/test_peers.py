@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from PIL_ipc import peers
+from PIL_ipc.tools import peers
 
 
 @pytest.mark.parametrize("seed", range(12))

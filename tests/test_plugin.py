@@ -15,7 +15,8 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 from reference_solver import block_means
 
 import PIL_ipc
-from PIL_ipc import IpcImagePlugin, container, decoder, encoder
+from PIL_ipc import IpcImagePlugin, decode, encode
+from PIL_ipc.format import container
 
 SIZE = 64
 
@@ -44,7 +45,7 @@ def encoded(original) -> bytes:
 @pytest.fixture(scope="module")
 def expected(encoded) -> np.ndarray:
     """The pixels the codec itself gives; the plugin must hand exactly these to Pillow."""
-    return decoder.decode(encoded)
+    return decode.decode(encoded)
 
 
 @pytest.fixture
@@ -89,7 +90,7 @@ def test_import_does_not_load_codec():
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
     )
-    assert out.stdout.strip() == "['PIL_ipc', 'PIL_ipc.IpcImagePlugin', 'PIL_ipc.container']"
+    assert out.stdout.strip() == "['PIL_ipc', 'PIL_ipc.IpcImagePlugin', 'PIL_ipc.format.container']"
 
 
 # --- open and load ---------------------------------------------------------------------------
@@ -195,7 +196,7 @@ def test_info_of_a_version_1_file():
     data = (Path(__file__).resolve().parent / "corpus" / "v1-tiny.ipc").read_bytes()
     im = Image.open(io.BytesIO(data))
     assert (im.format, im.size, im.info["version"]) == ("IPC", (12, 8), 1)
-    np.testing.assert_array_equal(np.asarray(im), decoder.decode(data))
+    np.testing.assert_array_equal(np.asarray(im), decode.decode(data))
 
 
 def test_save_options_reach_the_header(original):
@@ -213,7 +214,7 @@ def test_independent_instances(original, encoded, expected):
     b.load()
     a.load()
     np.testing.assert_array_equal(np.asarray(a), expected)
-    np.testing.assert_array_equal(np.asarray(b), decoder.decode(other.getvalue()))
+    np.testing.assert_array_equal(np.asarray(b), decode.decode(other.getvalue()))
     assert not np.array_equal(np.asarray(a), np.asarray(b))
 
 
@@ -356,7 +357,7 @@ def test_save_to_a_size_at_any_effort(original, effort):
     with Image.open(out) as im:
         im.load()
         assert im.size == original.size
-        assert np.array_equal(np.asarray(im), decoder.decode(out.getvalue()))
+        assert np.array_equal(np.asarray(im), decode.decode(out.getvalue()))
 
 
 def test_icc_and_exif_round_trip(original):
@@ -483,7 +484,7 @@ def test_truncated_loads_with_load_truncated_images(encoded, truncated_ok):
     # nothing is missing when only IEND's CRC is cut, so the picture is the full one
     im = Image.open(io.BytesIO(encoded[:-2]))
     im.load()
-    np.testing.assert_array_equal(np.asarray(im), decoder.decode(encoded))
+    np.testing.assert_array_equal(np.asarray(im), decode.decode(encoded))
 
 
 # --- decompression bomb ------------------------------------------------------------------------
@@ -506,9 +507,9 @@ def test_bomb_error_from_header_alone(encoded):
 
 @pytest.fixture
 def decode_calls(monkeypatch) -> dict:
-    """Records the keyword arguments the plugin passes to decoder.decode."""
+    """Records the keyword arguments the plugin passes to decode.decode."""
     seen: dict = {}
-    real = decoder.decode
+    real = decode.decode
 
     def spy(data, **kwargs):
         seen.update(kwargs)
@@ -594,7 +595,7 @@ def test_thumbnail_uses_the_reduced_decode(encoded):
     im.thumbnail((16, 16))
     assert im.size == (16, 16)
     with pytest.raises(ValueError, match="reduce"):
-        decoder.decode(encoded, reduce=4)
+        decode.decode(encoded, reduce=4)
 
 
 def test_save_memory_grows_with_the_pixels_only():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from reference_decoder import QMDecoder, spec_qm_table
 
-from PIL_ipc import qm
+from PIL_ipc.format import qm
 
 # ITU-T T.82 clause 7.1: decisions PIX under contexts CX (16-bit words, MSB first) code to CODE.
 PIX = "05e0 0000 8b00 01c4 1700 0034 7fff 1a3f 951b 05d8 1d17 e770 0000 0000 0656 0e6a"

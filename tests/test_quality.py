@@ -11,7 +11,9 @@ import pytest
 from PIL import Image
 
 import PIL_ipc  # noqa: F401  (registers the plugin)
-from PIL_ipc import container, decoder, encoder, ratecontrol
+from PIL_ipc.format import container
+from PIL_ipc import decode, encode
+from PIL_ipc.encode import ratecontrol
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "kodim23.png"
 
@@ -23,30 +25,30 @@ def crop() -> np.ndarray:
 
 
 def psnr(data: bytes, pixels: np.ndarray) -> float:
-    d = decoder.decode(data).astype(np.float64) - pixels
+    d = decode.decode(data).astype(np.float64) - pixels
     mse = float(np.mean(d ** 2))
     return math.inf if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
 
 
 def test_quality_maps_monotonically_to_a_psnr_target():
-    targets = [encoder.psnr_for_quality(q) for q in range(101)]
+    targets = [encode.psnr_for_quality(q) for q in range(101)]
     assert all(b > a for a, b in zip(targets, targets[1:], strict=False))
-    assert encoder.EncodeOptions(quality=80).target_psnr() == encoder.psnr_for_quality(80)
-    assert encoder.EncodeOptions().target_psnr() == \
-        encoder.psnr_for_quality(encoder.DEFAULT_QUALITY)
-    assert encoder.EncodeOptions(psnr=31.5).target_psnr() == 31.5
+    assert encode.EncodeOptions(quality=80).target_psnr() == encode.psnr_for_quality(80)
+    assert encode.EncodeOptions().target_psnr() == \
+        encode.psnr_for_quality(encode.DEFAULT_QUALITY)
+    assert encode.EncodeOptions(psnr=31.5).target_psnr() == 31.5
     for given in (dict(threshold=24), dict(bpp=0.2), dict(size=500)):
-        assert encoder.EncodeOptions(**given).target_psnr() is None
+        assert encode.EncodeOptions(**given).target_psnr() is None
 
 
 def test_decoded_quality_never_falls_as_quality_rises(crop):
     qualities = [0, 20, 40, 60, 80, 100]
     results = []
     for q in qualities:
-        data = encoder.encode(crop, encoder.EncodeOptions(quality=q))
+        data = encode.encode(crop, encode.EncodeOptions(quality=q))
         results.append((len(data), psnr(data, crop)))
         # the target is met (the decoder's own PSNR)
-        assert results[-1][1] >= encoder.psnr_for_quality(q)
+        assert results[-1][1] >= encode.psnr_for_quality(q)
     quality = [p for _, p in results]
     assert quality == sorted(quality), results
     sizes = [n for n, _ in results]
@@ -55,11 +57,11 @@ def test_decoded_quality_never_falls_as_quality_rises(crop):
 
 
 def test_quality_80_differs_from_the_default(crop):
-    assert encoder.DEFAULT_QUALITY != 80
-    default = encoder.encode(crop)
-    assert default != encoder.encode(crop, encoder.EncodeOptions(quality=80))
-    assert default == encoder.encode(crop, encoder.EncodeOptions(
-        quality=encoder.DEFAULT_QUALITY))
+    assert encode.DEFAULT_QUALITY != 80
+    default = encode.encode(crop)
+    assert default != encode.encode(crop, encode.EncodeOptions(quality=80))
+    assert default == encode.encode(crop, encode.EncodeOptions(
+        quality=encode.DEFAULT_QUALITY))
 
 
 def test_psnr_target_takes_the_smallest_budget_that_meets_it(crop):
@@ -76,7 +78,7 @@ def test_psnr_target_takes_the_smallest_budget_that_meets_it(crop):
 
 def test_psnr_out_of_reach_gives_the_largest_file():
     flat_noise = np.random.default_rng(3).integers(0, 256, (12, 12), dtype=np.uint8)
-    data = encoder.encode(flat_noise, encoder.EncodeOptions(psnr=99))
+    data = encode.encode(flat_noise, encode.EncodeOptions(psnr=99))
     assert 40 < psnr(data, flat_noise)
 
 
@@ -99,16 +101,16 @@ def test_default_save_writes_no_settings_and_a_tiny_image_stays_tiny():
 ])
 def test_bad_or_conflicting_options_raise_valueerror(options, crop):
     with pytest.raises(ValueError):
-        encoder.EncodeOptions(**options)
+        encode.EncodeOptions(**options)
     with pytest.raises(ValueError):
         Image.fromarray(crop).save(io.BytesIO(), "IPC", **options)
 
 
 def test_budget_too_small_names_the_smallest_size_that_fits(crop):
     with pytest.raises(ratecontrol.BudgetTooSmall) as caught:
-        encoder.encode(crop, encoder.EncodeOptions(size=30))
+        encode.encode(crop, encode.EncodeOptions(size=30))
     smallest = caught.value.smallest
     assert isinstance(smallest, int) and smallest > 30
     assert f"{smallest} bytes" in str(caught.value)
-    data = encoder.encode(crop, encoder.EncodeOptions(size=smallest))
+    data = encode.encode(crop, encode.EncodeOptions(size=smallest))
     assert len(data) <= smallest

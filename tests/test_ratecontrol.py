@@ -6,7 +6,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from PIL_ipc import colour, container, decoder, edges, jbig, ratecontrol, sources, values
+from PIL_ipc.format import colour, container, jbig, sources, values
+from PIL_ipc import decode
+from PIL_ipc.encode import analysis, ratecontrol
 
 
 def smooth_scene(h=64, w=64):
@@ -181,9 +183,9 @@ def test_flat_colours_at_a_high_rate_code_near_losslessly():
     budget = img.size * 8 // 10 // 8
     best = ratecontrol.search(planner(img), budget, 6)
     assert best.layout.lattice == 1 and len(best.data) <= budget
-    assert psnr(img, decoder.decode(best.data)) > 50
+    assert psnr(img, decode.decode(best.data)) > 50
     sparse = ratecontrol.search(planner(img), budget, 6, lattice=6)
-    assert psnr(img, decoder.decode(sparse.data)) < 45
+    assert psnr(img, decode.decode(sparse.data)) < 45
 
 
 def test_warm_start_takes_a_similar_layouts_values_where_it_stores_the_same_pixel():
@@ -231,7 +233,7 @@ def test_every_effort_fits_the_budget(effort):
     img = smooth_scene(80, 96)
     best = ratecontrol.search(planner(img), 600, 2, effort=effort)
     assert len(best.data) <= 600
-    out = decoder.decode(best.data)
+    out = decode.decode(best.data)
     assert np.mean((out.astype(float) - img) ** 2) == pytest.approx(best.mse, rel=0.02, abs=0.02)
 
 
@@ -327,7 +329,7 @@ def test_search_fits_the_budget_and_the_file_decodes(budget):
     p = planner(img)
     best = ratecontrol.search(p, budget, 2)
     assert len(best.data) <= budget
-    out = decoder.decode(best.data)
+    out = decode.decode(best.data)
     # the error the search measured is the decoder's (a looser solve rounds a few pixels apart)
     assert np.mean((out.astype(float) - img) ** 2) == pytest.approx(best.mse, rel=0.02, abs=0.02)
     f = container.parse(best.data)
@@ -373,7 +375,7 @@ def test_lattice_helps_where_edges_cannot():
     free = ratecontrol.search(p, 800, 3)
     edges_only = ratecontrol.search(p, 800, 3, lattice=0)
     assert free.layout.lattice > 0
-    assert psnr(decoder.decode(free.data), img) > psnr(decoder.decode(edges_only.data), img) + 1
+    assert psnr(decode.decode(free.data), img) > psnr(decode.decode(edges_only.data), img) + 1
 
 
 def test_search_below_the_smallest_file_is_a_value_error():
@@ -431,26 +433,26 @@ def test_edge_seeds_store_the_badly_interpolated_edge_pixels():
     # only the 160-step column deviates by more than 60
     assert np.array_equal(np.nonzero(seed.any(axis=0))[0], [cols[0]])
     assert seed[:, cols[0]].all()
-    assert psnr(decoder.decode(b.data), img) > psnr(decoder.decode(a.data), img) + 3
+    assert psnr(decode.decode(b.data), img) > psnr(decode.decode(a.data), img) + 3
 
 
 def test_planner_denoises_on_demand():
     img = smooth_scene()
     p = ratecontrol.Planner(img, 6.0)
     assert np.array_equal(p.smooth(0), img.astype(float))
-    assert np.array_equal(p.smooth(12), edges.denoise(img, 6.0, 12))
+    assert np.array_equal(p.smooth(12), analysis.denoise(img, 6.0, 12))
     assert p.smooth(12) is p.smooth(12)
     # a longer run continues from a shorter one and matches a run from scratch
     q = ratecontrol.Planner(img, 6.0)
     q.smooth(5)
-    assert np.array_equal(q.smooth(12), edges.denoise(img, 6.0, 12))
+    assert np.array_equal(q.smooth(12), analysis.denoise(img, 6.0, 12))
     # so do the chroma channels of a colour image, each from its own pixels
     rgb = np.dstack([img, img[::-1], img.T]).astype(np.uint8)
     ycc = colour.to_ycbcr(rgb)
     c = ratecontrol.Planner(ycc[0], 6.0, chroma=ycc[1:], rgb=rgb, mode="RGB")
     c.smooth(5, 2)
     for channel in range(3):
-        assert np.array_equal(c.smooth(12, channel), edges.denoise(ycc[channel], 6.0, 12))
+        assert np.array_equal(c.smooth(12, channel), analysis.denoise(ycc[channel], 6.0, 12))
 
 
 def test_planner_makes_a_shared_plane_once_for_threads_that_ask_together():
@@ -684,7 +686,7 @@ def test_remeasure_gives_the_decoded_error_of_the_file():
     p = planner(img)
     c = p.evaluate(ratecontrol.Layout(20.0, 6, 16, 8, 10), 2, 900, steps=2, rough=True)
     exact = p.remeasure(c, 900, None)
-    decoded = decoder.decode(c.data).astype(float)
+    decoded = decode.decode(c.data).astype(float)
     assert exact.data == c.data and exact.layout == c.layout
     assert exact.mse == pytest.approx(np.mean((decoded - img) ** 2), rel=0.02)
     assert exact.mse != c.mse  # the rough score was an estimate

@@ -6,7 +6,7 @@ import pytest
 from reference_decoder import band_of as band_reference
 from reference_decoder import locate
 
-from PIL_ipc import sources
+from PIL_ipc.format import sources
 
 NO = [-1, -1]  # the unused columns of a 1-D predictor row
 

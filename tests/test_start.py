@@ -35,7 +35,7 @@ def test_open_reads_the_header_without_numba():
         import PIL_ipc
         with Image.open(sys.argv[1]) as im:
             print(im.size, im.mode, sorted(im.info))
-        print("numba" in sys.modules, "PIL_ipc.decoder" in sys.modules)
+        print("numba" in sys.modules, "PIL_ipc.decode" in sys.modules)
         """, str(CORPUS / "xmp-tiny.ipc"))
     header, loaded = out.strip().splitlines()
     assert header.startswith("(12, 8) L") and "'xmp'" in header
@@ -47,7 +47,7 @@ def test_open_reads_the_header_without_numba():
 def test_command_line_starts_without_numba(argv):
     out = _fresh("""
         import contextlib, io, json, sys
-        from PIL_ipc import cli
+        from PIL_ipc.tools import cli
         with contextlib.redirect_stdout(io.StringIO()) as text:
             try:
                 status = cli.main(json.loads(sys.argv[1]))
@@ -62,7 +62,7 @@ def test_encode_help_shows_the_encoders_defaults():
     # the encoder's flags are still there for the commands that take them
     out = _fresh("""
         import contextlib, io
-        from PIL_ipc import cli
+        from PIL_ipc.tools import cli
         with contextlib.redirect_stdout(io.StringIO()) as text:
             try:
                 cli.main(["encode", "--help"])
@@ -100,7 +100,7 @@ def _kernels_used(work: str) -> dict[str, list[str]]:
 
 #: The inpainting solver runs some of its kernels in float32 and in float64 within one decode
 #: (float32 where its rounding is safe, inpaint.Inpainter): one signature per precision.
-_BOTH_PRECISIONS = "PIL_ipc._inpaint_kernels."
+_BOTH_PRECISIONS = "PIL_ipc.solver._kernels."
 
 
 def _more_than_one_signature(kernels: dict[str, list[str]], both_precisions: str = "") -> list:
@@ -116,7 +116,7 @@ def _more_than_one_signature(kernels: dict[str, list[str]], both_precisions: str
 @pytest.mark.parametrize("name", ["v1-airplane-t24", "rgba-graded-alpha", "la-graded-alpha"])
 def test_a_decode_loads_each_kernel_with_one_signature(name):
     kernels = _kernels_used(f"Image.open({str(CORPUS / (name + '.ipc'))!r}).load()")
-    assert "PIL_ipc._jbig_kernels.decode_image" in kernels and "PIL_ipc.values._decode" in kernels
+    assert "PIL_ipc.format._jbig_kernels.decode_image" in kernels and "PIL_ipc.format.values._decode" in kernels
     assert 5 < len(kernels) < 30
     assert _more_than_one_signature(kernels, _BOTH_PRECISIONS) == []
 
@@ -131,10 +131,10 @@ def test_an_encode_loads_each_kernel_with_one_signature():
         for im, options in ((grey, dict(threshold=12)), (grey, dict(bpp=1.0)),
                             (grey.convert("RGB"), dict(bpp=1.5))):
             im.save(io.BytesIO(), "IPC", **options)
-        from PIL_ipc import jbig
+        from PIL_ipc.format import jbig
         jbig.encode(rng.random((30, 20)) < 0.3, lrltwo=True, l0=7)
         """)
-    assert "PIL_ipc.values._code" in kernels and "PIL_ipc.edges._candidates" in kernels
+    assert "PIL_ipc.format.values._code" in kernels and "PIL_ipc.encode.analysis._candidates" in kernels
     # (the solver's kernels run in more variants, see inpaint.py)
     assert _more_than_one_signature(
         {k: v for k, v in kernels.items() if not k.startswith(_BOTH_PRECISIONS)}) == []
@@ -159,7 +159,7 @@ def test_kernels_are_declared_with_one_signature(module):
 def test_a_declared_kernel_converts_safely_or_refuses():
     import numpy as np
 
-    from PIL_ipc import values
+    from PIL_ipc.format import values
 
     assert values._bit_length(np.uint8(5)) == 3 and values._bit_length(True) == 1
     table = np.array([[-1, -1, -1], [0, -1, -1], [5, -1, -1]])
@@ -180,7 +180,7 @@ def test_kernels_compiled_by_callers_get_one_signature_too(tmp_path):
         os.environ["NUMBA_CACHE_DIR"] = {str(tmp_path)!r}
         import numpy as np
         from numba.core.registry import CPUDispatcher
-        from PIL_ipc import jbig, qm, sources, values
+        from PIL_ipc.format import jbig, qm, sources, values
         rng = np.random.default_rng(5)
         edges = rng.random((24, 30)) < 0.2
         points = sources.locate(edges, 3, rng.random((24, 30)) < 0.05, 4)
@@ -199,6 +199,6 @@ def test_kernels_compiled_by_callers_get_one_signature_too(tmp_path):
                           if isinstance(k, CPUDispatcher) and k.signatures}}))
         """)
     kernels = json.loads(out.strip().splitlines()[-1])
-    assert "PIL_ipc.qm.enc_core" in kernels and "PIL_ipc.qm.dec_core" in kernels
+    assert "PIL_ipc.format.qm.enc_core" in kernels and "PIL_ipc.format.qm.dec_core" in kernels
     assert _more_than_one_signature(
         {k: v for k, v in kernels.items() if k.startswith("PIL_ipc.")}) == []

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from reference_solver import reference_solve
 
-from PIL_ipc import sources, tonal
+from PIL_ipc.format import sources
+from PIL_ipc.encode import tonal
 
 
 def problem(h=14, w=17):

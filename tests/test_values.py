@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from reference_decoder import locate
 
-from PIL_ipc import container, qm, values
+from PIL_ipc.format import container, qm, values
 
 
 @pytest.fixture(params=values.CODINGS)

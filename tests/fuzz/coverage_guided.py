@@ -40,17 +40,9 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT))
 
 import PIL_ipc  # noqa: E402,F401  (registers the plugin)
-from PIL_ipc import (  # noqa: E402
-    IpcImagePlugin,
-    alpha,
-    colour,
-    container,
-    decoder,
-    inpaint,
-    jbig,
-    sources,
-    values,
-)
+from PIL_ipc import IpcImagePlugin, decode  # noqa: E402
+from PIL_ipc.format import alpha, colour, container, jbig, sources, values  # noqa: E402
+from PIL_ipc.solver import inpaint  # noqa: E402
 
 
 def instrument(module) -> None:

@@ -13,7 +13,7 @@ import zlib
 import numpy as np
 from numba import njit
 
-from . import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
+from .. import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
 
 from . import jbig
 from .values import med

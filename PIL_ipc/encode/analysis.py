@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
-from . import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
+from .. import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
 
 #: Explicit time step; the 4-neighbour scheme is stable for dt <= 1/4.
 PM_TIME_STEP = 0.2

@@ -3,9 +3,9 @@
 denoise (Perona-Malik) -> Sobel edges (threshold, thinning) -> edge plane coded with T.82
 -> source points located from the edge plane -> their values quantised and arithmetic coded
 -> container.  With ``bpp`` or ``size`` the encoder searches the layout (threshold, spacing,
-levels, seed lattice; :mod:`PIL_ipc.ratecontrol`) for the best decoded file within the budget;
+levels, seed lattice; :mod:`PIL_ipc.encode.ratecontrol`) for the best decoded file within the budget;
 with ``quality`` or ``psnr`` (and by default) for the smallest file that meets a decoded PSNR.
-From 2 Mpixel on (:mod:`PIL_ipc.large`) the tonal fit runs on overlapping tiles on every core,
+From 2 Mpixel on (:mod:`PIL_ipc.encode.tiles`) the tonal fit runs on overlapping tiles on every core,
 and a budget's layout is searched on the image reduced to 1 Mpixel, then fitted at full size.
 """
 
@@ -17,8 +17,10 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from . import (__version__, _kernel_cache, alpha, colour, container, edges, inpaint, large,
-               ratecontrol)
+from .. import __version__, _kernel_cache
+from ..format import alpha, colour, container
+from . import analysis, ratecontrol, tiles
+from ..solver import inpaint
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class EncodeOptions:
     min_length: drop edge chains (8-connected) shorter than this many pixels (0 = keep all);
         None = 10, or searched under a budget.
     tonal: iterations of tonal optimisation (least-squares stored values, see
-        :mod:`PIL_ipc.tonal`); 0 stores the pixel values themselves, as the paper does.
+        :mod:`PIL_ipc.encode.tonal`); 0 stores the pixel values themselves, as the paper does.
     bpp / size: budget in bits per pixel / in bytes for the whole file; the encoder searches
         the threshold and every layout field left at None for the best decoded file not over it.
         With ``quality`` or ``psnr`` the same search runs for each budget tried.  Informative
@@ -63,7 +65,7 @@ class EncodeOptions:
     chroma_levels: quantisation levels of the chroma values of a colour image (2..256); None
         = 32, or searched under a budget.
     chroma_stride: a chroma value is stored for every this many source points (1..255; see
-        :mod:`PIL_ipc.colour`); None = 1, or searched under a budget.
+        :mod:`PIL_ipc.format.colour`); None = 1, or searched under a budget.
     exact: keep the colour under fully transparent pixels (alpha 0).  By default it is
         dropped: replaced by a smooth fill from the visible pixels, which costs next to
         nothing to store, so that the decoded colour there is not the original one (as
@@ -259,7 +261,7 @@ def analyse(pixels: np.ndarray, options: EncodeOptions) -> Analysis:
     if p.shape[0] < 1 or p.shape[1] < 1:
         raise ValueError("image must be at least 1x1")
     steps = FIXED_ITERATIONS if options.iterations is None else options.iterations
-    return Analysis(np.ascontiguousarray(p), edges.denoise(p, options.contrast, steps))
+    return Analysis(np.ascontiguousarray(p), analysis.denoise(p, options.contrast, steps))
 
 
 def _settings_text(options: EncodeOptions, layout: ratecontrol.Layout) -> dict[str, str]:
@@ -291,7 +293,7 @@ def _planner(image: np.ndarray, options: EncodeOptions, mode: str, *,
         ycc = colour.to_ycbcr(image)
         colour_extra = dict(chroma=ycc[1:], rgb=image)
         luma = ycc[0]
-        smooth = edges.denoise(luma, options.contrast, steps)
+        smooth = analysis.denoise(luma, options.contrast, steps)
     else:
         a = analyse(image, options)
         luma, smooth = a.pixels, a.smooth
@@ -353,19 +355,19 @@ def encode(pixels: np.ndarray, options: EncodeOptions | None = None, *,
         return ratecontrol.search_psnr(planner, target, options.tonal, effort=options.effort,
                                        **pinned).data
     if budget is not None:
-        if large.applies(planner.shape):
+        if tiles.applies(planner.shape):
             # the layout searched on the image reduced, fitted at full size
-            small, _ = _planner(reduced(image, large.REDUCED_PIXELS), options, mode,
+            small, _ = _planner(reduced(image, tiles.REDUCED_PIXELS), options, mode,
                                 searched=True)
-            return large.search_reduced(planner, small, budget, options.tonal,
+            return tiles.search_reduced(planner, small, budget, options.tonal,
                                         effort=options.effort, **pinned)
         return ratecontrol.search(planner, budget, options.tonal, effort=options.effort,
                                   **pinned).data
     # the tonal fit needs descent directions, not certified digits: FINAL_STEPS solver steps
     # per solve, as the budget search's finalists (0.05 dB or less from certified solves on
     # photos, 2.5-4 times faster, and the difference grows with the image's size)
-    if large.applies(planner.shape):
-        x = large.fit(planner, layout, options.tonal, ratecontrol.FINAL_STEPS)
+    if tiles.applies(planner.shape):
+        x = tiles.fit(planner, layout, options.tonal, ratecontrol.FINAL_STEPS)
         return planner.code(layout, x, None)[0]
     return planner.evaluate(layout, options.tonal, None, measure=False,
                             steps=ratecontrol.FINAL_STEPS).data

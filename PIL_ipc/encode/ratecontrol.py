@@ -31,8 +31,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numba import njit
 
-from . import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
-from . import colour, container, edges, inpaint, jbig, sources, tonal, values
+from .. import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
+from ..format import colour, container, jbig, sources, values
+from . import analysis, tonal
+from ..solver import inpaint
 
 _log = logging.getLogger("PIL_ipc")
 
@@ -307,21 +309,21 @@ class Planner:
             done = max((k for c, k in self._smooth.keys() if c == channel and k < iterations),
                        default=0)
             start = self._smooth[channel, done] if done else self.channels[channel]
-            return edges.denoise(start, self.contrast, iterations - done)
+            return analysis.denoise(start, self.contrast, iterations - done)
 
         with self._smoothing:  # one run at a time: each may continue the one before
             return self._smooth.get((channel, iterations), make)
 
-    def gradient(self, iterations: int, source: str = "luma") -> edges.Gradient:
+    def gradient(self, iterations: int, source: str = "luma") -> analysis.Gradient:
         """Sobel gradient of the image after ``iterations`` Perona-Malik steps: of its luma,
         or (``source`` "colour", colour images) of all its channels (Di Zenzo)."""
         key = (iterations, source if self.colour else "luma")
 
-        def make() -> edges.Gradient:
+        def make() -> analysis.Gradient:
             if key[1] == "colour":
-                return edges.Gradient.of_channels([self.smooth(iterations, c)
+                return analysis.Gradient.of_channels([self.smooth(iterations, c)
                                                    for c in range(len(self.channels))])
-            return edges.Gradient(self.smooth(iterations))
+            return analysis.Gradient(self.smooth(iterations))
 
         return self._gradient.get(key, make)
 
@@ -331,7 +333,7 @@ class Planner:
             if math.isinf(layout.threshold):
                 plane = np.zeros(self.shape, dtype=bool)
             else:
-                plane = edges.detect(self.gradient(layout.denoise, layout.edge_source),
+                plane = analysis.detect(self.gradient(layout.denoise, layout.edge_source),
                                      layout.threshold,
                                      self.thin, layout.hysteresis, layout.min_length)
             return plane, code_plane(plane)
@@ -385,7 +387,7 @@ class Planner:
         found = self._deviation.get(key)
         if found is None:
             found = self._deviation.put(
-                key, edges.edge_deviation(self.pixels, self.edge(layout)[0]))
+                key, analysis.edge_deviation(self.pixels, self.edge(layout)[0]))
         return found
 
     def _file(self, layout: Layout, payload: bytes, chroma_payload: bytes = b"") -> bytes:
@@ -1117,7 +1119,7 @@ def search_psnr(planner: Planner, psnr: float, tonal_iterations: int, *,
     meets the target is next to one that misses it (secant steps in log-budget, then
     bisection).  When no budget up to about 9 bits per pixel meets it, the file of that
     largest budget.  The PSNR is that of the decoded file (the decoder's own result)."""
-    from . import decoder
+    from .. import decode
 
     if not psnr > 0:
         raise ValueError(f"psnr must be > 0, got {psnr!r}")
@@ -1136,7 +1138,7 @@ def search_psnr(planner: Planner, psnr: float, tonal_iterations: int, *,
             except BudgetTooSmall:
                 tried[k] = (-math.inf, None)
             else:
-                decoded = decoder.decode(c.data)
+                decoded = decode.decode(c.data)
                 if decoded.ndim > reference.ndim:  # LA: the grey band
                     decoded = decoded[..., 0]
                 decoded = decoded[..., :3] if decoded.ndim == 3 else decoded  # RGBA: RGB

@@ -1,7 +1,7 @@
 """ITU-T T.82 (JBIG1) bi-level image coder: single-layer bi-level image entities (BIEs).
 
 A BIE is the 20-byte bi-level image header (BIH) followed by stripe data entities: each stripe
-of L0 lines is coded by the QM coder (:mod:`PIL_ipc.qm`) under a 10-pixel template and closed
+of L0 lines is coded by the QM coder (:mod:`PIL_ipc.format.qm`) under a 10-pixel template and closed
 by an SDNORM (or SDRST) marker; floating marker segments (ATMOVE, NEWLEN, COMMENT) may sit
 between stripes.  Pixels are 1 = black = foreground.
 

@@ -4,7 +4,7 @@ decode edge and seed planes (T.82) -> locate source points (with the header's se
 -> decode their values, per channel (luma, then chroma) -> inpaint every channel with one
 operator (PDE) -> inverse colour transform -> alpha plane.
 Every size the file declares is checked against the header and the pixel limit before anything
-is allocated from it; every failure is a :class:`~PIL_ipc.container.FormatError` (a ValueError).
+is allocated from it; every failure is a :class:`~PIL_ipc.format.container.FormatError` (a ValueError).
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import _kernel_cache, alpha, colour, container, inpaint, jbig, sources, values
+from . import _kernel_cache
+from .format import alpha, colour, container, jbig, sources, values
+from .solver import inpaint
 
 #: Certified solver accuracy of a decode (grey levels): below 0.5, every output pixel is within
 #: 1 of the rounded exact solution (spec section 9), and away from half-integers equal to it.

@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from . import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
+from .. import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
 
 # ---------------------------------------------------------------- classification, set-up
 

@@ -2,10 +2,10 @@
 
 Values are quantised to ``levels`` uniform levels over 0..255: index k stands for the grey value
 k * 255 / (levels - 1).  Each index is predicted from earlier ones (the predictors come from
-:mod:`PIL_ipc.sources`): a row (a, -1, -1) of the predictor table predicts value i by value a
+:mod:`PIL_ipc.format.sources`): a row (a, -1, -1) of the predictor table predicts value i by value a
 (the mid level when a = -1); a row (a, b, c) of three earlier values, the left, upper and
 upper-left neighbours of a lattice point, predicts it by the median edge detector of LOCO-I
-(JPEG-LS).  The residual is coded with the T.82 QM arithmetic coder (:mod:`PIL_ipc.qm`) under
+(JPEG-LS).  The residual is coded with the T.82 QM arithmetic coder (:mod:`PIL_ipc.format.qm`) under
 adaptive contexts, in two sets: one for the 1-D predicted values, one for the lattice values:
 
 - zero flag, context = activity class: of the previous residual for 1-D predicted values, of
@@ -31,7 +31,7 @@ import math
 import numpy as np
 
 from . import qm
-from ._kernel_cache import kernel
+from .._kernel_cache import kernel
 
 #: VALS codings (spec section 7, module docstring): every decision, or the bounded ones.
 CODING_PLAIN = 0

@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import njit
 
-from . import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
+from .. import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
 
 #: Rows: Y, Cb, Cr as weights of R, G, B (JFIF); Cb and Cr are offset by 128.
 FORWARD = np.array([[0.299, 0.587, 0.114],

@@ -3,7 +3,7 @@
 Exit codes: 0 success, 1 bad input or a failed step (one line on stderr naming the cause),
 2 usage error (one line), 130 interrupted. Messages from the library (logging, logger
 "PIL_ipc") go to stderr at INFO, at WARNING with --quiet. Every output file is written
-atomically (PIL_ipc.atomic): a failure leaves an existing file as it was.
+atomically (PIL_ipc.tools.atomic): a failure leaves an existing file as it was.
 """
 
 from __future__ import annotations
@@ -21,13 +21,15 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from . import __version__, atomic, container, progress
+from .. import __version__
+from . import atomic, progress
+from ..format import container
 
 PROG = "ipc"
 STDIO = "-"
 log = logging.getLogger("PIL_ipc")
 
-# Encoder flags: (flag, field of encoder.EncodeOptions, type, metavar, what it does). A flag
+# Encoder flags: (flag, field of encode.EncodeOptions, type, metavar, what it does). A flag
 # whose field the encoder does not have is left out, so the table may run ahead of it.
 _TARGETS = [
     (("-q", "--quality"), "quality", float, "Q", "quality 0..100: a target PSNR, as --psnr"),
@@ -65,13 +67,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _encoder_fields() -> dict:
-    from .encoder import EncodeOptions
+    from ..encode.pipeline import EncodeOptions
 
     return {f.name: f for f in fields(EncodeOptions)}
 
 
 def _default_text(name: str, field) -> str:
-    from . import encoder
+    from .. import encode
 
     value = field.default if field.default is not MISSING else None
     default_quality = getattr(encoder, "DEFAULT_QUALITY", None)
@@ -105,7 +107,7 @@ def _add_encoder_flags(parser: argparse.ArgumentParser, targets: Sequence[str] |
             continue
         typed = {"type": kind}
         if kind == "edge_source":
-            from .ratecontrol import EDGE_SOURCES
+            from ..encode.ratecontrol import EDGE_SOURCES
 
             typed = {"choices": EDGE_SOURCES}
         settings.add_argument(*flags, dest=name, metavar=metavar, **typed,
@@ -121,7 +123,7 @@ def _add_encoder_flags(parser: argparse.ArgumentParser, targets: Sequence[str] |
 
 def _encoder_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
     """The encoder keywords given on the command line, checked (a bad one is a usage error)."""
-    from .encoder import EncodeOptions
+    from ..encode.pipeline import EncodeOptions
 
     given = vars(args)
     options = {k: given[k] for k in _encoder_fields() if given.get(k) is not None}
@@ -364,7 +366,7 @@ def _compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     options = {} if args.effort is None else {"effort": args.effort}
     if options:
         try:
-            from .encoder import EncodeOptions
+            from ..encode.pipeline import EncodeOptions
 
             EncodeOptions.from_mapping(options)
         except ValueError as e:

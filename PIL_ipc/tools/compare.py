@@ -2,8 +2,8 @@
 
 Every codec gets the same image (in the mode IPC stores it) and contributes its best file at
 or under the byte budget: IPC through its own rate control, the peers through the search of
-`PIL_ipc.peers`. Each file is decoded and measured (PSNR, SSIM) in that mode; the same is done
-at a few more budgets for a PSNR-against-bpp curve. `PIL_ipc.sheet` draws the result.
+`PIL_ipc.tools.peers`. Each file is decoded and measured (PSNR, SSIM) in that mode; the same is done
+at a few more budgets for a PSNR-against-bpp curve. `PIL_ipc.tools.sheet` draws the result.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from . import metrics, peers, transcode
+from .. import metrics
+from . import peers, transcode
 
 #: Codecs in the order they are shown; "ipc" is ours.
 CODECS = ("ipc", "jpeg", "jpeg2000", "webp", "avif")

@@ -16,7 +16,7 @@ from io import BytesIO
 import numpy as np
 from PIL import Image
 
-from . import IpcImagePlugin, metrics
+from .. import IpcImagePlugin, metrics
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Encoding large images: the tonal fit on overlapping tiles, on every core; the budget search
 on a reduced image.
 
-The tonal fit (:mod:`PIL_ipc.tonal`) of a whole image needs an inpainting operator of the
+The tonal fit (:mod:`PIL_ipc.encode.tonal`) of a whole image needs an inpainting operator of the
 image's size (about 190 bytes per pixel: 3 GB at 4000 x 4000) and runs its solves one after
 another.  A stored value only moves the decoded image near it, so from TILE_PIXELS pixels on
 the fit runs on tiles instead: the image is cut into cores of at most TILE_SIDE x TILE_SIDE
@@ -23,7 +23,9 @@ import math
 
 import numpy as np
 
-from . import colour, inpaint, ratecontrol, tonal
+from ..format import colour
+from ..solver import inpaint
+from . import ratecontrol, tonal
 
 #: Images of at least this many pixels are fitted on tiles.
 TILE_PIXELS = 1 << 21

@@ -42,7 +42,7 @@ import warnings
 
 import numpy as np
 
-from . import _inpaint_kernels as K
+from . import _kernels as K
 
 METHODS = ("sor", "fast")
 # Iteration caps keep the running time bounded whatever the masks.

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernel_cache import kernel
+from .._kernel_cache import kernel
 
 # T.82 Table 24: LPS interval size (Qe), next state after an MPS, after an LPS, and whether an
 # LPS swaps the sense of the MPS.

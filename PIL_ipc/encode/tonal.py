@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._inpaint_kernels import flat_dot
-from .inpaint import Inpainter, Scratch
+from ..solver._kernels import flat_dot
+from ..solver.inpaint import Inpainter, Scratch
 
 #: Solver accuracy inside the iteration; the final image is solved again at full accuracy by
 #: whoever decodes, so the optimisation only needs a good descent direction.

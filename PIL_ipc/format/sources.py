@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._kernel_cache import kernel
+from .._kernel_cache import kernel
 
 
 @kernel("boolean[:, ::1]")

@@ -12,7 +12,7 @@ Context numbering (T.82 Figures 3 and 4, bit 9 first):
 where A is the pixel (y-1, x+2) by default, or the AT pixel (y-ty, x-tx) after an ATMOVE.
 The typical-prediction pseudo pixel SLNTP uses context 0x0E5 (three-line) or 0x195 (two-line).
 
-The QM coder itself is :mod:`PIL_ipc.qm`; its scalar cores are called here so that the coder
+The QM coder itself is :mod:`PIL_ipc.format.qm`; its scalar cores are called here so that the coder
 registers stay in machine registers over a whole stripe.
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernel_cache import kernel
+from .._kernel_cache import kernel
 from .qm import BYTES, DATA, core, dec_core, dec_start, enc_core, enc_flush_core
 
 PAD = 128
