@@ -11,7 +11,7 @@ from typing import IO
 
 from PIL import Image, ImageFile
 
-from .format import container
+from .format import container, reader
 
 EXIF_PREFIX = b"Exif\x00\x00"
 _NOT_FROM_TEXT = frozenset({"version", "levels", "spacing", "lattice", "icc_profile", "exif",
@@ -59,7 +59,7 @@ class IpcImageFile(ImageFile.ImageFile):
     def _open(self) -> None:
         assert self.fp is not None
         try:
-            head = container.read_head(self.fp)
+            head = reader.read_head(self.fp)
         except container.FormatError as e:
             raise SyntaxError(str(e)) from e
         header = head.header
@@ -120,7 +120,7 @@ class IpcImageFile(ImageFile.ImageFile):
             raise RuntimeError(msg)
         self.fp.seek(0)
         try:
-            container.verify(self.fp.read())
+            reader.verify(self.fp.read())
         except container.FormatError as e:
             raise SyntaxError(f"broken IPC file: {e}") from e
         super().verify()

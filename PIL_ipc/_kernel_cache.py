@@ -192,8 +192,12 @@ def compiles(kind: str) -> Callable[[F], F]:
 K = TypeVar("K", bound=Callable)
 
 
-def kernel(signature: str, **options) -> Callable[[K], K]:
-    """``numba.njit(cache=True, nogil=True, **options)`` for the one ``signature`` only.
+def kernel(signature: str | None = None, **options) -> Callable[[K], K]:
+    """``numba.njit(cache=True, nogil=True, **options)``, for the one ``signature`` only when
+    one is given.  Every kernel of the package is declared with it (so every kernel is cached
+    outside the package and releases the GIL).  Without a signature numba compiles the kernel
+    for the argument types of each call: the solver's kernels, which run in float32 and in
+    float64, and the encoder's analysis kernels are declared so.
 
     ``signature`` lists the argument types in numba's notation, e.g. ``"uint8[::1], int64"``
     (``[::1]``: C-contiguous; the return type is inferred).  Unlike a signature given to
@@ -203,12 +207,13 @@ def kernel(signature: str, **options) -> Callable[[K], K]:
     can convert safely (a literal, a writable array for a read-only one) uses it, any other is
     a TypeError.
     """
-    argtypes = f"({signature},)"
     options = {"cache": True, "nogil": True, **options}
+    argtypes = None if signature is None else f"({signature},)"
 
     def decorate(py_func: K) -> K:
         dispatcher = numba.njit(**options)(py_func)
-        if not isinstance(dispatcher, Dispatcher):  # NUMBA_DISABLE_JIT: plain Python
+        if argtypes is None or not isinstance(dispatcher, Dispatcher):
+            # (not a Dispatcher under NUMBA_DISABLE_JIT: plain Python)
             return dispatcher
         get_call_template = dispatcher.get_call_template
 

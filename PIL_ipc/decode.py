@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import _kernel_cache
-from .format import alpha, colour, container, jbig, sources, values
+from .format import alpha, colour, container, jbig, reader, sources, values
 from .solver import inpaint
 
 #: Certified solver accuracy of a decode (grey levels): below 0.5, every output pixel is within
@@ -160,7 +160,7 @@ def _chroma_values(f: container.IpcFile, points: sources.SourcePoints,
     lost them."""
     c = f.chroma
     n = points.count
-    if c is None:  # only in lenient mode (container.parse checks it otherwise)
+    if c is None:  # only in lenient mode (reader.parse checks it otherwise)
         return [np.full(n, 128.0), np.full(n, 128.0)]
     m = colour.chroma_count(n, c.stride)
     if c.count != m and not lenient:
@@ -233,5 +233,5 @@ def decode_fields(f: container.IpcFile, *, lenient: bool = False,
 def decode(data: bytes, *, lenient: bool = False, max_pixels: int | None = None,
            reduce: int = 0) -> np.ndarray:
     """Decode a complete .ipc file to a uint8 array (see decode_fields)."""
-    return decode_fields(container.parse(bytes(data), lenient=lenient), lenient=lenient,
+    return decode_fields(reader.parse(bytes(data), lenient=lenient), lenient=lenient,
                          max_pixels=max_pixels, reduce=reduce)

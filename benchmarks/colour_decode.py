@@ -29,7 +29,7 @@ from PIL import Image
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from PIL_ipc.format import container  # noqa: E402
+from PIL_ipc.format import container, reader  # noqa: E402
 from PIL_ipc import decode, encode
 
 CORPUS = HERE.parent.parent / "shared" / "corpus-src"
@@ -41,7 +41,7 @@ TARGET = 1.6
 
 def grey_twin(data: bytes) -> bytes:
     """The file of the same geometry in mode L: luma values only, version 3."""
-    f = container.parse(data)
+    f = reader.parse(data)
     f.header = replace(f.header, mode="L", version=3)
     f.chroma = None
     return container.build(f)
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         gc, cc = (statistics.median(t[1] for t in x) for x in (g, c))
         ratios.append(cm / gm)
         cpu_ratios.append(cc / gc)
-        points = container.parse(data).values_count
+        points = reader.parse(data).values_count
         print(f"{name:<10}{f'{rgb.shape[1]}x{rgb.shape[0]}':>10}{points:>8}{1000 * gm:>9.1f}"
               f"{1000 * cm:>9.1f}{cm / gm:>7.2f}{1000 * gc:>10.1f}{1000 * cc:>9.1f}"
               f"{cc / gc:>10.2f}")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from PIL_ipc.format import container, jbig, sources
+from PIL_ipc.format import jbig, reader, sources
 from PIL_ipc import decode, encode
 
 REPO = Path(__file__).resolve().parent.parent
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def panels(pixels: np.ndarray, bpp: float) -> tuple[list[np.ndarray], list[str]]:
     data = encode.encode(pixels, encode.EncodeOptions(bpp=bpp))
-    f = container.parse(data)
+    f = reader.parse(data)
     edges = jbig.decode(f.edge)
     points = sources.locate(edges, f.header.spacing, jbig.decode(f.seed) if f.seed else None,
                             f.header.lattice)

@@ -100,11 +100,11 @@ def edge_masks(img: np.ndarray, grid: int) -> tuple[np.ndarray, np.ndarray]:
 def codec_masks(img: np.ndarray) -> tuple[np.ndarray, np.ndarray] | str:
     """(known, band) of a real file at 0.2 bpp, or the reason it is unavailable."""
     try:
-        from PIL_ipc.format import container, jbig, sources
+        from PIL_ipc.format import jbig, reader, sources
         from PIL_ipc import encode
 
         data = encode.encode(img.astype(np.uint8), encode.EncodeOptions(bpp=0.2))
-        f = container.parse(data)
+        f = reader.parse(data)
         seed = jbig.decode(f.seed) if f.seed else None
         points = sources.locate(jbig.decode(f.edge), f.header.spacing, seed, f.header.lattice)
         return points.known_mask(), points.band

@@ -26,7 +26,7 @@ import numpy as np
 from jbigkit import jbgtopbm
 from reference_solver import reference_solve
 
-from PIL_ipc.format import container
+from PIL_ipc.format import reader
 
 SPEC = Path(__file__).resolve().parent.parent / "spec" / "FORMAT.md"
 
@@ -328,7 +328,7 @@ def chroma_lists(body: bytes, predictors: list[list[int]]) -> tuple[list[float],
 def reference_decode(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Decode a file; returns (uint8 image: H x W, or H x W x bands for LA, RGB, RGBA; bool
     mask of stored pixels)."""
-    f = container.parse(data)
+    f = reader.parse(data)
     h = read_ihdr(data)
     assert (h["version"], h["width"], h["height"], h["levels"], h["spacing"], h["lattice"]) == (
         f.header.version, f.header.width, f.header.height, f.header.levels, f.header.spacing,

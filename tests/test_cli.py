@@ -15,7 +15,7 @@ from PIL import Image
 from skimage.metrics import structural_similarity
 
 import PIL_ipc
-from PIL_ipc.format import container
+from PIL_ipc.format import container, reader
 from PIL_ipc import decode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,7 +95,7 @@ def test_colour_settings(work):
     assert "warning" not in result.stderr
     with Image.open(work / "chroma.ipc") as im:
         assert im.mode == "RGB"
-        assert container.parse((work / "chroma.ipc").read_bytes()).chroma.levels == 12
+        assert reader.parse((work / "chroma.ipc").read_bytes()).chroma.levels == 12
     result = run("encode", "grey-rgb.png", "x.ipc", "--edge-source", "sideways", cwd=work)
     assert result.returncode == 2 and "invalid choice" in result.stderr
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from PIL_ipc.format import alpha, colour, container, jbig, sources, values
+from PIL_ipc.format import alpha, colour, container, jbig, reader, sources, values
 from PIL_ipc import decode, encode
 from PIL_ipc.solver import inpaint
 
@@ -99,46 +99,46 @@ def rgba_image(h=24, w=32):
 
 def test_rgba_file_has_its_chunks_in_order():
     data = encode.encode(rgba_image(), encode.EncodeOptions(threshold=16, lattice=4))
-    f = container.parse(data)
+    f = reader.parse(data)
     assert (f.header.version, f.header.mode) == (4, "RGBA")
     assert f.chroma is not None and f.alpha.coding == alpha.BILEVEL
-    types = [c.type for c in container.chunk_table(data) if c.type != "SEED"]
+    types = [c.type for c in reader.chunk_table(data) if c.type != "SEED"]
     assert types[-5:] == ["EDGE", "VALS", "CVAL", "ALPH", "IEND"]
 
 
 def test_grey_files_stay_version_3():
     data = encode.encode(rgba_image()[..., 0], encode.EncodeOptions(threshold=16))
-    assert container.parse(data).header.version == 3
+    assert reader.parse(data).header.version == 3
 
 
 def test_missing_or_misplaced_colour_chunks_are_refused():
     data = encode.encode(rgba_image(), encode.EncodeOptions(threshold=16, lattice=4))
-    f = container.parse(data)
+    f = reader.parse(data)
     for field, message in (("chroma", "missing CVAL"), ("alpha", "missing ALPH")):
-        g = container.parse(data)
+        g = reader.parse(data)
         setattr(g, field, None)
         g.header.mode = "RGBA"
         with pytest.raises(ValueError):
             container.build(g)  # the writer refuses it too
         # written by hand: drop the chunk
-        table = container.chunk_table(data)
+        table = reader.chunk_table(data)
         c = next(c for c in table if c.type == ("CVAL" if field == "chroma" else "ALPH"))
         cut = data[:c.offset] + data[c.offset + 12 + c.length:]
         with pytest.raises(container.FormatError, match=message):
-            container.parse(cut)
+            reader.parse(cut)
     # a grey file with a CVAL chunk
     grey = encode.encode(rgba_image()[..., 0], encode.EncodeOptions(threshold=16))
-    cval = data[[c for c in container.chunk_table(data) if c.type == "CVAL"][0].offset:]
+    cval = data[[c for c in reader.chunk_table(data) if c.type == "CVAL"][0].offset:]
     cval = cval[:12 + int.from_bytes(cval[:4], "big")]
     iend = grey.rindex(b"\0\0\0\0IEND")
     with pytest.raises(container.FormatError, match="CVAL chunk at offset .* in a L image"):
-        container.parse(grey[:iend] + cval + grey[iend:])
+        reader.parse(grey[:iend] + cval + grey[iend:])
     assert f.alpha is not None
 
 
 def test_cval_count_must_match_the_planes():
     data = encode.encode(rgba_image()[..., :3], encode.EncodeOptions(threshold=16, lattice=4))
-    f = container.parse(data)
+    f = reader.parse(data)
     f.chroma.count += 1
     with pytest.raises(decode.DecodeError, match="CVAL declares"):
         decode.decode(container.build(f))
@@ -146,7 +146,7 @@ def test_cval_count_must_match_the_planes():
 
 def test_truncated_colour_file_decodes_leniently():
     data = encode.encode(rgba_image(), encode.EncodeOptions(threshold=16, lattice=4))
-    table = container.chunk_table(data)
+    table = reader.chunk_table(data)
     cval = next(c for c in table if c.type == "CVAL")
     out = decode.decode(data[:cval.offset + 10], lenient=True)
     assert out.shape == (24, 32, 4)
@@ -203,7 +203,7 @@ def test_ycbcr_values_are_coded_like_grey_ones():
     """The CVAL payload is the value coding of section 7 over the stacked chroma lists."""
     data = encode.encode(rgba_image()[..., :3], encode.EncodeOptions(
         threshold=16, lattice=4, chroma_levels=12, chroma_stride=2))
-    f = container.parse(data)
+    f = reader.parse(data)
     pts = sources.locate(jbig.decode(f.edge), f.header.spacing, None, f.header.lattice)
     pred = colour.stacked_predictors(colour.chroma_predictors(pts.predictors, 2), 2)
     k = values.decode(f.chroma.payload, pred, 12, coding=f.chroma.coding)

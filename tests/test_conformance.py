@@ -20,7 +20,7 @@ from reference_decoder import locate as reference_locate
 from reference_decoder import med, reference_decode
 
 import PIL_ipc  # noqa: F401  (registers the plugin)
-from PIL_ipc.format import container, jbig, sources, values
+from PIL_ipc.format import container, jbig, reader, sources, values
 from PIL_ipc import decode
 from PIL_ipc.solver import inpaint
 
@@ -40,7 +40,7 @@ def load(name):
 
 
 def stored_pixels(data):
-    f = container.parse(data)
+    f = reader.parse(data)
     seed = jbig.decode(f.seed) if f.seed else None
     points = sources.locate(jbig.decode(f.edge), f.header.spacing, seed, f.header.lattice)
     return f, points
@@ -77,10 +77,10 @@ def test_corpus_is_large_enough():
     # version 4: every mode but L, both alpha codings, a chroma stride, an odd size
     v4 = [n for n in NAMES if VERSIONS[n] == 4]
     assert {MODES[n] for n in v4} == {"LA", "RGB", "RGBA"}
-    codings = {container.parse((CORPUS / f"{n}.ipc").read_bytes()).alpha.coding
+    codings = {reader.parse((CORPUS / f"{n}.ipc").read_bytes()).alpha.coding
                for n in v4 if MODES[n] in container.ALPHA_MODES}
     assert codings == {0, 1}
-    strides = {container.parse((CORPUS / f"{n}.ipc").read_bytes()).chroma.stride
+    strides = {reader.parse((CORPUS / f"{n}.ipc").read_bytes()).chroma.stride
                for n in v4 if MODES[n] in container.COLOUR_MODES}
     assert 1 in strides and max(strides) > 1
     assert any(MANIFEST[n]["width"] % 2 and MANIFEST[n]["height"] % 2 for n in v4)
@@ -94,7 +94,7 @@ def test_corpus_version_and_lattice(name):
     assert name.startswith("v1-") == (version == 1)
     assert data[8:16] == (14 if version == 1 else 16).to_bytes(4, "big") + b"IHDR"
     assert data[16] == version
-    h = container.parse(data).header
+    h = reader.parse(data).header
     assert (h.version, h.lattice) == (version, MANIFEST[name]["lattice"])
     assert (h.width, h.height) == (MANIFEST[name]["width"], MANIFEST[name]["height"])
 
@@ -125,7 +125,7 @@ def test_lattice_files_use_2d_prediction():
 def test_corpus_file_unchanged(name):
     data = (CORPUS / f"{name}.ipc").read_bytes()
     assert hashlib.sha256(data).hexdigest() == MANIFEST[name]["sha256"]
-    container.verify(data)
+    reader.verify(data)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -167,7 +167,7 @@ def test_version_1_decodes_as_version_2_without_lattice(name):
     """Spec section 4.15: a version 1 file decodes exactly as version 2 with lattice 0."""
     data, ref = load(name)
     v2 = as_version_2(data)
-    assert container.parse(v2).header.version == 2
+    assert reader.parse(v2).header.version == 2
     assert np.array_equal(decode.decode(v2), decode.decode(data))
     assert np.array_equal(reference_decode(v2)[0], ref)
 
@@ -203,7 +203,7 @@ def test_spec_worked_example_is_the_corpus_file():
               if all(t.isdigit() for t in b.split())]
     assert np.array_equal(images[-1], ref)
     # the value table: pixel, flat index and level index of every stored value
-    f = container.parse(data)
+    f = reader.parse(data)
     band, positions, predictors = reference_locate(jbig.decode(f.edge), f.header.spacing, None,
                                                    f.header.lattice)
     ks = reference_values(f.values_payload, predictors, f.header.levels, f.values_coding)

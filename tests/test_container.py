@@ -9,8 +9,9 @@ from dataclasses import replace
 
 import pytest
 
-from PIL_ipc.format import container
-from PIL_ipc.format.container import FormatError, Header, IpcFile, TruncatedError
+from PIL_ipc.format import container, reader
+from PIL_ipc.errors import FormatError, IpcError, TruncatedError
+from PIL_ipc.format.container import Header, IpcFile
 
 SIG = bytes([0x89, 0x49, 0x50, 0x43, 0x0D, 0x0A, 0x1A, 0x0A])
 
@@ -79,7 +80,8 @@ def test_signature_and_version():
     assert container.FORMAT_VERSION == 4
     assert Header(width=1, height=1, levels=2, spacing=1) == Header(
         width=1, height=1, levels=2, spacing=1, mode="L", version=3, lattice=0)
-    assert issubclass(TruncatedError, FormatError) and issubclass(FormatError, ValueError)
+    assert issubclass(TruncatedError, FormatError) and issubclass(FormatError, IpcError)
+    assert issubclass(IpcError, ValueError)
 
 
 def test_ihdr_bytes_by_hand():
@@ -132,29 +134,29 @@ def test_build_minimal():
 
 
 def test_parse_hand_built_file():
-    assert container.parse(FULL) == sample()
+    assert reader.parse(FULL) == sample()
 
 
 def test_parse_version_1_file():
     """A version 1 file still parses: version 1, lattice 0."""
-    f = container.parse(FULL_V1)
+    f = reader.parse(FULL_V1)
     assert f == sample(version=1)
     assert (f.header.version, f.header.lattice) == (1, 0)
-    assert container.parse(file_of(IHDR_V1, EDGE, VALS, IEND)).header == Header(
+    assert reader.parse(file_of(IHDR_V1, EDGE, VALS, IEND)).header == Header(
         width=5, height=3, levels=16, spacing=4, version=1, lattice=0)
-    head = container.read_head(io.BytesIO(FULL_V1))
+    head = reader.read_head(io.BytesIO(FULL_V1))
     assert (head.header.version, head.header.lattice, head.data_offset) == (1, 0, 85)
-    assert [(c.type, c.offset, c.length) for c in container.chunk_table(FULL_V1)][:2] == [
+    assert [(c.type, c.offset, c.length) for c in reader.chunk_table(FULL_V1)][:2] == [
         ("IHDR", 8, 14), ("iCCP", 34, 4)]
-    container.verify(FULL_V1)
+    reader.verify(FULL_V1)
 
 
 @pytest.mark.parametrize("lattice", [0, 1, 255, 256, 65535])
 def test_lattice_field_round_trip(lattice):
     data = file_of(ihdr(lattice=lattice), EDGE, VALS, IEND)
-    h = container.parse(data).header
+    h = reader.parse(data).header
     assert (h.version, h.lattice) == (3, lattice)
-    f = container.parse(data)
+    f = reader.parse(data)
     assert container.build(f) == data
 
 
@@ -174,11 +176,11 @@ def test_ihdr_length_and_version_must_agree(version, length, message):
     data = file_of(ihdr(version=version, length=length), EDGE, VALS, IEND)
     for lenient in (False, True):
         with pytest.raises(FormatError, match=message):
-            container.parse(data, lenient=lenient)
+            reader.parse(data, lenient=lenient)
     with pytest.raises(FormatError, match=message):
-        container.read_head(io.BytesIO(data))
+        reader.read_head(io.BytesIO(data))
     with pytest.raises(FormatError, match=message):
-        container.verify(data)
+        reader.verify(data)
 
 
 @pytest.mark.parametrize("version", [1, 2, 3])
@@ -190,17 +192,17 @@ def test_vals_codings_of_each_version(version, coding):
     allowed = coding == 0 or (coding == 1 and version >= 3)
     f = replace(sample(version), values_coding=coding)
     if allowed:
-        assert container.parse(data).values_coding == coding
-        assert container.parse(container.build(f)).values_coding == coding
+        assert reader.parse(data).values_coding == coding
+        assert reader.parse(container.build(f)).values_coding == coding
     else:
         with pytest.raises(FormatError, match=f"unknown VALS coding {coding}"):
-            container.parse(data)
+            reader.parse(data)
         with pytest.raises(ValueError, match=f"unknown VALS coding {coding}"):
             container.build(f)
 
 
 def test_parse_minimal_defaults():
-    f = container.parse(MINIMAL)
+    f = reader.parse(MINIMAL)
     assert f.seed is None and f.icc_profile is None and f.exif is None and f.text == {}
     assert f.truncated is False
     assert f.header == Header(width=5, height=3, levels=16, spacing=4, mode="L", version=3,
@@ -212,21 +214,21 @@ def test_round_trip_text_unicode_and_latin1_keyword():
     f.text = {"threshold": "0.25", "Café": "naïve ✓", "empty": ""}
     f.seed = b""
     f.values_payload = bytes(range(256)) * 3
-    assert container.parse(container.build(f)) == f
+    assert reader.parse(container.build(f)) == f
 
 
 def test_trailing_bytes_ignored():
-    assert container.parse(FULL + b"garbage after IEND") == sample()
+    assert reader.parse(FULL + b"garbage after IEND") == sample()
 
 
 def test_unknown_ancillary_chunks_skipped_anywhere():
     junk = chunk(b"zzZz", b"whatever")
     data = file_of(IHDR, junk, ICCP, EXIF, TEXT, junk, EDGE, junk, SEED, VALS, junk, IEND)
-    assert container.parse(data) == sample()
+    assert reader.parse(data) == sample()
 
 
 def test_chunk_table():
-    table = container.chunk_table(FULL)
+    table = reader.chunk_table(FULL)
     got = [(c.type, c.offset, c.length) for c in table]
     assert got == [
         ("IHDR", 8, 16),
@@ -241,9 +243,9 @@ def test_chunk_table():
 
 
 def test_verify():
-    container.verify(FULL)
+    reader.verify(FULL)
     with pytest.raises(FormatError, match="CRC"):
-        container.verify(FULL[:95] + b"X" + FULL[96:])
+        reader.verify(FULL[:95] + b"X" + FULL[96:])
 
 
 # --- header fields -----------------------------------------------------------------------------
@@ -271,9 +273,9 @@ def test_verify():
 def test_bad_header_fields(fields, message):
     data = file_of(ihdr(**fields), EDGE, VALS, IEND)
     with pytest.raises(FormatError, match=message):
-        container.parse(data)
+        reader.parse(data)
     with pytest.raises(FormatError, match=message):
-        container.read_head(io.BytesIO(data))
+        reader.read_head(io.BytesIO(data))
 
 
 def test_header_edges_of_ranges_accepted():
@@ -284,7 +286,7 @@ def test_header_edges_of_ranges_accepted():
     ):
         for version in (1, 2, 3):
             data = file_of(ihdr(version=version, **fields), EDGE, VALS, IEND)
-            h = container.parse(data).header
+            h = reader.parse(data).header
             assert (h.levels, h.spacing, h.width, h.height) == (
                 fields["levels"],
                 fields["spacing"],
@@ -343,17 +345,17 @@ def test_build_rejects_bad_input():
 
 def test_bad_signature():
     with pytest.raises(FormatError, match="not an IPC file"):
-        container.parse(b"\x89PNG\r\n\x1a\n" + FULL[8:])
+        reader.parse(b"\x89PNG\r\n\x1a\n" + FULL[8:])
     with pytest.raises(TruncatedError, match="empty"):
-        container.parse(b"")
+        reader.parse(b"")
     # CR LF -> LF translation
     with pytest.raises(FormatError, match="damaged"):
-        container.parse(FULL.replace(b"\r\n", b"\n", 1))
+        reader.parse(FULL.replace(b"\r\n", b"\n", 1))
     for n in range(1, 8):
         with pytest.raises(TruncatedError, match="signature"):
-            container.parse(FULL[:n], lenient=True)
+            reader.parse(FULL[:n], lenient=True)
     with pytest.raises(FormatError, match="not an IPC file"):
-        container.read_head(io.BytesIO(b"GIF89a.............."))
+        reader.read_head(io.BytesIO(b"GIF89a.............."))
 
 
 # --- order and framing rules ---------------------------------------------------------------------
@@ -404,14 +406,14 @@ def test_bad_signature():
 def test_structure_errors(chunks, message):
     data = file_of(*chunks)
     with pytest.raises(FormatError, match=message):
-        container.parse(data)
+        reader.parse(data)
     with pytest.raises(FormatError, match=message):
-        container.verify(data)
+        reader.verify(data)
 
 
 def test_longest_keyword_accepted():
     data = file_of(IHDR, chunk(b"tEXt", b"k" * 79 + b"\x00\xc3\xa9"), EDGE, VALS, IEND)
-    assert container.parse(data).text == {"k" * 79: "é"}
+    assert reader.parse(data).text == {"k" * 79: "é"}
 
 
 def test_crc_errors_in_every_chunk_even_lenient():
@@ -422,13 +424,13 @@ def test_crc_errors_in_every_chunk_even_lenient():
             bad[pos] ^= 0x20 if pos == start + 4 else 0x01
             for lenient in (False, True):
                 with pytest.raises(FormatError, match="CRC mismatch|unknown critical|first chunk"):
-                    container.parse(bytes(bad), lenient=lenient)
+                    reader.parse(bytes(bad), lenient=lenient)
         if end - start > 12:  # a data byte
             bad = bytearray(FULL)
             bad[start + 8] ^= 0x40
             for lenient in (False, True):
                 with pytest.raises(FormatError, match=f"CRC mismatch in .* at offset {start}"):
-                    container.parse(bytes(bad), lenient=lenient)
+                    reader.parse(bytes(bad), lenient=lenient)
 
 
 def test_crc_error_message_values():
@@ -436,7 +438,7 @@ def test_crc_error_message_values():
     bad[-1] ^= 0xFF
     stored = int.from_bytes(bad[-4:], "big")
     with pytest.raises(FormatError, match=f"IEND chunk at offset 76: stored {stored:#010x}"):
-        container.parse(bytes(bad))
+        reader.parse(bytes(bad))
 
 
 # --- truncation --------------------------------------------------------------------------------
@@ -464,37 +466,37 @@ def test_truncation_at_every_byte():
     for n in range(len(FULL)):
         cut = FULL[:n]
         with pytest.raises(TruncatedError):
-            container.parse(cut)
+            reader.parse(cut)
         with pytest.raises(TruncatedError):
-            container.verify(cut)
+            reader.verify(cut)
         if n < 32:  # signature, IHDR head and IHDR data needed even when lenient
             with pytest.raises(TruncatedError):
-                container.parse(cut, lenient=True)
+                reader.parse(cut, lenient=True)
         else:
-            assert container.parse(cut, lenient=True) == expected_lenient(n), n
+            assert reader.parse(cut, lenient=True) == expected_lenient(n), n
 
 
 def test_truncation_read_head_at_every_byte():
     for n in range(95):  # up to the end of the EDGE head
         with pytest.raises(TruncatedError):
-            container.read_head(io.BytesIO(FULL[:n]))
-    assert container.read_head(io.BytesIO(FULL[:95])).data_offset == 87
+            reader.read_head(io.BytesIO(FULL[:n]))
+    assert reader.read_head(io.BytesIO(FULL[:95])).data_offset == 87
 
 
 def test_version_1_truncation_at_every_byte():
     for n in range(len(FULL_V1)):
         with pytest.raises(TruncatedError):
-            container.parse(FULL_V1[:n])
+            reader.parse(FULL_V1[:n])
         if n < 30:  # the 14 IHDR data bytes end at 30 in version 1
             with pytest.raises(TruncatedError):
-                container.parse(FULL_V1[:n], lenient=True)
+                reader.parse(FULL_V1[:n], lenient=True)
         else:
-            f = container.parse(FULL_V1[:n], lenient=True)
+            f = reader.parse(FULL_V1[:n], lenient=True)
             assert f.truncated and f.header == sample(version=1).header
 
 
 def test_lenient_complete_file_not_truncated():
-    assert container.parse(FULL, lenient=True).truncated is False
+    assert reader.parse(FULL, lenient=True).truncated is False
 
 
 # --- absurd lengths ----------------------------------------------------------------------------
@@ -504,14 +506,14 @@ def test_huge_declared_length_fails_fast():
     body = file_of(IHDR, struct.pack(">I", 2**31 - 1) + b"EDGE" + b"x" * 20)
     assert len(body) < 100
     with pytest.raises(TruncatedError, match="declares 2147483647"):
-        container.parse(body)
-    f = container.parse(body, lenient=True)
+        reader.parse(body)
+    f = reader.parse(body, lenient=True)
     assert f.edge == b"x" * 20 and f.truncated
     for length in (2**31, 2**32 - 1):
         bad = file_of(IHDR, struct.pack(">I", length) + b"EDGE" + b"x" * 20)
         for lenient in (False, True):
             with pytest.raises(FormatError, match=f"length {length} >") as info:
-                container.parse(bad, lenient=lenient)
+                reader.parse(bad, lenient=lenient)
             assert not isinstance(info.value, TruncatedError)
 
 
@@ -532,7 +534,7 @@ def test_read_head_huge_metadata_length_bounded_reads():
     data = file_of(IHDR, struct.pack(">I", 2**31 - 1) + b"iCCP" + b"x" * 40)
     fp = CountingReader(data)
     with pytest.raises(TruncatedError, match="iCCP .* declares 2147483647"):
-        container.read_head(fp)
+        reader.read_head(fp)
     assert fp.largest <= 1 << 20
 
 
@@ -541,7 +543,7 @@ def test_read_head_huge_metadata_length_bounded_reads():
 
 def test_read_head():
     fp = CountingReader(FULL)
-    head = container.read_head(fp)
+    head = reader.read_head(fp)
     header, icc, exif, text, offset, xmp = head  # tuple form
     assert header == Header(width=5, height=3, levels=16, spacing=4, lattice=6)
     assert (icc, exif, text, offset) == (b"ICC!", b"MM\x00*\x00\x00\x00\x08", {"k": "v"}, 87)
@@ -552,24 +554,24 @@ def test_read_head():
 
 def test_read_head_minimal_and_skips_unknown_ancillary():
     data = file_of(IHDR, chunk(b"xxXx", b"123"), EDGE, VALS, IEND)
-    head = container.read_head(io.BytesIO(data))
+    head = reader.read_head(io.BytesIO(data))
     assert (head.icc_profile, head.exif, head.text, head.data_offset) == (None, None, {}, 51)
 
 
 def test_read_head_errors():
     with pytest.raises(FormatError, match="CRC mismatch in iCCP"):
-        container.read_head(io.BytesIO(FULL[:45] + b"?" + FULL[46:]))
+        reader.read_head(io.BytesIO(FULL[:45] + b"?" + FULL[46:]))
     with pytest.raises(FormatError, match="CRC mismatch in IHDR"):
-        container.read_head(io.BytesIO(FULL[:20] + b"?" + FULL[21:]))
+        reader.read_head(io.BytesIO(FULL[:20] + b"?" + FULL[21:]))
     with pytest.raises(FormatError, match="missing EDGE"):
-        container.read_head(io.BytesIO(file_of(IHDR, IEND)))
+        reader.read_head(io.BytesIO(file_of(IHDR, IEND)))
     with pytest.raises(FormatError, match="VALS .* before EDGE"):
-        container.read_head(io.BytesIO(file_of(IHDR, VALS, EDGE, IEND)))
+        reader.read_head(io.BytesIO(file_of(IHDR, VALS, EDGE, IEND)))
     with pytest.raises(FormatError, match="unknown critical"):
-        container.read_head(io.BytesIO(file_of(IHDR, chunk(b"ABCD", b""), EDGE, VALS, IEND)))
+        reader.read_head(io.BytesIO(file_of(IHDR, chunk(b"ABCD", b""), EDGE, VALS, IEND)))
 
 
 def test_read_head_offsets_relative_to_start_position():
     fp = io.BytesIO(b"prefix" + FULL)
     fp.seek(6)
-    assert container.read_head(fp).data_offset == 87
+    assert reader.read_head(fp).data_offset == 87

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from PIL_ipc.format import container, jbig, sources, values
+from PIL_ipc.format import container, jbig, reader, sources, values
 from PIL_ipc import decode, encode
 
 
@@ -17,7 +17,7 @@ def sample():
 
 
 def rebuild(data, **changes):
-    f = container.parse(data)
+    f = reader.parse(data)
     return container.build(dataclasses.replace(f, **changes))
 
 
@@ -36,7 +36,7 @@ def test_edge_plane_of_wrong_size(sample):
 
 def test_value_count_mismatch(sample):
     _, data = sample
-    f = container.parse(data)
+    f = reader.parse(data)
     with pytest.raises(container.FormatError, match="VALS declares"):
         decode.decode(rebuild(data, values_count=f.values_count + 1))
 
@@ -87,7 +87,7 @@ def test_corrupted_files_end_in_image_or_value_error(sample):
 def test_corrupted_payloads_with_valid_crcs(sample):
     """Damage inside chunks, re-framed with correct CRCs: the codec layers must catch it."""
     _, data = sample
-    f = container.parse(data)
+    f = reader.parse(data)
     rng = np.random.default_rng(8)
     for _ in range(60):
         edge = bytearray(f.edge)
@@ -106,7 +106,7 @@ def test_lattice_in_the_header_changes_the_value_count(sample):
     """The header's lattice step is part of the source points (spec section 6): the same
     planes with another lattice give another count, which VALS must match."""
     _, data = sample
-    f = container.parse(data)
+    f = reader.parse(data)
     with pytest.raises(container.FormatError, match="VALS declares"):
         decode.decode(rebuild(data, header=dataclasses.replace(f.header, lattice=5)))
     # a lattice too large to hold a pixel of this image changes nothing
@@ -121,7 +121,7 @@ def test_lattice_in_the_header_changes_the_value_count(sample):
     for version in (1, 2):
         old = rebuild(data, header=dataclasses.replace(f.header, version=version),
                       values_coding=values.CODING_PLAIN, values_payload=plain)
-        assert container.parse(old).header.version == version
+        assert reader.parse(old).header.version == version
         assert np.array_equal(decode.decode(old), decode.decode(data))
     v1 = rebuild(data, header=dataclasses.replace(f.header, version=1),
                  values_coding=values.CODING_PLAIN, values_payload=plain)
@@ -134,10 +134,10 @@ def test_lattice_of_step_one_and_wrong_steps():
     img = np.random.default_rng(3).integers(0, 256, (9, 11), dtype=np.uint8)
     data = encode.encode(img, encode.EncodeOptions(threshold=30, lattice=1, levels=256,
                                                      tonal=0))
-    assert container.parse(data).header.lattice == 1
+    assert reader.parse(data).header.lattice == 1
     assert np.array_equal(decode.decode(data), img)  # 256 levels, stored pixel values
     for g in (2, 65535):
-        f = container.parse(data)
+        f = reader.parse(data)
         with pytest.raises(container.FormatError, match="VALS declares"):
             decode.decode(rebuild(data, header=dataclasses.replace(f.header, lattice=g)))
         assert decode.decode(rebuild(data, header=dataclasses.replace(f.header, lattice=g)),
@@ -169,7 +169,7 @@ def test_an_uncertified_solve_logs_and_still_decodes(sample, monkeypatch, caplog
     _, data = sample
     certified = decode.decode(data)
     monkeypatch.setattr(inpaint, "MAX_FCG_ITER", 4)
-    monkeypatch.setattr(decoder, "DECODE_TOL", 1e-12)
+    monkeypatch.setattr(decode, "DECODE_TOL", 1e-12)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with caplog.at_level(logging.INFO, logger="PIL_ipc"):
@@ -208,7 +208,7 @@ def test_colour_decode_within_its_tolerance_of_the_direct_solution():
                     np.where((x - 28) ** 2 + (y - 24) ** 2 < 200, 30, 220)], axis=-1)
     img = np.clip(img + rng.normal(0, 4, img.shape), 0, 255).astype(np.uint8)
     data = encode.encode(img, encode.EncodeOptions(threshold=16, lattice=4))
-    f = container.parse(data)
+    f = reader.parse(data)
     h = f.header
     points = sources.locate(decode._decode_plane("edge", f.edge, h, False), h.spacing,
                             None, h.lattice)
@@ -242,7 +242,7 @@ def test_large_colour_images_solve_chroma_in_one_thread(monkeypatch):
     from PIL_ipc.solver import inpaint
 
     data = (Path(__file__).parent / "corpus" / "rgb-photo.ipc").read_bytes()
-    monkeypatch.setattr(decoder, "CHANNEL_THREADS", 2)
+    monkeypatch.setattr(decode, "CHANNEL_THREADS", 2)
     threaded = decode.decode(data)
     calls = []
     real = inpaint.Inpainter.solve_fields
@@ -250,5 +250,5 @@ def test_large_colour_images_solve_chroma_in_one_thread(monkeypatch):
                         lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
     assert np.array_equal(decode.decode(data), threaded) and calls
     calls.clear()
-    monkeypatch.setattr(decoder, "CHANNEL_THREAD_PIXELS", 0)
+    monkeypatch.setattr(decode, "CHANNEL_THREAD_PIXELS", 0)
     assert np.array_equal(decode.decode(data), threaded) and not calls

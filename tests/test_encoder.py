@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from PIL_ipc.format import container, jbig, sources
+from PIL_ipc.format import container, jbig, reader, sources
 from PIL_ipc import decode, encode
 
 
@@ -50,7 +50,7 @@ def test_bad_pixels(pixels):
 def test_round_trip_quality_and_header():
     img = scene()
     data = encode.encode(img, encode.EncodeOptions(threshold=20, spacing=3, levels=128))
-    f = container.parse(data)
+    f = reader.parse(data)
     assert (f.header.width, f.header.height, f.header.levels, f.header.spacing) == (80, 64, 128, 3)
     assert f.text["threshold"] == "20"
     # Edge pixels are interpolated between the two sides (spec section 8): about 28 dB here.
@@ -63,7 +63,7 @@ def test_lower_threshold_means_more_edges_and_bytes():
     img[:, 16:] = 50
     img[:, 32:] = 110
     img[:, 48:] = 255  # a 145 step
-    files = [container.parse(encode.encode(img, encode.EncodeOptions(threshold=t, tonal=0)))
+    files = [reader.parse(encode.encode(img, encode.EncodeOptions(threshold=t, tonal=0)))
              for t in (10, 40, 100, 300)]
     edge_pixels = [int(jbig.decode(f.edge).sum()) for f in files]
     assert edge_pixels == [3 * 48, 2 * 48, 48, 0]
@@ -87,7 +87,7 @@ def test_bpp_budget_is_respected(bpp):
     data = encode.encode(img, encode.EncodeOptions(bpp=bpp))
     assert len(data) <= bpp * img.size / 8
     # Under a budget the informative text is left out: every byte goes to the image.
-    assert container.parse(data).text == {}
+    assert reader.parse(data).text == {}
     assert decode.decode(data).shape == img.shape
 
 
@@ -119,7 +119,7 @@ def test_tiny_images(shape):
 
 def test_metadata_pass_through():
     data = encode.encode(scene(), icc_profile=b"ICCDATA", exif=b"MM\x00*\x00\x00\x00\x08")
-    f = container.parse(data)
+    f = reader.parse(data)
     assert f.icc_profile == b"ICCDATA" and f.exif.startswith(b"MM")
 
 
@@ -129,8 +129,8 @@ def test_fixed_threshold_with_lattice_and_edge_seeds():
     plain = encode.encode(img, encode.EncodeOptions(threshold=20, min_length=0))
     seeded = encode.encode(img, encode.EncodeOptions(threshold=20, min_length=0, lattice=8,
                                                        edge_seeds=30))
-    f = container.parse(seeded)
-    assert container.parse(plain).seed is None and container.parse(plain).header.lattice == 0
+    f = reader.parse(seeded)
+    assert reader.parse(plain).seed is None and reader.parse(plain).header.lattice == 0
     assert (f.text["lattice"], f.text["edge_seeds"]) == ("8", "30")
     # the lattice is the header's step; the seed plane holds the edge seeds off the lattice
     assert (f.header.version, f.header.lattice) == (container.version_for("L"), 8)
@@ -149,7 +149,7 @@ def test_fixed_threshold_with_lattice_and_edge_seeds():
 def test_lattice_alone_needs_no_seed_plane():
     img = scene()
     data = encode.encode(img, encode.EncodeOptions(threshold=20, lattice=5))
-    f = container.parse(data)
+    f = reader.parse(data)
     assert f.seed is None and (f.header.version, f.header.lattice) == (
         container.version_for("L"), 5)
     pts = sources.locate(jbig.decode(f.edge), f.header.spacing, None, 5)

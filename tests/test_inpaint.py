@@ -9,7 +9,8 @@ from reference_solver import block_means, reference_solve
 from scipy import ndimage
 
 from PIL_ipc.solver import _kernels as K
-from PIL_ipc.solver import inpaint
+from PIL_ipc.solver import _grid_kernels as G
+from PIL_ipc.solver import inpaint, phase
 
 CORPUS = "/work/shared/corpus-src/"
 TOL = 1e-3
@@ -462,7 +463,7 @@ def test_fine_level_kernels_without_coupling_arrays_match_the_arrays_exactly(dty
         diag, idiag, cE, cS, levels, runs = ph._operator()
         wp, r0, r1 = levels[0, 1], levels[0, 2], levels[0, 3]
         on = np.zeros(ph.n0, dtype=dtype)
-        K.pad_field(ph.active, np.ones(known.shape), on)
+        G.pad_field(ph.active, np.ones(known.shape), on)
         x = (rng.uniform(-50, 50, ph.n0) * on).astype(dtype)
         b = (rng.uniform(-50, 50, ph.n0) * on).astype(dtype)
         out = []
@@ -489,7 +490,7 @@ def test_thin_band_phases_are_factorised_and_solved_exactly():
     i, j = np.nonzero(op.band_phase.active)
     assert np.array_equal(np.sort(order), np.sort((i + 1) * (known.shape[1] + 2) + j + 1))
     assert np.all(first <= np.arange(order.size)) and start[-1] == factor.size
-    assert factor.size <= inpaint.DIRECT_ENVELOPE * op.band_phase.count
+    assert factor.size <= phase.DIRECT_ENVELOPE * op.band_phase.count
     exact = reference_solve(known, img.astype(float), band)
     rough = op.solve(img, steps=1)
     assert not op.band_phase._coarse  # scoring never builds its multigrid levels

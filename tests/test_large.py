@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from PIL_ipc.format import container
+from PIL_ipc.format import reader
 from PIL_ipc import decode, encode
 from PIL_ipc.encode import ratecontrol, tiles
 
@@ -31,10 +31,10 @@ LAYOUT = ratecontrol.Layout(12.0, 4, 64, 12)
                                                  ((40, 40), 100, 10), ((33, 65), 10, 0)])
 def test_tiles_cover_the_image_once_with_regions_of_one_size(shape, side, margin):
     cover = np.zeros(shape, int)
-    tiles = tiles.tiles(shape, side, margin)
-    for t in tiles:
+    cut = tiles.tiles(shape, side, margin)
+    for t in cut:
         assert t.y1 - t.y0 <= side and t.x1 - t.x0 <= side
-        assert (t.rh, t.rw) == (tiles[0].rh, tiles[0].rw)
+        assert (t.rh, t.rw) == (cut[0].rh, cut[0].rw)
         assert 0 <= t.ry <= t.y0 and t.y1 <= t.ry + t.rh <= shape[0]
         assert 0 <= t.rx <= t.x0 and t.x1 <= t.rx + t.rw <= shape[1]
         # the margin is there wherever the image goes on
@@ -85,9 +85,9 @@ def test_fixed_threshold_encode_of_a_large_image_uses_tiles(monkeypatch):
     whole = encode.encode(img, options)
     calls = []
     fit = tiles.fit
-    monkeypatch.setattr(large, "fit", lambda *a, **k: calls.append(1) or fit(*a, **k))
-    monkeypatch.setattr(large, "TILE_PIXELS", 128 * 128)
-    monkeypatch.setattr(large, "TILE_SIDE", 48)
+    monkeypatch.setattr(tiles, "fit", lambda *a, **k: calls.append(1) or fit(*a, **k))
+    monkeypatch.setattr(tiles, "TILE_PIXELS", 128 * 128)
+    monkeypatch.setattr(tiles, "TILE_SIDE", 48)
     tiled = encode.encode(img, options)
     assert calls
     # the same edges and positions, values fitted on tiles
@@ -103,8 +103,8 @@ def test_budget_search_on_a_reduced_image_meets_the_budget(monkeypatch):
     search = ratecontrol.search
     monkeypatch.setattr(ratecontrol, "search",
                         lambda p, *a, **k: calls.append(p.shape) or search(p, *a, **k))
-    monkeypatch.setattr(large, "TILE_PIXELS", 160 * 160)
-    monkeypatch.setattr(large, "REDUCED_PIXELS", 80 * 80)
+    monkeypatch.setattr(tiles, "TILE_PIXELS", 160 * 160)
+    monkeypatch.setattr(tiles, "REDUCED_PIXELS", 80 * 80)
     data = encode.encode(img, encode.EncodeOptions(size=budget, effort=0))
     assert calls == [(80, 80)]
     assert len(data) <= budget
@@ -112,13 +112,13 @@ def test_budget_search_on_a_reduced_image_meets_the_budget(monkeypatch):
     assert psnr(decode.decode(data), img) > psnr(decode.decode(full), img) - 2.0
     # a pinned field stays pinned
     pinned = encode.encode(img, encode.EncodeOptions(size=budget, effort=0, spacing=3))
-    assert container.parse(pinned).header.spacing == 3
+    assert reader.parse(pinned).header.spacing == 3
 
 
 def test_budget_below_the_smallest_reduced_file_says_how_small(monkeypatch):
     img = scene(160, 160)
-    monkeypatch.setattr(large, "TILE_PIXELS", 160 * 160)
-    monkeypatch.setattr(large, "REDUCED_PIXELS", 80 * 80)
+    monkeypatch.setattr(tiles, "TILE_PIXELS", 160 * 160)
+    monkeypatch.setattr(tiles, "REDUCED_PIXELS", 80 * 80)
     with pytest.raises(ratecontrol.BudgetTooSmall) as e:
         encode.encode(img, encode.EncodeOptions(size=60, effort=0))
     assert e.value.smallest is not None and e.value.smallest > 60

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageCms, ImageOps
 
 import PIL_ipc  # noqa: F401  (registers the plugin)
-from PIL_ipc.format import container
+from PIL_ipc.format import container, reader
 from PIL_ipc.encode import tonal
 
 XMP = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf='
@@ -92,7 +92,7 @@ def test_xmp_goes_into_its_own_chunk_and_comes_back_in_info(xmp):
     buf = io.BytesIO()
     _picture("L").save(buf, "IPC", threshold=24, xmp=xmp)
     data = buf.getvalue()
-    types = [c.type for c in container.chunk_table(data)]
+    types = [c.type for c in reader.chunk_table(data)]
     assert types.count("xXMP") == 1 and types.index("xXMP") < types.index("EDGE")
     raw = XMP.encode("utf-8")
     assert raw in data
@@ -164,14 +164,14 @@ def test_xmp_chunk_is_metadata_before_the_data():
     buf = io.BytesIO()
     _picture("L").save(buf, "IPC", threshold=24, xmp=XMP)
     data = buf.getvalue()
-    head = container.read_head(io.BytesIO(data))
+    head = reader.read_head(io.BytesIO(data))
     assert head.xmp == XMP.encode("utf-8")
-    assert container.parse(data).xmp == head.xmp
+    assert reader.parse(data).xmp == head.xmp
     # moved after EDGE it breaks the order rule of the metadata chunks (spec section 4.2)
-    table = {c.type: c for c in container.chunk_table(data)}
+    table = {c.type: c for c in reader.chunk_table(data)}
     x, e = table["xXMP"], table["EDGE"]
     xmp_chunk = data[x.offset:x.offset + 12 + x.length]
     edge_chunk = data[e.offset:e.offset + 12 + e.length]
     moved = data.replace(xmp_chunk, b"").replace(edge_chunk, edge_chunk + xmp_chunk)
     with pytest.raises(container.FormatError, match="xXMP .*after a data chunk"):
-        container.parse(moved)
+        reader.parse(moved)

@@ -16,7 +16,7 @@ from reference_solver import block_means
 
 import PIL_ipc
 from PIL_ipc import IpcImagePlugin, decode, encode
-from PIL_ipc.format import container
+from PIL_ipc.format import container, reader
 
 SIZE = 64
 
@@ -57,7 +57,7 @@ def path(tmp_path, encoded):
 
 def rebuilt(data: bytes, **changes) -> bytes:
     """The same file with some container fields replaced (CRCs recomputed)."""
-    f = container.parse(data)
+    f = reader.parse(data)
     for name, value in changes.items():
         setattr(f, name, value)
     return container.build(f)
@@ -144,7 +144,7 @@ def test_open_reads_head_only(encoded):
     """_open must not touch the data chunks (their payloads are decoded on load)."""
 
     class Limited(io.BytesIO):
-        limit = container.read_head(io.BytesIO(encoded)).data_offset + 8 + 16
+        limit = reader.read_head(io.BytesIO(encoded)).data_offset + 8 + 16
 
         def read(self, n=-1):
             assert n is not None and n >= 0 and self.tell() + n <= self.limit, (self.tell(), n)
@@ -181,7 +181,7 @@ def test_info_lattice_of_a_corpus_file():
 
 
 def test_info(encoded):
-    parsed = container.parse(encoded)
+    parsed = reader.parse(encoded)
     im = Image.open(io.BytesIO(encoded))
     assert im.info["version"] == container.version_for("L") == parsed.header.version
     assert im.info["levels"] == parsed.header.levels
@@ -323,7 +323,7 @@ def test_save_bad_options_raise_before_any_work(original, options, monkeypatch, 
     def never(*args, **kwargs):
         raise AssertionError("the encoder ran")
 
-    monkeypatch.setattr(encoder, "encode", never)
+    monkeypatch.setattr(encode, "encode", never)
     with pytest.raises(ValueError):
         original.save(io.BytesIO(), format="IPC", **options)
     with pytest.raises(ValueError):
@@ -337,7 +337,7 @@ def test_failing_save_leaves_no_file(original, monkeypatch, tmp_path):
     def fails(*args, **kwargs):
         raise MemoryError("out of memory while encoding")
 
-    monkeypatch.setattr(encoder, "encode", fails)
+    monkeypatch.setattr(encode, "encode", fails)
     target = tmp_path / "out.ipc"
     with pytest.raises(MemoryError):
         original.save(target)
@@ -366,7 +366,7 @@ def test_icc_and_exif_round_trip(original):
     exif[0x010E] = "grey test image"
     out = io.BytesIO()
     original.save(out, format="IPC", icc_profile=icc, exif=exif)
-    raw = container.parse(out.getvalue())
+    raw = reader.parse(out.getvalue())
     assert raw.icc_profile == icc
     assert raw.exif[:4] in (b"II*\x00", b"MM\x00*")  # stored without the APP1 prefix
     im = Image.open(io.BytesIO(out.getvalue()))
@@ -382,7 +382,7 @@ def test_exif_bytes_with_and_without_prefix(original):
     for given in (b"Exif\x00\x00" + body, body):
         out = io.BytesIO()
         original.save(out, format="IPC", exif=given)
-        assert container.parse(out.getvalue()).exif == body
+        assert reader.parse(out.getvalue()).exif == body
 
 
 def test_icc_profile_from_image_info(original):
@@ -418,7 +418,7 @@ def test_verify_does_not_decode(encoded, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("verify must not decode")
 
-    monkeypatch.setattr(decoder, "decode", boom)
+    monkeypatch.setattr(decode, "decode", boom)
     Image.open(io.BytesIO(encoded)).verify()
 
 
@@ -460,8 +460,8 @@ def truncated_ok(monkeypatch):
 
 
 def truncations(encoded: bytes) -> list[bytes]:
-    offset = container.read_head(io.BytesIO(encoded)).data_offset
-    table = container.chunk_table(encoded)
+    offset = reader.read_head(io.BytesIO(encoded)).data_offset
+    table = reader.chunk_table(encoded)
     vals = next(c for c in table if c.type == "VALS")
     cuts = {offset + 20, (offset + vals.offset) // 2, vals.offset + 10, len(encoded) - 5}
     return [encoded[:n] for n in sorted(cuts)]
@@ -491,7 +491,7 @@ def test_truncated_loads_with_load_truncated_images(encoded, truncated_ok):
 
 
 def huge(encoded: bytes, width: int, height: int) -> bytes:
-    f = container.parse(encoded)
+    f = reader.parse(encoded)
     f.header = container.Header(
         width=width, height=height, levels=f.header.levels, spacing=f.header.spacing
     )
@@ -515,7 +515,7 @@ def decode_calls(monkeypatch) -> dict:
         seen.update(kwargs)
         return real(data, **kwargs)
 
-    monkeypatch.setattr(decoder, "decode", spy)
+    monkeypatch.setattr(decode, "decode", spy)
     return seen
 
 
@@ -546,7 +546,7 @@ def test_lenient_passed_to_decoder(encoded, truncated_ok, decode_calls):
 
 
 def test_text_cannot_override_header_or_metadata(encoded):
-    f = container.parse(encoded)
+    f = reader.parse(encoded)
     f.text = {"levels": "999", "exif": "text", "transparency": "3", "note": "kept"}
     im = Image.open(io.BytesIO(container.build(f)))
     assert im.info["levels"] == f.header.levels

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import PIL_ipc  # noqa: F401  (registers the plugin)
-from PIL_ipc.format import container
+from PIL_ipc.format import reader
 from PIL_ipc import decode, encode
 from PIL_ipc.encode import ratecontrol
 
@@ -86,7 +86,7 @@ def test_default_save_writes_no_settings_and_a_tiny_image_stays_tiny():
     buf = io.BytesIO()
     Image.new("L", (1, 1), 77).save(buf, "IPC")
     data = buf.getvalue()
-    assert container.parse(data).text == {}
+    assert reader.parse(data).text == {}
     assert len(data) <= 100  # 328 bytes when every setting was written as text
     with Image.open(io.BytesIO(data)) as im:
         # a decoded PSNR of at least 32.5 dB: the one pixel within 6 grey levels

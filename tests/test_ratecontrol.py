@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from PIL_ipc.format import colour, container, jbig, sources, values
+from PIL_ipc.format import colour, container, jbig, reader, sources, values
 from PIL_ipc import decode
 from PIL_ipc.encode import analysis, ratecontrol
 
@@ -222,7 +222,7 @@ def test_file_size_is_the_frame_plus_the_values_payload():
         data, k = p.code(layout, x, None)
         payload = ratecontrol.code_values(k, pts.predictors, layout.levels)
         assert len(data) == p.frame_size(layout) + len(payload)
-        assert container.parse(data).values_payload == payload
+        assert reader.parse(data).values_payload == payload
         # a budget one byte short of that file takes a coarser rounding offset
         smaller, k2 = p.code(layout, x, len(data) - 1)
         assert smaller == b"" or (len(smaller) < len(data) and not np.array_equal(k, k2))
@@ -332,7 +332,7 @@ def test_search_fits_the_budget_and_the_file_decodes(budget):
     out = decode.decode(best.data)
     # the error the search measured is the decoder's (a looser solve rounds a few pixels apart)
     assert np.mean((out.astype(float) - img) ** 2) == pytest.approx(best.mse, rel=0.02, abs=0.02)
-    f = container.parse(best.data)
+    f = reader.parse(best.data)
     assert (f.header.spacing, f.header.levels) == (best.layout.spacing, best.layout.levels)
 
 
@@ -341,7 +341,7 @@ def test_search_respects_fixed_fields_and_stores_the_lattice():
     best = ratecontrol.search(planner(img), 900, 2, spacing=5, levels=12, lattice=7,
                               min_length=3, hysteresis=0.7, denoise=10,
                               edge_seeds=math.inf)
-    f = container.parse(best.data)
+    f = reader.parse(best.data)
     assert (f.header.spacing, f.header.levels, best.layout.lattice) == (5, 12, 7)
     assert (best.layout.min_length, best.layout.hysteresis, best.layout.denoise) == (3, 0.7, 10)
     # the lattice is the header's step, not a seed plane
@@ -365,7 +365,7 @@ def test_points_with_lattice_and_edge_seeds():
     no_seeds = ratecontrol.Layout(24.0, 4, 64, 4, 0)
     assert p.points(no_seeds)[1] is None and p.seed_bytes(no_seeds) is None
     data = p.evaluate(lay, 4, None).data
-    f = container.parse(data)
+    f = reader.parse(data)
     assert f.header.lattice == 4 and np.array_equal(jbig.decode(f.seed), seed)
 
 
@@ -427,7 +427,7 @@ def test_edge_seeds_store_the_badly_interpolated_edge_pixels():
     seeded = ratecontrol.Layout(24.0, 4, 64, 0, 0, edge_seeds=60.0)
     a = p.evaluate(plain, 4, None)
     b = p.evaluate(seeded, 4, None)
-    seed = jbig.decode(container.parse(b.data).seed)
+    seed = jbig.decode(reader.parse(b.data).seed)
     plane, _ = p.edge(plain)
     cols = sorted(set(np.nonzero(plane)[1]))
     # only the 160-step column deviates by more than 60

@@ -17,9 +17,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import njit
 
-from .. import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
+from .._kernel_cache import kernel
 
 #: Explicit time step; the 4-neighbour scheme is stable for dt <= 1/4.
 PM_TIME_STEP = 0.2
@@ -33,7 +32,7 @@ PM_THREAD_PIXELS = 1 << 18
 PM_DTYPE = np.float32
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _pm_strip(cur, nxt, inv_k2, dt, y0, y1):
     """One explicit step on rows y0..y1 - 1, in one pass: each edge's flux exp(-d^2/K^2) d is
     computed once (a row of the vertical ones kept for the next row; a strip recomputes the
@@ -98,7 +97,7 @@ def denoise(image: np.ndarray, contrast: float, iterations: int = 30) -> np.ndar
     return _perona_malik(u, float(contrast), int(iterations), PM_TIME_STEP)
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _sobel(u: np.ndarray, gx: np.ndarray, gy: np.ndarray, mag: np.ndarray) -> None:
     h, w = u.shape
     for y in range(h):
@@ -140,7 +139,7 @@ def sobel(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _TAN_22_5 = 0.41421356237309503
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _candidates(gx: np.ndarray, gy: np.ndarray, mag: np.ndarray, low: float,
                 thin: bool) -> np.ndarray:
     """Pixels whose magnitude ``mag`` is above ``low``, kept only at maxima across the edge
@@ -176,7 +175,7 @@ def _candidates(gx: np.ndarray, gy: np.ndarray, mag: np.ndarray, low: float,
     return out
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _keep_components(cand: np.ndarray, mag: np.ndarray, high: float,
                      min_length: int) -> np.ndarray:
     """8-connected candidate chains that reach ``high`` somewhere and have >= min_length pixels."""
@@ -274,7 +273,7 @@ def gradient_magnitude(image: np.ndarray) -> np.ndarray:
     return Gradient(image).magnitude
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _edge_deviation(f: np.ndarray, plane: np.ndarray, out: np.ndarray) -> None:
     h, w = f.shape
     for i in range(h):

@@ -29,9 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from numba import njit
 
-from .. import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
+from .._kernel_cache import kernel
 from ..format import colour, container, jbig, sources, values
 from . import analysis, tonal
 from ..solver import inpaint
@@ -117,7 +116,7 @@ def code_plane(plane: np.ndarray) -> bytes:
     return jbig.encode(plane, tpbon=False, lrltwo=False)
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _quantise_toward(scaled: np.ndarray, predictors: np.ndarray, mid: int, top: int,
                      offset: float, out: np.ndarray) -> None:
     for i in range(scaled.shape[0]):
@@ -128,7 +127,7 @@ def _quantise_toward(scaled: np.ndarray, predictors: np.ndarray, mid: int, top: 
         out[i] = min(max(k, 0), top)
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _rounded_squared_error(u: np.ndarray, pixels: np.ndarray) -> float:
     """Sum of squared differences between the decoder's rounding of ``u`` (floor(u + 0.5)
     clamped to 0..255) and ``pixels``: whole numbers, so the sum is exact in any order."""

@@ -11,11 +11,11 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
-from numba import njit
 
-from .. import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
+from .._kernel_cache import kernel
 
 from . import jbig
+from ..errors import FormatError
 from .values import med
 
 BILEVEL = 0
@@ -23,11 +23,11 @@ GRADED = 1
 CODINGS = (BILEVEL, GRADED)
 
 
-class AlphaError(ValueError):
+class AlphaError(FormatError):
     """The ALPH chunk does not decode to an alpha plane of the header's size."""
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _prediction(plane: np.ndarray, y: int, x: int) -> int:
     """The median edge detector of the left, upper and upper-left samples (0 outside)."""
     a = int(plane[y, x - 1]) if x > 0 else 0
@@ -36,7 +36,7 @@ def _prediction(plane: np.ndarray, y: int, x: int) -> int:
     return med(a, b, c)
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _residuals(alpha: np.ndarray, out: np.ndarray) -> None:
     h, w = alpha.shape
     for y in range(h):
@@ -44,7 +44,7 @@ def _residuals(alpha: np.ndarray, out: np.ndarray) -> None:
             out[y, x] = (int(alpha[y, x]) - _prediction(alpha, y, x)) & 255
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _unpredict(res: np.ndarray, out: np.ndarray) -> None:
     h, w = res.shape
     for y in range(h):

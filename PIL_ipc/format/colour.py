@@ -18,9 +18,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
-from .. import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
+from .._kernel_cache import kernel
 
 #: Rows: Y, Cb, Cr as weights of R, G, B (JFIF); Cb and Cr are offset by 128.
 FORWARD = np.array([[0.299, 0.587, 0.114],
@@ -49,7 +48,7 @@ def to_rgb(ycc: np.ndarray) -> np.ndarray:
     return np.einsum("kc,chw->hwk", INVERSE, f - OFFSET[:, None, None])
 
 
-@njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _rounded_sample(y: float, b: float, r: float, inverse: np.ndarray, c: int) -> float:
     """Band ``c`` of the decoder's output pixel of Y, Cb - 128, Cr - 128: clamp(floor(v +
     0.5), 0, 255), NaN giving 0."""
@@ -59,7 +58,7 @@ def _rounded_sample(y: float, b: float, r: float, inverse: np.ndarray, c: int) -
     return min(math.floor(v + 0.5), 255.0)
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _rounded_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, inverse: np.ndarray,
                  out: np.ndarray) -> None:
     h, w = y.shape
@@ -70,7 +69,7 @@ def _rounded_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, inverse: np.ndar
                                                inverse, c)
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _rounded_rgb_error(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, inverse: np.ndarray,
                        rgb: np.ndarray) -> float:
     h, w = y.shape

@@ -45,6 +45,7 @@ import numpy as np
 
 from . import _jbig_kernels as K
 from . import qm
+from ..errors import CoderOverflow, FormatError
 
 #: Default pixel limit of :func:`decode`: twice Pillow's default MAX_IMAGE_PIXELS, the size at
 #: which Pillow itself refuses an image as a decompression bomb.
@@ -65,7 +66,7 @@ _U32 = 0xFFFFFFFF
 _FLOATING = (ATMOVE, NEWLEN, COMMENT)
 
 
-class JBIGError(ValueError):
+class JBIGError(FormatError):
     """The bytes are not a BIE this decoder can read (malformed, hostile or unsupported)."""
 
 
@@ -179,7 +180,7 @@ def _code_stripe(buf, y0, y1, lrltwo, tpbon, tx, st, mps, ltp):
         n, ltp2 = K.encode_stripe(buf, y0, y1, width, lrltwo, tpbon, tx, st2, mps2, ltp, out)
         if n >= 0:
             return out[:n].tobytes(), st2, mps2, ltp2
-    raise RuntimeError("JBIG stripe exceeded the QM coder's output bound")
+    raise CoderOverflow("a JBIG stripe exceeded the QM coder's output bound")
 
 
 def encode(

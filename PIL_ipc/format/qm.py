@@ -53,6 +53,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernel_cache import kernel
+from ..errors import CoderOverflow
 
 # T.82 Table 24: LPS interval size (Qe), next state after an MPS, after an LPS, and whether an
 # LPS swaps the sense of the MPS.
@@ -398,7 +399,7 @@ def encode_decisions(bits, contexts) -> bytes:
     cxs, ncx = _contexts(contexts, b.shape[0])
     out, n = _encode_run(b, cxs, ncx)
     if n < 0:  # cannot happen with capacity_for(); kept as a guard
-        raise RuntimeError("QM output capacity exceeded")
+        raise CoderOverflow("QM output capacity exceeded")
     return out.tobytes()
 
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from . import qm
 from .._kernel_cache import kernel
+from ..errors import CoderOverflow, FormatError
 
 #: VALS codings (spec section 7, module docstring): every decision, or the bounded ones.
 CODING_PLAIN = 0
@@ -50,7 +51,7 @@ SET_CONTEXTS = CX_BITS + MAX_BITS * MAX_BITS
 N_CONTEXTS = 2 * SET_CONTEXTS
 
 
-class ValueCodingError(ValueError):
+class ValueCodingError(FormatError):
     """The coded values are inconsistent with the header (hostile or damaged file)."""
 
 
@@ -149,10 +150,10 @@ def _emit(state, out, st, mps, counts, cx, bit):
 @kernel("int64[::1], int64[:, ::1], int64, int64, boolean, int64, int64[:, ::1]")
 def _code(indices: np.ndarray, predictors: np.ndarray, mid: int, top: int, bounded: bool,
           capacity: int, counts: np.ndarray) -> np.ndarray:
-    """Every decision of the coding of ``indices``, in order: coded (returns the code, empty
-    if ``capacity`` bytes did not suffice), or when ``counts`` (N_CONTEXTS x 2; 0 x 2 to
-    code) has rows, counted per context and bit instead (one kernel for both: each would
-    cost the first use a compile of its own)."""
+    """Every decision of the coding of ``indices``, in order: coded (returns the output buffer
+    and the code's length in it, -1 if ``capacity`` bytes did not suffice), or when ``counts``
+    (N_CONTEXTS x 2; 0 x 2 to code) has rows, counted per context and bit instead (one kernel
+    for both: each would cost the first use a compile of its own)."""
     state, out = qm.enc_init(capacity)
     st = np.zeros(N_CONTEXTS, dtype=np.uint8)
     mps = np.zeros(N_CONTEXTS, dtype=np.uint8)
@@ -186,11 +187,8 @@ def _code(indices: np.ndarray, predictors: np.ndarray, mid: int, top: int, bound
                 known |= bit << j
         previous = _activity_class(m)
     if counts.shape[0] != 0:
-        return out[:0]
-    n_bytes = qm.enc_flush(state, out)
-    if n_bytes < 0:
-        return out[:0]
-    return out[:n_bytes].copy()
+        return out, 0
+    return out, qm.enc_flush(state, out)
 
 
 @kernel("int64[::1], int64[:, ::1], int64, int64, boolean")
@@ -311,11 +309,12 @@ def encode(indices: np.ndarray, predictors: np.ndarray, levels: int, coding: int
     idx, pred, bounded = _checked(indices, predictors, levels, coding)
     # At most 1 + 1 + 7 + 7 = 16 decisions per value; qm guarantees 4 bytes per decision.
     capacity = 4 * 16 * idx.size + 64
-    coded = _code(idx, pred, (levels - 1) // 2, levels - 1, bounded, capacity,
-                  np.zeros((0, 2), np.int64))
-    if idx.size and coded.size == 0:
-        raise RuntimeError("arithmetic coder output exceeded its bound")
-    return coded.tobytes()
+    coded, n = _code(idx, pred, (levels - 1) // 2, levels - 1, bounded, capacity,
+                     np.zeros((0, 2), np.int64))
+    if n < 0:
+        raise CoderOverflow("the value coder's output exceeded its bound")
+    # (a few zero residuals may code to no byte at all: the decoder reads 0x00 past the end)
+    return coded[:n].tobytes()
 
 
 def estimate_size(indices: np.ndarray, predictors: np.ndarray, levels: int,

@@ -16,228 +16,12 @@ The Python side validates every shape and offset before calling in: numba does n
 """
 
 import numpy as np
-from numba import njit, types
+from numba import types
 from numba.extending import overload
 
-from .. import _kernel_cache  # noqa: F401  (before any kernel: where numba caches them)
+from .._kernel_cache import kernel
 
-# ---------------------------------------------------------------- classification, set-up
-
-
-@njit(cache=True, nogil=True)
-def _neighbour(i, j, k, h, w):
-    """The k-th 4-neighbour (k = 0..3: N, S, W, E) of (i, j) and whether it is in the image."""
-    ni = i - 1 if k == 0 else (i + 1 if k == 1 else i)
-    nj = j - 1 if k == 2 else (j + 1 if k == 3 else j)
-    return ni, nj, 0 <= ni < h and 0 <= nj < w
-
-
-@njit(cache=True, nogil=True)
-def _linked(band_mode, band, i, j, k, h, w):
-    """Neighbour k of (i, j), and whether the phase's equations link the two pixels.
-
-    Laplace phase: any two 4-neighbours in the image. Band phase: two band pixels.
-    """
-    ni, nj, inside = _neighbour(i, j, k, h, w)
-    ok = inside and (not band_mode or (band[i, j] and band[ni, nj]))
-    return ni, nj, ok
-
-
-@njit(cache=True, nogil=True)
-def band_rows(known, band, out):
-    """out[i, j] = True where a pixel is in the band, unknown and has a 4-neighbour in the band."""
-    h, w = known.shape
-    for i in range(h):
-        for j in range(w):
-            r = False
-            if band[i, j] and not known[i, j]:
-                for k in range(4):
-                    _, _, ok = _linked(True, band, i, j, k, h, w)
-                    r = r or ok
-            out[i, j] = r
-
-
-@njit(cache=True, nogil=True)
-def ground_band(bandrow, known, band, queue, out):
-    """out = the band rows linked through band pixels to a known band pixel; returns their count.
-
-    Band rows of a band component without any known pixel form a singular system; they are left
-    out (and take the value 0, which is what an iteration started at 0 keeps them at).
-    """
-    h, w = bandrow.shape
-    n = 0
-    out[:, :] = False
-    # seeds: band rows next to a known band pixel
-    for i in range(h):
-        for j in range(w):
-            if bandrow[i, j]:
-                for k in range(4):
-                    ni, nj, ok = _linked(True, band, i, j, k, h, w)
-                    if ok and known[ni, nj] and not out[i, j]:
-                        out[i, j] = True
-                        queue[n] = i * w + j
-                        n += 1
-    head = 0
-    while head < n:
-        p = queue[head]
-        head += 1
-        i = p // w
-        j = p - i * w
-        for k in range(4):
-            ni, nj, ok = _neighbour(i, j, k, h, w)
-            if ok and bandrow[ni, nj] and not out[ni, nj]:
-                out[ni, nj] = True
-                queue[n] = ni * w + nj
-                n += 1
-    return n
-
-
-@njit(cache=True, nogil=True)
-def build_fine(active, band_mode, band, diag, idiag, cE, cS):
-    """Fine-level operator of one phase on the padded grid (level offset 0), written on every
-    interior cell (the arrays may hold another operator); returns the number of links from
-    active pixels to data pixels (see boundary_links)."""
-    h, w = active.shape
-    wp = w + 2
-    n = 0
-    # cleared in one contiguous (vectorised) pass: a phase with few active pixels (the band)
-    # then writes only those
-    for p in range((h + 2) * wp):
-        diag[p] = idiag[p] = cE[p] = cS[p] = 0.0
-    for i in range(h):
-        for j in range(w):
-            if not active[i, j]:
-                continue
-            p = (i + 1) * wp + j + 1
-            d = 0.0
-            if band_mode:
-                for k in range(4):
-                    ni, nj, ok = _linked(band_mode, band, i, j, k, h, w)
-                    if ok:
-                        d += 1.0
-                        if not active[ni, nj]:
-                            n += 1
-                        elif k == 3:
-                            cE[p] = 1.0
-                        elif k == 1:
-                            cS[p] = 1.0
-            else:
-                # Laplace rows link every neighbour inside the image (the same as above,
-                # without the per-neighbour tests: most pixels are active here)
-                up, down, left, right = i > 0, i < h - 1, j > 0, j < w - 1
-                east = right and active[i, j + 1]
-                south = down and active[i + 1, j]
-                west = left and active[i, j - 1]
-                north = up and active[i - 1, j]
-                linked = int(up) + int(down) + int(left) + int(right)
-                n += linked - int(east) - int(south) - int(west) - int(north)
-                d = float(linked)
-                cE[p] = 1.0 if east else 0.0
-                cS[p] = 1.0 if south else 0.0
-            diag[p] = d
-            idiag[p] = 1.0 / d
-    return n
-
-
-@njit(cache=True, nogil=True)
-def boundary_links(active, band_mode, band, diag, cE, cS, dst, src):
-    """The links from active pixels p to linked pixels q that are not active (their data),
-    in the order (p row-major, neighbour k): dst = padded index of p, src = flat index of q.
-
-    diag, cE, cS: the fine-level operator build_fine wrote for the same masks; dst and src
-    must have the length it returned (the caller checks). Solves gather their right-hand
-    sides along these links instead of testing every neighbour of every pixel again.
-    """
-    h, w = active.shape
-    wp = w + 2
-    n = 0
-    for i in range(h):
-        for j in range(w):
-            p = (i + 1) * wp + j + 1
-            # a pixel whose links all go to active pixels (most of them) has none to data:
-            # its diagonal is the sum of its couplings
-            if not active[i, j] or diag[p] == cE[p] + cE[p - 1] + cS[p] + cS[p - wp]:
-                continue
-            for k in range(4):
-                ni, nj, ok = _linked(band_mode, band, i, j, k, h, w)
-                if ok and not active[ni, nj]:
-                    dst[n] = p
-                    src[n] = ni * w + nj
-                    n += 1
-
-
-@njit(cache=True, nogil=True)
-def gather_links(dst, src, ufix, b):
-    """b[dst] += ufix[src] along the links (ufix flat): the data of each active pixel."""
-    for t in range(dst.shape[0]):
-        b[dst[t]] += ufix[src[t]]
-
-
-@njit(cache=True, nogil=True)
-def scatter_links(dst, src, x, out):
-    """Transpose of gather_links: out[src] += x[dst] (out flat)."""
-    for t in range(dst.shape[0]):
-        out[src[t]] += x[dst[t]]
-
-
-@njit(cache=True, nogil=True)
-def pad_field(active, src, b):
-    """b[padded p] = src[i, j] on active pixels, 0 on the other interior cells (the padding
-    is not touched)."""
-    h, w = active.shape
-    wp = w + 2
-    for i in range(h):
-        for j in range(w):
-            b[(i + 1) * wp + j + 1] = src[i, j] if active[i, j] else 0.0
-
-
-@njit(cache=True, nogil=True)
-def unpad_field(active, x, out):
-    """out[i, j] = x[padded p] on active pixels; other pixels untouched."""
-    h, w = active.shape
-    wp = w + 2
-    for i in range(h):
-        for j in range(w):
-            if active[i, j]:
-                out[i, j] = x[(i + 1) * wp + j + 1]
-
-
-@njit(cache=True, nogil=True)
-def coarsen(diag, idiag, cE, cS, of, hf, wf, oc, hc, wc):
-    """Galerkin coarse level oc (hc x wc) from fine level of (hf x wf), 2 x 2 aggregates."""
-    wpf = wf + 2
-    wpc = wc + 2
-    for ci in range(hc):
-        for cj in range(wc):
-            q = oc + (ci + 1) * wpc + cj + 1
-            # padded fine index of the aggregate's top-left cell
-            p = of + (2 * ci + 1) * wpf + 2 * cj + 1
-            # cells past the fine interior are padding: zero diag and couplings
-            d = float(diag[p]) + diag[p + 1] + diag[p + wpf] + diag[p + wpf + 1]
-            inner = cE[p] + cE[p + wpf] + cS[p] + cS[p + 1]
-            d -= 2.0 * inner
-            # every interior cell is written: the arrays may hold another operator
-            diag[q] = idiag[q] = 0.0
-            if d > 0.0:
-                diag[q] = d
-                idiag[q] = 1.0 / d
-            cE[q] = cE[p + 1] + cE[p + wpf + 1]
-            cS[q] = cS[p + wpf] + cS[p + wpf + 1]
-
-
-@njit(cache=True, nogil=True)
-def restrict_sum(v, of, hf, wf, oc, hc, wc):
-    """v[coarse level oc] = P^T v[fine level of]: the sum over each 2 x 2 aggregate (v must be
-    0 on the fine level's padding, which covers the missing children of odd sizes)."""
-    wpf = wf + 2
-    wpc = wc + 2
-    for ci in range(hc):
-        for cj in range(wc):
-            p = of + (2 * ci + 1) * wpf + 2 * cj + 1
-            v[oc + (ci + 1) * wpc + cj + 1] = v[p] + v[p + 1] + v[p + wpf] + v[p + wpf + 1]
-
-
-# ---------------------------------------------------------------- runs of active cells
+# ---------------------------------------------------------------- level kernels
 # Hot loops index with uint64: numba then skips its negative-index wrap-around test, which
 # otherwise blocks vectorisation (about 4x slower). Every index below is >= 0 by construction
 # (interior cells of padded grids), so p - 1 and p - wp never wrap.
@@ -246,47 +30,6 @@ ONE = np.uint64(1)
 TWO = np.uint64(2)
 
 
-def max_runs(h, w, gap):
-    """Most runs fill_runs can find on a level of h x w: a run has at least one cell and
-    runs are more than ``gap`` cells apart, so a row holds at most (w + gap + 1) // (gap + 2)."""
-    return h * ((w + gap + 1) // (gap + 2))
-
-
-@njit(cache=True, nogil=True)
-def fill_runs(idiag, o, h, w, gap, runs, k):
-    """Runs of level (o, h, w) written from row k of runs (which must have max_runs rows
-    free); returns the end row.
-
-    A run is (first index, end index, row, first column), in padded coordinates, indices with
-    the level offset. It starts and ends on active cells (idiag > 0) and may bridge gaps of up
-    to `gap` inactive cells: the kernels leave those at x = 0 (zero coefficients, idiag = 0,
-    b = 0), and fewer, longer runs cost less loop overhead on thin, broken masks.
-    """
-    wp = w + 2
-    for i in range(1, h + 1):
-        base = o + i * wp
-        j = 1
-        while j <= w:
-            if idiag[base + j] > 0.0:
-                j0 = j
-                end = j + 1
-                j += 1
-                while j <= w and j - end <= gap:
-                    if idiag[base + j] > 0.0:
-                        end = j + 1
-                    j += 1
-                runs[k, 0] = base + j0
-                runs[k, 1] = base + end
-                runs[k, 2] = i
-                runs[k, 3] = j0
-                k += 1
-                j = end
-            else:
-                j += 1
-    return k
-
-
-# ---------------------------------------------------------------- level kernels
 # Level kernels take wp (padded width) and r0, r1 (the level's range of runs), all uint64.
 # On the fine level every coupling between two active cells is 1 and every other is 0, so
 # the kernels there take cE = cS = None and read no coupling arrays (40 % less memory
@@ -302,7 +45,7 @@ UNIT = np.float32(1.0)
 SUMS = {"reassoc", "nsz", "contract"}
 
 
-@njit(inline="always")
+@kernel(inline="always")
 def _coupling(c, p, unit):
     """c[p], or ``unit`` on the fine level (c None; the branch is pruned when compiling)."""
     if c is None:
@@ -310,7 +53,7 @@ def _coupling(c, p, unit):
     return c[p]
 
 
-@njit(inline="always")
+@kernel(inline="always")
 def _row_mask(c, diag, p):
     """Factor of the off-diagonal terms of row p: 1 with coupling arrays (they are 0 on
     rows that are not active), min(diag, 1) on the fine level; float32 like the couplings,
@@ -320,7 +63,7 @@ def _row_mask(c, diag, p):
     return UNIT
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def rb_half(idiag, cE, cS, b, x, wp, runs, r0, r1, colour):
     """Gauss-Seidel update of the cells of one colour ((row + col) % 2 == colour); cells in
     gaps of runs (idiag = 0) get 0."""
@@ -333,7 +76,7 @@ def rb_half(idiag, cE, cS, b, x, wp, runs, r0, r1, colour):
             x[p] = s * idiag[p]
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def rb_first(idiag, b, x, runs, r0, r1):
     """The first half-sweep (colour 0) of a red-black sweep from x = 0: colour-0 cells only
     see colour 1, still 0, so x = b * idiag.  Written on every cell of the runs (a contiguous
@@ -344,7 +87,7 @@ def rb_first(idiag, b, x, runs, r0, r1):
             x[p] = b[p] * idiag[p]
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def sor_sweep(diag, cE, cS, b, x, wp, runs, r0, r1, omega):
     """One lexicographic SOR sweep (divides by the exact diag: idiag is rounded)."""
     for k in range(r0, r1):
@@ -355,7 +98,7 @@ def sor_sweep(diag, cE, cS, b, x, wp, runs, r0, r1, omega):
                 x[p] += omega * (s / float(diag[p]) - x[p])
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def matvec(diag, cE, cS, x, y, wp, runs, r0, r1):
     """y = A x on the active cells of a level."""
     for k in range(r0, r1):
@@ -366,7 +109,7 @@ def matvec(diag, cE, cS, x, y, wp, runs, r0, r1):
             y[p] = s - _coupling(cS, p, f) * x[p + wp] - _coupling(cS, p - wp, f) * x[p - wp]
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def residual_max(diag, cE, cS, b, x, r, wp, runs, r0, r1):
     """r = b - A x on the active cells of a level; returns max |r|."""
     for k in range(r0, r1):
@@ -379,7 +122,7 @@ def residual_max(diag, cE, cS, b, x, r, wp, runs, r0, r1):
     return level_abs_max(r, runs, r0, r1)
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def restrict_residual(diag, cE, cS, b, x, of, wpf, oc, wpc, runs, r0, r1):
     """b[coarse] = P^T (b - A x)[fine] over the coarse runs r0:r1, right after a red-black sweep.
 
@@ -404,7 +147,7 @@ def restrict_residual(diag, cE, cS, b, x, of, wpf, oc, wpc, runs, r0, r1):
             p += TWO
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def prolong_red(idiag, x, oc, wpc, runs, r0, r1):
     """x[fine] += P x[coarse] on the red cells of the fine runs r0:r1 (P: copy to children).
 
@@ -435,7 +178,7 @@ def _magnitude_bits_impl(x):
     return lambda x: (x.view(np.int64), np.int64(0x7FFFFFFFFFFFFFFF))
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def level_abs_max(x, runs, r0, r1):
     """Max |x| over the active cells of a level (x not NaN).
 
@@ -452,7 +195,7 @@ def level_abs_max(x, runs, r0, r1):
     return float(out.view(x.dtype)[0])
 
 
-@njit(cache=True, nogil=True, fastmath=SUMS)
+@kernel(fastmath=SUMS)
 def level_dot(x, y, runs, r0, r1):
     """Sum of x * y over the active cells of a level."""
     s = 0.0
@@ -462,7 +205,7 @@ def level_dot(x, y, runs, r0, r1):
     return s
 
 
-@njit(cache=True, nogil=True, fastmath=SUMS)
+@kernel(fastmath=SUMS)
 def _dots(d, q, r, runs, r0, r1):
     """(d . q, d . r) over the active cells of a level."""
     dq = 0.0
@@ -474,7 +217,7 @@ def _dots(d, q, r, runs, r0, r1):
     return dq, dr
 
 
-@njit(cache=True, nogil=True, fastmath=SUMS)
+@kernel(fastmath=SUMS)
 def flat_dot(x, y):
     """Sum of x * y over two 1-D arrays (numpy's dot would wake BLAS threads that spin)."""
     s = 0.0
@@ -483,7 +226,7 @@ def flat_dot(x, y):
     return s
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def level_axpy(a, x, y, runs, r0, r1):
     """y += a * x over the active cells of a level."""
     for k in range(r0, r1):
@@ -491,7 +234,7 @@ def level_axpy(a, x, y, runs, r0, r1):
             y[p] += a * x[p]
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def level_fill(x, a, runs, r0, r1):
     """x = a over the active cells of a level (and the gaps of its runs)."""
     for k in range(r0, r1):
@@ -499,7 +242,7 @@ def level_fill(x, a, runs, r0, r1):
             x[p] = a
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def fill_active(idiag, x, a, runs, r0, r1):
     """x = a on the active cells of a level (idiag > 0), 0 in the gaps of its runs."""
     for k in range(r0, r1):
@@ -507,7 +250,7 @@ def fill_active(idiag, x, a, runs, r0, r1):
             x[p] = a if idiag[p] > 0.0 else 0.0
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def level_copy(x, y, runs, r0, r1):
     """y = x over the active cells of a level."""
     for k in range(r0, r1):
@@ -518,7 +261,7 @@ def level_copy(x, y, runs, r0, r1):
 # ---------------------------------------------------------------- multigrid
 
 
-@njit(cache=True, nogil=True, fastmath=SUMS)
+@kernel(fastmath=SUMS)
 def _krylov_first(diag, cE, cS, b, x, wp, runs, c0, ce, c1, v1):
     """First coarse Krylov step: c1 = x, v1 = A c1, b -= f1 v1 with f1 energy-optimal.
 
@@ -550,7 +293,7 @@ def _krylov_first(diag, cE, cS, b, x, wp, runs, c0, ce, c1, v1):
     return f1, rho1, rr > 0.0625 * bb
 
 
-@njit(cache=True, nogil=True, fastmath=SUMS)
+@kernel(fastmath=SUMS)
 def _krylov_second(diag, cE, cS, b, x, wp, runs, c0, ce, c1, v1, f1, rho1):
     """Second step: x = f1' c1 + f2 c2, c2 = x A-orthogonalised against c1."""
     gam = 0.0
@@ -574,21 +317,21 @@ def _krylov_second(diag, cE, cS, b, x, wp, runs, c0, ce, c1, v1, f1, rho1):
             x[p] = f1 * c1[p] + f2 * x[p]
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _smooth_restrict(diag, idiag, cE, cS, b, x, o, wp, oc, wpc, runs, r0, r1, c0, ce):
     """Second half of the pre-smoothing sweep, then the residual restricted to level oc."""
     rb_half(idiag, cE, cS, b, x, wp, runs, r0, r1, ONE)
     restrict_residual(diag, cE, cS, b, x, o, wp, oc, wpc, runs, c0, ce)
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def _smooth_back(idiag, cE, cS, b, x, wp, runs, r0, r1):
     """The post-smoothing sweep (colours reversed)."""
     rb_half(idiag, cE, cS, b, x, wp, runs, r0, r1, ONE)
     rb_half(idiag, cE, cS, b, x, wp, runs, r0, r1, U(0))
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def kcycle(diag, idiag, cE, cS, cEt, cSt, levels, runs, b, x, c1, v1, stage, fs):
     """x[0] ~= A^{-1} b[0] by one K-cycle (Notay and Vassilevski's Krylov-accelerated cycle).
 
@@ -650,7 +393,7 @@ def kcycle(diag, idiag, cE, cS, cEt, cSt, levels, runs, b, x, c1, v1, stage, fs)
 # ---------------------------------------------------------------- solvers
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def fcg(diag, idiag, cE, cS, cEt, cSt, levels, runs, b, x, thr, maxit, r, z, c1, v1, d, q):
     """Flexible CG preconditioned by the K-cycle, on level 0, until max |b - A x| <= thr.
 
@@ -697,7 +440,7 @@ def fcg(diag, idiag, cE, cS, cEt, cSt, levels, runs, b, x, thr, maxit, r, z, c1,
     return it, rmax
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def sor(diag, idiag, cE, cS, levels, runs, b, x, omega, thr, maxit, check, r):
     """Lexicographic SOR until max |b - A x| <= thr (tested every `check` sweeps).
 
@@ -715,7 +458,7 @@ def sor(diag, idiag, cE, cS, levels, runs, b, x, omega, thr, maxit, check, r):
     return it, rmax
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def min_max_level(diag, y, z, runs, r0, r1):
     """(min of y, max of z) over the active cells of a level."""
     lo = np.inf
@@ -737,7 +480,7 @@ def min_max_level(diag, y, z, runs, r0, r1):
 # fine level (offset 0) of an operator.
 
 
-@njit(inline="always")
+@kernel(inline="always")
 def _coupled(cE, cS, q, k, wp):
     """Neighbour k (0..3: E, W, S, N) of padded cell q and the coupling to it."""
     if k == 0:
@@ -749,7 +492,7 @@ def _coupled(cE, cS, q, k, wp):
     return q - wp, cS[q - wp]
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def envelope_order(diag, cE, cS, wp, runs, r0, r1, local, order, first):
     """Breadth-first numbering of the active cells of the fine level, component by component
     (each from its first cell in row-major order), and each row's envelope start.
@@ -793,7 +536,7 @@ def envelope_order(diag, cE, cS, wp, runs, r0, r1, local, order, first):
     return n, size, cost
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def envelope_cholesky(diag, cE, cS, wp, order, first, local, start, L):
     """Cholesky factor L (A = L L^T) of the fine level in the envelope: row i holds columns
     first[i]..i at L[start[i]:start[i + 1]]. Returns False if a pivot is not positive."""
@@ -824,7 +567,7 @@ def envelope_cholesky(diag, cE, cS, wp, order, first, local, start, L):
     return True
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def envelope_solve(order, first, start, L, b, x, y):
     """x = A^{-1} b on the fine level's active cells from the factor (y: n numbers of room)."""
     n = order.shape[0]

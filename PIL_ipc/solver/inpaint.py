@@ -38,38 +38,24 @@ time for any masks; a solve that hits one returns its best iterate with an Inpai
 from __future__ import annotations
 
 import threading
-import warnings
 
 import numpy as np
-
+from . import _grid_kernels as G
 from . import _kernels as K
+from .phase import MAX_FCG_ITER, MAX_SIDE, InpaintWarning, Phase, Scratch
+
+__all__ = ["METHODS", "InpaintWarning", "Inpainter", "Scratch", "block_means", "solve",
+           "solve_adjoint", "to_uint8"]
 
 METHODS = ("sor", "fast")
-# Iteration caps keep the running time bounded whatever the masks.
-MAX_FCG_ITER = 300
-MAX_SOR_SWEEPS = 50_000
-SOR_CHECK = 10
-# The error certificate solves A z = 1 until max |1 - A z| <= this.
-CERT_THRESHOLD = 0.75
 # Share of the tolerance given to the band phase (the Laplace phase gets the rest).
 BAND_SHARE = 0.25
-# Runs of active cells bridge up to this many inactive cells (loop overhead vs wasted work).
-RUN_GAP = 8
-# A phase whose Cholesky factor, numbered breadth first, has at most this many numbers per
-# cell (envelope) and costs at most DIRECT_COST times its cells to compute is solved directly:
-# the band phase nearly always (chains along the edges), never the Laplace phase (2-D).
-DIRECT_ENVELOPE = 16
-DIRECT_COST = 64
 # Precision of the solver vectors in uncertified solves (``steps``): they rank layouts, and
 # half the memory traffic of float64 makes them faster when both cores are busy.  Certified
-# solves use it too where the residual they need is at least F32_RESIDUAL times the data's
-# magnitude (float32 rounds a residual of a stored iterate to about 2^-21 of it), and then
-# allow for the right-hand side's rounding, at most RHS_ROUNDING times the magnitude.
+# solves use it too where phase.F32_RESIDUAL allows, and then allow for the right-hand
+# side's rounding, at most RHS_ROUNDING times the magnitude.
 ROUGH_DTYPE = np.float32
-F32_RESIDUAL = 2.0 ** -17
 RHS_ROUNDING = 2.0 ** -20
-# The certificate's z is float32: A z is rounded to float32 before its minimum is taken.
-CERT_SLACK = 1.0 + 2.0 ** -20
 # A reduced solve (solve_reduced) iterates until its residual is this fraction of the largest
 # right-hand side: far below what 8-bit output resolves on the level it solves.
 REDUCED_RESIDUAL = 1e-5
@@ -77,301 +63,6 @@ REDUCED_RESIDUAL = 1e-5
 # aggregates straddle the thin edge bands and mix the values of both sides (a disk 16 grey
 # levels too dark on 4 x 4 aggregates of a test picture, against 0.3 on 2 x 2).
 REDUCED_SOLVE_LEVEL = 1
-# Largest image side accepted (keeps every allocation bounded and indices in int64).
-MAX_SIDE = 1 << 16
-
-
-class InpaintWarning(RuntimeWarning):
-    """The iteration cap was reached before the tolerance could be certified."""
-
-
-def _level_dims(h: int, w: int) -> np.ndarray:
-    """(offset, h, w) of every multigrid level on padded grids, fine to 1 x 1."""
-    rows = []
-    off = 0
-    while True:
-        rows.append((off, h, w))
-        off += (h + 2) * (w + 2)
-        if h == 1 and w == 1:
-            break
-        h, w = (h + 1) // 2, (w + 1) // 2
-    return np.array(rows, dtype=np.int64)
-
-
-class _Workspace:
-    """Scratch vectors of the solvers, shared by the two phases (same grid sizes; the kernels
-    never read another phase's leftovers where they matter, and every solve leaves the fine
-    level of z and d at zero, which the fine-level kernels rely on)."""
-
-    def __init__(self, dims: np.ndarray, dtype: type = np.float64):
-        total = int(dims[-1, 0]) + 9
-        n0 = int((dims[0, 1] + 2) * (dims[0, 2] + 2))
-        self.dims, self.total, self.n0 = dims, total, n0
-        self.r, self.z, self.c1, self.v1 = (np.zeros(total, dtype) for _ in range(4))
-        self.d, self.q = np.zeros(n0, dtype), np.zeros(n0, dtype)
-        # right-hand side and start vector of a phase's solve: reused, because a fresh large
-        # array costs a page fault per 4 KiB on first touch (more than a few solver steps)
-        self.rhs, self.start = np.zeros(n0, dtype), np.zeros(n0, dtype)
-
-    @staticmethod
-    def zeroed(v: np.ndarray) -> np.ndarray:
-        v.fill(0.0)
-        return v
-
-
-class Scratch:
-    """Working memory of Inpainters of one image size (see Costs above), for reuse.
-
-    A fresh array costs a page fault per 4 KiB on first touch, and for a few rough solves
-    that is as much as the set-up itself: a rate-control search, which builds dozens of
-    operators, builds them all on one Scratch per thread.  Building an Inpainter on a Scratch
-    takes it over; the Inpainter built on it before can no longer solve (RuntimeError).
-    """
-
-    def __init__(self, shape: tuple[int, int]):
-        h, w = (int(n) for n in shape)
-        if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
-            raise ValueError(f"inpaint: image size {(h, w)} out of range")
-        self.shape = (h, w)
-        dims = _level_dims(h, w)
-        self.dims = dims
-        # solver vectors per precision, made on first use (a decode needs float32 ones only)
-        self._workspaces: dict[tuple[np.dtype, int], _Workspace] = {}
-        total = int(dims[-1, 0]) + 9
-        self.n0 = (h + 2) * (w + 2)
-        # per phase (band, Laplace): diag, idiag, cE, cS (float32: a sweep moves less
-        # memory), each operator built over the last one (every interior cell is written;
-        # the padding stays 0)
-        self.operators = tuple(tuple(np.zeros(total, dtype=np.float32) for _ in range(4))
-                               for _ in range(2))
-        # per phase: room for the runs of every level (see K.max_runs)
-        most = sum(K.max_runs(int(lh), int(lw), RUN_GAP) for _, lh, lw in dims)
-        self.runs = tuple(np.zeros((most, 4), dtype=np.uint64) for _ in range(2))
-        # cell numbers of a direct solver's ordering, over the fine level's padded grid
-        self.local = np.zeros(self.n0, dtype=np.int64)
-        self.owner: object | None = None
-
-    def workspace(self, dtype: type = np.float64, alone: bool = False,
-                  lane: int = 0) -> _Workspace:
-        """The solver vectors of one precision (made on first use; ``alone``: then free the
-        other precision's first, so that both are never held because of this call).
-        ``lane``: solves running at the same time (Inpainter.solve_fields) each use their
-        own lane's vectors."""
-        key = (np.dtype(dtype), lane)
-        if key not in self._workspaces:
-            if alone:
-                self._workspaces.clear()
-            self._workspaces[key] = _Workspace(self.dims, key[0])
-        return self._workspaces[key]
-
-    def take(self, owner: object) -> None:
-        """Hand the memory to ``owner``."""
-        self.owner = owner
-
-
-class _Phase:
-    """One linear system (band or Laplace) with its multigrid hierarchy and error certificate."""
-
-    def __init__(self, active: np.ndarray, band_mode: bool, band: np.ndarray, scratch: Scratch,
-                 operator: tuple[np.ndarray, ...], runs: np.ndarray, direct: bool = False):
-        """``operator``: arrays for diag, idiag, cE, cS (see _inpaint_kernels), zero on the
-        padding; ``runs``: room for the runs of every level (K.max_runs rows per level);
-        ``direct``: factorise the system if that is cheap (see DIRECT_ENVELOPE)."""
-        self.active = active
-        self.count = int(active.sum())
-        self.scratch = scratch
-        self.n0 = scratch.n0
-        # solves in several threads (Inpainter.solve_fields) may reach the coarse levels
-        # first at the same time: one builds them, the others wait
-        self._building = threading.Lock()
-        self._bound = None
-        self.last_iterations = 0
-        #: (order, first, start, L, room) of the direct solver (see K.envelope_order), or None
-        self.factor = None
-        if self.count == 0:
-            return
-        dims = scratch.dims
-        self.diag, self.idiag, self.cE, self.cS = operator
-        n = K.build_fine(active, band_mode, band, self.diag, self.idiag, self.cE, self.cS)
-        # links to the data pixels (known, or solved by the other phase): every right-hand
-        # side and adjoint goes along them
-        self.link_dst, self.link_src = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-        K.boundary_links(active, band_mode, band, self.diag, self.cE, self.cS, self.link_dst,
-                         self.link_src)
-        # kernel table: (offset, padded width, first run, end run); the coarse levels are
-        # built on first use (_hierarchy): a factorised phase never needs them to score
-        self.levels = np.zeros((len(dims), 4), dtype=np.uint64)
-        self.levels[:, 0] = dims[:, 0]
-        self.levels[:, 1] = dims[:, 2] + 2
-        self._room = runs
-        self.levels[0, 3] = K.fill_runs(self.idiag, *dims[0], RUN_GAP, runs, 0)
-        self.runs = runs[:int(self.levels[0, 3])]
-        self._coarse = len(dims) == 1
-        if direct:
-            self._factorise()
-
-    def _hierarchy(self) -> None:
-        """Build the coarse levels and their runs (once; threads that solve at the same time
-        wait for the first)."""
-        if self._coarse:
-            return
-        with self._building:
-            if not self._coarse:
-                self._build_hierarchy()
-
-    def _build_hierarchy(self) -> None:
-        dims = self.scratch.dims
-        for i in range(len(dims) - 1):
-            K.coarsen(self.diag, self.idiag, self.cE, self.cS, *dims[i], *dims[i + 1])
-        lv = self.levels
-        nruns = int(lv[0, 3])
-        for i in range(1, len(dims)):
-            lv[i, 2] = nruns
-            # room: the rows before hold the earlier levels' runs, at most their max_runs
-            nruns = K.fill_runs(self.idiag, *dims[i], RUN_GAP, self._room, nruns)
-            lv[i, 3] = nruns
-        self.runs = self._room[:nruns]
-        self._coarse = True
-
-    def _factorise(self) -> None:
-        """Set self.factor if the envelope is small enough."""
-        order = np.empty(self.count, dtype=np.int64)
-        first = np.empty(self.count, dtype=np.int64)
-        wp, r0, r1 = (int(v) for v in self.levels[0, 1:4])
-        local = self.scratch.local
-        n, size, cost = K.envelope_order(self.diag, self.cE, self.cS, wp, self.runs, r0, r1,
-                                         local, order, first)
-        if n != self.count or size > DIRECT_ENVELOPE * n or cost > DIRECT_COST * n:
-            return
-        start = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.arange(n) - first + 1, out=start[1:])
-        factor = np.empty(size)
-        if K.envelope_cholesky(self.diag, self.cE, self.cS, wp, order, first, local, start,
-                               factor):
-            self.factor = (order, first, start, factor)
-            self._factor_room = {0: np.empty(n)}
-
-    def _iterate(self, b: np.ndarray, x: np.ndarray, thr: float,
-                 maxit: int | None = None, lane: int = 0) -> tuple[int, float]:
-        """FCG until max |b - A x| <= thr (thr <= 0: maxit steps), from x; a factorised phase
-        starts from its direct solution instead, which FCG then only certifies (or refines
-        past rounding), and with thr <= 0 is the answer (residual not computed: nan).  A
-        direct solution whose fine-level residual is small enough needs no multigrid levels."""
-        if self.factor is not None:
-            room = self._factor_room.get(lane)
-            if room is None:
-                room = self._factor_room[lane] = np.empty(self.count)
-            K.envelope_solve(*self.factor, b, x, room)
-            if thr <= 0.0:
-                return 0, float("nan")
-            wp, r0, r1 = self.levels[0, 1:4]
-            res = K.residual_max(self.diag, None, None, b, x,
-                                 self.scratch.workspace(b.dtype, lane=lane).r,
-                                 wp, self.runs, r0, r1)
-            if res <= thr:
-                return 0, float(res)
-        return self._fcg(b, x, thr, maxit, lane)
-
-    def _operator(self) -> tuple:
-        self._hierarchy()
-        return self.diag, self.idiag, self.cE, self.cS, self.levels, self.runs
-
-    def _fcg(self, b: np.ndarray, x: np.ndarray, thr: float,
-             maxit: int | None = None, lane: int = 0) -> tuple[int, float]:
-        ws = self.scratch.workspace(b.dtype, lane=lane)
-        vectors = (ws.r, ws.z, ws.c1, ws.v1, ws.d, ws.q)
-        cap = MAX_FCG_ITER if maxit is None else maxit
-        diag, idiag, cE, cS, levels, runs = self._operator()
-        it, res = K.fcg(diag, idiag, cE, cS, None, None, levels, runs, b, x, thr, cap, *vectors)
-        return int(it), float(res)
-
-    def _sor(self, b: np.ndarray, x: np.ndarray, thr: float,
-             lane: int = 0) -> tuple[int, float]:
-        limits = (thr, MAX_SOR_SWEEPS, SOR_CHECK)
-        it, res = K.sor(*self._operator(), b, x, self.omega(), *limits,
-                        self.scratch.workspace(b.dtype, lane=lane).r)
-        return int(it), float(res)
-
-    def filled(self, v: np.ndarray, a: float) -> np.ndarray:
-        """v (a fine-level vector) set to ``a`` on the active cells and to 0 elsewhere."""
-        v.fill(0.0)
-        K.fill_active(self.idiag, v, a, self.runs, *self.levels[0, 2:4])
-        return v
-
-    def bound(self) -> float:
-        """B >= max-norm of A^{-1}: the error is at most B times the largest residual."""
-        if self._bound is None:
-            # z only has to satisfy A z >= c > 0: float32 vectors do, A z is formed from the
-            # stored z in float64 and only its float32 rounding is allowed for (CERT_SLACK)
-            ws = self.scratch.workspace(np.float32)
-            wp, r0, r1 = self.levels[0, 1:4]
-            ones = self.filled(ws.rhs, 1.0)
-            z = ws.zeroed(ws.start)
-            az = ws.q
-            thr = CERT_THRESHOLD
-            c = zmax = 0.0
-            for _ in range(3):
-                it, _ = self._iterate(ones, z, thr)
-                K.matvec(self.diag, None, None, z, az, wp, self.runs, r0, r1)
-                c, zmax = K.min_max_level(self.diag, az, z, self.runs, r0, r1)
-                if c > 0.1 or it >= MAX_FCG_ITER:
-                    break
-                thr *= 0.1
-            if c > 0.0:
-                # A^{-1} >= 0 and A z >= c give A^{-1} 1 <= z / c
-                self._bound = float(zmax / c) * CERT_SLACK
-            else:
-                # no certificate within the cap (hostile masks): A^{-1} 1 is an expected
-                # absorption time of a random walk, below 8 n^2 on n cells of degree <= 4
-                self._bound = 8.0 * float(self.count) ** 2
-        return self._bound
-
-    def omega(self) -> float:
-        """SOR relaxation factor from the bound: Jacobi radius <= 1 - 1 / (4 B)."""
-        rho = 1.0 - 1.0 / (4.0 * self.bound())
-        return 2.0 / (1.0 + np.sqrt(max(1.0 - rho * rho, 0.0)))
-
-    def precision(self, tol: float, scale: float, method: str) -> type:
-        """The vectors' dtype for a certified solve to ``tol`` of data up to ``scale``:
-        float32 where its rounding stays well below the residual the certificate needs.
-        (Computes the bound, which uses the float32 vectors rhs and start.)"""
-        if method == "fast" and tol / self.bound() >= F32_RESIDUAL * max(scale, 1.0):
-            return np.float32
-        return np.float64
-
-    def solve(self, b: np.ndarray, tol: float, method: str,
-              x: np.ndarray | None = None, steps: int | None = None,
-              rhs_error: float = 0.0, warn: bool = True,
-              lane: int = 0) -> tuple[np.ndarray, float]:
-        """Solve A x = b to max error <= tol from the start ``x`` (level 0, zero on inactive
-        cells; default 0, overwritten); returns (x, certified error bound).  ``steps``: take
-        that many FCG steps instead, uncertified (the bound returned is inf).
-        ``rhs_error``: a bound on max |b - b_exact| (b rounded to float32), added in.
-        ``warn``: an InpaintWarning if the cap is reached before ``tol`` is certified.
-        ``lane``: whose solver vectors to use (see Scratch.workspace)."""
-        if x is None:
-            ws = self.scratch.workspace(b.dtype, lane=lane)
-            x = ws.zeroed(ws.start)
-        if steps is not None:
-            self.last_iterations, _ = self._iterate(b, x, 0.0, steps, lane)
-            return x, np.inf
-        bound = self.bound()
-        # the residual of float32 vectors is stored rounded: allow for it
-        slack = 1.0 + 2.0 ** -22 if b.dtype == np.float32 else 1.0
-        thr = max(tol / bound - rhs_error, 0.0) / slack
-        if method == "fast":
-            it, res = self._iterate(b, x, thr, lane=lane)
-        else:
-            it, res = self._sor(b, x, thr, lane)
-        self.last_iterations = it
-        err = bound * (res * slack + rhs_error)
-        if warn and not err <= tol:
-            warnings.warn(
-                f"inpaint: iteration cap reached, error bound {err:.3g} > tol {tol:.3g}",
-                InpaintWarning,
-                stacklevel=4,
-            )
-        return x, err
 
 
 def _check_mask(name: str, a: np.ndarray, shape: tuple[int, ...] | None) -> np.ndarray:
@@ -435,13 +126,13 @@ class Inpainter:
         self.known, self.band, self.shape = known, band, known.shape
         h, w = known.shape
         bandrow = np.empty((h, w), dtype=np.bool_)
-        K.band_rows(known, band, bandrow)
+        G.band_rows(known, band, bandrow)
         grounded = np.empty((h, w), dtype=np.bool_)
-        K.ground_band(bandrow, known, band, np.empty(h * w, dtype=np.int64), grounded)
-        self.band_phase = _Phase(grounded, True, band, scratch, scratch.operators[0],
+        G.ground_band(bandrow, known, band, np.empty(h * w, dtype=np.int64), grounded)
+        self.band_phase = Phase(grounded, True, band, scratch, scratch.operators[0],
                                  scratch.runs[0], direct=True)
         # Laplace rows: neither known nor a band row (isolated band pixels included)
-        self.laplace_phase = _Phase(~known & ~bandrow, False, band, scratch,
+        self.laplace_phase = Phase(~known & ~bandrow, False, band, scratch,
                                     scratch.operators[1], scratch.runs[1])
         #: certified bound on max |u - u_exact| of the last solve
         self.last_error = 0.0
@@ -550,7 +241,7 @@ class Inpainter:
                 t.join()
         return errors
 
-    def _solve_phase(self, ph: _Phase, u: np.ndarray, tol: float, scale: float, method: str,
+    def _solve_phase(self, ph: Phase, u: np.ndarray, tol: float, scale: float, method: str,
                      guess: np.ndarray | None, steps: int | None, warn: bool,
                      start: float | None = None, lane: int = 0) -> float:
         """Solve one phase with the data in ``u`` (its other pixels), write its pixels into u;
@@ -563,17 +254,17 @@ class Inpainter:
         ws = self._scratch.workspace(dtype, alone=dtype == np.float64 and lane == 0,
                                      lane=lane)
         b = ws.zeroed(ws.rhs)
-        K.gather_links(ph.link_dst, ph.link_src, u.ravel(), b)
+        G.gather_links(ph.link_dst, ph.link_src, u.ravel(), b)
         # float32 sums of up to 4 data values, each rounding once
         rhs_error = RHS_ROUNDING * scale if dtype == np.float32 else 0.0
         x = None
         if guess is not None:
             x = ws.start
-            K.pad_field(ph.active, guess, x)
+            G.pad_field(ph.active, guess, x)
         elif start is not None and ph.factor is None:
             x = ph.filled(ws.start, start)
         x, err = ph.solve(b, tol, method, x, steps, rhs_error, warn, lane)
-        K.unpad_field(ph.active, x, u)
+        G.unpad_field(ph.active, x, u)
         return err
 
     def solve_reduced(self, values: np.ndarray, level: int, *, tol: float = 1e-3) -> np.ndarray:
@@ -614,16 +305,16 @@ class Inpainter:
         return block_means(np.where(lp.active, fine, u), level)
 
     @staticmethod
-    def _laplace_on_level(lp: _Phase, u: np.ndarray, k: int) -> np.ndarray:
+    def _laplace_on_level(lp: Phase, u: np.ndarray, k: int) -> np.ndarray:
         """x of the Laplace phase solved on level k (k >= 1, below the coarsest level) with
         the right-hand side restricted from the fine level; returns its (h_k, w_k) cells."""
         lp._hierarchy()
         dims = lp.scratch.dims
         total = int(dims[-1, 0]) + 9
         b = np.zeros(total)
-        K.gather_links(lp.link_dst, lp.link_src, u.ravel(), b)
+        G.gather_links(lp.link_dst, lp.link_src, u.ravel(), b)
         for i in range(k):
-            K.restrict_sum(b, *dims[i], *dims[i + 1])
+            G.restrict_sum(b, *dims[i], *dims[i + 1])
         levels = np.ascontiguousarray(lp.levels[k:])
         x, r, z, c1, v1, d, q = (np.zeros(total) for _ in range(7))
         diag, idiag, cE, cS, _, runs = lp._operator()
@@ -668,9 +359,9 @@ class Inpainter:
         for ph, e in ((lp, e_l), (bp, e_b)):
             if ph.count:
                 b = ws.rhs
-                K.pad_field(ph.active, t, b)
+                G.pad_field(ph.active, t, b)
                 y, _ = ph.solve(b, e, method, None, steps, warn=warn)
-                K.scatter_links(ph.link_dst, ph.link_src, y, t.ravel())
+                G.scatter_links(ph.link_dst, ph.link_src, y, t.ravel())
         return t
 
 

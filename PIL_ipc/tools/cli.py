@@ -23,7 +23,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .. import __version__
 from . import atomic, progress
-from ..format import container
+from ..format import container, reader
 
 PROG = "ipc"
 STDIO = "-"
@@ -73,14 +73,14 @@ def _encoder_fields() -> dict:
 
 
 def _default_text(name: str, field) -> str:
-    from .. import encode
+    from ..encode import pipeline
 
     value = field.default if field.default is not MISSING else None
-    default_quality = getattr(encoder, "DEFAULT_QUALITY", None)
+    default_quality = getattr(pipeline, "DEFAULT_QUALITY", None)
     if name == "quality" and value is None and default_quality is not None:
         return f"default {default_quality:g} when no other target is given"
     if value is None:
-        fixed = getattr(encoder, f"FIXED_{name.upper()}", None)
+        fixed = getattr(pipeline, f"FIXED_{name.upper()}", None)
         if fixed is None:
             fixed = {"lattice": 0, "edge_seeds": math.inf}.get(name)
         if fixed is None:
@@ -262,7 +262,7 @@ def _why_not_ipc(name: str, data: bytes) -> str:
     if not data.startswith(container.SIGNATURE):
         return f"{name}: not an IPC file (no IPC signature)"
     try:
-        container.read_head(BytesIO(data))
+        reader.read_head(BytesIO(data))
     except ValueError as e:
         return f"{name}: broken IPC file: {e}"
     return f"{name}: cannot be opened as an IPC file"
@@ -441,8 +441,8 @@ def _exif_text(exif: bytes) -> str:
 def _info(args: argparse.Namespace) -> None:
     data = _read_input(args.input)
     try:
-        parsed = container.parse(data)
-        chunks = container.chunk_table(data)
+        parsed = reader.parse(data)
+        chunks = reader.chunk_table(data)
     except ValueError as e:
         raise ValueError(_why_not_ipc(args.input, data) if not data.startswith(
             container.SIGNATURE) else f"{args.input}: broken IPC file: {e}") from None

@@ -29,7 +29,7 @@ sys.path.insert(0, str(HERE.parent.parent))  # the repository, for PIL_ipc
 
 from reference_decoder import reference_decode  # noqa: E402
 
-from PIL_ipc.format import container  # noqa: E402
+from PIL_ipc.format import container, reader  # noqa: E402
 from PIL_ipc import encode
 
 
@@ -164,7 +164,7 @@ def main() -> None:
         settings = {k: v for k, v in opts.items() if k not in METADATA}
         metadata = {k: v.encode("utf-8") for k, v in opts.items() if k in METADATA}
         data = encode.encode(img, encode.EncodeOptions(**settings), **metadata)
-        header = container.parse(data).header
+        header = reader.parse(data).header
         ref, known = reference_decode(data)
         (HERE / f"{name}.ipc").write_bytes(data)
         Image.fromarray(ref).save(HERE / f"{name}.png", optimize=True)

@@ -1,0 +1,329 @@
+"""One phase of the inpainting problem (see inpaint.py): its operator on padded grids, the
+multigrid hierarchy of coarse levels, the solvers (direct for thin systems, multigrid-
+preconditioned CG, SOR) and the error certificate; and the reusable working memory (Scratch)
+that an Inpainter of one image size builds its phases on."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+
+import numpy as np
+
+from . import _grid_kernels as G
+from . import _kernels as K
+
+# Iteration caps keep the running time bounded whatever the masks.
+MAX_FCG_ITER = 300
+MAX_SOR_SWEEPS = 50_000
+SOR_CHECK = 10
+# The error certificate solves A z = 1 until max |1 - A z| <= this.
+CERT_THRESHOLD = 0.75
+# Runs of active cells bridge up to this many inactive cells (loop overhead vs wasted work).
+RUN_GAP = 8
+# A phase whose Cholesky factor, numbered breadth first, has at most this many numbers per
+# cell (envelope) and costs at most DIRECT_COST times its cells to compute is solved directly:
+# the band phase nearly always (chains along the edges), never the Laplace phase (2-D).
+DIRECT_ENVELOPE = 16
+DIRECT_COST = 64
+# Precision of solver vectors where float32 is safe (see inpaint.ROUGH_DTYPE): certified
+# solves use it where the residual they need is at least F32_RESIDUAL times the data's
+# magnitude (float32 rounds a residual of a stored iterate to about 2^-21 of it).
+F32_RESIDUAL = 2.0 ** -17
+# The certificate's z is float32: A z is rounded to float32 before its minimum is taken.
+CERT_SLACK = 1.0 + 2.0 ** -20
+# Largest image side accepted (keeps every allocation bounded and indices in int64).
+MAX_SIDE = 1 << 16
+
+
+class InpaintWarning(RuntimeWarning):
+    """The iteration cap was reached before the tolerance could be certified."""
+
+
+def _level_dims(h: int, w: int) -> np.ndarray:
+    """(offset, h, w) of every multigrid level on padded grids, fine to 1 x 1."""
+    rows = []
+    off = 0
+    while True:
+        rows.append((off, h, w))
+        off += (h + 2) * (w + 2)
+        if h == 1 and w == 1:
+            break
+        h, w = (h + 1) // 2, (w + 1) // 2
+    return np.array(rows, dtype=np.int64)
+
+
+class _Workspace:
+    """Scratch vectors of the solvers, shared by the two phases (same grid sizes; the kernels
+    never read another phase's leftovers where they matter, and every solve leaves the fine
+    level of z and d at zero, which the fine-level kernels rely on)."""
+
+    def __init__(self, dims: np.ndarray, dtype: type = np.float64):
+        total = int(dims[-1, 0]) + 9
+        n0 = int((dims[0, 1] + 2) * (dims[0, 2] + 2))
+        self.dims, self.total, self.n0 = dims, total, n0
+        self.r, self.z, self.c1, self.v1 = (np.zeros(total, dtype) for _ in range(4))
+        self.d, self.q = np.zeros(n0, dtype), np.zeros(n0, dtype)
+        # right-hand side and start vector of a phase's solve: reused, because a fresh large
+        # array costs a page fault per 4 KiB on first touch (more than a few solver steps)
+        self.rhs, self.start = np.zeros(n0, dtype), np.zeros(n0, dtype)
+
+    @staticmethod
+    def zeroed(v: np.ndarray) -> np.ndarray:
+        v.fill(0.0)
+        return v
+
+
+class Scratch:
+    """Working memory of Inpainters of one image size (see Costs above), for reuse.
+
+    A fresh array costs a page fault per 4 KiB on first touch, and for a few rough solves
+    that is as much as the set-up itself: a rate-control search, which builds dozens of
+    operators, builds them all on one Scratch per thread.  Building an Inpainter on a Scratch
+    takes it over; the Inpainter built on it before can no longer solve (RuntimeError).
+    """
+
+    def __init__(self, shape: tuple[int, int]):
+        h, w = (int(n) for n in shape)
+        if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
+            raise ValueError(f"inpaint: image size {(h, w)} out of range")
+        self.shape = (h, w)
+        dims = _level_dims(h, w)
+        self.dims = dims
+        # solver vectors per precision, made on first use (a decode needs float32 ones only)
+        self._workspaces: dict[tuple[np.dtype, int], _Workspace] = {}
+        total = int(dims[-1, 0]) + 9
+        self.n0 = (h + 2) * (w + 2)
+        # per phase (band, Laplace): diag, idiag, cE, cS (float32: a sweep moves less
+        # memory), each operator built over the last one (every interior cell is written;
+        # the padding stays 0)
+        self.operators = tuple(tuple(np.zeros(total, dtype=np.float32) for _ in range(4))
+                               for _ in range(2))
+        # per phase: room for the runs of every level (see G.max_runs)
+        most = sum(G.max_runs(int(lh), int(lw), RUN_GAP) for _, lh, lw in dims)
+        self.runs = tuple(np.zeros((most, 4), dtype=np.uint64) for _ in range(2))
+        # cell numbers of a direct solver's ordering, over the fine level's padded grid
+        self.local = np.zeros(self.n0, dtype=np.int64)
+        self.owner: object | None = None
+
+    def workspace(self, dtype: type = np.float64, alone: bool = False,
+                  lane: int = 0) -> _Workspace:
+        """The solver vectors of one precision (made on first use; ``alone``: then free the
+        other precision's first, so that both are never held because of this call).
+        ``lane``: solves running at the same time (Inpainter.solve_fields) each use their
+        own lane's vectors."""
+        key = (np.dtype(dtype), lane)
+        if key not in self._workspaces:
+            if alone:
+                self._workspaces.clear()
+            self._workspaces[key] = _Workspace(self.dims, key[0])
+        return self._workspaces[key]
+
+    def take(self, owner: object) -> None:
+        """Hand the memory to ``owner``."""
+        self.owner = owner
+
+
+class Phase:
+    """One linear system (band or Laplace) with its multigrid hierarchy and error certificate."""
+
+    def __init__(self, active: np.ndarray, band_mode: bool, band: np.ndarray, scratch: Scratch,
+                 operator: tuple[np.ndarray, ...], runs: np.ndarray, direct: bool = False):
+        """``operator``: arrays for diag, idiag, cE, cS (see _inpaint_kernels), zero on the
+        padding; ``runs``: room for the runs of every level (G.max_runs rows per level);
+        ``direct``: factorise the system if that is cheap (see DIRECT_ENVELOPE)."""
+        self.active = active
+        self.count = int(active.sum())
+        self.scratch = scratch
+        self.n0 = scratch.n0
+        # solves in several threads (Inpainter.solve_fields) may reach the coarse levels
+        # first at the same time: one builds them, the others wait
+        self._building = threading.Lock()
+        self._bound = None
+        self.last_iterations = 0
+        #: (order, first, start, L, room) of the direct solver (see K.envelope_order), or None
+        self.factor = None
+        if self.count == 0:
+            return
+        dims = scratch.dims
+        self.diag, self.idiag, self.cE, self.cS = operator
+        n = G.build_fine(active, band_mode, band, self.diag, self.idiag, self.cE, self.cS)
+        # links to the data pixels (known, or solved by the other phase): every right-hand
+        # side and adjoint goes along them
+        self.link_dst, self.link_src = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        G.boundary_links(active, band_mode, band, self.diag, self.cE, self.cS, self.link_dst,
+                         self.link_src)
+        # kernel table: (offset, padded width, first run, end run); the coarse levels are
+        # built on first use (_hierarchy): a factorised phase never needs them to score
+        self.levels = np.zeros((len(dims), 4), dtype=np.uint64)
+        self.levels[:, 0] = dims[:, 0]
+        self.levels[:, 1] = dims[:, 2] + 2
+        self._room = runs
+        self.levels[0, 3] = G.fill_runs(self.idiag, *dims[0], RUN_GAP, runs, 0)
+        self.runs = runs[:int(self.levels[0, 3])]
+        self._coarse = len(dims) == 1
+        if direct:
+            self._factorise()
+
+    def _hierarchy(self) -> None:
+        """Build the coarse levels and their runs (once; threads that solve at the same time
+        wait for the first)."""
+        if self._coarse:
+            return
+        with self._building:
+            if not self._coarse:
+                self._build_hierarchy()
+
+    def _build_hierarchy(self) -> None:
+        dims = self.scratch.dims
+        for i in range(len(dims) - 1):
+            G.coarsen(self.diag, self.idiag, self.cE, self.cS, *dims[i], *dims[i + 1])
+        lv = self.levels
+        nruns = int(lv[0, 3])
+        for i in range(1, len(dims)):
+            lv[i, 2] = nruns
+            # room: the rows before hold the earlier levels' runs, at most their max_runs
+            nruns = G.fill_runs(self.idiag, *dims[i], RUN_GAP, self._room, nruns)
+            lv[i, 3] = nruns
+        self.runs = self._room[:nruns]
+        self._coarse = True
+
+    def _factorise(self) -> None:
+        """Set self.factor if the envelope is small enough."""
+        order = np.empty(self.count, dtype=np.int64)
+        first = np.empty(self.count, dtype=np.int64)
+        wp, r0, r1 = (int(v) for v in self.levels[0, 1:4])
+        local = self.scratch.local
+        n, size, cost = K.envelope_order(self.diag, self.cE, self.cS, wp, self.runs, r0, r1,
+                                         local, order, first)
+        if n != self.count or size > DIRECT_ENVELOPE * n or cost > DIRECT_COST * n:
+            return
+        start = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.arange(n) - first + 1, out=start[1:])
+        factor = np.empty(size)
+        if K.envelope_cholesky(self.diag, self.cE, self.cS, wp, order, first, local, start,
+                               factor):
+            self.factor = (order, first, start, factor)
+            self._factor_room = {0: np.empty(n)}
+
+    def _iterate(self, b: np.ndarray, x: np.ndarray, thr: float,
+                 maxit: int | None = None, lane: int = 0) -> tuple[int, float]:
+        """FCG until max |b - A x| <= thr (thr <= 0: maxit steps), from x; a factorised phase
+        starts from its direct solution instead, which FCG then only certifies (or refines
+        past rounding), and with thr <= 0 is the answer (residual not computed: nan).  A
+        direct solution whose fine-level residual is small enough needs no multigrid levels."""
+        if self.factor is not None:
+            room = self._factor_room.get(lane)
+            if room is None:
+                room = self._factor_room[lane] = np.empty(self.count)
+            K.envelope_solve(*self.factor, b, x, room)
+            if thr <= 0.0:
+                return 0, float("nan")
+            wp, r0, r1 = self.levels[0, 1:4]
+            res = K.residual_max(self.diag, None, None, b, x,
+                                 self.scratch.workspace(b.dtype, lane=lane).r,
+                                 wp, self.runs, r0, r1)
+            if res <= thr:
+                return 0, float(res)
+        return self._fcg(b, x, thr, maxit, lane)
+
+    def _operator(self) -> tuple:
+        self._hierarchy()
+        return self.diag, self.idiag, self.cE, self.cS, self.levels, self.runs
+
+    def _fcg(self, b: np.ndarray, x: np.ndarray, thr: float,
+             maxit: int | None = None, lane: int = 0) -> tuple[int, float]:
+        ws = self.scratch.workspace(b.dtype, lane=lane)
+        vectors = (ws.r, ws.z, ws.c1, ws.v1, ws.d, ws.q)
+        cap = MAX_FCG_ITER if maxit is None else maxit
+        diag, idiag, cE, cS, levels, runs = self._operator()
+        it, res = K.fcg(diag, idiag, cE, cS, None, None, levels, runs, b, x, thr, cap, *vectors)
+        return int(it), float(res)
+
+    def _sor(self, b: np.ndarray, x: np.ndarray, thr: float,
+             lane: int = 0) -> tuple[int, float]:
+        limits = (thr, MAX_SOR_SWEEPS, SOR_CHECK)
+        it, res = K.sor(*self._operator(), b, x, self.omega(), *limits,
+                        self.scratch.workspace(b.dtype, lane=lane).r)
+        return int(it), float(res)
+
+    def filled(self, v: np.ndarray, a: float) -> np.ndarray:
+        """v (a fine-level vector) set to ``a`` on the active cells and to 0 elsewhere."""
+        v.fill(0.0)
+        K.fill_active(self.idiag, v, a, self.runs, *self.levels[0, 2:4])
+        return v
+
+    def bound(self) -> float:
+        """B >= max-norm of A^{-1}: the error is at most B times the largest residual."""
+        if self._bound is None:
+            # z only has to satisfy A z >= c > 0: float32 vectors do, A z is formed from the
+            # stored z in float64 and only its float32 rounding is allowed for (CERT_SLACK)
+            ws = self.scratch.workspace(np.float32)
+            wp, r0, r1 = self.levels[0, 1:4]
+            ones = self.filled(ws.rhs, 1.0)
+            z = ws.zeroed(ws.start)
+            az = ws.q
+            thr = CERT_THRESHOLD
+            c = zmax = 0.0
+            for _ in range(3):
+                it, _ = self._iterate(ones, z, thr)
+                K.matvec(self.diag, None, None, z, az, wp, self.runs, r0, r1)
+                c, zmax = K.min_max_level(self.diag, az, z, self.runs, r0, r1)
+                if c > 0.1 or it >= MAX_FCG_ITER:
+                    break
+                thr *= 0.1
+            if c > 0.0:
+                # A^{-1} >= 0 and A z >= c give A^{-1} 1 <= z / c
+                self._bound = float(zmax / c) * CERT_SLACK
+            else:
+                # no certificate within the cap (hostile masks): A^{-1} 1 is an expected
+                # absorption time of a random walk, below 8 n^2 on n cells of degree <= 4
+                self._bound = 8.0 * float(self.count) ** 2
+        return self._bound
+
+    def omega(self) -> float:
+        """SOR relaxation factor from the bound: Jacobi radius <= 1 - 1 / (4 B)."""
+        rho = 1.0 - 1.0 / (4.0 * self.bound())
+        return 2.0 / (1.0 + np.sqrt(max(1.0 - rho * rho, 0.0)))
+
+    def precision(self, tol: float, scale: float, method: str) -> type:
+        """The vectors' dtype for a certified solve to ``tol`` of data up to ``scale``:
+        float32 where its rounding stays well below the residual the certificate needs.
+        (Computes the bound, which uses the float32 vectors rhs and start.)"""
+        if method == "fast" and tol / self.bound() >= F32_RESIDUAL * max(scale, 1.0):
+            return np.float32
+        return np.float64
+
+    def solve(self, b: np.ndarray, tol: float, method: str,
+              x: np.ndarray | None = None, steps: int | None = None,
+              rhs_error: float = 0.0, warn: bool = True,
+              lane: int = 0) -> tuple[np.ndarray, float]:
+        """Solve A x = b to max error <= tol from the start ``x`` (level 0, zero on inactive
+        cells; default 0, overwritten); returns (x, certified error bound).  ``steps``: take
+        that many FCG steps instead, uncertified (the bound returned is inf).
+        ``rhs_error``: a bound on max |b - b_exact| (b rounded to float32), added in.
+        ``warn``: an InpaintWarning if the cap is reached before ``tol`` is certified.
+        ``lane``: whose solver vectors to use (see Scratch.workspace)."""
+        if x is None:
+            ws = self.scratch.workspace(b.dtype, lane=lane)
+            x = ws.zeroed(ws.start)
+        if steps is not None:
+            self.last_iterations, _ = self._iterate(b, x, 0.0, steps, lane)
+            return x, np.inf
+        bound = self.bound()
+        # the residual of float32 vectors is stored rounded: allow for it
+        slack = 1.0 + 2.0 ** -22 if b.dtype == np.float32 else 1.0
+        thr = max(tol / bound - rhs_error, 0.0) / slack
+        if method == "fast":
+            it, res = self._iterate(b, x, thr, lane=lane)
+        else:
+            it, res = self._sor(b, x, thr, lane)
+        self.last_iterations = it
+        err = bound * (res * slack + rhs_error)
+        if warn and not err <= tol:
+            warnings.warn(
+                f"inpaint: iteration cap reached, error bound {err:.3g} > tol {tol:.3g}",
+                InpaintWarning,
+                stacklevel=4,
+            )
+        return x, err
