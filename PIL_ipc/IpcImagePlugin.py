@@ -11,15 +11,12 @@ from typing import IO
 
 from PIL import Image, ImageFile
 
+from .encode.options import RECORDED
 from .format import container, reader
 
 EXIF_PREFIX = b"Exif\x00\x00"
 _NOT_FROM_TEXT = frozenset({"version", "levels", "spacing", "lattice", "icc_profile", "exif",
                             "xmp", "transparency"})
-#: The encoder's settings (informative tEXt), returned in ``info`` as numbers.
-_NUMERIC_TEXT = {"threshold": float, "contrast": float, "hysteresis": float,
-                 "edge_seeds": float, "iterations": int, "min_length": int, "tonal": int,
-                 "thin": bool}
 #: ICC colour space signatures (profile header bytes 16..19) of the modes a file stores.
 _ICC_SPACES = {"L": b"GRAY", "LA": b"GRAY", "RGB": b"RGB ", "RGBA": b"RGB "}
 
@@ -27,12 +24,13 @@ _log = logging.getLogger("PIL_ipc")
 
 
 def _info_value(key: str, text: str) -> object:
-    """A tEXt value for ``info``: the encoder's numeric settings as numbers."""
-    kind = _NUMERIC_TEXT.get(key)
-    if kind is None:
+    """A tEXt value for ``info``: the settings the encoder records (the option table's
+    recorded options) as the numbers they are."""
+    option = RECORDED.get(key)
+    if option is None:
         return text
     try:
-        return bool(int(text)) if kind is bool else kind(text)
+        return option.parse_text(text)
     except ValueError:  # not written by this encoder: leave it as it is
         return text
 

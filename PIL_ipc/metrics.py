@@ -27,11 +27,15 @@ def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def psnr_of_mse(mse: float) -> float:
+    """PSNR in dB (peak 255) of a mean squared error; inf when it is 0."""
+    return math.inf if mse <= 0 else 10.0 * math.log10(PEAK * PEAK / mse)
+
+
 def psnr(reference: np.ndarray, test: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB (peak 255) over all pixels and channels; inf if equal."""
     x, y = _pair(reference, test)
-    mse = float(np.mean((x - y) ** 2))
-    return math.inf if mse == 0 else 10.0 * math.log10(PEAK * PEAK / mse)
+    return psnr_of_mse(float(np.mean((x - y) ** 2)))
 
 
 def _window_means(plane: np.ndarray, size: int) -> np.ndarray:

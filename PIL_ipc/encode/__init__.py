@@ -1,17 +1,24 @@
-"""The encoder: image + options -> .ipc file (analysis, planner, search, quality target, tonal
-fit, tiles for large images).
+"""The encoder: image + options -> .ipc file.
 
-``encode`` and ``EncodeOptions`` are loaded on first use: importing the package (or its option
-table) must not import numba, so that the command line and the plugin start fast."""
+``options`` (the table of every option), ``analysis`` (denoising, edges), ``planner`` (layout
+-> planes, points, payloads, sizes), ``search`` (the best layout within a budget),
+``quality`` (the smallest file that meets a PSNR), ``tonal`` (fitting the stored values),
+``tiles`` (large images), ``tuning`` (the search's constants), ``pipeline`` (all of it in
+order: :func:`encode`).
+
+``encode`` is loaded on first use: importing this package or its option table must not import
+numba, so that the command line and the plugin start fast."""
 
 from __future__ import annotations
 
-__all__ = ["EncodeOptions", "encode"]
+from .options import DEFAULT_QUALITY, EncodeOptions, psnr_for_quality
+
+__all__ = ["DEFAULT_QUALITY", "EncodeOptions", "encode", "psnr_for_quality"]
 
 
 def __getattr__(name: str):
-    if name in __all__:
-        from . import pipeline
+    if name == "encode":
+        from .pipeline import encode
 
-        return getattr(pipeline, name)
+        return encode
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

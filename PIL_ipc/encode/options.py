@@ -159,7 +159,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("iterations", int, "Perona-Malik steps before edge detection (0: no denoising; "
            "the paper uses 30)", bounds=(0, 10000), layout=True, fixed=30,
            choices=(0, 10, 30, 60, 120), recorded=True, metavar="N"),
-    Option("thin", bool, "thin the edges to one pixel (off: keep thick edges)", default=True,
+    Option("thin", bool, "thin the edges to one pixel", default=True,
            recorded=True),
     Option("hysteresis", float, "keep weaker edge pixels, down to this fraction of the "
            "threshold, where they continue a strong edge (1: the paper's plain threshold)",
@@ -262,7 +262,9 @@ def _docstring() -> str:
              "file's size; without any, ``quality=DEFAULT_QUALITY``.  A layout field left at "
              "None is searched under a target and takes its fixed value otherwise.", ""]
     for o in OPTIONS:
-        default = "chosen by the encoder" if o.default is None else f"default {o.default!r}"
+        default = "default none" if o.default is None else f"default {o.default!r}"
+        if o.name == "quality":
+            default = f"default {DEFAULT_QUALITY} when no other target is given"
         if o.layout:
             default = f"fixed {o.fixed!r}" + (", searched under a target" if o.choices else "")
         lines.append(f"{o.name}: {o.help} ({default}).")

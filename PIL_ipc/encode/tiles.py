@@ -17,15 +17,16 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-
 import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..format import colour
 from ..solver import inpaint
-from . import ratecontrol, tonal
+from . import search, tonal, tuning
+from .options import CHOICES
+from .planner import Coded, Layout, Planner
 
 #: Images of at least this many pixels are fitted on tiles.
 TILE_PIXELS = 1 << 21
@@ -81,7 +82,7 @@ def applies(shape: tuple[int, int]) -> bool:
     return shape[0] * shape[1] >= TILE_PIXELS
 
 
-def fit(planner: ratecontrol.Planner, layout: ratecontrol.Layout, iterations: int,
+def fit(planner: Planner, layout: Layout, iterations: int,
         steps: int | None, *, chroma_iterations: int | None = None, workers: int = 0,
         side: int | None = None, margin: int | None = None) -> np.ndarray:
     """The values of ``layout`` (every channel, one after the other, as Planner.evaluate
@@ -142,23 +143,31 @@ def fit(planner: ratecontrol.Planner, layout: ratecontrol.Layout, iterations: in
     return np.concatenate(out) if len(out) > 1 else out[0]
 
 
+def fitted_file(planner: Planner, layout: Layout, x: np.ndarray,
+                budget: int | None) -> Coded | None:
+    """A layout with values ``x`` fitted on tiles, coded to ``budget`` (None: none fits; its
+    decoded error is not measured: a whole-image solve is what tiles avoid)."""
+    payloads, size, _ = planner.code(layout, x, budget)
+    return None if payloads is None else Coded(layout, payloads, size, math.nan, x)
+
+
 #: A layout at the lowest threshold whose estimate is under this share of the budget stores
 #: more (see _fill).
 FILL = 0.9
 #: The moves that store more, in the order _fill tries them, with their step along
-#: ratecontrol.CHOICES: a denser seed lattice, more levels, a denser spacing.
+#: CHOICES: a denser seed lattice, more levels, a denser spacing.
 FILL_MOVES = (("lattice", -1), ("levels", 1), ("spacing", -1))
 
 
-def _fill(planner: ratecontrol.Planner, layout: ratecontrol.Layout, budget: int,
-          factor: float, pinned: set[str]) -> ratecontrol.Layout:
+def _fill(planner: Planner, layout: Layout, budget: int,
+          factor: float, pinned: set[str]) -> Layout:
     """``layout``, or when it has the lowest threshold and room to spare (the full-size image
     has fewer edges per pixel than the reduced one: an upscaled photo's steps are wider),
     the layout one FILL_MOVES step at a time denser, while its estimate fits."""
-    while layout.threshold == ratecontrol.THRESHOLDS[0] \
+    while layout.threshold == tuning.THRESHOLDS[0] \
             and planner.estimate(layout, factor) < FILL * budget:
         for name, step in FILL_MOVES:
-            choices = ratecontrol.CHOICES[name]
+            choices = CHOICES[name]
             value = getattr(layout, name)
             if name in pinned or value not in choices or (name == "lattice" and value == 0):
                 continue
@@ -174,10 +183,10 @@ def _fill(planner: ratecontrol.Planner, layout: ratecontrol.Layout, budget: int,
     return layout
 
 
-def search_reduced(planner: ratecontrol.Planner, small: ratecontrol.Planner, budget: int,
-                   tonal_iterations: int, *, effort: int = ratecontrol.DEFAULT_EFFORT,
-                   workers: int = 0, **fixed: float | None) -> bytes:
-    """The file of ``planner``'s image within ``budget`` bytes, its layout searched on
+def search_reduced(planner: Planner, small: Planner, budget: int,
+                   tonal_iterations: int, *, effort: int = search.DEFAULT_EFFORT,
+                   workers: int = 0, **fixed: float | None) -> Coded:
+    """The coded layout of ``planner``'s image within ``budget`` bytes, its layout searched on
     ``small`` (the image reduced) under the budget scaled by the pixel count, then fitted
     at full size: the lowest threshold whose estimate fits (the estimate allowing for the
     growth of the values that the search measured), the tonal fit on tiles, the values
@@ -188,38 +197,38 @@ def search_reduced(planner: ratecontrol.Planner, small: ratecontrol.Planner, bud
     room = budget - planner.overhead
     try:
         if room <= 0:
-            raise ratecontrol.BudgetTooSmall("no room", None)
-        found = ratecontrol.search(small, small.overhead + math.floor(room * ratio),
-                                   tonal_iterations, workers=workers, effort=effort, **fixed)
-    except ratecontrol.BudgetTooSmall as e:
-        smallest = ratecontrol.smallest_file(small, {k: v for k, v in fixed.items()
-                                                     if v is not None})
+            raise search.BudgetTooSmall("no room", None)
+        found = search.search(small, small.overhead + math.floor(room * ratio),
+                              tonal_iterations, workers=workers, effort=effort, **fixed)
+    except search.BudgetTooSmall as e:
+        smallest = search.smallest_file(small, {k: v for k, v in fixed.items()
+                                                if v is not None})
         smallest = planner.overhead + math.ceil((smallest - small.overhead) / ratio)
-        raise ratecontrol.BudgetTooSmall(
+        raise search.BudgetTooSmall(
             f"a budget of {budget} bytes is below the smallest file of this image and these "
             f"settings, about {smallest} bytes (bpp {8 * smallest / (h * w):.3g})",
             smallest) from e
     layout = found.layout
     pinned = {k for k, v in fixed.items() if v is not None}
     scale = 1.0
-    if found.growth > ratecontrol.TONAL_RATE_FACTOR:
-        scale = found.growth / ratecontrol.TONAL_RATE_FACTOR
+    if found.growth > tuning.TONAL_RATE_FACTOR:
+        scale = found.growth / tuning.TONAL_RATE_FACTOR
     hint = layout.threshold
-    chroma = min(tonal_iterations, ratecontrol.CHROMA_FINAL_ITERATIONS)
+    chroma = min(tonal_iterations, tuning.CHROMA_FINAL_ITERATIONS)
     last = None
-    for factor in (scale * f for f in ratecontrol.RETRY_FACTORS):
+    for factor in (scale * f for f in tuning.RETRY_FACTORS):
         fitted = planner.fit_threshold(layout, budget, factor=factor, hint=hint)
         if fitted is None:
             break
         fitted = _fill(planner, fitted, budget, factor, pinned)
         last, hint = fitted, fitted.threshold
-        x = fit(planner, fitted, tonal_iterations, ratecontrol.FINAL_STEPS,
+        x = fit(planner, fitted, tonal_iterations, tuning.FINAL_STEPS,
                 chroma_iterations=chroma, workers=workers)
-        data, _ = planner.code(fitted, x, budget)
-        if data:
-            return data
+        coded = fitted_file(planner, fitted, x, budget)
+        if coded is not None:
+            return coded
     if last is not None:  # the pixel values themselves code smaller than fitted ones
-        data, _ = planner.code(last, fit(planner, last, 0, None), budget)
-        if data:
-            return data
-    raise ratecontrol.BudgetTooSmall(f"no layout of this image fits {budget} bytes", None)
+        coded = fitted_file(planner, last, fit(planner, last, 0, None), budget)
+        if coded is not None:
+            return coded
+    raise search.BudgetTooSmall(f"no layout of this image fits {budget} bytes", None)

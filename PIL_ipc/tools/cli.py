@@ -14,7 +14,6 @@ import math
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import MISSING, fields
 from fractions import Fraction
 from io import BytesIO
 from pathlib import Path
@@ -23,41 +22,12 @@ from PIL import Image, UnidentifiedImageError
 
 from .. import __version__
 from . import atomic, progress
+from ..encode.options import BY_NAME, DEFAULT_QUALITY, OPTIONS, EncodeOptions, Option
 from ..format import container, reader
 
 PROG = "ipc"
 STDIO = "-"
 log = logging.getLogger("PIL_ipc")
-
-# Encoder flags: (flag, field of encode.EncodeOptions, type, metavar, what it does). A flag
-# whose field the encoder does not have is left out, so the table may run ahead of it.
-_TARGETS = [
-    (("-q", "--quality"), "quality", float, "Q", "quality 0..100: a target PSNR, as --psnr"),
-    (("--psnr",), "psnr", float, "DB", "smallest file with at least this PSNR"),
-    (("--bpp",), "bpp", float, "B", "best file within B bits per pixel"),
-    (("--size",), "size", int, "BYTES", "best file within this many bytes"),
-    (("--threshold",), "threshold", float, "T", "the paper's knob: edge threshold in grey levels"),
-]
-_SETTINGS = [
-    (("--effort",), "effort", int, "E", "search effort under a target, 0 (fast) .. 2"),
-    (("--spacing",), "spacing", int, "D", "source point spacing along edges"),
-    (("--levels",), "levels", int, "L", "quantisation levels of stored values"),
-    (("--lattice",), "lattice", int, "G", "seed lattice step (0 = none)"),
-    (("--edge-seeds",), "edge_seeds", float, "D",
-     "seed edge pixels this far from their neighbours' mean (inf = none)"),
-    (("--contrast",), "contrast", float, "K", "Perona-Malik contrast"),
-    (("--iterations",), "iterations", int, "N", "Perona-Malik steps"),
-    (("--hysteresis",), "hysteresis", float, "H", "weak-edge threshold, fraction of T"),
-    (("--min-length",), "min_length", int, "N", "drop shorter edge chains"),
-    (("--tonal",), "tonal", int, "N", "tonal optimisation iterations"),
-    (("--chroma-levels",), "chroma_levels", int, "L",
-     "colour: quantisation levels of the chroma values"),
-    (("--chroma-stride",), "chroma_stride", int, "S", "colour: chroma at every S-th source point"),
-    (("--edge-source",), "edge_source", "edge_source", "{luma,colour}",
-     "colour: edges from luma or from all channels"),
-]
-_SEARCHED = "searched under a target"
-
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line usage errors (the usage itself is in --help)."""
@@ -66,67 +36,46 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _encoder_fields() -> dict:
-    from ..encode.pipeline import EncodeOptions
-
-    return {f.name: f for f in fields(EncodeOptions)}
-
-
-def _default_text(name: str, field) -> str:
-    from ..encode import pipeline
-
-    value = field.default if field.default is not MISSING else None
-    default_quality = getattr(pipeline, "DEFAULT_QUALITY", None)
-    if name == "quality" and value is None and default_quality is not None:
-        return f"default {default_quality:g} when no other target is given"
-    if value is None:
-        fixed = getattr(pipeline, f"FIXED_{name.upper()}", None)
-        if fixed is None:
-            fixed = {"lattice": 0, "edge_seeds": math.inf}.get(name)
-        if fixed is None:
-            return "default none"
+def _default_text(option: Option) -> str:
+    """How a flag's help states its default."""
+    if option.name == "quality":
+        return f"default {DEFAULT_QUALITY:g} when no other target is given"
+    if option.target:
+        return "default none"
+    if option.layout:
+        fixed = option.fixed
         shown = f"{fixed:g}" if isinstance(fixed, (int, float)) else str(fixed)
-        return f"default {shown}, {_SEARCHED}"
-    if isinstance(value, float):
-        return f"default {value:g}"
-    return f"default {value}"
+        return f"default {shown}, searched under a target"
+    if option.kind is bool:
+        return "default " + ("on" if option.default else "off")
+    return f"default {option.default:g}" if isinstance(option.default, float) \
+        else f"default {option.default}"
 
 
-def _add_encoder_flags(parser: argparse.ArgumentParser, targets: Sequence[str] | None = None
-                       ) -> None:
-    known = _encoder_fields()
+def _add_encoder_flags(parser: argparse.ArgumentParser) -> None:
+    """The encoder's flags, one per row of the option table (encode.options.OPTIONS)."""
     group = parser.add_argument_group("target (one of)")
     exclusive = group.add_mutually_exclusive_group()
-    for flags, name, kind, metavar, text in _TARGETS:
-        if name in known and (targets is None or name in targets):
-            exclusive.add_argument(*flags, dest=name, type=kind, metavar=metavar,
-                                   help=f"{text} ({_default_text(name, known[name])})")
     settings = parser.add_argument_group("settings")
-    for flags, name, kind, metavar, text in _SETTINGS:
-        if name not in known:
+    for option in OPTIONS:
+        flags = [option.short, option.flag] if option.short else [option.flag]
+        text = f"{option.help} ({_default_text(option)})"
+        if option.kind is bool and option.default:
+            text = f"do not {option.help} (default: do)"
+        if option.kind is bool:
+            settings.add_argument(
+                *flags, dest=option.name, default=None, help=text,
+                action="store_false" if option.default else "store_true")
             continue
-        typed = {"type": kind}
-        if kind == "edge_source":
-            from ..encode.ratecontrol import EDGE_SOURCES
-
-            typed = {"choices": EDGE_SOURCES}
-        settings.add_argument(*flags, dest=name, metavar=metavar, **typed,
-                              help=f"{text} ({_default_text(name, known[name])})")
-    if "thin" in known:
-        settings.add_argument("--no-thin", dest="thin", action="store_false", default=None,
-                              help="keep thick edges (default: thin them)")
-    if "exact" in known:
-        settings.add_argument("--exact", action="store_true", default=None,
-                              help="keep the colour under fully transparent pixels (default: "
-                                   "drop it)")
+        typed = {"choices": option.values} if option.values else {"type": option.kind}
+        where = exclusive if option.target else settings
+        where.add_argument(*flags, dest=option.name, metavar=option.metavar, help=text, **typed)
 
 
 def _encoder_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
     """The encoder keywords given on the command line, checked (a bad one is a usage error)."""
-    from ..encode.pipeline import EncodeOptions
-
     given = vars(args)
-    options = {k: given[k] for k in _encoder_fields() if given.get(k) is not None}
+    options = {o.name: given[o.name] for o in OPTIONS if given.get(o.name) is not None}
     try:
         EncodeOptions.from_mapping(options)
     except ValueError as e:
@@ -134,21 +83,8 @@ def _encoder_options(args: argparse.Namespace, parser: argparse.ArgumentParser) 
     return options
 
 
-#: The commands whose flags come from the encoder's options (importing it loads numba).
-_ENCODER_COMMANDS = ("encode", "compare", "batch")
-
-
-def _needs_encoder(argv: Sequence[str]) -> bool:
-    """Whether the command named in ``argv`` (its first word that is not an option) takes the
-    encoder's flags: `ipc --version`, `ipc --help`, `ipc decode` and `ipc info` start without
-    importing the encoder and numba."""
-    return next((a for a in argv if not a.startswith("-")), None) in _ENCODER_COMMANDS
-
-
-def _parser(encoder_flags: bool = True
-            ) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
-    """The command line's parser and its commands' parsers; the encoder's flags only with
-    ``encoder_flags``."""
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The command line's parser and its commands' parsers."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
                         help="print warnings and errors only")
@@ -168,8 +104,7 @@ def _parser(encoder_flags: bool = True
     enc.add_argument("output", metavar="OUT.ipc")
     enc.add_argument("-v", "--verbose", action="store_true",
                      help="print bytes, bpp, ratio, PSNR and SSIM against the input, and time")
-    if encoder_flags:
-        _add_encoder_flags(enc)
+    _add_encoder_flags(enc)
 
     dec = subs["decode"] = sub.add_parser(
         "decode", parents=[common], help="decode .ipc to any format Pillow writes",
@@ -199,10 +134,9 @@ def _parser(encoder_flags: bool = True
     cmp.add_argument("--crop", metavar="X,Y",
                      help="top-left corner of the zoomed crop (default: the most detailed "
                           "window)")
-    if encoder_flags:
-        cmp.add_argument("--effort", type=int, metavar="E",
-                         help="IPC's search effort (default: the encoder's, "
-                              f"{_default_text('effort', _encoder_fields()['effort'])[8:]})")
+    effort = BY_NAME["effort"]
+    cmp.add_argument("--effort", type=int, metavar=effort.metavar,
+                     help=f"IPC's search effort, {effort.range_text()} ({_default_text(effort)})")
 
     bat = subs["batch"] = sub.add_parser(
         "batch", parents=[common], help="convert a folder tree of images to .ipc",
@@ -218,8 +152,7 @@ def _parser(encoder_flags: bool = True
                      help="run on the Dask distributed scheduler at ADDRESS, e.g. "
                           "tcp://host:8786, instead of locally (default: local); needs "
                           'pip install "PIL_ipc[dask]"')
-    if encoder_flags:
-        _add_encoder_flags(bat)
+    _add_encoder_flags(bat)
 
     info = subs["info"] = sub.add_parser(
         "info", parents=[common], help="show the header, chunks and metadata of an .ipc file")
@@ -364,13 +297,10 @@ def _compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
             parser.error(f"--crop takes X,Y in pixels, got {args.crop!r}")
         crop = (x, y)
     options = {} if args.effort is None else {"effort": args.effort}
-    if options:
-        try:
-            from ..encode.pipeline import EncodeOptions
-
-            EncodeOptions.from_mapping(options)
-        except ValueError as e:
-            parser.error(str(e))
+    try:
+        EncodeOptions.from_mapping(options)
+    except ValueError as e:
+        parser.error(str(e))
     fmt = _output_format(args.output, None)
     try:
         import matplotlib  # noqa: F401
@@ -489,7 +419,7 @@ def _message(e: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser, subs = _parser(_needs_encoder(argv))
+    parser, subs = _parser()
     args = parser.parse_args(argv)
     _configure_logging(getattr(args, "quiet", False))
     try:
