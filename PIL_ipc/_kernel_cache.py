@@ -79,7 +79,10 @@ class PackageCacheLocator(caching.UserWideCacheLocator):
 
     def __init__(self, py_func, py_file):
         super().__init__(py_func, py_file)
-        path = os.path.join(cache_root(), self.get_suitable_cache_subpath(py_file))
+        # one folder per install, a subfolder per subpackage (numba's own rule would make a
+        # folder per source folder, each named by a hash of its path)
+        folder = os.path.relpath(os.path.dirname(os.path.abspath(py_file)), PACKAGE_DIR)
+        path = os.path.normpath(os.path.join(_install_dir(), folder))
         self._cache_path = path if _writable(path) else _scratch_dir()
 
     @classmethod
@@ -116,11 +119,17 @@ _install()
 _remove_numba_files_in_package()
 
 
-def kernel_cache_dir() -> str:
-    """The folder that holds this install's kernels (a scratch folder if the cache is not
-    writable)."""
-    path = os.path.join(cache_root(), caching._CacheLocator.get_suitable_cache_subpath(
+def _install_dir() -> str:
+    """This install's folder under cache_root(): named after the package's folder by numba's
+    rule, so that two installs never share kernels."""
+    return os.path.join(cache_root(), caching._CacheLocator.get_suitable_cache_subpath(
         os.path.join(PACKAGE_DIR, "__init__.py")))
+
+
+def kernel_cache_dir() -> str:
+    """The folder that holds this install's kernels, a subfolder per subpackage (a scratch
+    folder if the cache is not writable)."""
+    path = _install_dir()
     return path if _writable(path) else _scratch_dir()
 
 

@@ -34,17 +34,17 @@ COLOUR_SAMPLE_TOL = 0.42
 #: where luma's certified error came out below its tolerance.
 COLOUR_DECODE_TOL = 0.15
 
-#: Largest image (pixels) whose solver memory (about 150 bytes per pixel) a thread keeps for
+#: Largest image (pixels) whose solver memory (solver.inpaint, "Costs") a thread keeps for
 #: its next decode of the same size.
 KEEP_SCRATCH_PIXELS = 1 << 19
 _kept = threading.local()
 
 #: Threads that solve the chroma channels of a colour decode at the same time (1: one after
-#: another); each holds its own solver vectors (about 37 bytes per pixel).
+#: another); each holds its own solver vectors (solver.inpaint, "Costs").
 CHANNEL_THREADS = 2 if (os.cpu_count() or 1) > 1 else 1
 #: ... on images of at most this many pixels: above it the second thread's vectors would
-#: cost more memory (37 bytes per pixel, 0.6 GB at 4096 x 4096) than the time it saves is
-#: worth, so larger colour images solve their chroma one channel after the other.
+#: cost more memory than the time it saves is worth, so larger colour images solve their
+#: chroma one channel after the other.
 CHANNEL_THREAD_PIXELS = 1 << 22
 
 #: Reduced decodes: 1/2, 1/4 and 1/8 of the size (level 0: the full image).

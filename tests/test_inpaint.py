@@ -321,6 +321,7 @@ def test_iteration_cap_warns(monkeypatch):
     op = inpaint.Inpainter(known, band)
     op.laplace_phase.bound()
     monkeypatch.setattr(inpaint, "MAX_FCG_ITER", 1)
+    monkeypatch.setattr(phase, "MAX_FCG_ITER", 1)
     with pytest.warns(inpaint.InpaintWarning):
         u = op.solve(img, tol=1e-9)
     assert np.isfinite(u).all()

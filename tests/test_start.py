@@ -100,7 +100,7 @@ def _kernels_used(work: str) -> dict[str, list[str]]:
 
 #: The inpainting solver runs some of its kernels in float32 and in float64 within one decode
 #: (float32 where its rounding is safe, inpaint.Inpainter): one signature per precision.
-_BOTH_PRECISIONS = "PIL_ipc.solver._kernels."
+_BOTH_PRECISIONS = "PIL_ipc.solver."
 
 
 def _more_than_one_signature(kernels: dict[str, list[str]], both_precisions: str = "") -> list:

@@ -2,7 +2,7 @@
 on a reduced image.
 
 The tonal fit (:mod:`PIL_ipc.encode.tonal`) of a whole image needs an inpainting operator of the
-image's size (about 190 bytes per pixel: 3 GB at 4000 x 4000) and runs its solves one after
+image's size (its memory per pixel: solver.inpaint, "Costs") and runs its solves one after
 another.  A stored value only moves the decoded image near it, so from TILE_PIXELS pixels on
 the fit runs on tiles instead: the image is cut into cores of at most TILE_SIDE x TILE_SIDE
 pixels, each core is fitted together with a MARGIN of pixels around it (the values there see
