@@ -27,7 +27,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # tests/, for reference_decoder
 sys.path.insert(0, str(HERE.parent.parent))  # the repository, for PIL_ipc
 
-from reference_decoder import reference_decode  # noqa: E402
+from ipc_chunks import join, split  # noqa: E402
+from jbigkit import pbmtojbg  # noqa: E402
+from reference_decoder import jbigkit_decode, reference_decode  # noqa: E402
 
 from PIL_ipc import container, encoder  # noqa: E402
 
@@ -134,6 +136,131 @@ def entries(src: Path):
                                                   min_length=0)
 
 
+def screen_alpha(h: int, w: int) -> np.ndarray:
+    """Bi-level alpha (True = opaque) whose screens make JBIG-KIT move the AT pixel: rows
+    0..63 a screen of period 5, rows 64..127 one of period 7 (each row at a random phase, so
+    that the default AT pixel above predicts badly), opaque below with transparent corners."""
+    y, x = np.mgrid[0:h, 0:w]
+    phase = np.random.default_rng(7).integers(0, 35, h)[:, None]
+    a = (y - h) ** 2 + (x - w / 2) ** 2 < (0.55 * w) ** 2
+    a[:64] = (x[:64] + phase[:64]) % 5 < 2
+    a[64:128] = (x[64:128] + phase[64:128]) % 7 < 3
+    return a
+
+
+#: Golden files whose bi-level planes are BIEs written by JBIG-KIT, each made from a file above
+#: by coding its planes again (the planes, and so the values and the image, stay the same):
+#: name -> (source file, {chunk type: (tool, options...)}).  A source of mode L given an ALPH
+#: entry becomes an LA file of version 4 with the bi-level alpha plane of screen_alpha.
+T82_FILES = {
+    # several stripes closed by SDNORM, typical prediction on; the seed plane's last stripe
+    # holds one line
+    "t82-stripes-tp": ("cartoon-g8-seeds", {
+        b"EDGE": ("pbmtojbg", "-q", "-s", "8", "-p", "8", "-o", "0"),
+        b"SEED": ("pbmtojbg", "-q", "-s", "5", "-p", "8")}),
+    # every stripe closed by SDRST (states, AT pixel and LNTP reset, lines above blank)
+    "t82-sdrst": ("photo-g6", {
+        b"EDGE": ("pbmtojbg", "-q", "-s", "7", "-r", "-p", "8")}),
+    # the two-line template without typical prediction
+    "t82-two-line": ("house-0.25bpp", {
+        b"EDGE": ("pbmtojbg", "-q", "-s", "32", "-p", "64")}),
+    # colour: two-line template with typical prediction and SDRST; a seed plane of 3-line
+    # stripes, three-line template, typical prediction off, no AT (MX = 0)
+    "t82-two-line-sdrst": ("rgb-cartoon", {
+        b"EDGE": ("pbmtojbg", "-q", "-s", "10", "-r", "-p", "72"),
+        b"SEED": ("pbmtojbg", "-q", "-s", "3", "-p", "0", "-m", "0")}),
+    # VLENGTH: the edge plane declares 128 lines and a NEWLEN after its last stripe (then a
+    # surplus stripe) sets 96; the seed plane declares 200 and its NEWLEN comes before its
+    # last stripe; both with a COMMENT
+    "t82-newlen-comment": ("cartoon-g8-seeds", {
+        b"EDGE": ("pbmtojbg", "-q", "-s", "16", "-Y", "128", "-C", "edge plane"),
+        b"SEED": ("pbmtojbg85", "-s", "12", "-Y", "200", "50", "-C", "seed plane")}),
+    # an alpha plane whose screens move the AT pixel (tau_y = 0) at a line inside the first
+    # stripe and again inside the second, typical prediction off
+    "t82-atmove-alpha": ("house-0.25bpp", {
+        b"ALPH": ("pbmtojbg", "-q", "-s", "64", "-m", "8", "-p", "0")}),
+}
+
+
+def t82_file(source: str, planes: dict) -> tuple[bytes, dict[bytes, np.ndarray]]:
+    """The file T82_FILES describes, and the plane coded into each rewritten chunk."""
+    chunks = split((HERE / f"{source}.ipc").read_bytes())
+    types = [c[0] for c in chunks]
+    coded = {}
+    if b"ALPH" in planes and b"ALPH" not in types:
+        ihdr = chunks[0][1]
+        assert ihdr[1] == 0, "only a grey file gains an alpha plane"
+        chunks[0][1] = bytes([4, 1]) + ihdr[2:]  # version 4, mode LA
+        chunks.insert(types.index(b"VALS") + 1, [b"ALPH", b""])
+        width, height = int.from_bytes(ihdr[2:6], "big"), int.from_bytes(ihdr[6:10], "big")
+        coded[b"ALPH"] = screen_alpha(height, width)
+    for i, (ctype, body) in enumerate(chunks):
+        if ctype not in planes:
+            continue
+        tool, *options = planes[ctype]
+        if ctype not in coded:
+            coded[ctype] = jbigkit_decode(body)
+        plane = coded[ctype]
+        bie = pbmtojbg(plane, *options, tool=tool)
+        chunks[i][1] = b"\x00" + bie if ctype == b"ALPH" else bie
+    return join(chunks), coded
+
+
+def write_t82_files(manifest: dict, only) -> None:
+    """Write the T82_FILES, each checked: JBIG-KIT decodes every rewritten plane to the
+    plane, the image is the source's (grey or colour channels unchanged)."""
+    from PIL_ipc import decoder, jbig
+
+    for name, (source, planes) in T82_FILES.items():
+        if only and name not in only:
+            continue
+        data, coded = t82_file(source, planes)
+        for ctype, plane in coded.items():
+            body = next(b for t, b in split(data) if t == ctype)
+            assert np.array_equal(jbigkit_decode(body[1:] if ctype == b"ALPH" else body), plane)
+        ref, known = reference_decode(data)
+        src = np.asarray(Image.open(HERE / f"{source}.png"))
+        if b"ALPH" in coded and src.ndim == 2:
+            assert np.array_equal(ref[..., 0], src)
+            assert np.array_equal(ref[..., 1], np.where(coded[b"ALPH"], 255, 0))
+        else:
+            assert np.array_equal(ref, src)
+        (HERE / f"{name}.ipc").write_bytes(data)
+        Image.fromarray(ref).save(HERE / f"{name}.png", optimize=True)
+        header = container.parse(data).header
+        entry = manifest[source]
+        manifest[name] = {
+            "version": header.version,
+            "lattice": header.lattice,
+            "options": entry["options"],
+            "planes": {t.decode(): " ".join(p) for t, p in planes.items()},
+            "from": source,
+            "width": header.width,
+            "height": header.height,
+            "bytes": len(data),
+            "bpp": round(8 * len(data) / (header.width * header.height), 4),
+            "mode": header.mode,
+            "stored_pixels": int(known.sum()),
+            "psnr_vs_source": entry["psnr_vs_source"],
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+        # PIL_ipc: the planes exactly, the image as it decodes the source file (both are
+        # checked against the reference PNG by tests/test_conformance.py)
+        try:
+            for ctype, plane in coded.items():
+                body = next(b for t, b in split(data) if t == ctype)
+                if not np.array_equal(jbig.decode(body[1:] if ctype == b"ALPH" else body),
+                                      plane):
+                    raise ValueError(f"its {ctype.decode()} plane differs")
+            out = decoder.decode(data)
+            same = np.array_equal(out[..., 0] if b"ALPH" in coded and src.ndim == 2 else out,
+                                  decoder.decode((HERE / f"{source}.ipc").read_bytes()))
+            verdict = "PIL_ipc decodes it as the source" if same else "PIL_ipc DIFFERS"
+        except ValueError as exc:
+            verdict = f"PIL_ipc REJECTS it: {exc}"
+        print(f"{name:22s} from {source}, {len(data)} B: JBIG-KIT planes checked; {verdict}")
+
+
 def check_frozen(manifest: dict) -> None:
     """Files of earlier versions: unchanged, and the reference decoder still reproduces them."""
     for name, entry in sorted(manifest.items()):
@@ -184,6 +311,7 @@ def main() -> None:
         }
         print(f"{name:22s} {img.shape[1]:4d}x{img.shape[0]:<4d} {len(data):7d} B "
               f"{manifest[name]['bpp']:.3f} bpp  {psnr:.2f} dB  lattice {header.lattice}")
+    write_t82_files(manifest, args.only)
     manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
