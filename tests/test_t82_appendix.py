@@ -150,8 +150,9 @@ def writer_faults(lay: spec_t82.Layout, bie: bytes) -> list[str]:
     if len(lay.newlens) > 1:
         faults.append("several NEWLENs")
     closers = [c for _, c in lay.stripes]
+    pairs = zip(closers[:-1], closers[1:], strict=True)
     if lay.l0 == 1 and not lay.options & spec_t82.LRLTWO and any(
-            a == spec_t82.SDRST and b == spec_t82.SDNORM for a, b in zip(closers, closers[1:])):
+            a == spec_t82.SDRST and b == spec_t82.SDNORM for a, b in pairs):
         faults.append("SDNORM after SDRST with L0 = 1 and the three-line template")
     return faults
 
