@@ -221,9 +221,10 @@ def med(a: int, b: int, c: int) -> int:
 
 
 def decode_values(payload: bytes, predictors: list[list[int]], levels: int,
-                  coding: int) -> list[int]:
+                  coding: int, lenient: bool = False) -> list[int]:
     """Section 7, one QM decision at a time, in the order the table lists them; coding 1
-    skips the decisions the range 0..levels-1 decides."""
+    skips the decisions the range 0..levels-1 decides.  ``lenient`` (section 8): a value
+    outside 0..levels-1 is clamped, and the next activity class is still that of its m."""
     if coding not in (0, 1):
         raise ValueError(f"unknown coding {coding}")
     top = levels - 1
@@ -262,7 +263,9 @@ def decode_values(payload: bytes, predictors: list[list[int]], levels: int,
             r = -m if negative else m
         k = pred + r
         if not 0 <= k < levels:
-            raise ValueError(f"value {len(out)} out of range")
+            if not lenient:
+                raise ValueError(f"value {len(out)} out of range")
+            k = min(max(k, 0), top)
         out.append(k)
         previous = activity_class(m)
     return out

@@ -118,3 +118,51 @@ def test_lenient_plane_cut_inside_its_bie_is_an_empty_plane():
     chunks[i][1] = empty
     assert np.array_equal(lenient, decode.decode(join(chunks), lenient=True))
     assert not np.array_equal(lenient, decode.decode(whole))
+
+
+def test_lenient_clamped_value_keeps_its_m_for_the_next_class():
+    """Spec section 8: a value decoded outside the range is clamped, later predictions use the
+    clamped index, and the next activity class is that of the decoded m.  (This payload tells
+    that rule apart from taking the class of the clamped residual.)"""
+    from reference_decoder import decode_values
+
+    from PIL_ipc.format import values
+
+    payload = bytes.fromhex("b1bc081d")
+    predictors = [[i - 1, -1, -1] for i in range(12)]
+    expected = [8, 9, 10, 11, 14, 15, 15, 14, 15, 15, 15, 15]
+    assert decode_values(payload, predictors, 16, 0, lenient=True) == expected
+    got = values.decode(payload, np.array(predictors), 16, 0, lenient=True)
+    assert got.tolist() == expected
+    with pytest.raises(ValueError):
+        values.decode(payload, np.array(predictors), 16, 0)
+
+
+def test_lenient_missing_vals_is_coding_0():
+    """Spec section 4.14: a file cut before VALS decodes as if VALS held count 0, coding 0 and
+    no payload (coding 1 gives another image here)."""
+    from ipc_chunks import join, split
+
+    cut = (INVALID / "cut-before-vals.ipc").read_bytes()
+    chunks = split((HERE / "corpus" / "tiny.ipc").read_bytes())
+    i = next(j for j, c in enumerate(chunks) if c[0] == b"VALS")
+    lenient = decode.decode(cut, lenient=True)
+    images = []
+    for coding in (0, 1):
+        chunks[i][1] = b"\x00\x00\x00\x00" + bytes([coding])
+        images.append(decode.decode(join(chunks), lenient=True))
+    assert np.array_equal(lenient, images[0])
+    assert not np.array_equal(images[0], images[1])
+
+
+def test_bytes_after_the_graded_alpha_stream_are_ignored():
+    """Spec section 4.11: bytes after the end of a graded ALPH payload's zlib stream are
+    ignored."""
+    from ipc_chunks import join, split
+
+    data = (HERE / "corpus" / "rgba-graded-alpha.ipc").read_bytes()
+    chunks = split(data)
+    i = next(j for j, c in enumerate(chunks) if c[0] == b"ALPH")
+    assert chunks[i][1][0] == 1
+    chunks[i][1] += b"\x00\xffafter the stream"
+    assert np.array_equal(decode.decode(join(chunks)), decode.decode(data))

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from reference_decoder import QMDecoder, spec_qm_table
+from reference_decoder import SPEC, QMDecoder, spec_qm_table
 
 from PIL_ipc.format import qm
 
@@ -33,6 +33,17 @@ def test_t82_vector_encode():
 
 def test_t82_vector_decode():
     np.testing.assert_array_equal(qm.decode_decisions(CODE, _bits(CX)), _bits(PIX))
+
+
+def test_spec_appendix_a_check_is_the_t82_vector():
+    """Appendix A's check gives the decisions, contexts and code bytes of T.82 clause 7.1, and
+    its DECODE (the spec's transcription) returns those decisions from those bytes."""
+    text = SPEC.read_text()
+    check = text[text.index("**Check** (T.82 clause 7.1"):text.index("**Probability table**")]
+    pix, cx, code = (" ".join(b.split()) for b in check.split("```")[1::2])
+    assert (pix, cx, bytes.fromhex(code)) == (PIX, CX, CODE)
+    decoder = QMDecoder(bytes.fromhex(code), 2)
+    assert [decoder.decode(int(c)) for c in _bits(cx)] == _bits(pix).tolist()
 
 
 def test_t82_vector_through_array_api():

@@ -189,6 +189,11 @@ def entries():
     yield ("plane-height-mismatch", join(replaced(tiny, b"EDGE", bie_with(edge, 8, ">I", 9))),
            "EDGE's BIH says 12 x 9, IHDR 12 x 8", "tiny", LOAD, OSERROR,
            "edge plane is 12x9, header says 12x8", "error")
+    yield ("plane-newlen-mismatch", join(replaced(tiny, b"EDGE", bie_with(
+        bie_with(edge, 8, ">I", 20), 19, ">B", edge[19] | 0x20) + b"\xff\x05" + struct.pack(
+            ">I", 7))),
+           "EDGE's BIH says 12 x 20 with VLENGTH, its NEWLEN 7 lines, IHDR 12 x 8", "tiny", LOAD,
+           OSERROR, "edge plane", "error")
     yield ("seed-size-mismatch", join(replaced(seeds, b"SEED", bie_with(seed, 8, ">I", 95))),
            "SEED's BIH says 96 x 95, IHDR 96 x 96", "cartoon-g8-seeds", LOAD, OSERROR,
            "seed plane is 96x95, header says 96x96", "error")
@@ -328,7 +333,7 @@ def colour_entries():
     yield ("alph-plane-size-mismatch", join(replaced(rgba, b"ALPH", alph[:1]
                                                      + bie_with(alph[1:], 8, ">I", 47))),
            "the bi-level alpha plane's BIH says 56 x 47, IHDR 56 x 48", "rgba-bilevel-alpha",
-           LOAD, OSERROR, "alpha plane is 56x47, header says 56x48", "pixels")
+           LOAD, OSERROR, "alpha plane is 56x47, header says 56x48", "error")
     yield ("alph-bie-broken", join(replaced(rgba, b"ALPH", alph[:21] + b"\xff\x04" + alph[21:])),
            "ABORT marker in the bi-level alpha plane", "rgba-bilevel-alpha", LOAD, OSERROR,
            "alpha plane: ABORT marker segment", "pixels")
