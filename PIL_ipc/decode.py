@@ -59,11 +59,13 @@ def _decode_plane(name: str, bie: bytes, header: container.Header, lenient: bool
     shape = (header.height, header.width)
     try:
         info = jbig.read_header(bie)
-        if (info.width, info.height) != (header.width, header.height):
+        if not jbig.size_allowed(info, header.width, header.height):
             raise DecodeError(
                 f"{name} plane is {info.width}x{info.height}, header says "
                 f"{header.width}x{header.height}")
         plane = jbig.decode(bie, max_pixels=header.width * header.height)
+    except jbig.JBIGSizeError as exc:  # the file contradicts itself: an error in any mode
+        raise DecodeError(f"{name} plane: {exc}") from exc
     except jbig.JBIGError as exc:
         if lenient:
             return np.zeros(shape, dtype=bool)
@@ -181,7 +183,7 @@ def _alpha(f: container.IpcFile, lenient: bool) -> np.ndarray:
     try:
         return alpha.decode(f.alpha.coding, f.alpha.payload, (h.height, h.width))
     except alpha.AlphaError as exc:
-        if lenient:
+        if lenient and not isinstance(exc, alpha.AlphaSizeError):
             return np.full((h.height, h.width), 255, dtype=np.uint8)
         raise DecodeError(str(exc)) from exc
 

@@ -263,7 +263,7 @@ def test_colour_exact_at_stored_pixels(name):
     the inverse transform of the pixel's three stored values, in the decoder and in the
     reference PNG."""
     data, ref = load(name)
-    f = container.parse(data)
+    f = reader.parse(data)
     seed = jbig.decode(f.seed) if f.seed else None
     _, positions, predictors = reference_locate(jbig.decode(f.edge), f.header.spacing, seed,
                                                 f.header.lattice)

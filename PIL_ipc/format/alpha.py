@@ -27,6 +27,11 @@ class AlphaError(FormatError):
     """The ALPH chunk does not decode to an alpha plane of the header's size."""
 
 
+class AlphaSizeError(AlphaError):
+    """The bi-level alpha plane's BIE declares, or decodes to, a size the header does not
+    allow: the file contradicts itself (an error even where a damaged ALPH is tolerated)."""
+
+
 @kernel()
 def _prediction(plane: np.ndarray, y: int, x: int) -> int:
     """The median edge detector of the left, upper and upper-left samples (0 outside)."""
@@ -72,12 +77,17 @@ def decode(coding: int, payload: bytes, shape: tuple[int, int], *,
     if coding == BILEVEL:
         try:
             info = jbig.read_header(payload)
-            if (info.width, info.height) != (w, h):
-                raise AlphaError(f"alpha plane is {info.width}x{info.height}, header says "
-                                 f"{w}x{h}")
+            if not jbig.size_allowed(info, w, h):
+                raise AlphaSizeError(f"alpha plane is {info.width}x{info.height}, header says "
+                                     f"{w}x{h}")
             plane = jbig.decode(payload, max_pixels=max_pixels if max_pixels else h * w)
+        except jbig.JBIGSizeError as exc:
+            raise AlphaSizeError(f"alpha plane: {exc}") from exc
         except jbig.JBIGError as exc:
             raise AlphaError(f"alpha plane: {exc}") from exc
+        if plane.shape != (h, w):
+            raise AlphaSizeError(f"alpha plane decodes to {plane.shape[1]}x{plane.shape[0]}, "
+                                 f"header says {w}x{h}")
         return np.where(plane, 255, 0).astype(np.uint8)
     if coding == GRADED:
         z = zlib.decompressobj()

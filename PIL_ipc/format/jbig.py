@@ -70,6 +70,18 @@ class JBIGError(FormatError):
     """The bytes are not a BIE this decoder can read (malformed, hostile or unsupported)."""
 
 
+class JBIGSizeError(JBIGError):
+    """The BIE's image is larger than the caller allows."""
+
+
+def size_allowed(info: Header, width: int, height: int) -> bool:
+    """Whether a BIH may stand for a plane of ``width`` x ``height`` (spec section 5): XD
+    equal to the width, YD equal to the height or, with VLENGTH, at least it (the final
+    height, after NEWLEN, is checked on the decoded plane)."""
+    return info.width == width and (info.height == height
+                                    or (info.vlength and info.height > height))
+
+
 @dataclass(frozen=True)
 class Header:
     """The fields of a single-layer, single-plane BIH (DL = D = 0, P = 1).
@@ -354,14 +366,15 @@ def decode(bie: bytes, *, max_pixels: int | None = MAX_PIXELS) -> np.ndarray:
     limit = max_pixels
     # with VLENGTH the declared height may be a placeholder: check the final one below
     if limit is not None and not hdr.vlength and hdr.width * hdr.height > limit:
-        raise JBIGError(f"image {hdr.width} x {hdr.height} exceeds the {limit}-pixel limit")
+        raise JBIGSizeError(f"image {hdr.width} x {hdr.height} exceeds the {limit}-pixel "
+                            "limit")
     start = BIH_LEN + (DPTABLE_LEN if hdr.dp_table else 0)
     if len(data) < start:
         raise JBIGError("BIE ends inside its deterministic-prediction table")
     lay = _walk(data, hdr, start)
     h, w = lay.height, hdr.width
     if limit is not None and w * h > limit:
-        raise JBIGError(f"image {w} x {h} exceeds the {limit}-pixel limit")
+        raise JBIGSizeError(f"image {w} x {h} exceeds the {limit}-pixel limit")
     buf = np.zeros((h + 1, w + 2 * K.PAD), np.uint8)
     arr = np.frombuffer(data, np.uint8)
     K.decode_image(arr, lay.stripes, lay.atmoves, h, w, hdr.l0, hdr.lrltwo, hdr.tpbon, buf)

@@ -202,8 +202,10 @@ def parse(data: bytes, *, lenient: bool = False) -> IpcFile:
     vals = None
     chroma: Chroma | None = None
     alpha: Alpha | None = None
+    data_reached = False  # the head of a data chunk was read
     for info, body in walk:
         ctype = info.type
+        data_reached |= ctype in DATA_CHUNKS
         if not info.complete and len(body) < info.length:
             # Only the data planes are worth keeping in part; a cut header is fatal.
             if ctype == "IHDR":
@@ -244,6 +246,9 @@ def parse(data: bytes, *, lenient: bool = False) -> IpcFile:
             meta.take(ctype, body, info.offset)
     if meta.header is None:
         raise TruncatedError("file ends before the IHDR chunk is complete")
+    if walk.truncated and not data_reached:
+        # even a lenient reader needs what opening reads (spec section 4.14)
+        raise TruncatedError("file ends before the head of its first data chunk")
     if not walk.truncated:
         mode = meta.header.mode
         if mode in COLOUR_MODES and chroma is None:

@@ -230,7 +230,7 @@ def write_t82_files(manifest: dict, only) -> None:
             assert np.array_equal(ref, src)
         (HERE / f"{name}.ipc").write_bytes(data)
         Image.fromarray(ref).save(HERE / f"{name}.png", optimize=True)
-        header = container.parse(data).header
+        header = reader.parse(data).header
         entry = manifest[source]
         manifest[name] = {
             "version": header.version,
