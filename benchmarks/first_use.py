@@ -100,7 +100,7 @@ def compile_table(runs: list[tuple[str, dict]], top: int) -> None:
             kernels.setdefault(name, [0.0] * len(runs))[i] += seconds
             counts[name] = max(counts.get(name, 0), data["count"][name])
     head = " | ".join(label for label, _ in runs)
-    print(f"\ncompiling, CPU seconds per module (own time of each kernel's compile)\n")
+    print("\ncompiling, CPU seconds per module (own time of each kernel's compile)\n")
     print(f"| module | {head} |\n|---|{'---|' * len(runs)}")
     for module, seconds in sorted(modules.items(), key=lambda kv: -sum(kv[1])):
         print(f"| {module} | " + " | ".join(f"{s:.1f}" for s in seconds) + " |")

@@ -7,7 +7,7 @@ From PIL_ipc.encode.tiles.TILE_PIXELS pixels on (2 Mpixel) the encoder searches 
 budgeted file on the image reduced to REDUCED_PIXELS (1 Mpixel) and fits that layout at full
 size (PIL_ipc.encode.tiles.search_reduced).  This prints, for each image resized (Lanczos) to
 ``--size`` squared, each budget and each effort, the decoded PSNR and the time of the full
-search (PIL_ipc.encode.ratecontrol.search on the whole image, as smaller images are encoded) and of
+search (PIL_ipc.encode.search.search on the whole image, as smaller images are encoded) and of
 the reduced search with the pixel count divided by each ``--reduce`` factor (4: half the
 side; 16: a quarter, the ratio of a 4000 x 4000 image to its 1 Mpixel search), with the
 difference in dB.  Times are wall seconds of one run each (the machine may be shared: compare
@@ -30,7 +30,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 import rd  # noqa: E402  (the corpus and its image names, as the rate-distortion benchmark)
 
 from PIL_ipc import decode, encode, metrics  # noqa: E402
-from PIL_ipc.encode import ratecontrol, tiles
+from PIL_ipc.encode import pipeline, search, tiles  # noqa: E402
 
 
 def psnr(data: bytes, pixels: np.ndarray) -> float:
@@ -38,17 +38,18 @@ def psnr(data: bytes, pixels: np.ndarray) -> float:
 
 
 def full(pixels: np.ndarray, options: encode.EncodeOptions) -> bytes:
-    planner, _ = encode._planner(pixels, options, "L", searched=True)
+    planner, _ = pipeline.planner_for(pixels, options, "L", searched=True)
     budget = options.budget_bytes(pixels.shape[1], pixels.shape[0])
-    return ratecontrol.search(planner, budget, options.tonal, effort=options.effort).data
+    return planner.file(search.search(planner, budget, options.tonal, effort=options.effort))
 
 
 def reduced(pixels: np.ndarray, options: encode.EncodeOptions, factor: int) -> bytes:
-    planner, _ = encode._planner(pixels, options, "L", searched=True)
-    small, _ = encode._planner(encode.reduced(pixels, pixels.size // factor), options, "L",
-                                searched=True)
+    planner, _ = pipeline.planner_for(pixels, options, "L", searched=True)
+    small, _ = pipeline.planner_for(pipeline.reduced(pixels, pixels.size // factor), options,
+                                    "L", searched=True)
     budget = options.budget_bytes(pixels.shape[1], pixels.shape[0])
-    return tiles.search_reduced(planner, small, budget, options.tonal, effort=options.effort)
+    return planner.file(tiles.search_reduced(planner, small, budget, options.tonal,
+                                             effort=options.effort))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                     t = time.perf_counter()
                     try:
                         q = psnr(reduced(pixels, options, f), pixels)
-                    except ratecontrol.BudgetTooSmall:
+                    except search.BudgetTooSmall:
                         row += ["too small", "", ""]
                         continue
                     diffs[f].append(q - ref)

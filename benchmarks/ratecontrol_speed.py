@@ -39,7 +39,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 import rd  # noqa: E402
 
 from PIL_ipc import decode, encode  # noqa: E402
-from PIL_ipc.encode import ratecontrol
+from PIL_ipc.encode import search  # noqa: E402
 
 TARGET_S = 2.0  # the rate control target at 512 x 512
 COLOUR_TARGET_S = 3.0  # the colour rate control target at 768 x 512
@@ -67,7 +67,7 @@ def main() -> None:
     ap.add_argument("--colour", action="store_true", help="RGB images, against grey encodes")
     ap.add_argument("--bpp", nargs="+", type=float,
                     help="budgets (default: 0.8 0.4 0.2 0.1 0.05; in colour 0.2 0.1 0.05)")
-    ap.add_argument("--efforts", nargs="+", type=int, default=[ratecontrol.DEFAULT_EFFORT])
+    ap.add_argument("--efforts", nargs="+", type=int, default=[search.DEFAULT_EFFORT])
     ap.add_argument("--repeat", type=int, default=1, help="median of this many encodes")
     ap.add_argument("--corpus", default=None)
     args = ap.parse_args()
@@ -110,7 +110,7 @@ def main() -> None:
                         t0 = time.perf_counter()
                         data = encode.encode(pixels, options)
                         samples.append(time.perf_counter() - t0)
-                except ratecontrol.BudgetTooSmall as e:
+                except search.BudgetTooSmall as e:
                     print(f"{name:10} {w:>4}x{h:<4} {bpp:5.2f} {effort:6d}  {e}")
                     continue
                 seconds = statistics.median(samples)

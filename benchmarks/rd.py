@@ -201,7 +201,7 @@ def run_peer(codec: rd_codecs.PeerCodec, key: str, original: np.ndarray, row: Ro
 
 def run_ipc(ipc: rd_codecs.IpcCodec, original: np.ndarray, row: Row, reps: int) -> None:
     """Encode with IPC's rate control at the budget, decode both ways, measure."""
-    from PIL_ipc.encode.ratecontrol import BudgetTooSmall  # ipc is importable once IpcCodec exists
+    from PIL_ipc.encode.search import BudgetTooSmall  # ipc is importable once IpcCodec exists
 
     try:
         first = ipc.encode(original, row.budget_bpp)
@@ -226,7 +226,7 @@ def run_ipc(ipc: rd_codecs.IpcCodec, original: np.ndarray, row: Row, reps: int) 
         row.status = "over budget"
         notes.append(f"{row.bytes - row.budget_bytes} B over")
     if not np.array_equal(via_plugin, decoded):
-        notes.append("plugin decode differs from decoder.decode")
+        notes.append("plugin decode differs from decode.decode")
     row.note = "; ".join(notes)
 
 

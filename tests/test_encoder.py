@@ -26,13 +26,20 @@ def psnr(a, b):
     dict(contrast=0), dict(iterations=-1), dict(thin="yes"), dict(hysteresis=0),
     dict(hysteresis=1.5), dict(min_length=-1), dict(tonal=-1), dict(bpp=0), dict(size=0),
     dict(bpp=0.1, size=100), dict(spacing=True), dict(lattice=-1), dict(lattice=65536),
-    dict(lattice=2.0),
+    dict(lattice=2.5),
     dict(edge_seeds=-1), dict(edge_seeds="5"), dict(edge_seeds=float("nan")),
-    dict(effort=-1), dict(effort=3), dict(effort=1.0), dict(effort=True),
+    dict(effort=-1), dict(effort=3), dict(effort=1.5), dict(effort=True),
 ])
 def test_bad_options_raise_value_error(bad):
     with pytest.raises(ValueError):
         encode.EncodeOptions(**bad)
+
+
+def test_whole_number_floats_of_integer_options_are_taken_as_integers():
+    """As Pillow's own integer options take them: 2.0 is 2 (2.5 is a bad option, above)."""
+    o = encode.EncodeOptions(lattice=2.0, effort=1.0, spacing=3.0)
+    assert (o.lattice, o.effort, o.spacing) == (2, 1, 3)
+    assert all(type(v) is int for v in (o.lattice, o.effort, o.spacing))
 
 
 def test_from_mapping_ignores_unknown_keys():

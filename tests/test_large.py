@@ -1,13 +1,15 @@
 """Large images: the tonal fit on tiles and the budget search on a reduced image."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from PIL_ipc.format import reader
 from PIL_ipc import decode, encode
-from PIL_ipc.encode import ratecontrol, tiles
+from PIL_ipc.encode import pipeline, search, tiles
+from PIL_ipc.encode.planner import Layout, Planner
 
 
 def scene(h=96, w=112, seed=5):
@@ -24,7 +26,9 @@ def psnr(a, b):
     return 10 * np.log10(255.0 ** 2 / np.mean((a.astype(float) - b) ** 2))
 
 
-LAYOUT = ratecontrol.Layout(12.0, 4, 64, 12)
+LAYOUT = Layout(threshold=12.0, spacing=4, levels=64, iterations=30, hysteresis=0.5,
+                min_length=10, lattice=12, edge_seeds=math.inf, chroma_levels=16,
+                chroma_stride=1, edge_source="luma")
 
 
 @pytest.mark.parametrize("shape, side, margin", [((96, 112), 32, 8), ((50, 7), 16, 5),
@@ -51,10 +55,10 @@ def test_one_tile_fits_what_the_whole_image_fit_does(mode):
     img = scene()
     if mode == "RGB":
         rgb = np.stack([img, np.roll(img, 9, axis=1), 255 - img], axis=2)
-        planner, _ = encode._planner(rgb, encode.EncodeOptions(), "RGB", searched=False)
-        layout = ratecontrol.Layout(12.0, 4, 64, 12, chroma_stride=3, edge_source="colour")
+        planner, _ = pipeline.planner_for(rgb, encode.EncodeOptions(), "RGB", searched=False)
+        layout = replace(LAYOUT, chroma_stride=3, edge_source="colour")
     else:
-        planner, layout = ratecontrol.Planner(img), LAYOUT
+        planner, layout = Planner(img), LAYOUT
     whole = planner.evaluate(layout, 3, None, measure=False, steps=4,
                              chroma_iterations=2).values
     tiled = tiles.fit(planner, layout, 3, 4, chroma_iterations=2, side=1000)
@@ -64,16 +68,16 @@ def test_one_tile_fits_what_the_whole_image_fit_does(mode):
 
 def test_tiles_fit_about_as_well_as_the_whole_image_on_any_number_of_threads():
     img = scene(128, 128)
-    planner = ratecontrol.Planner(img)
+    planner = Planner(img)
     whole = planner.evaluate(LAYOUT, 4, None, measure=False, steps=4)
     start = tiles.fit(planner, LAYOUT, 0, None, side=40)
     one = tiles.fit(planner, LAYOUT, 4, 4, side=40, margin=16, workers=1)
     two = tiles.fit(planner, LAYOUT, 4, 4, side=40, margin=16, workers=3)
     assert np.array_equal(one, two)
     assert np.array_equal(start, img.ravel()[planner.points(LAYOUT)[0].positions])
-    decoded = {name: decode.decode(planner.code(LAYOUT, x, None)[0])
+    decoded = {name: decode.decode(planner.file(tiles.fitted_file(planner, LAYOUT, x, None)))
                for name, x in (("tiles", one), ("pixels", start))}
-    base = psnr(decode.decode(whole.data), img)
+    base = psnr(decode.decode(planner.file(whole)), img)
     assert psnr(decoded["tiles"], img) > base - 0.2
     # (the fit matters: the tiles' values are not just the pixel values)
     assert psnr(decoded["pixels"], img) < base - 0.5
@@ -100,9 +104,9 @@ def test_budget_search_on_a_reduced_image_meets_the_budget(monkeypatch):
     budget = int(0.3 * img.size / 8)
     full = encode.encode(img, encode.EncodeOptions(size=budget, effort=0))
     calls = []
-    search = ratecontrol.search
-    monkeypatch.setattr(ratecontrol, "search",
-                        lambda p, *a, **k: calls.append(p.shape) or search(p, *a, **k))
+    budget_search = search.search
+    monkeypatch.setattr(search, "search",
+                        lambda p, *a, **k: calls.append(p.shape) or budget_search(p, *a, **k))
     monkeypatch.setattr(tiles, "TILE_PIXELS", 160 * 160)
     monkeypatch.setattr(tiles, "REDUCED_PIXELS", 80 * 80)
     data = encode.encode(img, encode.EncodeOptions(size=budget, effort=0))
@@ -119,7 +123,7 @@ def test_budget_below_the_smallest_reduced_file_says_how_small(monkeypatch):
     img = scene(160, 160)
     monkeypatch.setattr(tiles, "TILE_PIXELS", 160 * 160)
     monkeypatch.setattr(tiles, "REDUCED_PIXELS", 80 * 80)
-    with pytest.raises(ratecontrol.BudgetTooSmall) as e:
+    with pytest.raises(search.BudgetTooSmall) as e:
         encode.encode(img, encode.EncodeOptions(size=60, effort=0))
     assert e.value.smallest is not None and e.value.smallest > 60
     assert not math.isnan(e.value.smallest)
@@ -127,7 +131,7 @@ def test_budget_below_the_smallest_reduced_file_says_how_small(monkeypatch):
 
 def test_reduced_keeps_the_aspect_ratio():
     img = np.zeros((300, 120, 3), np.uint8)
-    small = encode.reduced(img, 1000)
+    small = pipeline.reduced(img, 1000)
     assert small.shape[2] == 3 and small.shape[0] * small.shape[1] <= 1000
     assert small.shape[0] / small.shape[1] == pytest.approx(2.5, rel=0.1)
-    assert encode.reduced(img[:, :, 0], 10 ** 6).shape == (300, 120)
+    assert pipeline.reduced(img[:, :, 0], 10 ** 6).shape == (300, 120)

@@ -13,7 +13,9 @@ from PIL import Image
 import PIL_ipc  # noqa: F401  (registers the plugin)
 from PIL_ipc.format import reader
 from PIL_ipc import decode, encode
-from PIL_ipc.encode import ratecontrol
+from PIL_ipc.encode import search
+from PIL_ipc.encode.planner import Planner
+from PIL_ipc.encode.quality import budget_rung, search_psnr
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "kodim23.png"
 
@@ -66,14 +68,16 @@ def test_quality_80_differs_from_the_default(crop):
 
 def test_psnr_target_takes_the_smallest_budget_that_meets_it(crop):
     target = 34.0
-    planner = ratecontrol.Planner(crop)
-    coded = ratecontrol.search_psnr(planner, target, 6)
-    assert psnr(coded.data, crop) >= target
+    planner = Planner(crop)
+    coded = search_psnr(planner, target, 6)
+    data = planner.file(coded)
+    assert len(data) == coded.size
+    assert psnr(data, crop) >= target
     # the next budget down on the ladder misses the target
-    k = next(k for k in range(400) if ratecontrol.budget_rung(k) >= len(coded.data))
-    lower = ratecontrol.search(planner, ratecontrol.budget_rung(k - 1), 6)
-    assert len(lower.data) < len(coded.data) or psnr(lower.data, crop) < target
-    assert psnr(lower.data, crop) < target
+    k = next(k for k in range(400) if budget_rung(k) >= len(data))
+    lower = planner.file(search.search(planner, budget_rung(k - 1), 6))
+    assert len(lower) < len(data) or psnr(lower, crop) < target
+    assert psnr(lower, crop) < target
 
 
 def test_psnr_out_of_reach_gives_the_largest_file():
@@ -107,7 +111,7 @@ def test_bad_or_conflicting_options_raise_valueerror(options, crop):
 
 
 def test_budget_too_small_names_the_smallest_size_that_fits(crop):
-    with pytest.raises(ratecontrol.BudgetTooSmall) as caught:
+    with pytest.raises(search.BudgetTooSmall) as caught:
         encode.encode(crop, encode.EncodeOptions(size=30))
     smallest = caught.value.smallest
     assert isinstance(smallest, int) and smallest > 30
