@@ -73,7 +73,7 @@ def _encoder_fields() -> dict:
 
 
 def _default_text(name: str, field) -> str:
-    from .. import encode
+    from ..encode import pipeline as encoder
 
     value = field.default if field.default is not MISSING else None
     default_quality = getattr(encoder, "DEFAULT_QUALITY", None)
