@@ -19,10 +19,10 @@ from fractions import Fraction
 from io import BytesIO
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .. import __version__
-from . import atomic, progress
+from . import atomic, metadata, progress
 from ..format import container
 
 PROG = "ipc"
@@ -174,13 +174,23 @@ def _parser(encoder_flags: bool = True
     dec = subs["decode"] = sub.add_parser(
         "decode", parents=[common], help="decode .ipc to any format Pillow writes",
         description="Decode an .ipc file to the format OUT's extension names. IN or OUT may be "
-                    "- for standard input or output (PNG unless --format says otherwise).")
+                    "- for standard input or output (PNG unless --format says otherwise). "
+                    "The file's EXIF (with its orientation), ICC profile and XMP go into every "
+                    "output format that holds them: PNG, JPEG, WebP, TIFF, AVIF, MPO and IPC "
+                    "hold all three (JPEG: EXIF and XMP of one segment, 64 KiB, each); Pillow "
+                    "writes none in the others (GIF, BMP, JPEG 2000, PPM, TGA, QOI, ...). A "
+                    "message names what is not kept.")
     dec.add_argument("input", metavar="IN.ipc")
     dec.add_argument("output", metavar="OUT")
     dec.add_argument("--scale", choices=["1", "1/2", "1/4", "1/8"], default="1",
                      help="decode at a reduced size (default 1)")
     dec.add_argument("--format", metavar="FMT",
                      help="output format, e.g. PNG (default: from OUT's extension)")
+    dec.add_argument("--auto-orient", action="store_true",
+                     help="turn the pixels as the EXIF orientation says and drop the tag "
+                          "(default: keep the tag, for the viewer to apply)")
+    dec.add_argument("--strip", action="store_true",
+                     help="write no EXIF, ICC profile or XMP (default: keep them)")
 
     cmp = subs["compare"] = sub.add_parser(
         "compare", parents=[common], help="IPC against JPEG, JPEG 2000, WebP, AVIF on one sheet",
@@ -346,8 +356,14 @@ def _decode(args: argparse.Namespace) -> None:
                 im = im.reduce(left)
         except OSError as e:
             raise ValueError(f"{args.input}: {e}") from None
+    if args.auto_orient:
+        im = ImageOps.exif_transpose(im)
+    found = {} if args.strip else metadata.pieces(im.info)
+    keywords, dropped = metadata.save_keywords(fmt, found)
+    if dropped:
+        log.info("%s: not kept: %s", args.output, "; ".join(dropped))
     buffer = BytesIO()
-    im.save(buffer, format=fmt)
+    metadata.without(im).save(buffer, format=fmt, **keywords)
     _write_output(args.output, buffer.getvalue())
 
 
