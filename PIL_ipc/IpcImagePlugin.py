@@ -141,12 +141,31 @@ def _decode(data: bytes, reduce: int):
 
 
 class IpcDecoder(ImageFile.PyDecoder):
+    """Decodes the whole file at once. ``Image.load`` hands it the file (``pulls_fd``);
+    ``ImageFile.Parser``, which feeds the bytes as they arrive, gets them collected here until
+    the IEND chunk is in."""
+
     _pulls_fd = True
 
+    def init(self, args: tuple) -> None:
+        super().init(args)
+        self._collector: reader.Collector | None = None
+
     def decode(self, buffer: bytes) -> tuple[int, int]:
-        assert self.fd is not None
+        if self.fd is not None:
+            data = self.fd.read()
+        else:
+            if self._collector is None:
+                self._collector = reader.Collector()
+            try:
+                whole = self._collector.feed(buffer)
+            except container.FormatError as e:
+                raise OSError(str(e)) from e
+            if not whole:
+                return len(buffer), 0
+            data = bytes(self._collector.data)
         # the tile's argument: the reduced-decoding level (see IpcImageFile.draft)
-        pixels = _decode(self.fd.read(), self.args[0] if self.args else 0)
+        pixels = _decode(data, self.args[0] if self.args else 0)
         if pixels.shape[:2] != (self.state.ysize, self.state.xsize):
             msg = f"decoded size {pixels.shape[1::-1]} differs from the header's"
             raise OSError(msg)

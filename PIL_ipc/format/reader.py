@@ -327,3 +327,37 @@ def read_head(fp: BinaryIO) -> Head:
             raise _crc_error(ctype, pos, body, stored)
         meta.take(ctype, body, pos)
         pos += 12 + head.length
+
+
+class Collector:
+    """Collects a file that arrives in pieces and tells when it is whole: each chunk head is
+    checked (signature, order rules, lengths) as it arrives; the data and CRCs are left to
+    `parse`. Bytes after the IEND chunk are not the file's."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self._pos = len(SIGNATURE)  # where the next chunk head starts
+        self._order = _Order()
+        self._after_iend = False  # _pos is the end of IEND
+        self.length: int | None = None  # the file's, once it is whole
+
+    def feed(self, piece: bytes) -> bool:
+        """Add the next bytes; whether the file is whole (raises FormatError)."""
+        if self.length is not None:
+            return True
+        self.data += piece
+        data = self.data
+        if len(data) >= len(SIGNATURE) and self._pos == len(SIGNATURE) and not self._order.seen:
+            _check_signature(bytes(data[: len(SIGNATURE)]))
+        while len(data) >= len(SIGNATURE):
+            if self._after_iend:
+                if len(data) >= self._pos:
+                    self.length = self._pos
+                    del data[self._pos :]
+                break
+            if len(data) - self._pos < ChunkHead.sizeof():
+                break
+            head = ChunkHead.parse(data[self._pos : self._pos + ChunkHead.sizeof()])
+            self._after_iend = self._order.admit(head.type, head.length, self._pos) == "IEND"
+            self._pos += 12 + head.length
+        return self.length is not None

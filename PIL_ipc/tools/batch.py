@@ -255,6 +255,13 @@ def _backend(jobs: int, dask: str | None) -> _Backend:
     return _InProcess() if jobs <= 1 else _ProcessPool(jobs)
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # reported when it is read
+        return 0
+
+
 def run(jobs: list[Job], options: dict, *, workers: int = 1, dask: str | None = None,
         summary: Summary | None = None, on_outcome: Callable[[Outcome], None] | None = None
         ) -> Summary:
@@ -266,7 +273,8 @@ def run(jobs: list[Job], options: dict, *, workers: int = 1, dask: str | None = 
     backend = _backend(workers, dask)
     pending = iter(jobs)
     in_flight = 0
-    bar = progress.bar(len(jobs), "ipc batch")
+    sizes = {job: _size(job.source) for job in jobs}
+    bar = progress.FilesBar(len(jobs), sum(sizes.values()), "ipc batch")
 
     def record(job: Job, outcome: Outcome) -> None:
         if outcome.error is None and outcome.data is not None:
@@ -280,7 +288,7 @@ def run(jobs: list[Job], options: dict, *, workers: int = 1, dask: str | None = 
         summary.add(outcome)
         if on_outcome is not None:
             on_outcome(outcome)
-        bar.update(1)
+        bar.advance(sizes[job])
 
     def feed(n: int) -> int:
         """Submit up to n more jobs; returns how many went to the backend."""

@@ -1,7 +1,8 @@
 """Command line: `ipc encode`, `decode`, `info`, `compare`, `batch`.
 
 Exit codes: 0 success, 1 bad input or a failed step (one line on stderr naming the cause),
-2 usage error (one line), 130 interrupted. Messages from the library (logging, logger
+2 usage error (one line), 130 interrupted, 141 (quietly) when the reader of standard output
+went away, as a process that SIGPIPE ends. Messages from the library (logging, logger
 "PIL_ipc") go to stderr at INFO, at WARNING with --quiet. Every output file is written
 atomically (PIL_ipc.tools.atomic): a failure leaves an existing file as it was.
 """
@@ -9,6 +10,7 @@ atomically (PIL_ipc.tools.atomic): a failure leaves an existing file as it was.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
 import os
@@ -18,16 +20,22 @@ from fractions import Fraction
 from io import BytesIO
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .. import __version__
-from . import atomic, progress
+from . import atomic, metadata, progress
 from ..encode.options import BY_NAME, DEFAULT_QUALITY, OPTIONS, EncodeOptions, Option
 from ..format import container, reader
 
 PROG = "ipc"
 STDIO = "-"
+#: Exit status when the reader of standard output went away: 128 + SIGPIPE (13), as the shell
+#: reports a process that SIGPIPE ended.
+EXIT_PIPE_CLOSED = 141
 log = logging.getLogger("PIL_ipc")
+
+_FORCE_HELP = "write OUT even when it is IN, replacing the input (default: refuse)"
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line usage errors (the usage itself is in --help)."""
@@ -104,18 +112,30 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     enc.add_argument("output", metavar="OUT.ipc")
     enc.add_argument("-v", "--verbose", action="store_true",
                      help="print bytes, bpp, ratio, PSNR and SSIM against the input, and time")
+    enc.add_argument("-f", "--force", action="store_true", help=_FORCE_HELP)
     _add_encoder_flags(enc)
 
     dec = subs["decode"] = sub.add_parser(
         "decode", parents=[common], help="decode .ipc to any format Pillow writes",
         description="Decode an .ipc file to the format OUT's extension names. IN or OUT may be "
-                    "- for standard input or output (PNG unless --format says otherwise).")
+                    "- for standard input or output (PNG unless --format says otherwise). "
+                    "The file's EXIF (with its orientation), ICC profile and XMP go into every "
+                    "output format that holds them: PNG, JPEG, WebP, TIFF, AVIF, MPO and IPC "
+                    "hold all three (JPEG: EXIF and XMP of one segment, 64 KiB, each); Pillow "
+                    "writes none in the others (GIF, BMP, JPEG 2000, PPM, TGA, QOI, ...). A "
+                    "message names what is not kept.")
     dec.add_argument("input", metavar="IN.ipc")
     dec.add_argument("output", metavar="OUT")
     dec.add_argument("--scale", choices=["1", "1/2", "1/4", "1/8"], default="1",
                      help="decode at a reduced size (default 1)")
     dec.add_argument("--format", metavar="FMT",
                      help="output format, e.g. PNG (default: from OUT's extension)")
+    dec.add_argument("--auto-orient", action="store_true",
+                     help="turn the pixels as the EXIF orientation says and drop the tag "
+                          "(default: keep the tag, for the viewer to apply)")
+    dec.add_argument("--strip", action="store_true",
+                     help="write no EXIF, ICC profile or XMP (default: keep them)")
+    dec.add_argument("-f", "--force", action="store_true", help=_FORCE_HELP)
 
     cmp = subs["compare"] = sub.add_parser(
         "compare", parents=[common], help="IPC against JPEG, JPEG 2000, WebP, AVIF on one sheet",
@@ -177,6 +197,19 @@ def _write_output(name: str, data: bytes) -> None:
         sys.stdout.buffer.flush()
     else:
         atomic.write_bytes(name, data)
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    """Refuse to write over the input (`ipc decode a.ipc a.ipc`) unless --force says so."""
+    if args.force or STDIO in (args.input, args.output):
+        return
+    try:
+        same = os.path.samefile(args.input, args.output)
+    except OSError:  # no such output (yet), or an input that cannot be read: said later
+        return
+    if same:
+        raise ValueError(f"{args.output} is the input file; give another OUT, or --force to "
+                         "replace the input")
 
 
 def _open_image(name: str, data: bytes) -> Image.Image:
@@ -248,6 +281,7 @@ def _encode(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     from . import transcode
 
     options = _encoder_options(args, parser)
+    _check_output(args)
     im = _open_image(args.input, _read_input(args.input))
     with progress.activity(f"{PROG}: encoding {args.input} ({_size_text(im)})"):
         result = transcode.encode(im, options)
@@ -265,6 +299,7 @@ def _encode(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
 
 def _decode(args: argparse.Namespace) -> None:
     fmt = _output_format(args.output, args.format)
+    _check_output(args)
     data = _read_input(args.input)
     im = _open_ipc(args.input, data)
     factor = int(Fraction(args.scale).denominator)
@@ -279,8 +314,14 @@ def _decode(args: argparse.Namespace) -> None:
                 im = im.reduce(left)
         except OSError as e:
             raise ValueError(f"{args.input}: {e}") from None
+    if args.auto_orient:
+        im = ImageOps.exif_transpose(im)
+    found = {} if args.strip else metadata.pieces(im.info)
+    keywords, dropped = metadata.save_keywords(fmt, found)
+    if dropped:
+        log.info("%s: not kept: %s", args.output, "; ".join(dropped))
     buffer = BytesIO()
-    im.save(buffer, format=fmt)
+    metadata.without(im).save(buffer, format=fmt, **keywords)
     _write_output(args.output, buffer.getvalue())
 
 
@@ -416,12 +457,25 @@ def _message(e: BaseException) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
+def _stdout_closed() -> int:
+    """The reader of stdout went away (`ipc info f | head`): stop quietly with the status of a
+    process ended by SIGPIPE, as Unix tools do. Standard output is pointed at /dev/null so that
+    the interpreter's own flush at exit does not fail again (the Python documentation's advice
+    for SIGPIPE)."""
+    with contextlib.suppress(OSError, ValueError):  # (no file descriptor: nothing to do)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return EXIT_PIPE_CLOSED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser, subs = _parser()
     args = parser.parse_args(argv)
     _configure_logging(getattr(args, "quiet", False))
+    status = 0
     try:
         if args.command == "encode":
             _encode(args, subs["encode"])
@@ -432,10 +486,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "compare":
             _compare(args, subs["compare"])
         elif args.command == "batch":
-            return _batch(args, subs["batch"])
+            status = _batch(args, subs["batch"])
+        sys.stdout.flush()  # a reader that went away shows here, not at exit
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _stdout_closed()
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         print(f"{PROG}: error: {_message(e)}", file=sys.stderr)
         return 1
@@ -443,7 +500,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: internal error ({type(e).__name__}: {_message(e)})",
               file=sys.stderr)
         return 1
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""Progress shown on a terminal's stderr: a bar over known work, an elapsed-time line for a
-long single step, and log lines that do not tear either. Nothing is drawn when stderr is not a
-terminal or when progress is switched off (``--quiet``).
+"""Progress shown on a terminal's stderr: a bar over known work, with its percentage and the
+time left (over files, by their bytes), an elapsed-time line for a long single step, and log
+lines that do not tear either. Nothing is drawn when stderr is not a terminal or when progress
+is switched off (``--quiet``).
 
 tqdm draws the bars: one small pure-Python dependency that writes to any stream.
 """
@@ -34,6 +35,33 @@ def bar(total: int, description: str, unit: str = "file") -> tqdm:
     """A progress bar over `total` items on stderr."""
     return tqdm(total=total, desc=description, unit=unit, file=sys.stderr, disable=_disable(),
                 dynamic_ncols=True)
+
+
+class FilesBar:
+    """A bar over a number of files of known sizes: the percentage and the time left follow
+    the bytes done, which measure the work better than the count of files of unequal sizes;
+    the files done are shown beside them."""
+
+    def __init__(self, files: int, total_bytes: int, description: str) -> None:
+        self.files = files
+        self.done = 0
+        self.by_bytes = total_bytes > 0  # (else, empty files, by their count)
+        self.bar = tqdm(total=total_bytes if self.by_bytes else files, desc=description,
+                        unit="B" if self.by_bytes else "file", unit_scale=self.by_bytes,
+                        unit_divisor=1024, file=sys.stderr, disable=_disable(),
+                        dynamic_ncols=True, postfix=self._count())
+
+    def _count(self) -> str:
+        return f"{self.done}/{self.files} files"
+
+    def advance(self, nbytes: int) -> None:
+        """One more file done, of ``nbytes`` bytes."""
+        self.done += 1
+        self.bar.set_postfix_str(self._count(), refresh=False)
+        self.bar.update(nbytes if self.by_bytes else 1)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 @contextlib.contextmanager

@@ -44,9 +44,32 @@ def to_storable(im: Image.Image) -> Image.Image:
     return converted
 
 
+#: The TIFF tags the EXIF standard records in a JPEG's IFD0 (its table 4 without the ones that
+#: describe how the samples are stored) and the EXIF and GPS IFDs: what a TIFF's own tags give
+#: the EXIF of the .ipc file made from it.
+_EXIF_FROM_TIFF = (270, 271, 272, 274, 282, 283, 296, 301, 305, 306, 315, 318, 319, 33432)
+_EXIF_IFDS = (0x8769, 0x8825)
+
+
+def _tiff_exif(im: Image.Image) -> bytes | None:
+    """The EXIF of a TIFF image, whose metadata are tags of its own IFD (Pillow gives no
+    ``info["exif"]``): its orientation, description, camera, dates and so on."""
+    if not hasattr(im, "tag_v2"):
+        return None
+    tags = im.getexif()
+    exif = Image.Exif()
+    for tag in _EXIF_FROM_TIFF:
+        if tag in tags:
+            exif[tag] = tags[tag]
+    for tag in _EXIF_IFDS:
+        if tag in tags and tags.get_ifd(tag):
+            exif[tag] = tags.get_ifd(tag)
+    return exif.tobytes() if len(exif) else None
+
+
 def metadata(im: Image.Image) -> dict:
     """Save keywords carrying the image's EXIF, XMP and ICC profile (those it has)."""
-    keys = {"exif": im.info.get("exif"), "xmp": im.info.get("xmp"),
+    keys = {"exif": im.info.get("exif") or _tiff_exif(im), "xmp": im.info.get("xmp"),
             "icc_profile": im.info.get("icc_profile")}
     return {k: v for k, v in keys.items() if v}
 
