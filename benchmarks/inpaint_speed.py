@@ -15,7 +15,7 @@ Values are the photo's grey levels at the known pixels.
 Rows: "fast" = new Inpainter + solve (set-up, error certificate, solve); "fast, reuse" = a
 second solve with the same masks and other values (255 - grey: like a colour channel or a
 tonal-optimisation step); "sor"; and
-"direct" = tests/reference_solver.reference_solve (builds the sparse matrix, SuperLU). Times
+"direct" = tests/conformance/reference_solver.reference_solve (builds the sparse matrix, SuperLU). Times
 are medians over --repeat runs after a warm-up (sor and direct: one run), wall clock and CPU
 (process) time: on a shared machine CPU time is the steadier of the two. "x direct" is the
 direct solve's wall time over the row's. "max err" is max |u - u_direct|; "bound" is the
@@ -40,7 +40,7 @@ from scipy import ndimage
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "conformance"))
 
 from reference_solver import reference_solve  # noqa: E402
 

@@ -32,7 +32,7 @@ from scipy import ndimage
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path[:0] = [str(REPO / "tests"), str(REPO)]
+sys.path[:0] = [str(REPO / "tests" / "conformance"), str(REPO)]
 
 import jbigkit as jk  # noqa: E402
 

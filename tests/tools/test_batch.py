@@ -16,7 +16,7 @@ from PIL import Image
 
 from PIL_ipc import decode
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OPTIONS = ["--size", "300", "--effort", "0"]
 
 

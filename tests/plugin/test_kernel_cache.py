@@ -18,7 +18,7 @@ from numba.core.registry import CPUDispatcher
 import PIL_ipc
 from PIL_ipc import _kernel_cache, encode
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = Path(PIL_ipc.__file__).resolve().parent
 
 

@@ -18,7 +18,7 @@ import PIL_ipc
 from PIL_ipc.format import container
 from PIL_ipc import decode
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SIZE = 64
 
 

@@ -15,7 +15,7 @@ from PIL_ipc.format import container
 from PIL_ipc import decode, encode
 from PIL_ipc.encode import ratecontrol
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "kodim23.png"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "kodim23.png"
 
 
 @pytest.fixture(scope="module")
