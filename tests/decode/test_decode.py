@@ -168,7 +168,7 @@ def test_an_uncertified_solve_logs_and_still_decodes(sample, monkeypatch, caplog
     _, data = sample
     certified = decode.decode(data)
     monkeypatch.setattr(inpaint, "MAX_FCG_ITER", 4)
-    monkeypatch.setattr(decoder, "DECODE_TOL", 1e-12)
+    monkeypatch.setattr(decode, "DECODE_TOL", 1e-12)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with caplog.at_level(logging.INFO, logger="PIL_ipc"):
@@ -235,7 +235,7 @@ def test_large_colour_images_solve_chroma_in_one_thread(monkeypatch, corpus):
     from PIL_ipc.solver import inpaint
 
     data = (corpus / "rgb-photo.ipc").read_bytes()
-    monkeypatch.setattr(decoder, "CHANNEL_THREADS", 2)
+    monkeypatch.setattr(decode, "CHANNEL_THREADS", 2)
     threaded = decode.decode(data)
     calls = []
     real = inpaint.Inpainter.solve_fields
@@ -243,5 +243,5 @@ def test_large_colour_images_solve_chroma_in_one_thread(monkeypatch, corpus):
                         lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
     assert np.array_equal(decode.decode(data), threaded) and calls
     calls.clear()
-    monkeypatch.setattr(decoder, "CHANNEL_THREAD_PIXELS", 0)
+    monkeypatch.setattr(decode, "CHANNEL_THREAD_PIXELS", 0)
     assert np.array_equal(decode.decode(data), threaded) and not calls

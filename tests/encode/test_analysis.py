@@ -159,10 +159,10 @@ def test_denoising_in_threads_gives_the_same_bits(monkeypatch):
     one thread does, on sizes that do not split evenly."""
     rng = np.random.default_rng(3)
     u = rng.uniform(0, 255, (67, 45))
-    monkeypatch.setattr(edges, "PM_THREAD_PIXELS", u.size + 1)
+    monkeypatch.setattr(analysis, "PM_THREAD_PIXELS", u.size + 1)
     one = analysis.denoise(u, 8.0, 7)
     for threads in (2, 3, 5):
-        monkeypatch.setattr(edges, "PM_THREAD_PIXELS", 0)
-        monkeypatch.setattr(edges, "PM_THREADS", threads)
+        monkeypatch.setattr(analysis, "PM_THREAD_PIXELS", 0)
+        monkeypatch.setattr(analysis, "PM_THREADS", threads)
         assert np.array_equal(analysis.denoise(u, 8.0, 7), one)
     assert not np.array_equal(one, u)

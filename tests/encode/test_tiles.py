@@ -7,7 +7,7 @@ import pytest
 
 from PIL_ipc.format import container
 from PIL_ipc import decode, encode
-from PIL_ipc.encode import ratecontrol, tiles
+from PIL_ipc.encode import pipeline, ratecontrol, tiles
 
 
 def scene(h=96, w=112, seed=5):
@@ -31,10 +31,10 @@ LAYOUT = ratecontrol.Layout(12.0, 4, 64, 12)
                                                  ((40, 40), 100, 10), ((33, 65), 10, 0)])
 def test_tiles_cover_the_image_once_with_regions_of_one_size(shape, side, margin):
     cover = np.zeros(shape, int)
-    tiles = tiles.tiles(shape, side, margin)
-    for t in tiles:
+    cut = tiles.tiles(shape, side, margin)
+    for t in cut:
         assert t.y1 - t.y0 <= side and t.x1 - t.x0 <= side
-        assert (t.rh, t.rw) == (tiles[0].rh, tiles[0].rw)
+        assert (t.rh, t.rw) == (cut[0].rh, cut[0].rw)
         assert 0 <= t.ry <= t.y0 and t.y1 <= t.ry + t.rh <= shape[0]
         assert 0 <= t.rx <= t.x0 and t.x1 <= t.rx + t.rw <= shape[1]
         # the margin is there wherever the image goes on
@@ -51,7 +51,7 @@ def test_one_tile_fits_what_the_whole_image_fit_does(mode):
     img = scene()
     if mode == "RGB":
         rgb = np.stack([img, np.roll(img, 9, axis=1), 255 - img], axis=2)
-        planner, _ = encode._planner(rgb, encode.EncodeOptions(), "RGB", searched=False)
+        planner, _ = pipeline._planner(rgb, encode.EncodeOptions(), "RGB", searched=False)
         layout = ratecontrol.Layout(12.0, 4, 64, 12, chroma_stride=3, edge_source="colour")
     else:
         planner, layout = ratecontrol.Planner(img), LAYOUT
@@ -85,9 +85,9 @@ def test_fixed_threshold_encode_of_a_large_image_uses_tiles(monkeypatch):
     whole = encode.encode(img, options)
     calls = []
     fit = tiles.fit
-    monkeypatch.setattr(large, "fit", lambda *a, **k: calls.append(1) or fit(*a, **k))
-    monkeypatch.setattr(large, "TILE_PIXELS", 128 * 128)
-    monkeypatch.setattr(large, "TILE_SIDE", 48)
+    monkeypatch.setattr(tiles, "fit", lambda *a, **k: calls.append(1) or fit(*a, **k))
+    monkeypatch.setattr(tiles, "TILE_PIXELS", 128 * 128)
+    monkeypatch.setattr(tiles, "TILE_SIDE", 48)
     tiled = encode.encode(img, options)
     assert calls
     # the same edges and positions, values fitted on tiles
@@ -103,8 +103,8 @@ def test_budget_search_on_a_reduced_image_meets_the_budget(monkeypatch):
     search = ratecontrol.search
     monkeypatch.setattr(ratecontrol, "search",
                         lambda p, *a, **k: calls.append(p.shape) or search(p, *a, **k))
-    monkeypatch.setattr(large, "TILE_PIXELS", 160 * 160)
-    monkeypatch.setattr(large, "REDUCED_PIXELS", 80 * 80)
+    monkeypatch.setattr(tiles, "TILE_PIXELS", 160 * 160)
+    monkeypatch.setattr(tiles, "REDUCED_PIXELS", 80 * 80)
     data = encode.encode(img, encode.EncodeOptions(size=budget, effort=0))
     assert calls == [(80, 80)]
     assert len(data) <= budget
@@ -117,8 +117,8 @@ def test_budget_search_on_a_reduced_image_meets_the_budget(monkeypatch):
 
 def test_budget_below_the_smallest_reduced_file_says_how_small(monkeypatch):
     img = scene(160, 160)
-    monkeypatch.setattr(large, "TILE_PIXELS", 160 * 160)
-    monkeypatch.setattr(large, "REDUCED_PIXELS", 80 * 80)
+    monkeypatch.setattr(tiles, "TILE_PIXELS", 160 * 160)
+    monkeypatch.setattr(tiles, "REDUCED_PIXELS", 80 * 80)
     with pytest.raises(ratecontrol.BudgetTooSmall) as e:
         encode.encode(img, encode.EncodeOptions(size=60, effort=0))
     assert e.value.smallest is not None and e.value.smallest > 60
@@ -127,7 +127,7 @@ def test_budget_below_the_smallest_reduced_file_says_how_small(monkeypatch):
 
 def test_reduced_keeps_the_aspect_ratio():
     img = np.zeros((300, 120, 3), np.uint8)
-    small = encode.reduced(img, 1000)
+    small = pipeline.reduced(img, 1000)
     assert small.shape[2] == 3 and small.shape[0] * small.shape[1] <= 1000
     assert small.shape[0] / small.shape[1] == pytest.approx(2.5, rel=0.1)
-    assert encode.reduced(img[:, :, 0], 10 ** 6).shape == (300, 120)
+    assert pipeline.reduced(img[:, :, 0], 10 ** 6).shape == (300, 120)

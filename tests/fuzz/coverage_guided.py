@@ -61,7 +61,7 @@ def instrument(module) -> None:
             atheris.instrument_func(obj)
 
 
-for _module in (IpcImagePlugin, alpha, colour, container, decoder, inpaint, jbig, sources, values):
+for _module in (IpcImagePlugin, alpha, colour, container, decode, inpaint, jbig, sources, values):
     instrument(_module)
 
 from PIL import Image, ImageFile, UnidentifiedImageError  # noqa: E402

@@ -88,7 +88,8 @@ def test_import_does_not_load_codec(root):
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
     )
-    assert out.stdout.strip() == "['PIL_ipc', 'PIL_ipc.IpcImagePlugin', 'PIL_ipc.format.container']"
+    assert out.stdout.strip() == ("['PIL_ipc', 'PIL_ipc.IpcImagePlugin', 'PIL_ipc.format', "
+                                  "'PIL_ipc.format.container']")
 
 
 # --- open and load ---------------------------------------------------------------------------
@@ -321,7 +322,7 @@ def test_save_bad_options_raise_before_any_work(original, options, monkeypatch, 
     def never(*args, **kwargs):
         raise AssertionError("the encoder ran")
 
-    monkeypatch.setattr(encoder, "encode", never)
+    monkeypatch.setattr(encode, "encode", never)
     with pytest.raises(ValueError):
         original.save(io.BytesIO(), format="IPC", **options)
     with pytest.raises(ValueError):
@@ -335,7 +336,7 @@ def test_failing_save_leaves_no_file(original, monkeypatch, tmp_path):
     def fails(*args, **kwargs):
         raise MemoryError("out of memory while encoding")
 
-    monkeypatch.setattr(encoder, "encode", fails)
+    monkeypatch.setattr(encode, "encode", fails)
     target = tmp_path / "out.ipc"
     with pytest.raises(MemoryError):
         original.save(target)
@@ -416,7 +417,7 @@ def test_verify_does_not_decode(encoded, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("verify must not decode")
 
-    monkeypatch.setattr(decoder, "decode", boom)
+    monkeypatch.setattr(decode, "decode", boom)
     Image.open(io.BytesIO(encoded)).verify()
 
 
@@ -513,7 +514,7 @@ def decode_calls(monkeypatch) -> dict:
         seen.update(kwargs)
         return real(data, **kwargs)
 
-    monkeypatch.setattr(decoder, "decode", spy)
+    monkeypatch.setattr(decode, "decode", spy)
     return seen
 
 

@@ -148,7 +148,7 @@ def test_kernels_are_declared_with_one_signature(module):
 
     from numba.core.registry import CPUDispatcher
 
-    m = importlib.import_module(f"PIL_ipc.{module}")
+    m = importlib.import_module(f"PIL_ipc.format.{module}")
     kernels = {name: k for name, k in vars(m).items()
                if isinstance(k, CPUDispatcher) and k.py_func.__module__ == m.__name__}
     assert kernels
