@@ -193,6 +193,7 @@ def test_colour_decode_within_its_tolerance_of_the_direct_solution():
     """Each channel of a colour decode, real-valued, against scipy's direct solve of the same
     problem: every R, G, B sample within COLOUR_SAMPLE_TOL of the exact one, and the certified
     errors the decoder's tolerances promise (luma, then chroma from luma's error)."""
+    from reference_decoder import chroma_lists, chunks, decode_values
     from reference_solver import reference_solve
 
     from PIL_ipc.format import colour
@@ -205,11 +206,12 @@ def test_colour_decode_within_its_tolerance_of_the_direct_solution():
     data = encode.encode(img, encode.EncodeOptions(threshold=16, lattice=4))
     f = container.parse(data)
     h = f.header
-    points = sources.locate(decode._decode_plane("edge", f.edge, h, False), h.spacing,
-                            None, h.lattice)
-    luma = values.dequantise(decode._decode_values(f.values_payload, points.predictors,
-                                                    h.levels, f.values_coding, False), h.levels)
-    channel_values = [luma] + decode._chroma_values(f, points, False)
+    points = sources.locate(jbig.decode(f.edge), h.spacing, None, h.lattice)
+    # the stored values of the three channels, as the reference decoder reads them
+    rows = points.predictors.tolist()
+    luma = np.array(decode_values(f.values_payload, rows, h.levels, f.values_coding))
+    channel_values = [luma * 255.0 / (h.levels - 1)] + [
+        np.array(v) for v in chroma_lists(chunks(data)[b"CVAL"], rows)]
     solved = decode.reconstruct_channels(points, channel_values, decode.COLOUR_DECODE_TOL,
                                           later_tol=decode._chroma_tolerances)
     known = points.known_mask()

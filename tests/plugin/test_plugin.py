@@ -75,9 +75,11 @@ def test_registration(root):
 
 
 def test_accept():
-    assert IpcImagePlugin._accept(b"\x89IPC\r\n\x1a\n" + b"\x00" * 8)
-    assert not IpcImagePlugin._accept(b"\x89PNG\r\n\x1a\n" + b"\x00" * 8)
-    assert not IpcImagePlugin._accept(b"\x89IPC\n\x1a\n\x00")
+    # the check Pillow calls on a file's first bytes, as registered with it
+    accept = Image.OPEN["IPC"][1]
+    assert accept(b"\x89IPC\r\n\x1a\n" + b"\x00" * 8)
+    assert not accept(b"\x89PNG\r\n\x1a\n" + b"\x00" * 8)
+    assert not accept(b"\x89IPC\n\x1a\n\x00")
 
 
 def test_import_does_not_load_codec(root):

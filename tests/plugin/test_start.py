@@ -161,14 +161,15 @@ def test_a_declared_kernel_converts_safely_or_refuses():
 
     from PIL_ipc.format import values
 
-    assert values._bit_length(np.uint8(5)) == 3 and values._bit_length(True) == 1
-    table = np.array([[-1, -1, -1], [0, -1, -1], [5, -1, -1]])
-    assert values._first_bad_predictor(table) == 2
-    with pytest.raises(TypeError):  # int32: not the declared int64 table
-        values._first_bad_predictor(table.astype(np.int32))
+    # med(left, upper, upper-left): the median edge detector, declared for three int64
+    assert values.med(np.uint8(5), True, 7) == 1 and values.med(3, 9, 5) == 7
+    levels, row = np.array([4, 9, 6]), np.array([0, 1, 2])
+    assert values.predict(levels, row, 128) == 7
+    with pytest.raises(TypeError):  # int32: not the declared int64 levels
+        values.predict(levels.astype(np.int32), row, 128)
     with pytest.raises(TypeError):  # not C-contiguous
-        values._first_bad_predictor(np.asfortranarray(table))
-    assert len(values._bit_length.signatures) == len(values._first_bad_predictor.signatures) == 1
+        values.predict(np.arange(6)[::2], row, 128)
+    assert len(values.med.signatures) == len(values.predict.signatures) == 1
 
 
 def test_kernels_compiled_by_callers_get_one_signature_too(tmp_path):
