@@ -11,6 +11,10 @@ folders.
 - Every subprocess a test starts imports this checkout's PIL_ipc (PYTHONPATH).
 - ``corpus`` is the golden corpus (tests/corpus), ``corpus_src`` the corpus of source images
   (``$IPC_CORPUS``, else ``../shared/corpus-src`` beside the repository).
+- Tests marked ``slow`` (batches through worker processes and a Dask cluster, compiling into
+  an empty cache, the fuzz batch) are left out of a plain ``python -m pytest`` and run with
+  ``--runslow``, as CI runs the suite; a slow test named on the command line (file::test)
+  or selected with ``-m slow`` runs anyway.
 """
 
 from __future__ import annotations
@@ -36,6 +40,48 @@ def corpus_source_folder() -> Path:
     if os.environ.get("IPC_CORPUS"):
         return Path(os.environ["IPC_CORPUS"])
     return ROOT.parent / "shared" / "corpus-src"
+
+
+# --- the quick run and the full suite ---------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--runslow", action="store_true", default=False,
+                     help="also run the tests marked slow: the full suite, as CI runs it")
+
+
+_LEFT_OUT = pytest.StashKey[int]()
+
+
+def _named(item: pytest.Item, config: pytest.Config) -> bool:
+    """Whether the command line names this test itself (path::test, path::test[id])."""
+    for arg in config.args:
+        path, named, test = arg.partition("::")
+        if not named or (config.invocation_params.dir / path).resolve() != item.path:
+            continue
+        own = item.nodeid.partition("::")[2]
+        if own == test or own.startswith((test + "[", test + "::")):
+            return True
+    return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--runslow") or "slow" in (config.option.markexpr or ""):
+        return
+    slow = [item for item in items
+            if item.get_closest_marker("slow") and not _named(item, config)]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        left_out = set(slow)
+        items[:] = [item for item in items if item not in left_out]
+        config.stash[_LEFT_OUT] = len(slow)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    n = config.stash.get(_LEFT_OUT, 0)
+    if n:
+        terminalreporter.write_line(f"{n} slow test(s) left out of this quick run: "
+                                    "python -m pytest --runslow runs the full suite")
 
 
 # --- fixtures --------------------------------------------------------------------------------

@@ -172,6 +172,7 @@ def test_a_declared_kernel_converts_safely_or_refuses():
     assert len(values.med.signatures) == len(values.predict.signatures) == 1
 
 
+@pytest.mark.slow  # compiles the entropy coders into an empty cache
 def test_kernels_compiled_by_callers_get_one_signature_too(tmp_path):
     # With an empty cache every kernel the entropy coders call is compiled in the process,
     # also those only other kernels call (a literal argument, f(x, 0), would otherwise get a

@@ -111,6 +111,7 @@ def test_an_interrupted_run_keeps_every_finished_file(tmp_path, monkeypatch):
     assert done == 3 and [job.name for job in jobs] == ["im3.png", "im4.png", "im5.png"]
 
 
+@pytest.mark.slow
 def test_batch_converts_a_tree_reports_and_skips_what_is_done(tmp_path, warm):
     names = make_tree(tmp_path)
     result = run("in", "out", *OPTIONS, "--jobs", "2", cwd=tmp_path)
@@ -153,6 +154,7 @@ def test_batch_usage_errors(tmp_path):
         assert len(lines) == 1 and "error: " in lines[0], result.stderr
 
 
+@pytest.mark.slow
 def test_interrupting_a_batch_loses_nothing_done(tmp_path, warm):
     count, blocking = 30, 8
     (tmp_path / "in").mkdir()
@@ -211,6 +213,7 @@ def test_interrupting_a_batch_loses_nothing_done(tmp_path, warm):
     assert int(rows["files converted"]) == count - len(written)
 
 
+@pytest.mark.slow
 def test_batch_on_a_dask_cluster_gives_the_local_files(tmp_path, warm):
     import distributed
     make_tree(tmp_path, count=3)
@@ -234,6 +237,7 @@ def test_batch_on_a_dask_cluster_gives_the_local_files(tmp_path, warm):
                 (tmp_path / "local" / path).read_bytes()
 
 
+@pytest.mark.slow
 def test_dask_scheduler_that_is_not_there(tmp_path):
     make_tree(tmp_path, count=1)
     result = run("in", "out", "--dask", "tcp://127.0.0.1:9", *OPTIONS, cwd=tmp_path)
@@ -243,6 +247,7 @@ def test_dask_scheduler_that_is_not_there(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_a_terminal_sees_the_progress_bar_and_a_pipe_does_not(tmp_path, warm):
     import fcntl
     import pty
