@@ -38,8 +38,8 @@ class IpcCodec:
         import PIL_ipc  # registers the Pillow plugin
         from PIL_ipc import decode, encode
 
-        self.encoder = encoder
-        self.decoder = decoder
+        self.encoder = encode
+        self.decoder = decode
         self.plugin_path = PIL_ipc.__file__
 
     def encode(self, pixels: np.ndarray, bpp: float) -> Encode:

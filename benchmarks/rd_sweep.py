@@ -22,7 +22,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import rd  # noqa: E402  (image loading and metrics of the rate-distortion benchmark)
 
-from PIL_ipc import decode, encode  # noqa: E402
+from PIL_ipc import decode, encode as ipc_encode  # noqa: E402
 
 #: Fixed-threshold defaults of every layout field the search may free.
 PINNED = {"spacing": 4, "levels": 64, "lattice": 0, "min_length": 10, "hysteresis": 0.5,
@@ -44,7 +44,7 @@ def encode(pixels: np.ndarray, bpp: float, free: set[str], tonal: int
     pinned = {k: v for k, v in PINNED.items() if k not in free}
     start = time.perf_counter()
     try:
-        data = encode.encode(pixels, encode.EncodeOptions(bpp=bpp, tonal=tonal, **pinned))
+        data = ipc_encode.encode(pixels, ipc_encode.EncodeOptions(bpp=bpp, tonal=tonal, **pinned))
     except ValueError:
         return None, time.perf_counter() - start
     return data, time.perf_counter() - start
@@ -56,10 +56,10 @@ def main(argv: list[str] | None = None) -> int:
                                                      "mixed"])
     p.add_argument("--bpp", nargs="+", type=float, default=[0.1])
     p.add_argument("--tonal", type=int, default=6)
-    p.add_argument("--corpus", help="folder with sipi/, cartoon/, kodak/")
+    rd.add_corpus_argument(p)
     args = p.parse_args(argv)
     corpus = rd.corpus_root(args.corpus)
-    encode.encode(np.tile(np.arange(64, dtype=np.uint8), (64, 1)), encode.EncodeOptions(bpp=1.0))
+    ipc_encode.encode(np.tile(np.arange(64, dtype=np.uint8), (64, 1)), ipc_encode.EncodeOptions(bpp=1.0))
     for spec in args.images:
         name, pixels = rd.resolve_image(spec, corpus)
         for bpp in args.bpp:
