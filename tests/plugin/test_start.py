@@ -7,7 +7,6 @@ process depend on the tests run before).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -20,10 +19,9 @@ CORPUS = ROOT / "tests" / "corpus"
 
 
 def _fresh(code: str, *args: str) -> str:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT),
-                                                         os.environ.get("PYTHONPATH", "")])}
+    # (a fresh interpreter that imports this checkout's PIL_ipc: tests/conftest.py)
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
