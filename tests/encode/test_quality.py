@@ -33,11 +33,11 @@ def psnr(data: bytes, pixels: np.ndarray) -> float:
 
 
 def test_quality_maps_monotonically_to_a_psnr_target():
-    targets = [pipeline.psnr_for_quality(q) for q in range(101)]
+    targets = [encode.psnr_for_quality(q) for q in range(101)]
     assert all(b > a for a, b in zip(targets, targets[1:], strict=False))
-    assert encode.EncodeOptions(quality=80).target_psnr() == pipeline.psnr_for_quality(80)
+    assert encode.EncodeOptions(quality=80).target_psnr() == encode.psnr_for_quality(80)
     assert encode.EncodeOptions().target_psnr() == \
-        pipeline.psnr_for_quality(pipeline.DEFAULT_QUALITY)
+        encode.psnr_for_quality(encode.DEFAULT_QUALITY)
     assert encode.EncodeOptions(psnr=31.5).target_psnr() == 31.5
     for given in (dict(threshold=24), dict(bpp=0.2), dict(size=500)):
         assert encode.EncodeOptions(**given).target_psnr() is None
@@ -50,7 +50,7 @@ def test_decoded_quality_never_falls_as_quality_rises(crop):
         data = encode.encode(crop, encode.EncodeOptions(quality=q))
         results.append((len(data), psnr(data, crop)))
         # the target is met (the decoder's own PSNR)
-        assert results[-1][1] >= pipeline.psnr_for_quality(q)
+        assert results[-1][1] >= encode.psnr_for_quality(q)
     quality = [p for _, p in results]
     assert quality == sorted(quality), results
     sizes = [n for n, _ in results]
@@ -59,11 +59,11 @@ def test_decoded_quality_never_falls_as_quality_rises(crop):
 
 
 def test_quality_80_differs_from_the_default(crop):
-    assert pipeline.DEFAULT_QUALITY != 80
+    assert encode.DEFAULT_QUALITY != 80
     default = encode.encode(crop)
     assert default != encode.encode(crop, encode.EncodeOptions(quality=80))
     assert default == encode.encode(crop, encode.EncodeOptions(
-        quality=pipeline.DEFAULT_QUALITY))
+        quality=encode.DEFAULT_QUALITY))
 
 
 def test_psnr_target_takes_the_smallest_budget_that_meets_it(crop):
