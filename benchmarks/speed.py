@@ -48,17 +48,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import rd_codecs  # noqa: E402
+from corpus import add_corpus_argument, corpus_root, find_image  # noqa: E402
 
 import PIL_ipc  # noqa: E402, F401  (registers the plugin)
 
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus-src"
-IMAGES = {
-    "peppers": "sipi/peppers.tiff",
-    "boat": "classic/boat.tiff",
-    "airplane": "sipi/airplane.tiff",
-    "mandrill": "sipi/mandrill.tiff",
-}
-COLOUR_IMAGE = "kodak/kodim23.png"
+COLOUR_IMAGE = "kodim23"
 SCALE_IMAGE = "peppers"
 BPP = 0.2
 #: Table 2's files: the encoder at its fixed threshold (no search)
@@ -179,9 +173,9 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> None:
 def decode_512(corpus: Path, names: list[str], repeat: int) -> dict[str, bytes]:
     peers = rd_codecs.peer_codecs()
     rows, files = [], {}
-    sources = [(n, Image.open(corpus / IMAGES[n]).convert("L").resize((512, 512)))
+    sources = [(n, Image.open(find_image(n, corpus)).convert("L").resize((512, 512)))
                for n in names]
-    colour = Image.open(corpus / COLOUR_IMAGE).convert("RGB")
+    colour = Image.open(find_image(COLOUR_IMAGE, corpus)).convert("RGB")
     w, h = colour.size
     sources.append(("kodim23 (RGB)", colour.crop(((w - 512) // 2, (h - 512) // 2,
                                                   (w + 512) // 2, (h + 512) // 2))))
@@ -202,7 +196,7 @@ def decode_512(corpus: Path, names: list[str], repeat: int) -> dict[str, bytes]:
 
 
 def scale(corpus: Path, sizes: list[int], repeat: int, work: Path) -> Path | None:
-    src = Image.open(corpus / IMAGES[SCALE_IMAGE]).convert("L")
+    src = Image.open(find_image(SCALE_IMAGE, corpus)).convert("L")
     peers = rd_codecs.peer_codecs()
     base = fresh(BASELINE)[1]
     rows, enc_rows = [], []
@@ -402,15 +396,15 @@ def start(files: dict[str, bytes], work: Path, repeat: int, first_use: bool) -> 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048, 4096])
-    p.add_argument("--images", nargs="+", default=["peppers", "boat"], choices=sorted(IMAGES))
+    p.add_argument("--images", nargs="+", default=["peppers", "boat"])
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--quick", action="store_true", help="sizes up to 1024, 3 repeats")
     p.add_argument("--no-first-use", action="store_true")
     p.add_argument("--tables", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6],
                    help="which tables to print (4-6 need table 1's files)")
-    p.add_argument("--corpus", type=Path,
-                   default=Path(os.environ.get("IPC_CORPUS", DEFAULT_CORPUS)))
+    add_corpus_argument(p)
     args = p.parse_args(argv)
+    args.corpus = corpus_root(args.corpus)
     if args.quick:
         args.sizes = [n for n in args.sizes if n <= 1024]
         args.repeat = 3
