@@ -375,11 +375,11 @@ def test_library_log_lines_reach_stderr_unless_quiet(work):
         "import logging, sys\n"
         "from PIL_ipc.tools import cli, transcode\n"
         "real = transcode.encode\n"
-        "def encode(im, options):\n"
+        "def encode(im, options, **kwargs):\n"
         "    log = logging.getLogger('PIL_ipc.encode')\n"
         "    log.info('compiling the kernels, about 9 s')\n"
         "    log.debug('a detail')\n"
-        "    return real(im, options)\n"
+        "    return real(im, options, **kwargs)\n"
         "transcode.encode = encode\n"
         "sys.exit(cli.main(sys.argv[1:]))\n"
     )
