@@ -621,3 +621,34 @@ def test_save_memory_grows_with_the_pixels_only(corpus):
         per_pixel.append(peak / (n * n))
     assert per_pixel[1] <= 320
     assert per_pixel[1] <= 1.1 * per_pixel[0]
+
+
+# --- a failed save ---------------------------------------------------------------------------
+
+
+def _failing_encode(*args, **kwargs):
+    raise ValueError("the encoder gave up")
+
+
+def test_a_failed_save_to_a_new_file_leaves_no_file(tmp_path, monkeypatch):
+    from PIL_ipc.encode import pipeline
+
+    monkeypatch.setattr(pipeline, "encode", _failing_encode)
+    target = tmp_path / "new.ipc"
+    with pytest.raises(ValueError, match="gave up"):
+        Image.new("L", (8, 8)).save(target)
+    assert not target.exists()
+
+
+def test_a_failed_save_writes_no_partial_file_over_an_existing_one(tmp_path, monkeypatch):
+    # Pillow empties the named file before the plugin runs; the plugin writes nothing until
+    # the whole file is encoded, so what is left is empty, never a truncated .ipc
+    from PIL_ipc.encode import pipeline
+
+    target = tmp_path / "old.ipc"
+    Image.new("L", (8, 8), 90).save(target)
+    assert target.stat().st_size > 0
+    monkeypatch.setattr(pipeline, "encode", _failing_encode)
+    with pytest.raises(ValueError, match="gave up"):
+        Image.new("L", (8, 8)).save(target)
+    assert target.read_bytes() == b""
