@@ -135,6 +135,10 @@ def choose(planner: Planner, layout: Layout, options: EncodeOptions,
     budget = options.budget_bytes(w, h)
     target = options.target_psnr()
     if target is not None:
+        if small is not None:  # the target searched on the image reduced, fitted at full size
+            return tiles.search_psnr_reduced(planner, small, target, options.tonal,
+                                             effort=options.effort, progress=progress,
+                                             **pinned)
         return quality.search_psnr(planner, target, options.tonal, effort=options.effort,
                                    progress=progress, **pinned)
     if budget is not None:
@@ -159,9 +163,9 @@ def choose(planner: Planner, layout: Layout, options: EncodeOptions,
 
 def searched_on_reduced(options: EncodeOptions, shape: tuple[int, int]) -> bool:
     """Whether the layout of an image of ``shape`` is searched on the image reduced: a budget
-    (not a quality target) for an image fitted on tiles."""
-    return options.target_psnr() is None and \
-        options.budget_bytes(shape[1], shape[0]) is not None and tiles.applies(shape)
+    or a quality target for an image fitted on tiles."""
+    return (options.target_psnr() is not None
+            or options.budget_bytes(shape[1], shape[0]) is not None) and tiles.applies(shape)
 
 
 @_kernel_cache.compiles("encode")

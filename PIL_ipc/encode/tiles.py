@@ -24,7 +24,7 @@ import numpy as np
 
 from ..format import colour
 from ..solver import inpaint
-from . import search, tonal, tuning
+from . import quality, search, tonal, tuning
 from .options import CHOICES
 from .planner import Coded, Layout, Planner
 from .report import Progress, Stage
@@ -231,8 +231,39 @@ def search_reduced(planner: Planner, small: Planner, budget: int,
             f"a budget of {budget} bytes is below the smallest file of this image and these "
             f"settings, about {smallest} bytes (bpp {8 * smallest / (h * w):.3g})",
             smallest) from e
+    return fit_found(planner, found, budget, tonal_iterations, workers=workers,
+                     progress=progress, pinned={k for k, v in fixed.items() if v is not None})
+
+
+def search_psnr_reduced(planner: Planner, small: Planner, psnr: float,
+                        tonal_iterations: int, *, effort: int = search.DEFAULT_EFFORT,
+                        workers: int = 0, progress: Progress | None = None,
+                        **fixed: float | None) -> Coded:
+    """A quality target for ``planner``'s image: the smallest file of ``small`` (the image
+    reduced) whose decoded PSNR is at least ``psnr`` (quality.search_psnr), its layout then
+    fitted at full size within the same bits per pixel (see fit_found).  The full-size file
+    is not decoded to check it: an image reduced holds more detail per pixel, so at the same
+    bits per pixel the full-size file decodes at least as well (benchmarks/large_search.py
+    measures it)."""
+    h, w = planner.shape
+    found = quality.search_psnr(small, psnr, tonal_iterations, workers=workers, effort=effort,
+                                progress=progress, **fixed)
+    ratio = small.shape[0] * small.shape[1] / (h * w)
+    budget = planner.overhead + math.ceil((found.size - small.overhead) / ratio)
+    return fit_found(planner, found, budget, tonal_iterations, workers=workers,
+                     progress=progress, pinned={k for k, v in fixed.items() if v is not None})
+
+
+def fit_found(planner: Planner, found: Coded, budget: int, tonal_iterations: int, *,
+              workers: int = 0, progress: Progress | None = None,
+              pinned: set[str] = frozenset()) -> Coded:
+    """The layout ``found`` on the image reduced, fitted at full size within ``budget``
+    bytes: the lowest threshold whose estimate fits (allowing for the growth of the values
+    that the search measured), denser where room is left (_fill; not the ``pinned`` fields),
+    the tonal fit on tiles, the values quantised to the budget; a higher threshold when they
+    do not fit.  BudgetTooSmall when no layout fits.  ``progress``: the "tiles" stage, its
+    total growing by the tile count at each fit after the first."""
     layout = found.layout
-    pinned = {k for k, v in fixed.items() if v is not None}
     scale = 1.0
     if found.growth > tuning.TONAL_RATE_FACTOR:
         scale = found.growth / tuning.TONAL_RATE_FACTOR
