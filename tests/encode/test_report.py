@@ -13,7 +13,7 @@ import threading
 import numpy as np
 import pytest
 from PIL import Image
-from test_large import scene
+from test_tiles import scene
 
 from PIL_ipc import encode
 from PIL_ipc.encode import pipeline, search, tiles
