@@ -1,5 +1,5 @@
 """Appendix B of spec/FORMAT.md in plain Python: a T.82 plane decoder written from the spec
-text, with appendix A's QM decoder as tests/reference_decoder.py transcribes it.
+text, with appendix A's QM decoder as tests/conformance/reference_decoder.py transcribes it.
 
 It serves the tests only: they check it against JBIG-KIT on the corpus planes and the spec's
 check, and with ``misread`` it decodes as one of the readings appendix B rules out, to show

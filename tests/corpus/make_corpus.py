@@ -248,7 +248,7 @@ def write_t82_files(manifest: dict, only) -> None:
             "sha256": hashlib.sha256(data).hexdigest(),
         }
         # PIL_ipc: the planes exactly, the image as it decodes the source file (both are
-        # checked against the reference PNG by tests/test_conformance.py)
+        # checked against the reference PNG by tests/conformance/test_conformance.py)
         try:
             for ctype, plane in coded.items():
                 body = next(b for t, b in split(data) if t == ctype)
@@ -349,7 +349,7 @@ file's format version, mode, seed lattice step, encoder options, size, bit rate,
 stored pixels, PSNR against its source image, SHA-256 and what it exercises; this README is
 made from it by `python tests/corpus/make_corpus.py --readme`.
 
-The references are **not** produced by PIL_ipc's decoder: `tests/reference_decoder.py` decodes
+The references are **not** produced by PIL_ipc's decoder: `tests/conformance/reference_decoder.py` decodes
 the bi-level planes with JBIG-KIT's `jbgtopbm`, finds the source points and decodes the values
 with plain-Python transcriptions of sections 6 and 7, and solves the PDE of section 8 with
 scipy's sparse direct solver (once per channel in colour, with the inverse transform of
