@@ -213,10 +213,12 @@ class Inpainter:
         scales = [max(float(u.max()), -float(u.min())) + t
                   for u, t in zip(fields, tols, strict=True)]
         rough = True
-        for ph in (self.band_phase, self.laplace_phase):
+        # each phase's least share of a channel's tolerance (_solve_both: the Laplace phase
+        # gets at least the rest of it)
+        for ph, share in ((self.band_phase, BAND_SHARE), (self.laplace_phase, 1 - BAND_SHARE)):
             if ph.count:
                 for scale, t in zip(scales, tols):
-                    rough = rough and ph.precision(BAND_SHARE * t, scale, "fast") == np.float32
+                    rough = rough and ph.precision(share * t, scale, "fast") == np.float32
                 if ph.factor is None:
                     ph._hierarchy()
         if threads == 1 or not rough:
