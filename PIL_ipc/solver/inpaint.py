@@ -125,14 +125,14 @@ class Inpainter:
         self._scratch = scratch
         self.known, self.band, self.shape = known, band, known.shape
         h, w = known.shape
-        bandrow = np.empty((h, w), dtype=np.bool_)
-        G.band_rows(known, band, bandrow)
-        grounded = np.empty((h, w), dtype=np.bool_)
-        G.ground_band(bandrow, known, band, np.empty(h * w, dtype=np.int64), grounded)
-        self.band_phase = Phase(grounded, True, band, scratch, scratch.operators[0],
+        kind = np.empty((h + 2, w + 2), dtype=np.uint8)
+        # (the direct solver's numbering, made later, is room enough for the search)
+        G.classify(known, band, scratch.local, kind)
+        kind = kind[1:-1, 1:-1]
+        self.band_phase = Phase(kind == G.BAND, True, band, scratch, scratch.operators[0],
                                  scratch.runs[0], direct=True)
         # Laplace rows: neither known nor a band row (isolated band pixels included)
-        self.laplace_phase = Phase(~known & ~bandrow, False, band, scratch,
+        self.laplace_phase = Phase(kind == G.LAPLACE, False, band, scratch,
                                     scratch.operators[1], scratch.runs[1])
         #: certified bound on max |u - u_exact| of the last solve
         self.last_error = 0.0
@@ -255,8 +255,8 @@ class Inpainter:
         # pixels): the float32 ones of the bound then go first (peak memory)
         ws = self._scratch.workspace(dtype, alone=dtype == np.float64 and lane == 0,
                                      lane=lane)
-        b = ws.zeroed(ws.rhs)
-        G.gather_links(ph.link_dst, ph.link_src, u.ravel(), b)
+        b = ws.rhs
+        ph.gather(u, b)
         # float32 sums of up to 4 data values, each rounding once
         rhs_error = RHS_ROUNDING * scale if dtype == np.float32 else 0.0
         x = None
@@ -314,7 +314,7 @@ class Inpainter:
         dims = lp.scratch.dims
         total = int(dims[-1, 0]) + 9
         b = np.zeros(total)
-        G.gather_links(lp.link_dst, lp.link_src, u.ravel(), b)
+        lp.gather(u, b)
         for i in range(k):
             G.restrict_sum(b, *dims[i], *dims[i + 1])
         levels = np.ascontiguousarray(lp.levels[k:])
@@ -363,7 +363,7 @@ class Inpainter:
                 b = ws.rhs
                 G.pad_field(ph.active, t, b)
                 y, _ = ph.solve(b, e, method, None, steps, warn=warn)
-                G.scatter_links(ph.link_dst, ph.link_src, y, t.ravel())
+                G.scatter_links(*ph.links(), y, t.ravel())
         return t
 
 

@@ -147,12 +147,15 @@ class Phase:
             return
         dims = scratch.dims
         self.diag, self.idiag, self.cE, self.cS = operator
-        n = G.build_fine(active, band_mode, band, self.diag, self.idiag, self.cE, self.cS)
-        # links to the data pixels (known, or solved by the other phase): every right-hand
-        # side and adjoint goes along them
-        self.link_dst, self.link_src = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-        G.boundary_links(active, band_mode, band, self.diag, self.cE, self.cS, self.link_dst,
-                         self.link_src)
+        self.band_mode, self._band = band_mode, band
+        self._links = None
+        if band_mode:
+            n = G.build_fine(active, band_mode, band, self.diag, self.idiag, self.cE, self.cS)
+            self._make_links(n)
+        else:
+            # most pixels are active: built branch-free, and the right-hand sides are
+            # gathered by a stencil (laplace_rhs), the links made only for an adjoint
+            G.build_laplace(active, self.diag, self.idiag, self.cE, self.cS)
         # kernel table: (offset, padded width, first run, end run); the coarse levels are
         # built on first use (_hierarchy): a factorised phase never needs them to score
         self.levels = np.zeros((len(dims), 4), dtype=np.uint64)
@@ -164,6 +167,30 @@ class Phase:
         self._coarse = len(dims) == 1
         if direct:
             self._factorise()
+
+    def _make_links(self, n: int) -> None:
+        dst, src = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        G.boundary_links(self.active, self.band_mode, self._band, self.diag, self.cE, self.cS,
+                         dst, src)
+        self._links = (dst, src)
+
+    def links(self) -> tuple[np.ndarray, np.ndarray]:
+        """(dst, src): the links from active pixels to the data pixels (known, or solved by
+        the other phase), see G.boundary_links; made on first use in the Laplace phase."""
+        if self._links is None:
+            self._make_links(G.link_count(self.active, self.band_mode, self._band))
+        return self._links
+
+    def gather(self, u: np.ndarray, b: np.ndarray) -> None:
+        """b (a fine-level vector, 0 off the active cells) = the data's part of the
+        right-hand side from the field u (H x W, float64): the sum, at each active pixel,
+        of u over the pixels it is linked to that are not active."""
+        if self.band_mode:
+            b[:self.n0].fill(0.0)
+            dst, src = self._links
+            G.gather_links(dst, src, u.ravel(), b)
+        else:
+            G.laplace_rhs(self.active, u, b)
 
     def _hierarchy(self) -> None:
         """Build the coarse levels and their runs (once; threads that solve at the same time
