@@ -165,6 +165,19 @@ def prolong_red(idiag, x, oc, wpc, runs, r0, r1):
             x[p] += np.float32(idiag[p] > 0.0) * x[cb + (j0 + (p - p0) + ONE) // TWO]
 
 
+@kernel()
+def prolong_all(idiag, x, oc, wpc, runs, r0, r1):
+    """x[fine] = P x[coarse] on the active cells of the fine runs r0:r1 (0 on the cells in
+    their gaps): a start on the fine level from a coarse solution."""
+    for k in range(r0, r1):
+        i = runs[k, 2]
+        j0 = runs[k, 3]
+        cb = oc + ((i + ONE) // TWO) * wpc
+        p0 = runs[k, 0]
+        for p in range(p0, runs[k, 1]):
+            x[p] = np.float32(idiag[p] > 0.0) * x[cb + (j0 + (p - p0) + ONE) // TWO]
+
+
 def _magnitude_bits(x):
     """x (float32 or float64) viewed as integers of its width, and the mask of all bits but
     the sign: for numbers that are not NaN the masked bits order as the magnitudes do."""

@@ -24,11 +24,13 @@ Methods: "sor" is the paper's successive over-relaxation (lexicographic, omega f
 "fast" is flexible conjugate gradients preconditioned by an aggregation multigrid K-cycle
 (2 x 2 aggregates, Galerkin coarse levels, red-black Gauss-Seidel smoothing); a phase whose
 matrix, numbered breadth first, has a narrow envelope (the band phase: chains along the edges)
-is first solved by its Cholesky factor, which the CG then certifies.
+is first solved by its Cholesky factor, which the CG then certifies.  A certified solve
+without a guess starts from the solution of its problem restricted to the first coarse level
+(full multigrid: the fine CG then starts with the smooth part of the error gone).
 
-Costs: an Inpainter holds about 140 bytes per pixel (two operator hierarchies, the solver
-vectors, the runs and a direct solver's numbering; a solve peaks near 180), 37 more once it
-has run uncertified solves (their vectors are float32) and 37 more per extra thread of
+Costs: an Inpainter holds about 150 bytes per pixel (two operator hierarchies, the solver
+vectors, the runs and a direct solver's numbering; a solve peaks near 190), 43 more once it
+has run uncertified solves (their vectors are float32) and 43 more per extra thread of
 solve_fields, and a band factor of at most DIRECT_ENVELOPE numbers per band pixel; the
 kernels release the GIL, but one Inpainter must not be used by two threads at once (its
 vectors are shared), except through solve_fields, which gives each thread its own. Iteration caps bound the running
@@ -263,6 +265,8 @@ class Inpainter:
         if guess is not None:
             x = ws.start
             G.pad_field(ph.active, guess, x)
+        elif ph.factor is None and ph.coarse_levels() and steps is None and method == "fast":
+            x = ph.coarse_start(b, ws.start, 0.0 if start is None else start, lane)
         elif start is not None and ph.factor is None:
             x = ph.filled(ws.start, start)
         x, err = ph.solve(b, tol, method, x, steps, rhs_error, warn, lane)

@@ -30,6 +30,10 @@ DIRECT_COST = 64
 # solves use it where the residual they need is at least F32_RESIDUAL times the data's
 # magnitude (float32 rounds a residual of a stored iterate to about 2^-21 of it).
 F32_RESIDUAL = 2.0 ** -17
+# A full-multigrid start (Phase.coarse_start) solves on level 1 until the residual is this
+# fraction of the largest datum there, in at most this many steps.
+COARSE_START_RESIDUAL = 1e-2
+COARSE_START_STEPS = 8
 # The certificate's z is float32: A z is rounded to float32 before its minimum is taken.
 CERT_SLACK = 1.0 + 2.0 ** -20
 # Largest image side accepted (keeps every allocation bounded and indices in int64).
@@ -63,10 +67,12 @@ class _Workspace:
         n0 = int((dims[0, 1] + 2) * (dims[0, 2] + 2))
         self.dims, self.total, self.n0 = dims, total, n0
         self.r, self.z, self.c1, self.v1 = (np.zeros(total, dtype) for _ in range(4))
-        self.d, self.q = np.zeros(n0, dtype), np.zeros(n0, dtype)
+        # (d and q span all levels for a solve on level 1: Phase.coarse_start)
+        self.d, self.q = np.zeros(total, dtype), np.zeros(total, dtype)
         # right-hand side and start vector of a phase's solve: reused, because a fresh large
-        # array costs a page fault per 4 KiB on first touch (more than a few solver steps)
-        self.rhs, self.start = np.zeros(n0, dtype), np.zeros(n0, dtype)
+        # array costs a page fault per 4 KiB on first touch (more than a few solver steps);
+        # level 0 is the solve's, level 1 holds coarse_start's problem
+        self.rhs, self.start = np.zeros(total, dtype), np.zeros(total, dtype)
 
     @staticmethod
     def zeroed(v: np.ndarray) -> np.ndarray:
@@ -279,6 +285,32 @@ class Phase:
         v.fill(0.0)
         K.fill_active(self.idiag, v, a, self.runs, *self.levels[0, 2:4])
         return v
+
+    def coarse_levels(self) -> bool:
+        """Whether the hierarchy has a level 1 with a level below it (coarse_start)."""
+        return len(self.scratch.dims) >= 3
+
+    def coarse_start(self, b: np.ndarray, x: np.ndarray, a: float, lane: int = 0) -> np.ndarray:
+        """x (all levels) set to a start for A x = b (b on level 0, 0 on the padding; its
+        level 1 is overwritten): the problem restricted to level 1 of the hierarchy, solved
+        from the constant ``a`` until its residual is COARSE_START_RESIDUAL of the largest
+        restricted datum, prolonged (constant on each 2 x 2 aggregate).  A full-multigrid
+        start: the fine solve then begins with its smooth error mostly gone (peppers 512 x
+        512: 5 fine steps instead of 7, for 3 steps on a grid of a quarter the size)."""
+        diag, idiag, cE, cS, levels, runs = self._operator()
+        dims = self.scratch.dims
+        G.restrict_sum(b, *dims[0], *dims[1])
+        sub = levels[1:]
+        c0, c1 = sub[0, 2], sub[0, 3]
+        x.fill(0.0)
+        K.fill_active(idiag, x, a, runs, c0, c1)
+        thr = COARSE_START_RESIDUAL * K.level_abs_max(b, runs, c0, c1)
+        ws = self.scratch.workspace(b.dtype, lane=lane)
+        K.fcg(diag, idiag, cE, cS, cE, cS, sub, runs, b, x, thr, COARSE_START_STEPS,
+              ws.r, ws.z, ws.c1, ws.v1, ws.d, ws.q)
+        lv = levels[0]
+        K.prolong_all(idiag, x, sub[0, 0], sub[0, 1], runs, lv[2], lv[3])
+        return x
 
     def bound(self) -> float:
         """B >= max-norm of A^{-1}: the error is at most B times the largest residual."""
