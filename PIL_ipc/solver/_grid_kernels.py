@@ -367,3 +367,13 @@ def fill_runs(idiag, o, h, w, gap, runs, k):
             else:
                 j += 1
     return k
+
+
+@kernel()
+def round_to_uint8(u, out):
+    """out = floor(u + 0.5) clamped to 0..255 (NaN gives 0), u and out flat."""
+    for p in range(U(u.shape[0])):
+        v = np.floor(u[p] + 0.5)
+        # (a NaN fails the test and gives 0)
+        v = v if v >= 0.0 else 0.0
+        out[p] = np.uint8(min(v, 255.0))

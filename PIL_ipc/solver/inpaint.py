@@ -412,9 +412,7 @@ def block_means(a: np.ndarray, level: int) -> np.ndarray:
 
 def to_uint8(u: np.ndarray) -> np.ndarray:
     """Decoded grey levels: floor(u + 0.5) clamped to 0..255 (NaN gives 0)."""
-    v = np.add(u, 0.5, dtype=np.float64)
-    np.floor(v, out=v)
-    # fmax takes the number where one side is NaN: the cast of NaN would be undefined
-    np.fmax(v, 0.0, out=v)
-    np.minimum(v, 255.0, out=v)
-    return v.astype(np.uint8)
+    u = np.ascontiguousarray(u, dtype=np.float64)
+    out = np.empty(u.shape, dtype=np.uint8)
+    G.round_to_uint8(u.reshape(-1), out.reshape(-1))
+    return out
