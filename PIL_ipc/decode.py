@@ -122,11 +122,11 @@ def reconstruct_channels(points: sources.SourcePoints, channel_values: list[np.n
         data = np.zeros(points.shape[0] * points.shape[1], dtype=np.float64)
         data[points.positions] = v
         fields.append(data.reshape(points.shape))
-    if reduce:
-        return [op.solve_reduced(u, reduce, tol=tol) for u in fields]
     # start from the channel's mean stored value rather than 0: the first residual is then
     # the spread of the values, not their level (for chroma, centred on 128, a step fewer)
     starts = [float(np.mean(v)) if len(v) else None for v in channel_values]
+    if reduce:
+        return [op.reduced_field(u, reduce, tol, s) for u, s in zip(fields, starts)]
     tols = [tol] * len(fields)
     op.solve_field(fields[0], tol, method, warn=False, start=starts[0])
     errors = [op.last_error]

@@ -109,3 +109,23 @@ def test_solves_on_random_masks_match_the_direct_solver(seed):
     i = np.flatnonzero(known.ravel())[0]
     e.ravel()[i] = 1.0
     assert abs(a.ravel()[i] - (op.solve(e, tol=1e-9) * g).sum()) <= 1e-5
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("k, level", [(0, 0), (1, 1), (1, 2), (1, 3), (2, 3)])
+def test_reduced_means_match_block_means_of_the_level_values(shape, k, level):
+    """reduced_means: block means of the image whose active pixels take their level-k cell's
+    value (the reduced decode's last step), against numpy."""
+    rng = np.random.default_rng(sum(shape) + k)
+    h, w = shape
+    active = rng.random(shape) < 0.6
+    u = rng.uniform(0, 255, shape)
+    hk, wk = -(-h // (1 << k)), -(-w // (1 << k))
+    off = 5
+    x = np.zeros(off + (hk + 2) * (wk + 2) + 3)
+    cells = rng.uniform(0, 255, (hk, wk))
+    x[off:off + (hk + 2) * (wk + 2)].reshape(hk + 2, wk + 2)[1:-1, 1:-1] = cells
+    out = np.zeros((-(-h // (1 << level)), -(-w // (1 << level))))
+    G.reduced_means(active, u, x, off, wk + 2, k, level, out)
+    fine = np.repeat(np.repeat(cells, 1 << k, 0), 1 << k, 1)[:h, :w]
+    assert np.allclose(out, inpaint.block_means(np.where(active, fine, u), level), rtol=1e-13)

@@ -377,3 +377,24 @@ def round_to_uint8(u, out):
         # (a NaN fails the test and gives 0)
         v = v if v >= 0.0 else 0.0
         out[p] = np.uint8(min(v, 255.0))
+
+
+@kernel()
+def reduced_means(active, u, x, off, wpk, k, level, out):
+    """out (ceil(H / 2^level) x ceil(W / 2^level), zero on entry) = the means over blocks
+    of 2^level x 2^level pixels (cut by the border: over their own pixels) of u, where u's
+    active pixels take the value of their cell on level k of the vector x (offset off,
+    padded width wpk: the cell of pixel (i, j) is (i >> k, j >> k)), k <= level."""
+    h, w = active.shape
+    for i in range(h):
+        base = off + ((i >> k) + 1) * wpk + 1
+        oi = i >> level
+        for j in range(w):
+            v = x[base + (j >> k)] if active[i, j] else u[i, j]
+            out[oi, j >> level] += v
+    s = 1 << level
+    hs, ws = out.shape
+    for oi in range(hs):
+        rows = min(s, h - oi * s)
+        for oj in range(ws):
+            out[oi, oj] /= rows * min(s, w - oj * s)

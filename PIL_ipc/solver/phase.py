@@ -290,17 +290,19 @@ class Phase:
         """Whether the hierarchy has a level 1 with a level below it (coarse_start)."""
         return len(self.scratch.dims) >= 3
 
-    def coarse_start(self, b: np.ndarray, x: np.ndarray, a: float, lane: int = 0) -> np.ndarray:
-        """x (all levels) set to a start for A x = b (b on level 0, 0 on the padding; its
-        level 1 is overwritten): the problem restricted to level 1 of the hierarchy, solved
-        from the constant ``a`` until its residual is COARSE_START_RESIDUAL of the largest
-        restricted datum, prolonged (constant on each 2 x 2 aggregate).  A full-multigrid
-        start: the fine solve then begins with its smooth error mostly gone (peppers 512 x
-        512: 5 fine steps instead of 7, for 3 steps on a grid of a quarter the size)."""
+    def coarse_start(self, b: np.ndarray, x: np.ndarray, a: float, lane: int = 0,
+                     level: int = 0) -> np.ndarray:
+        """x (all levels) set to a start for A x = b on ``level`` (b there, 0 on its padding;
+        b's next level is overwritten): the problem restricted to the next level of the
+        hierarchy (which must have a level below it: coarse_levels), solved from the
+        constant ``a`` until its residual is COARSE_START_RESIDUAL of the largest restricted
+        datum, prolonged (constant on each 2 x 2 aggregate).  A full-multigrid start: the
+        solve then begins with its smooth error mostly gone (peppers 512 x 512: 5 fine steps
+        instead of 7, for 3 steps on a grid of a quarter the size)."""
         diag, idiag, cE, cS, levels, runs = self._operator()
         dims = self.scratch.dims
-        G.restrict_sum(b, *dims[0], *dims[1])
-        sub = levels[1:]
+        G.restrict_sum(b, *dims[level], *dims[level + 1])
+        sub = np.ascontiguousarray(levels[level + 1:])
         c0, c1 = sub[0, 2], sub[0, 3]
         x.fill(0.0)
         K.fill_active(idiag, x, a, runs, c0, c1)
@@ -308,7 +310,7 @@ class Phase:
         ws = self.scratch.workspace(b.dtype, lane=lane)
         K.fcg(diag, idiag, cE, cS, cE, cS, sub, runs, b, x, thr, COARSE_START_STEPS,
               ws.r, ws.z, ws.c1, ws.v1, ws.d, ws.q)
-        lv = levels[0]
+        lv = levels[level]
         K.prolong_all(idiag, x, sub[0, 0], sub[0, 1], runs, lv[2], lv[3])
         return x
 
