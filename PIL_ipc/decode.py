@@ -106,8 +106,8 @@ def _scratch(shape: tuple[int, int]) -> inpaint.Scratch:
 
 def reconstruct_channels(points: sources.SourcePoints, channel_values: list[np.ndarray],
                          tol: float, *, method: str = "fast", reduce: int = 0,
-                         later_tol: Callable[[float], list[float]] | None = None
-                         ) -> list[np.ndarray]:
+                         later_tol: Callable[[float], list[float]] | None = None,
+                         lattice: int = 0) -> list[np.ndarray]:
     """Inpaint every channel from its values at ``points`` with one operator (section 8:
     the geometry, and so the solver's set-up, is the same for all channels), each to ``tol``,
     or the first to ``tol`` and the others to ``later_tol(certified error of the first)``.
@@ -115,8 +115,11 @@ def reconstruct_channels(points: sources.SourcePoints, channel_values: list[np.n
     A solve that reaches its iteration cap (hostile masks) keeps its best iterate and logs
     its certified error instead of warning: the file is still decoded, in bounded time.
     ``reduce`` = k > 0: each channel at 1 / 2^k of the size (ceil), solved on a coarse level
-    of the solver's multigrid hierarchy (Inpainter.solve_reduced)."""
-    op = inpaint.Inpainter(points.known_mask(), points.band, _scratch(points.shape))
+    of the solver's multigrid hierarchy (Inpainter.solve_reduced).  ``lattice``: the step
+    of the header's seed lattice (its pixels are all source points: a hint for the solver's
+    error certificate)."""
+    op = inpaint.Inpainter(points.known_mask(), points.band, _scratch(points.shape),
+                           lattice=lattice)
     fields = []
     for v in channel_values:
         data = np.zeros(points.shape[0] * points.shape[1], dtype=np.float64)
@@ -221,7 +224,8 @@ def decode_fields(f: container.IpcFile, *, lenient: bool = False,
         solved = reconstruct_channels(points, channel_values,
                                       COLOUR_DECODE_TOL if colour_mode else DECODE_TOL,
                                       reduce=reduce,
-                                      later_tol=_chroma_tolerances if colour_mode else None)
+                                      later_tol=_chroma_tolerances if colour_mode else None,
+                                      lattice=h.lattice)
     out = colour.rounded_rgb(solved) if colour_mode else inpaint.to_uint8(solved[0])
     if h.mode in container.ALPHA_MODES:
         a = _alpha(f, lenient)

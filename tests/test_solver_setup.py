@@ -129,3 +129,39 @@ def test_reduced_means_match_block_means_of_the_level_values(shape, k, level):
     G.reduced_means(active, u, x, off, wk + 2, k, level, out)
     fine = np.repeat(np.repeat(cells, 1 << k, 0), 1 << k, 1)[:h, :w]
     assert np.allclose(out, inpaint.block_means(np.where(active, fine, u), level), rtol=1e-13)
+
+
+@pytest.mark.parametrize("shape, step", [((61, 83), 5), ((40, 40), 4), ((130, 47), 6),
+                                         ((9, 200), 5), ((300, 12), 8)])
+def test_lattice_certificate_bounds_the_error_and_a_wrong_hint_is_ignored(shape, step):
+    """With a seed lattice among the data, the certificate is taken from the lattice's own
+    solution (no CG): it still bounds max A^{-1} 1 of the real phase, and the solve stays
+    within its tolerance of the direct solver; a hint of a lattice that is not there
+    gives the CG certificate."""
+    from reference_solver import reference_solve
+
+    from PIL_ipc.format.sources import lattice_plane
+    from PIL_ipc.solver import phase
+
+    rng = np.random.default_rng(step)
+    known, band = masks(shape, step, p_band=0.2, p_known=0.01)
+    known |= lattice_plane(shape, step)
+    values = rng.uniform(0, 255, shape)
+    op = inpaint.Inpainter(known, band, lattice=step)
+    lp = op.laplace_phase
+    b = lp.bound()
+    assert b == lp.lattice_bound()
+    ones = np.where(lp.active, 1.0, 0.0)
+    # A^{-1} 1 on the Laplace phase: the solution with data 0 and a unit source everywhere
+    z = np.zeros(lp.scratch.n0 * 2)
+    rhs = np.zeros_like(z)
+    G.pad_field(lp.active, ones, rhs)
+    lp._fcg(rhs, z, 1e-10)
+    exact = np.zeros(shape)
+    G.unpad_field(lp.active, z, exact)
+    assert exact.max() <= b
+    u = op.solve(values, tol=0.1)
+    assert np.abs(u - reference_solve(known, values, band)).max() <= op.last_error <= 0.1
+    wrong = inpaint.Inpainter(known & ~lattice_plane(shape, step), band, lattice=step + 1)
+    assert wrong.laplace_phase.lattice_bound() is None
+    phase._lattice_solution.cache_clear()

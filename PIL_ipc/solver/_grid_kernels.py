@@ -398,3 +398,16 @@ def reduced_means(active, u, x, off, wpk, k, level, out):
         rows = min(s, h - oi * s)
         for oj in range(ws):
             out[oi, oj] /= rows * min(s, w - oj * s)
+
+
+@kernel()
+def tile_field(active, small, rmap, cmap, z):
+    """z[padded p] = small[rmap[i], cmap[j]] on active pixels (i, j), 0 on the other interior
+    cells (the padding is not touched).  rmap and cmap must index small (the caller checks)."""
+    h, w = active.shape
+    wp = w + 2
+    for i in range(h):
+        row = small[rmap[i]]
+        base = (i + 1) * wp + 1
+        for j in range(w):
+            z[base + j] = row[cmap[j]] if active[i, j] else 0.0

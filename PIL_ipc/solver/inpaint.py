@@ -16,8 +16,10 @@ a known or a band pixel. No known pixel at all is an error.
 Accuracy: both methods stop on a certified bound, max |u - u_exact| <= tol. For an M-matrix A
 (each system above is one), |A^{-1} r| <= |r|_max A^{-1} 1; any z with A z >= c > 0 gives
 A^{-1} 1 <= z / c, so B = max(z) / c bounds the error amplification. z comes from a few
-multigrid-preconditioned CG steps on A z = 1, and both solvers iterate until B |r|_max is
-small enough. Errors of the band values reach the Laplace region at most unamplified (maximum
+multigrid-preconditioned CG steps on A z = 1 (or, where the data include a seed lattice,
+from the lattice's own A^{-1} 1, solved once on a small image and repeated: Phase.lattice_bound;
+more data only lower A^{-1} 1, and A z >= c is checked on the real grid), and both solvers
+iterate until B |r|_max is small enough. Errors of the band values reach the Laplace region at most unamplified (maximum
 principle), so the two phases share the tolerance.
 
 Methods: "sor" is the paper's successive over-relaxation (lexicographic, omega from B);
@@ -114,8 +116,11 @@ class Inpainter:
     The set-up and the error certificates are done once; later solves only iterate.
     """
 
-    def __init__(self, known: np.ndarray, band: np.ndarray, scratch: Scratch | None = None):
-        """``scratch``: memory to build on (taken over; default: fresh)."""
+    def __init__(self, known: np.ndarray, band: np.ndarray, scratch: Scratch | None = None,
+                 lattice: int = 0):
+        """``scratch``: memory to build on (taken over; default: fresh).  ``lattice``: the
+        step of a seed lattice whose pixels are all known (0: none), a hint that makes the
+        error certificate cheaper (it is checked, and ignored where it does not hold)."""
         known = _check_mask("known", known, None)
         band = _check_mask("band", band, known.shape)
         if not known.any():
@@ -137,6 +142,7 @@ class Inpainter:
         # Laplace rows: neither known nor a band row (isolated band pixels included)
         self.laplace_phase = Phase(kind == G.LAPLACE, False, band, scratch,
                                     scratch.operators[1], scratch.runs[1])
+        self.laplace_phase.lattice = int(lattice)
         #: certified bound on max |u - u_exact| of the last solve
         self.last_error = 0.0
 

@@ -5,6 +5,7 @@ that an Inpainter of one image size builds its phases on."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import warnings
 
@@ -34,10 +35,60 @@ F32_RESIDUAL = 2.0 ** -17
 # fraction of the largest datum there, in at most this many steps.
 COARSE_START_RESIDUAL = 1e-2
 COARSE_START_STEPS = 8
+# The certificate of a phase whose data include a seed lattice of step g (Phase.lattice):
+# z = A^{-1} 1 of the lattice alone, solved on a small image that keeps the two ends of the
+# real one, each LATTICE_PERIODS steps deep, and repeats its middle period across the rest;
+# used where A z >= LATTICE_MIN_C on the real grid (else the CG certificate), for steps of
+# at most LATTICE_MAX_STEP (the small image then has at most (12 g)^2 pixels).
+LATTICE_PERIODS = 5
+LATTICE_MIN_C = 0.5
+LATTICE_MAX_STEP = 32
 # The certificate's z is float32: A z is rounded to float32 before its minimum is taken.
 CERT_SLACK = 1.0 + 2.0 ** -20
 # Largest image side accepted (keeps every allocation bounded and indices in int64).
 MAX_SIDE = 1 << 16
+
+
+def _lattice_axis(n: int, g: int) -> tuple[int, np.ndarray] | None:
+    """(length of the small image's axis, the map from the real axis's n indices to it)
+    for a lattice of step g (at g // 2 + multiples of g), or None if the axis holds no
+    lattice index.  The map is the identity on the first LATTICE_PERIODS periods,
+    a shift on the last ones, and the middle period of the small axis in between: every
+    index keeps its place in the period (its distance to the lattice), neighbours stay
+    neighbours except where the middle repeats."""
+    o, p = g // 2, LATTICE_PERIODS
+    if n <= o:
+        return None  # no lattice pixel on this axis
+    i = np.arange(n)
+    last = o + (n - 1 - o) // g * g
+    if last - o <= 2 * p * g:
+        return n, i  # short: kept whole
+    small = o + 2 * p * g + (n - last)
+    shift = n - small
+    m = np.where(i < o + p * g, i, np.where(i - shift >= o + p * g, i - shift,
+                                             o + p * g + (i - o) % g))
+    return small, m.astype(np.int64)
+
+
+@functools.lru_cache(maxsize=8)
+def _lattice_solution(hs: int, ws: int, g: int) -> np.ndarray:
+    """A^{-1} 1 (hs x ws, float64) of the Laplace problem whose only data are the seed lattice
+    of step g, solved to 1e-9 (its certificate is checked on the real grid, not here)."""
+    from ..format.sources import lattice_plane
+
+    known = lattice_plane((hs, ws), g)
+    scratch = Scratch((hs, ws))
+    active = ~known
+    ph = Phase(active, False, np.zeros((hs, ws), dtype=bool), scratch, scratch.operators[1],
+               scratch.runs[1])
+    ws64 = scratch.workspace(np.float64)
+    ones = ph.filled(ws64.rhs, 1.0)
+    z = ws64.zeroed(ws64.start)
+    ph._fcg(ones, z, 1e-9)
+    out = np.zeros((hs, ws))
+    G.unpad_field(active, z, out)
+    out.setflags(write=False)
+    return out
 
 
 class InpaintWarning(RuntimeWarning):
@@ -146,6 +197,9 @@ class Phase:
         # first at the same time: one builds them, the others wait
         self._building = threading.Lock()
         self._bound = None
+        #: step of a seed lattice all of whose pixels are data of this phase (0: none), a
+        #: hint for the certificate (checked: see lattice_bound)
+        self.lattice = 0
         self.last_iterations = 0
         #: (order, first, start, L, room) of the direct solver (see K.envelope_order), or None
         self.factor = None
@@ -314,8 +368,38 @@ class Phase:
         K.prolong_all(idiag, x, sub[0, 0], sub[0, 1], runs, lv[2], lv[3])
         return x
 
+    def lattice_bound(self) -> float | None:
+        """B from the seed lattice (see LATTICE_PERIODS), or None where it does not apply or
+        does not hold: z, tiled from the lattice's own solution, is checked on this phase
+        (A z >= c > 0 with the data of this phase, which include the lattice: more data
+        only make A^{-1} 1 smaller)."""
+        g = int(self.lattice)
+        if self.band_mode or not 2 <= g <= LATTICE_MAX_STEP:
+            return None
+        h, w = self.active.shape
+        rows, cols = _lattice_axis(h, g), _lattice_axis(w, g)
+        if rows is None or cols is None:
+            return None
+        (hs, rmap), (ws_, cmap) = rows, cols
+        small = _lattice_solution(hs, ws_, g)
+        if not (0 <= rmap.min() and rmap.max() < hs and 0 <= cmap.min() and cmap.max() < ws_):
+            return None
+        ws = self.scratch.workspace(np.float32)
+        z = ws.start
+        G.tile_field(self.active, small, rmap, cmap, z)
+        wp, r0, r1 = self.levels[0, 1:4]
+        K.matvec(self.diag, None, None, z, ws.q, wp, self.runs, r0, r1)
+        c, zmax = K.min_max_level(self.diag, ws.q, z, self.runs, r0, r1)
+        ws.q[:self.n0].fill(0.0)
+        ws.zeroed(z)
+        if not c >= LATTICE_MIN_C:
+            return None
+        return float(zmax / c) * CERT_SLACK
+
     def bound(self) -> float:
         """B >= max-norm of A^{-1}: the error is at most B times the largest residual."""
+        if self._bound is None:
+            self._bound = self.lattice_bound()
         if self._bound is None:
             # z only has to satisfy A z >= c > 0: float32 vectors do, A z is formed from the
             # stored z in float64 and only its float32 rounding is allowed for (CERT_SLACK)
