@@ -66,14 +66,26 @@ def _row_mask(c, diag, p):
 @kernel()
 def rb_half(idiag, cE, cS, b, x, wp, runs, r0, r1, colour):
     """Gauss-Seidel update of the cells of one colour ((row + col) % 2 == colour); cells in
-    gaps of runs (idiag = 0) get 0."""
+    gaps of runs (idiag = 0) get 0.  Vectorised: each run's updates are computed for all
+    its cells into a row buffer (they read only the other colour, which this half-sweep
+    does not change), then the cells of the colour take theirs."""
+    most = U(0)
     for k in range(r0, r1):
-        p0 = runs[k, 0] + ((runs[k, 2] + runs[k, 3] + colour) & ONE)
-        for p in range(p0, runs[k, 1], TWO):
+        most = max(most, runs[k, 1] - runs[k, 0])
+    tmp = np.empty(most, dtype=x.dtype)
+    for k in range(r0, r1):
+        p0 = runs[k, 0]
+        n = runs[k, 1] - p0
+        for t in range(n):
+            p = p0 + t
             s = b[p] + _coupling(cE, p, UNIT) * x[p + ONE] \
                 + _coupling(cE, p - ONE, UNIT) * x[p - ONE] + _coupling(cS, p, UNIT) * x[p + wp]
             s += _coupling(cS, p - wp, UNIT) * x[p - wp]
-            x[p] = s * idiag[p]
+            tmp[t] = s * idiag[p]
+        first = (runs[k, 2] + runs[k, 3] + colour) & ONE
+        for t in range(n):
+            p = p0 + t
+            x[p] = tmp[t] if (t & ONE) == first else x[p]
 
 
 @kernel()
