@@ -165,3 +165,30 @@ def test_lattice_certificate_bounds_the_error_and_a_wrong_hint_is_ignored(shape,
     wrong = inpaint.Inpainter(known & ~lattice_plane(shape, step), band, lattice=step + 1)
     assert wrong.laplace_phase.lattice_bound() is None
     phase._lattice_solution.cache_clear()
+
+
+@pytest.mark.parametrize("lattice", [0, 4])
+def test_overlapped_set_up_solves_exactly_as_the_plain_one(lattice):
+    """Inpainter(overlap=True) builds the Laplace phase in a second thread: the same
+    solution, bit for bit, and the same certificate."""
+    from PIL_ipc.format.sources import lattice_plane
+
+    known, band = masks((70, 90), 7, p_band=0.3, p_known=0.02)
+    known |= lattice_plane(known.shape, lattice)
+    values = np.random.default_rng(3).uniform(0, 255, known.shape)
+    plain = inpaint.Inpainter(known, band, lattice=lattice)
+    both = inpaint.Inpainter(known, band, lattice=lattice, overlap=True)
+    assert np.array_equal(plain.solve(values, tol=0.25), both.solve(values, tol=0.25))
+    assert plain.last_error == both.last_error
+
+
+def test_an_error_in_the_overlapped_set_up_reaches_the_caller(monkeypatch):
+    from PIL_ipc.solver import phase
+
+    def broken(self):
+        raise MemoryError("test")
+
+    monkeypatch.setattr(phase.Phase, "bound", broken)
+    known, band = masks((40, 40), 1)
+    with pytest.raises(MemoryError):
+        inpaint.Inpainter(known, band, overlap=True)

@@ -117,10 +117,13 @@ class Inpainter:
     """
 
     def __init__(self, known: np.ndarray, band: np.ndarray, scratch: Scratch | None = None,
-                 lattice: int = 0):
+                 lattice: int = 0, overlap: bool = False):
         """``scratch``: memory to build on (taken over; default: fresh).  ``lattice``: the
         step of a seed lattice whose pixels are all known (0: none), a hint that makes the
-        error certificate cheaper (it is checked, and ignored where it does not hold)."""
+        error certificate cheaper (it is checked, and ignored where it does not hold).
+        ``overlap``: build the Laplace phase, its hierarchy and its certificate in a second
+        thread while this one builds and factorises the band phase (for a caller with a
+        core to spare; the two share no memory until the solves)."""
         known = _check_mask("known", known, None)
         band = _check_mask("band", band, known.shape)
         if not known.any():
@@ -137,12 +140,35 @@ class Inpainter:
         # (the direct solver's numbering, made later, is room enough for the search)
         G.classify(known, band, scratch.local, kind)
         kind = kind[1:-1, 1:-1]
-        self.band_phase = Phase(kind == G.BAND, True, band, scratch, scratch.operators[0],
-                                 scratch.runs[0], direct=True)
         # Laplace rows: neither known nor a band row (isolated band pixels included)
-        self.laplace_phase = Phase(kind == G.LAPLACE, False, band, scratch,
-                                    scratch.operators[1], scratch.runs[1])
-        self.laplace_phase.lattice = int(lattice)
+        laplace = kind == G.LAPLACE
+        built: list = []
+
+        def build_laplace() -> None:
+            try:
+                ph = Phase(laplace, False, band, scratch, scratch.operators[1], scratch.runs[1])
+                ph.lattice = int(lattice)
+                if overlap and ph.count:
+                    ph.bound()  # (builds the hierarchy if the lattice does not certify)
+                    ph._hierarchy()
+                built.append(ph)
+            except BaseException as exc:  # re-raised in the building thread
+                built.append(exc)
+
+        helper = threading.Thread(target=build_laplace) if overlap else None
+        if helper is not None:
+            helper.start()
+        try:
+            self.band_phase = Phase(kind == G.BAND, True, band, scratch, scratch.operators[0],
+                                     scratch.runs[0], direct=True)
+        finally:
+            if helper is not None:
+                helper.join()
+        if helper is None:
+            build_laplace()
+        if isinstance(built[0], BaseException):
+            raise built[0]
+        self.laplace_phase = built[0]
         #: certified bound on max |u - u_exact| of the last solve
         self.last_error = 0.0
 
