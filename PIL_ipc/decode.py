@@ -126,8 +126,8 @@ def reconstruct_channels(points: sources.SourcePoints, channel_values: list[np.n
     pixels = points.shape[0] * points.shape[1]
     op = inpaint.Inpainter(points.known_mask(), points.band, _scratch(points.shape),
                            lattice=lattice,
-                           overlap=CHANNEL_THREADS > 1 and pixels >= OVERLAP_PIXELS
-                           and not reduce)
+                           overlap=CHANNEL_THREADS > 1 and pixels >= OVERLAP_PIXELS,
+                           certify=not reduce)
     fields = []
     for v in channel_values:
         data = np.zeros(points.shape[0] * points.shape[1], dtype=np.float64)

@@ -117,13 +117,14 @@ class Inpainter:
     """
 
     def __init__(self, known: np.ndarray, band: np.ndarray, scratch: Scratch | None = None,
-                 lattice: int = 0, overlap: bool = False):
+                 lattice: int = 0, overlap: bool = False, certify: bool = True):
         """``scratch``: memory to build on (taken over; default: fresh).  ``lattice``: the
         step of a seed lattice whose pixels are all known (0: none), a hint that makes the
         error certificate cheaper (it is checked, and ignored where it does not hold).
         ``overlap``: build the Laplace phase, its hierarchy and its certificate in a second
         thread while this one builds and factorises the band phase (for a caller with a
-        core to spare; the two share no memory until the solves)."""
+        core to spare; the two share no memory until the solves); ``certify=False``: the
+        certificate is left out (for reduced solves, which do not use it)."""
         known = _check_mask("known", known, None)
         band = _check_mask("band", band, known.shape)
         if not known.any():
@@ -149,7 +150,8 @@ class Inpainter:
                 ph = Phase(laplace, False, band, scratch, scratch.operators[1], scratch.runs[1])
                 ph.lattice = int(lattice)
                 if overlap and ph.count:
-                    ph.bound()  # (builds the hierarchy if the lattice does not certify)
+                    if certify:
+                        ph.bound()  # (builds the hierarchy if the lattice does not certify)
                     ph._hierarchy()
                 built.append(ph)
             except BaseException as exc:  # re-raised in the building thread
