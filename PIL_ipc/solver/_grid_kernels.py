@@ -283,14 +283,21 @@ def pad_field(active, src, b):
 
 
 @kernel()
+def _unpad_row(active, x, out):
+    """One row of unpad_field (x: the row's slice of the padded vector)."""
+    for j in range(U(active.shape[0])):
+        out[j] = x[j] if active[j] else out[j]
+
+
+@kernel()
 def unpad_field(active, x, out):
-    """out[i, j] = x[padded p] on active pixels; other pixels untouched."""
+    """out[i, j] = x[padded p] on active pixels; other pixels untouched (row by row, a
+    select that vectorises)."""
     h, w = active.shape
     wp = w + 2
     for i in range(h):
-        for j in range(w):
-            if active[i, j]:
-                out[i, j] = x[(i + 1) * wp + j + 1]
+        s = (i + 1) * wp + 1
+        _unpad_row(active[i], x[s:s + w], out[i])
 
 
 @kernel()
