@@ -192,3 +192,28 @@ def test_an_error_in_the_overlapped_set_up_reaches_the_caller(monkeypatch):
     known, band = masks((40, 40), 1)
     with pytest.raises(MemoryError):
         inpaint.Inpainter(known, band, overlap=True)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("seed", range(4))
+def test_band_operator_from_the_classes_matches_the_general_builder(shape, seed):
+    """build_band and band_links (from classify's classes and cells) against build_fine and
+    boundary_links (from the masks), on arrays that held another operator."""
+    known, band = masks(shape, seed, p_band=0.6, p_known=0.15)
+    h, w = shape
+    kind = np.empty((h + 2, w + 2), np.uint8)
+    queue = np.empty((h + 2) * (w + 2), np.int64)
+    n = G.classify(known, band, queue, kind)
+    active = kind[1:-1, 1:-1] == G.BAND
+    n0 = (h + 2) * (w + 2)
+    fast = [np.full(n0, 3.0, np.float32) for _ in range(4)]
+    plain = [np.zeros(n0, np.float32) for _ in range(4)]
+    links = G.build_band(kind, queue[:n], *fast)
+    assert links == G.build_fine(active, True, band, *plain)
+    for f, p in zip(fast, plain):
+        assert np.array_equal(f, p)
+    dst, src = np.empty(links, np.int64), np.empty(links, np.int64)
+    G.band_links(kind, queue[:n], dst, src)
+    pdst, psrc = np.empty(links, np.int64), np.empty(links, np.int64)
+    G.boundary_links(active, True, band, *plain[:1], *plain[2:], pdst, psrc)
+    assert sorted(zip(dst, src)) == sorted(zip(pdst, psrc))

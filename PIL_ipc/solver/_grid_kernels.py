@@ -39,6 +39,7 @@ KNOWN, LAPLACE, BAND, FLOATING, KNOWN_BAND, OUTSIDE = 0, 1, 2, 3, 4, 5
 # which otherwise blocks vectorisation.
 U = np.uint64
 ONE = np.uint64(1)
+TWO = np.uint64(2)
 
 
 @kernel()
@@ -100,6 +101,53 @@ def classify(known, band, queue, kind):
                 queue[n] = q
                 n += 1
     return n
+
+
+@kernel()
+def build_band(kind, queue, diag, idiag, cE, cS):
+    """build_fine of the band phase from classify's classes (kind, padded) and the padded
+    indices of its cells (queue, all of them BAND): a BAND cell is linked to its BAND
+    4-neighbours (couplings) and to its KNOWN_BAND ones (data; a band neighbour of a band
+    row is one of the two).  The fine level of the arrays is cleared first (they may hold
+    another operator).  Returns the number of links to data (see band_links)."""
+    hp, wp = kind.shape
+    for p in range(U(hp * wp)):
+        diag[p] = idiag[p] = cE[p] = cS[p] = 0.0
+    flat = kind.ravel()
+    w = U(wp)
+    n = 0
+    for t in range(queue.shape[0]):
+        p = U(queue[t])
+        d = 0
+        for q in (p - w, p + w, p - ONE, p + ONE):
+            k = flat[q]
+            d += int(k == BAND) + int(k == KNOWN_BAND)
+            n += int(k == KNOWN_BAND)
+        diag[p] = d
+        idiag[p] = 1.0 / d
+        cE[p] = 1.0 if flat[p + ONE] == BAND else 0.0
+        cS[p] = 1.0 if flat[p + w] == BAND else 0.0
+    return n
+
+
+@kernel()
+def band_links(kind, queue, dst, src):
+    """boundary_links of the band phase from classify's classes, cell by cell in the order
+    of queue, each cell's links in boundary_links's order (N, S, W, E): dst = padded index,
+    src = flat index of the (unpadded) data pixel.  dst and src must have the length
+    build_band returned."""
+    hp, wp = kind.shape
+    flat = kind.ravel()
+    w = U(wp)
+    n = 0
+    for t in range(queue.shape[0]):
+        p = U(queue[t])
+        for q in (p - w, p + w, p - ONE, p + ONE):
+            if flat[q] == KNOWN_BAND:
+                i = q // w
+                dst[n] = p
+                src[n] = (i - ONE) * (w - TWO) + (q - i * w) - ONE
+                n += 1
 
 
 @kernel()

@@ -137,10 +137,11 @@ class Inpainter:
         self._scratch = scratch
         self.known, self.band, self.shape = known, band, known.shape
         h, w = known.shape
-        kind = np.empty((h + 2, w + 2), dtype=np.uint8)
-        # (the direct solver's numbering, made later, is room enough for the search)
-        G.classify(known, band, scratch.local, kind)
-        kind = kind[1:-1, 1:-1]
+        padded = np.empty((h + 2, w + 2), dtype=np.uint8)
+        # (the direct solver's numbering, made later, is room enough for the search; the
+        # band phase is built from it before that)
+        nband = G.classify(known, band, scratch.local, padded)
+        kind = padded[1:-1, 1:-1]
         # Laplace rows: neither known nor a band row (isolated band pixels included)
         laplace = kind == G.LAPLACE
         built: list = []
@@ -162,7 +163,8 @@ class Inpainter:
             helper.start()
         try:
             self.band_phase = Phase(kind == G.BAND, True, band, scratch, scratch.operators[0],
-                                     scratch.runs[0], direct=True)
+                                     scratch.runs[0], direct=True,
+                                     cells=(padded, scratch.local[:nband].copy()))
         finally:
             if helper is not None:
                 helper.join()

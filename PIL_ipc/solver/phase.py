@@ -185,10 +185,13 @@ class Phase:
     """One linear system (band or Laplace) with its multigrid hierarchy and error certificate."""
 
     def __init__(self, active: np.ndarray, band_mode: bool, band: np.ndarray, scratch: Scratch,
-                 operator: tuple[np.ndarray, ...], runs: np.ndarray, direct: bool = False):
+                 operator: tuple[np.ndarray, ...], runs: np.ndarray, direct: bool = False,
+                 cells: tuple[np.ndarray, np.ndarray] | None = None):
         """``operator``: arrays for diag, idiag, cE, cS (see _inpaint_kernels), zero on the
         padding; ``runs``: room for the runs of every level (G.max_runs rows per level);
-        ``direct``: factorise the system if that is cheap (see DIRECT_ENVELOPE)."""
+        ``direct``: factorise the system if that is cheap (see DIRECT_ENVELOPE);
+        ``cells`` (band phase): the pixel classes of G.classify (padded) and the padded
+        indices of the active cells, to build from them instead of scanning the image."""
         self.active = active
         self.count = int(active.sum())
         self.scratch = scratch
@@ -209,7 +212,13 @@ class Phase:
         self.diag, self.idiag, self.cE, self.cS = operator
         self.band_mode, self._band = band_mode, band
         self._links = None
-        if band_mode:
+        if band_mode and cells is not None:
+            kind, queue = cells
+            n = G.build_band(kind, queue, self.diag, self.idiag, self.cE, self.cS)
+            dst, src = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+            G.band_links(kind, queue, dst, src)
+            self._links = (dst, src)
+        elif band_mode:
             n = G.build_fine(active, band_mode, band, self.diag, self.idiag, self.cE, self.cS)
             self._make_links(n)
         else:
