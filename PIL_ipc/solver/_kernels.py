@@ -134,6 +134,16 @@ def residual_max(diag, cE, cS, b, x, r, wp, runs, r0, r1):
     return level_abs_max(r, runs, r0, r1)
 
 
+@kernel(inline="always")
+def _red_residual(diag, cE, cS, b, x, t, wpf):
+    """The residual (b - A x)[t] of a fine cell for restrict_residual, 0 on inactive cells
+    (their b and x may hold another phase's leftovers)."""
+    s = b[t] - float(diag[t]) * x[t] + _coupling(cE, t, UNIT) * x[t + ONE] \
+        + _coupling(cE, t - ONE, UNIT) * x[t - ONE]
+    s = s + _coupling(cS, t, UNIT) * x[t + wpf] + _coupling(cS, t - wpf, UNIT) * x[t - wpf]
+    return s if diag[t] > 0.0 else 0.0
+
+
 @kernel()
 def restrict_residual(diag, cE, cS, b, x, of, wpf, oc, wpc, runs, r0, r1):
     """b[coarse] = P^T (b - A x)[fine] over the coarse runs r0:r1, right after a red-black sweep.
@@ -141,22 +151,27 @@ def restrict_residual(diag, cE, cS, b, x, of, wpf, oc, wpc, runs, r0, r1):
     The sweep ended with the black cells, whose residual is then 0 (up to rounding): only the
     two red children of each 2 x 2 aggregate are summed. Inactive children (diag = 0) are
     skipped: their residual is 0, and b and x there may hold another phase's leftovers (so
-    the phases can share the vectors without clearing them).
+    the phases can share the vectors without clearing them).  Vectorised: the residuals of
+    both fine rows of a coarse run are computed for all their cells into row buffers (twice
+    the arithmetic, none of it strided), then the red ones are summed.
     """
+    most = U(0)
+    for k in range(r0, r1):
+        most = max(most, runs[k, 1] - runs[k, 0])
+    top = np.empty(TWO * most, dtype=np.float64)
+    bottom = np.empty(TWO * most, dtype=np.float64)
     for k in range(r0, r1):
         ci = runs[k, 2]
         # fine cell (2 ci - 1, 2 cj - 1) is the top-left child of coarse cell (ci, cj)
         p = of + (TWO * ci - ONE) * wpf + TWO * runs[k, 3] - ONE
-        for q in range(runs[k, 0], runs[k, 1]):
-            acc = 0.0
-            for t in (p, p + wpf + ONE):
-                if diag[t] > 0.0:
-                    s = b[t] - float(diag[t]) * x[t] + _coupling(cE, t, UNIT) * x[t + ONE] \
-                        + _coupling(cE, t - ONE, UNIT) * x[t - ONE]
-                    acc += s + _coupling(cS, t, UNIT) * x[t + wpf] \
-                        + _coupling(cS, t - wpf, UNIT) * x[t - wpf]
-            b[q] = acc
-            p += TWO
+        q0 = runs[k, 0]
+        m = TWO * (runs[k, 1] - q0)
+        for t in range(m):
+            top[t] = _red_residual(diag, cE, cS, b, x, p + t, wpf)
+        for t in range(m):
+            bottom[t] = _red_residual(diag, cE, cS, b, x, p + wpf + ONE + t, wpf)
+        for t in range(runs[k, 1] - q0):
+            b[q0 + t] = (0.0 + top[TWO * t]) + bottom[TWO * t]
 
 
 @kernel()
