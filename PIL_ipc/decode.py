@@ -137,7 +137,7 @@ def reconstruct_channels(points: sources.SourcePoints, channel_values: list[np.n
     # the spread of the values, not their level (for chroma, centred on 128, a step fewer)
     starts = [float(np.mean(v)) if len(v) else None for v in channel_values]
     if reduce:
-        return [op.reduced_field(u, reduce, tol, s) for u, s in zip(fields, starts)]
+        return [op.reduced_field(u, reduce, tol, s) for u, s in zip(fields, starts, strict=True)]
     tols = [tol] * len(fields)
     op.solve_field(fields[0], tol, method, warn=False, start=starts[0])
     errors = [op.last_error]

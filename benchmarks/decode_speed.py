@@ -133,9 +133,9 @@ def pair(cache: Path, corpus: Path, name: str, mode: str) -> tuple[bytes, bytes]
 def table(title: str, header: list[str], rows: list[list[str]]) -> None:
     print(f"\n{title}")
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    print("  ".join(h.rjust(w) for h, w in zip(header, widths)))
+    print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
     for r in rows:
-        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+        print("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)))
 
 
 def ms(s: float) -> str:
@@ -147,7 +147,8 @@ def section_speed(args) -> None:
     for name in args.images:
         for mode in ("L", "RGB"):
             ipc, j2k = pair(args.cache, args.corpus, name, mode)
-            (iw, ic), (jw, jc) = alternate([lambda: load(ipc), lambda: load(j2k)], args.repeat)
+            (iw, ic), (jw, jc) = alternate([lambda ipc=ipc: load(ipc), lambda j2k=j2k: load(j2k)],
+                                           args.repeat)
             rows.append([name, mode, str(len(ipc)), str(len(j2k)), ms(iw), ms(jw),
                          f"{iw / jw:.2f}", ms(ic), ms(jc), f"{ic / jc:.2f}"])
     table(f"speed: {SIDE} x {SIDE} decode at {BPP} bpp, Image.open().load(), median of "
@@ -163,18 +164,18 @@ def section_scale(args) -> None:
     for side in args.sizes:
         key = f"{name}-L-{side}-t{args.threshold}.ipc"
         t0 = time.perf_counter()
-        data = cached(args.cache, key, lambda: save_bytes(
+        data = cached(args.cache, key, lambda side=side: save_bytes(
             source(args.corpus, name, "L", side), "IPC", threshold=args.threshold))
         made = time.perf_counter() - t0
         repeat = max(3, min(args.repeat, int(args.repeat * (512 / side) ** 2) + 1))
-        (w, c), = alternate([lambda: decode.decode(data)], repeat)
+        (w, c), = alternate([lambda data=data: decode.decode(data)], repeat)
         per_pixel.append(w / side ** 2)
         rows.append([f"{side}", str(len(data)), str(repeat), ms(w), ms(c),
                      f"{1e9 * w / side ** 2:.1f}", f"{1e9 * c / side ** 2:.1f}",
                      f"{made:.0f}" if made > 0.5 else "cached"])
         sys.stdout.flush()
     lo = min(per_pixel)
-    for r, p in zip(rows, per_pixel):
+    for r, p in zip(rows, per_pixel, strict=True):
         r.append(f"{p / lo:.2f}")
     table(f"scale: {name} grey resized to N x N, threshold {args.threshold}, decode.decode "
           "(target: ns/pixel within 1.3x)",
@@ -189,16 +190,18 @@ def section_reduce(args) -> None:
             ipc, _ = pair(args.cache, args.corpus, name, mode)
             quarter = (SIDE // 4, SIDE // 4)
 
-            def draft() -> None:
+            def draft(ipc=ipc, mode=mode, quarter=quarter) -> None:
                 im = Image.open(io.BytesIO(ipc))
                 im.draft(mode, quarter)
                 im.load()
 
-            def thumb() -> None:
+            def thumb(ipc=ipc, quarter=quarter) -> None:
                 Image.open(io.BytesIO(ipc)).thumbnail(quarter)
 
-            fns = [lambda: load(ipc), lambda: Image.open(io.BytesIO(ipc)).reduce(4), draft,
-                   thumb]
+            def reduce4(ipc=ipc) -> None:
+                Image.open(io.BytesIO(ipc)).reduce(4)
+
+            fns = [lambda ipc=ipc: load(ipc), reduce4, draft, thumb]
             (fw, fc), *others = alternate(fns, args.repeat)
             row = [name, mode, ms(fw)]
             for w, c in others:
@@ -218,11 +221,11 @@ def section_threads(args) -> None:
             ipc, _ = pair(args.cache, args.corpus, name, mode)
             four = [ipc] * 4
 
-            def serial() -> None:
+            def serial(four=four) -> None:
                 for d in four:
                     decode.decode(d)
 
-            def threaded() -> None:
+            def threaded(four=four) -> None:
                 list(pool.map(decode.decode, four))
 
             # warm each pool thread (its solver memory) before timing

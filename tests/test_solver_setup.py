@@ -78,7 +78,7 @@ def test_laplace_operator_and_rhs_match_the_general_builder(shape, seed):
     plain = [np.zeros(n0, np.float32) for _ in range(4)]
     G.build_laplace(active, *fast)
     n = G.build_fine(active, False, np.zeros(shape, bool), *plain)
-    for f, p in zip(fast, plain):
+    for f, p in zip(fast, plain, strict=True):
         assert np.array_equal(f, p)
     assert G.link_count(active, False, np.zeros(shape, bool)) == n
     dst, src = np.empty(n, np.int64), np.empty(n, np.int64)
@@ -210,10 +210,10 @@ def test_band_operator_from_the_classes_matches_the_general_builder(shape, seed)
     plain = [np.zeros(n0, np.float32) for _ in range(4)]
     links = G.build_band(kind, queue[:n], *fast)
     assert links == G.build_fine(active, True, band, *plain)
-    for f, p in zip(fast, plain):
+    for f, p in zip(fast, plain, strict=True):
         assert np.array_equal(f, p)
     dst, src = np.empty(links, np.int64), np.empty(links, np.int64)
     G.band_links(kind, queue[:n], dst, src)
     pdst, psrc = np.empty(links, np.int64), np.empty(links, np.int64)
     G.boundary_links(active, True, band, *plain[:1], *plain[2:], pdst, psrc)
-    assert sorted(zip(dst, src)) == sorted(zip(pdst, psrc))
+    assert sorted(zip(dst, src, strict=True)) == sorted(zip(pdst, psrc, strict=True))

@@ -19,8 +19,8 @@ A^{-1} 1 <= z / c, so B = max(z) / c bounds the error amplification. z comes fro
 multigrid-preconditioned CG steps on A z = 1 (or, where the data include a seed lattice,
 from the lattice's own A^{-1} 1, solved once on a small image and repeated: Phase.lattice_bound;
 more data only lower A^{-1} 1, and A z >= c is checked on the real grid), and both solvers
-iterate until B |r|_max is small enough. Errors of the band values reach the Laplace region at most unamplified (maximum
-principle), so the two phases share the tolerance.
+iterate until B |r|_max is small enough. Errors of the band values reach the Laplace region
+at most unamplified (maximum principle), so the two phases share the tolerance.
 
 Methods: "sor" is the paper's successive over-relaxation (lexicographic, omega from B);
 "fast" is flexible conjugate gradients preconditioned by an aggregation multigrid K-cycle
