@@ -230,10 +230,16 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     if xmp is not None and not isinstance(xmp, (bytes, bytearray)):
         msg = f"xmp must be bytes or str, got {type(xmp).__name__}"
         raise ValueError(msg)
+    # progress(stage, done, total): how far the encode has come (encode.report); not an
+    # option of the file
+    progress = info.get("progress")
+    if progress is not None and not callable(progress):
+        msg = f"progress must be a callable (stage, done, total), got {type(progress).__name__}"
+        raise ValueError(msg)
     if mode != im.mode:
         im = im.convert(mode)
     data = encode.encode(np.asarray(im), options, icc_profile=icc_profile, exif=exif or None,
-                          xmp=None if xmp is None else bytes(xmp))
+                          xmp=None if xmp is None else bytes(xmp), progress=progress)
     fp.write(data)
 
 

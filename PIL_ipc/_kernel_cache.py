@@ -18,6 +18,13 @@ a kernel anew for each combination of argument types it meets: for a literal con
 argument (``f(x, 0)`` types as ``Literal[int](0)``), for a read-only array, for an int32 where
 an int64 was passed before; every such specialisation costs the first use a compile (a quarter
 to one second each) and a later process a cache load.
+
+Two private parts of numba are used, because numba has no public way to do either: the list of
+cache locators (a per-package locator; ``NUMBA_CACHE_DIR``, the public setting, is global to
+the process and read when numba is imported), and a dispatcher's compile hooks (a signature
+given to ``njit`` compiles at decoration, i.e. at import, which a plugin that registers on
+import must not do).  tests/plugin/test_kernel_cache.py and test_start.py check both against
+the installed numba.
 """
 
 from __future__ import annotations

@@ -23,19 +23,15 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from PIL_ipc.format import container, reader  # noqa: E402
 from PIL_ipc import decode, encode
 
-CORPUS = HERE.parent.parent / "shared" / "corpus-src"
-IMAGES = {"kodim23": "kodak/kodim23.png", "kodim05": "kodak/kodim05.png",
-          "peppers": "sipi/peppers.tiff", "splash": "sipi/splash.tiff",
-          "frymire": "cartoon/frymire.png"}
+from corpus import add_corpus_argument, corpus_root, load_image  # noqa: E402  (benchmarks/)
+
+IMAGES = ("kodim23", "kodim05", "peppers", "splash", "frymire")
 TARGET = 1.6
 
 
@@ -57,19 +53,20 @@ def timed(data: bytes) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images", nargs="+", default=list(IMAGES))
-    p.add_argument("--corpus", type=Path, default=CORPUS)
+    add_corpus_argument(p)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--threshold", type=float, default=24.0)
     p.add_argument("--lattice", type=int, default=8)
     p.add_argument("--threads", type=int, default=decode.CHANNEL_THREADS,
                    help="threads for the chroma channels (1: one after another)")
     args = p.parse_args(argv)
+    root = corpus_root(args.corpus)
     decode.CHANNEL_THREADS = max(1, args.threads)
     print(f"{'image':<10}{'size':>10}{'points':>8}{'grey ms':>9}{'RGB ms':>9}{'ratio':>7}"
           f"{'grey CPU':>10}{'RGB CPU':>9}{'CPU ratio':>10}")
     ratios, cpu_ratios = [], []
     for name in args.images:
-        rgb = np.asarray(Image.open(args.corpus / IMAGES.get(name, name)).convert("RGB"))
+        rgb = load_image(name, root, "RGB")
         data = encode.encode(rgb, encode.EncodeOptions(threshold=args.threshold,
                                                          lattice=args.lattice))
         grey = grey_twin(data)

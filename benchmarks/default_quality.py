@@ -24,12 +24,13 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from rd import corpus_root, load_grey  # noqa: E402
+from corpus import add_corpus_argument, corpus_root, load_image  # noqa: E402
 
 from PIL_ipc import decode, encode  # noqa: E402
+from PIL_ipc.encode import pipeline  # noqa: E402
 
-PAPER = [("sipi", name, ".tiff") for name in ("splash", "house", "airplane", "peppers")]
-KODAK = [("kodak", f"kodim{i:02d}", ".png") for i in range(1, 25)]
+PAPER = ["splash", "house", "airplane", "peppers"]
+KODAK = [f"kodim{i:02d}" for i in range(1, 25)]
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -50,15 +51,15 @@ def main() -> None:
     target = p.add_mutually_exclusive_group()
     target.add_argument("--quality", type=float)
     target.add_argument("--psnr", type=float)
-    p.add_argument("--corpus", help="folder with sipi/ and kodak/")
+    add_corpus_argument(p)
     args = p.parse_args()
     root = corpus_root(args.corpus)
     images = {"paper": PAPER, "kodak": KODAK, "both": PAPER + KODAK}[args.set]
     if args.images:
-        images = [i for i in PAPER + KODAK if i[1] in args.images]
+        images = [i for i in PAPER + KODAK if i in args.images]
     default = encode.EncodeOptions(quality=args.quality, psnr=args.psnr)
     print(f"default save: target {default.target_psnr():.2f} dB "
-          f"(quality {encode.DEFAULT_QUALITY if args.quality is None else args.quality}"
+          f"(quality {pipeline.DEFAULT_QUALITY if args.quality is None else args.quality}"
           f"{'' if args.psnr is None else ', psnr given'}); the machine may be shared")
     # one small encode first, so that no row pays for loading or compiling the kernels
     encode.encode(np.full((16, 16), 128, np.uint8), encode.EncodeOptions(size=200))
@@ -66,8 +67,8 @@ def main() -> None:
           "size= encode | ratio |")
     print("|---|---|---|---|---|---|---|---|---|")
     diffs, ratios, times = [], [], []
-    for folder, name, suffix in images:
-        pixels = load_grey(root / folder / f"{name}{suffix}")
+    for name in images:
+        pixels = load_image(name, root)
         data, t_default = timed_encode(pixels, default)
         same, t_size = timed_encode(pixels, encode.EncodeOptions(size=len(data)))
         q_default = psnr(decode.decode(data), pixels)

@@ -15,7 +15,7 @@ Values are the photo's grey levels at the known pixels.
 Rows: "fast" = new Inpainter + solve (set-up, error certificate, solve); "fast, reuse" = a
 second solve with the same masks and other values (255 - grey: like a colour channel or a
 tonal-optimisation step); "sor"; and
-"direct" = tests/reference_solver.reference_solve (builds the sparse matrix, SuperLU). Times
+"direct" = tests/conformance/reference_solver.reference_solve (builds the sparse matrix, SuperLU). Times
 are medians over --repeat runs after a warm-up (sor and direct: one run), wall clock and CPU
 (process) time: on a shared machine CPU time is the steadier of the two. "x direct" is the
 direct solve's wall time over the row's. "max err" is max |u - u_direct|; "bound" is the
@@ -35,25 +35,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from scipy import ndimage
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT), str(ROOT / "tests" / "conformance")]
 
+from corpus import add_corpus_argument, corpus_root, load_image  # noqa: E402
 from reference_solver import reference_solve  # noqa: E402
 
 from PIL_ipc.solver import inpaint  # noqa: E402
 
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus-src"
-IMAGES = {
-    "peppers": "sipi/peppers.tiff",
-    "airplane": "sipi/airplane.tiff",
-    "splash": "sipi/splash.tiff",
-    "mandrill": "sipi/mandrill.tiff",
-    "boat": "classic/boat.tiff",
-}
 TOL = 1e-3
 
 FIRST_CALL = """
@@ -156,8 +147,9 @@ def main() -> None:
     ap.add_argument("--images", nargs="+", default=["peppers", "airplane", "splash", "mandrill"])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-sor", action="store_true", help="skip the (slow) SOR rows")
-    ap.add_argument("--corpus", default=os.environ.get("IPC_CORPUS", str(DEFAULT_CORPUS)))
+    add_corpus_argument(ap)
     args = ap.parse_args()
+    root = corpus_root(args.corpus)
 
     cold, cached = first_call_times()
     print(
@@ -178,9 +170,7 @@ def main() -> None:
     print("-" * len(head))
     summary: dict[str, list[float]] = {}
     for name in args.images:
-        img = np.asarray(
-            Image.open(Path(args.corpus) / IMAGES.get(name, name)).convert("L"), dtype=np.float64
-        )
+        img = load_image(name, root).astype(np.float64)
         cases = [("grid", edge_masks(img, 16)), ("no grid", edge_masks(img, 0))]
         cm = codec_masks(img)
         if isinstance(cm, str):

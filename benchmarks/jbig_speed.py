@@ -14,14 +14,14 @@ classic, Kodak, cartoon; Sobel magnitude above the 80th to 99.5th percentile, pl
 thinned), against ``pbmtojbg -q`` and ``pbmtojbg85``.  This is the measurement behind the
 defaults of ``PIL_ipc.format.jbig.encode``.
 
-The corpus is looked up in ``../shared/corpus-src`` beside the repository, or ``--corpus`` /
-``IPC_CORPUS``.  Needs jbigkit-bin and jbigkit-testdata; scikit-image for the thinned planes.
+The corpus is found as every benchmark finds it (benchmarks/corpus.py: ``--corpus``, else
+``IPC_CORPUS``, else ``../shared/corpus-src`` beside the repository).  Needs jbigkit-bin and
+jbigkit-testdata; scikit-image for the thinned planes.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -32,9 +32,10 @@ from scipy import ndimage
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path[:0] = [str(REPO / "tests"), str(REPO)]
+sys.path[:0] = [str(HERE), str(REPO / "tests" / "conformance"), str(REPO)]
 
 import jbigkit as jk  # noqa: E402
+from corpus import add_corpus_argument, corpus_root, find_image, image_files  # noqa: E402
 
 from PIL_ipc.format import jbig  # noqa: E402
 
@@ -110,12 +111,8 @@ VARIANTS = {
 
 
 def defaults(corpus: Path) -> None:
-    files = sorted(
-        p
-        for sub in ("sipi", "classic", "kodak", "cartoon")
-        for p in (corpus / sub).glob("*")
-        if p.suffix.lower() in (".png", ".tiff", ".tif", ".pgm")
-    )[::2]
+    files = [p for p in image_files(corpus) if p.suffix.lower() in (".png", ".tiff", ".tif",
+                                                                   ".pgm")][::2]
     percentiles = (80, 90, 95, 98, 99.5)
     thinning = (False, True) if thin is not None else (False,)
     totals = {k: 0 for k in [*VARIANTS, "pbmtojbg -q", "pbmtojbg85"]}
@@ -152,15 +149,15 @@ def defaults(corpus: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", type=Path, default=None)
+    add_corpus_argument(ap)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-defaults", action="store_true", help="skip part 2")
     args = ap.parse_args()
-    corpus = args.corpus or Path(os.environ.get("IPC_CORPUS", REPO.parent / "shared/corpus-src"))
+    corpus = corpus_root(args.corpus)
     missing = jk.missing_tools()
     if missing:
         sys.exit(f"JBIG-KIT tools missing: {missing} (Debian package jbigkit-bin)")
-    peppers = corpus / "sipi" / "peppers.tiff"
+    peppers = find_image("peppers", corpus)
     planes = {"test-t82": jk.test_t82_image(), "edge peppers p90": edge_plane(peppers, 90, False)}
     if thin is not None:
         planes["edge peppers p90 thin"] = edge_plane(peppers, 90, True)

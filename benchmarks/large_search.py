@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bpp", type=float, nargs="+", default=[0.2, 0.1])
     p.add_argument("--reduce", type=int, nargs="+", default=[4, 16])
     p.add_argument("--effort", type=int, nargs="+", default=[0, 1])
-    p.add_argument("--corpus", help="folder with sipi/, classic/, kodak/ (as rd.py)")
+    rd.add_corpus_argument(p)
     args = p.parse_args(argv)
     # compile the kernels before timing
     warm = np.zeros((64, 64), np.uint8)

@@ -69,7 +69,7 @@ def main() -> None:
                     help="budgets (default: 0.8 0.4 0.2 0.1 0.05; in colour 0.2 0.1 0.05)")
     ap.add_argument("--efforts", nargs="+", type=int, default=[search.DEFAULT_EFFORT])
     ap.add_argument("--repeat", type=int, default=1, help="median of this many encodes")
-    ap.add_argument("--corpus", default=None)
+    rd.add_corpus_argument(ap)
     args = ap.parse_args()
     root = rd.corpus_root(args.corpus)
     if args.colour:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import os
 import statistics
 import sys
 import time
@@ -38,6 +37,7 @@ sys.path[:0] = [str(HERE), str(REPO)]
 
 import rd_codecs  # noqa: E402
 import synthetic  # noqa: E402
+from corpus import add_corpus_argument, corpus_root, find_image, image_files  # noqa: E402
 
 CODECS = ("ipc", "jpeg", "jpeg2000", "webp", "avif")
 PEERS = CODECS[1:]
@@ -51,7 +51,6 @@ COLOUR_SETS = {
 }
 #: Image mode of a run (L, or RGB with --colour); set by main.
 MODE = "L"
-IMAGE_SUFFIXES = (".png", ".tiff", ".tif", ".pgm", ".ppm", ".bmp", ".jpg")
 REPEAT_LIMIT_S = 1.0  # stop repeating a timing once this much time went into it
 
 
@@ -88,15 +87,6 @@ class Row:
 # Images
 
 
-def corpus_root(arg: str | None) -> Path:
-    """Shared corpus: --corpus, else $IPC_CORPUS, else ../shared/corpus-src beside the repo."""
-    if arg:
-        return Path(arg)
-    if os.environ.get("IPC_CORPUS"):
-        return Path(os.environ["IPC_CORPUS"])
-    return REPO.parent / "shared" / "corpus-src"
-
-
 def load_grey(path: Path) -> np.ndarray:
     """Read an image file as 8-bit grey, or RGB in a colour run (MODE)."""
     with Image.open(path) as im:
@@ -115,7 +105,7 @@ def set_members(name: str, corpus: Path) -> list[str]:
     if name == "synthetic":
         return list(synthetic.NAMES)
     if name == "kodak":
-        return sorted(p.stem for p in (corpus / "kodak").glob("kodim*.png"))
+        return [p.stem for p in image_files(corpus, ("kodak",)) if p.stem.startswith("kodim")]
     if name == "all":
         return [m for s in ("paper", "cartoon", "synthetic", "kodak")
                 for m in set_members(s, corpus)]
@@ -123,19 +113,11 @@ def set_members(name: str, corpus: Path) -> list[str]:
 
 
 def resolve_image(spec: str, corpus: Path) -> tuple[str, np.ndarray]:
-    """A path, a synthetic name, or the name of a corpus file (without suffix)."""
-    path = Path(spec)
-    if path.is_file():
-        return path.stem, load_grey(path)
-    if spec in synthetic.NAMES:
+    """A path, a synthetic name, or an image of the corpus (corpus.find_image; rd_sweep,
+    large_search and ratecontrol_speed find the corpus through rd too)."""
+    if spec in synthetic.NAMES and not Path(spec).is_file():
         return spec, synthetic.make(spec, colour=MODE == "RGB")
-    for folder, names, suffix in sets().values():
-        if spec in names and (corpus / folder / f"{spec}{suffix}").is_file():
-            return spec, load_grey(corpus / folder / f"{spec}{suffix}")
-    for hit in sorted(corpus.rglob(f"{spec}.*")):
-        if hit.suffix.lower() in IMAGE_SUFFIXES:
-            return spec, load_grey(hit)
-    raise SystemExit(f"image {spec!r} not found (as a path, a synthetic name, or under {corpus})")
+    return Path(spec).stem, load_grey(find_image(spec, corpus))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,8 +355,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--csv", type=Path, help="write the rows here (default: benchmarks/out/"
                    "rd.csv, rd-colour.csv with --colour)")
     p.add_argument("--plot", type=Path, help="write a PSNR-vs-bpp PNG here")
-    p.add_argument("--corpus", help="folder with sipi/, cartoon/, kodak/ (default: "
-                   "$IPC_CORPUS or ../shared/corpus-src beside the repository)")
+    add_corpus_argument(p)
     p.add_argument("--quick", action="store_true",
                    help="time each final file once instead of taking the median of 3")
     args = p.parse_args(argv)

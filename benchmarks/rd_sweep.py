@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                                                      "mixed"])
     p.add_argument("--bpp", nargs="+", type=float, default=[0.1])
     p.add_argument("--tonal", type=int, default=6)
-    p.add_argument("--corpus", help="folder with sipi/, cartoon/, kodak/")
+    rd.add_corpus_argument(p)
     args = p.parse_args(argv)
     corpus = rd.corpus_root(args.corpus)
     ipc_encode.encode(np.tile(np.arange(64, dtype=np.uint8), (64, 1)), ipc_encode.EncodeOptions(bpp=1.0))

@@ -11,6 +11,11 @@ imports included (VmHWM; the bare interpreter with numpy and Pillow imported is 
 baseline).
 
 Tables:
+  0. a camera-size photo (4000 x 3000 RGB: Kodak's parrots resized with Lanczos, Gaussian noise
+     of sigma 1.5 added, as a sensor's): ``im.save`` with no options and with ``bpp=0.2``,
+     seconds and peak memory; the decoded PSNR of the bpp=0.2 file against JPEG 2000's and
+     AVIF's at the same size; the decode of that file against theirs; and ``im.save`` with no
+     options at 768 x 512 (Kodak), 512 x 512 RGB and 256 x 256 RGBA;
   1. decode at 512 x 512, 0.2 bpp (grey photos; one colour photo): the peers' files have the
      same size as ours (JPEG 2000: OpenJPEG's rate; WebP: highest quality that fits);
   2. scale: one photo resized to each size, encoded at a fixed threshold: decode time per
@@ -48,17 +53,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import rd_codecs  # noqa: E402
+from corpus import add_corpus_argument, corpus_root, find_image  # noqa: E402
 
 import PIL_ipc  # noqa: E402, F401  (registers the plugin)
 
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus-src"
-IMAGES = {
-    "peppers": "sipi/peppers.tiff",
-    "boat": "classic/boat.tiff",
-    "airplane": "sipi/airplane.tiff",
-    "mandrill": "sipi/mandrill.tiff",
-}
-COLOUR_IMAGE = "kodak/kodim23.png"
+COLOUR_IMAGE = "kodim23"
+#: Table 0's photo: (width, height) and the sensor-like noise added
+CAMERA_SIZE = (4000, 3000)
+CAMERA_NOISE = 1.5
 SCALE_IMAGE = "peppers"
 BPP = 0.2
 #: Table 2's files: the encoder at its fixed threshold (no search)
@@ -117,7 +119,11 @@ def load_one(path: Path, ipc: bool) -> tuple[float, float]:
 
 def save_one(src: Path, dst: Path, options: dict, ipc: bool) -> tuple[float, float]:
     # our kernels load from the cache on their first call: that is start-up, not encoding
-    warm = f"import io; im.crop((0, 0, 64, 64)).save(io.BytesIO(), 'IPC', **{options!r})" \
+    # (a budget in bits per pixel can be below the smallest file of a 64 x 64 crop: a larger one)
+    small = {k: v for k, v in options.items() if k not in ("bpp", "size")}
+    if "bpp" in options or "size" in options:
+        small["bpp"] = 2.0
+    warm = f"import io; im.crop((0, 0, 64, 64)).save(io.BytesIO(), 'IPC', **{small!r})" \
         if ipc else ""
     return fresh(SAVE_ONE.format(imports="import PIL_ipc" if ipc else "", warm=warm,
                                  options=repr(options), peak=PEAK), str(src), str(dst))
@@ -176,12 +182,76 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> None:
     sys.stdout.flush()
 
 
+def camera_photo(corpus: Path) -> Image.Image:
+    """Table 0's photo: the colour image cropped to 4:3, resized, with noise (seed 1)."""
+    im = Image.open(find_image(COLOUR_IMAGE, corpus)).convert("RGB")
+    w, h = im.size
+    cw = min(w, h * CAMERA_SIZE[0] // CAMERA_SIZE[1])
+    im = im.crop(((w - cw) // 2, 0, (w + cw) // 2, h)).resize(CAMERA_SIZE, Image.LANCZOS)
+    noise = np.random.default_rng(1).normal(0, CAMERA_NOISE, (*CAMERA_SIZE[::-1], 3))
+    return Image.fromarray(np.clip(np.round(np.asarray(im) + noise), 0, 255).astype(np.uint8))
+
+
+def camera(corpus: Path, work: Path, repeat: int) -> None:
+    peers = rd_codecs.peer_codecs()
+    photo = camera_photo(corpus)
+    png = work / "camera.png"
+    photo.save(png)
+    n = photo.width * photo.height
+    rows = []
+    default_s, default_mib = save_one(png, work / "camera-default.ipc", {}, ipc=True)
+    default_bytes = (work / "camera-default.ipc").stat().st_size
+    rows.append(["`im.save()`, no options", f"{default_s:.1f}", f"{default_mib:.0f}",
+                 f"{default_bytes} ({8 * default_bytes / n:.3f} bpp)", "-"])
+    budget_s, budget_mib = save_one(png, work / "camera-bpp.ipc", {"bpp": BPP}, ipc=True)
+    ours = (work / "camera-bpp.ipc").read_bytes()
+    pixels = np.asarray(photo)
+    quality = [f"{psnr(np.asarray(Image.open(io.BytesIO(ours)).convert('RGB')), pixels):.2f}"]
+    others = {}
+    for k in ("jpeg2000", "avif"):
+        others[k] = same_size_peer("camera", peers[k], photo, len(ours))
+        decoded = Image.open(io.BytesIO(others[k])).convert("RGB")
+        quality.append(f"{psnr(np.asarray(decoded), pixels):.2f}")
+    rows.append([f"`im.save(bpp={BPP})`", f"{budget_s:.1f}", f"{budget_mib:.0f}",
+                 f"{len(ours)} / {len(others['jpeg2000'])} / {len(others['avif'])}",
+                 " / ".join(quality)])
+    table(f"0a. A {CAMERA_SIZE[0]} x {CAMERA_SIZE[1]} photo: save (fresh process after a "
+          "warm-up; peak of the process)",
+          ["what", "s", "peak MiB", "bytes (ipc / J2K / AVIF)", "PSNR ipc / J2K / AVIF"], rows)
+    reps = max(1, repeat // 3)
+    mine, theirs, ratio = interleaved(ours, others, reps)
+    (work / "camera-bpp.jp2").write_bytes(others["jpeg2000"])
+    _, our_mib = load_one(work / "camera-bpp.ipc", ipc=True)
+    _, their_mib = load_one(work / "camera-bpp.jp2", ipc=False)
+    table(f"0b. Decode of the {BPP} bpp photo (median of {reps}; J2K and AVIF files of the same "
+          "size)", ["ipc s", "J2K s", "AVIF s", "ipc / J2K", "ipc / AVIF", "peak MiB ipc / J2K"],
+          [[f"{mine:.2f}", f"{theirs['jpeg2000']:.2f}", f"{theirs['avif']:.2f}",
+            f"**{ratio['jpeg2000']:.1f}x**", f"{ratio['avif']:.1f}x",
+            f"{our_mib:.0f} / {their_mib:.0f}"]])
+    rows = []
+    kodak = Image.open(find_image(COLOUR_IMAGE, corpus)).convert("RGB")
+    w, h = kodak.size
+    rgba = kodak.crop(((w - 256) // 2, (h - 256) // 2, (w + 256) // 2, (h + 256) // 2))
+    alpha = Image.linear_gradient("L").resize((256, 256))
+    rgba.putalpha(alpha)
+    for what, image in ((f"{w} x {h} RGB ({COLOUR_IMAGE})", kodak),
+                        ("512 x 512 RGB", kodak.crop(((w - 512) // 2, 0, (w + 512) // 2, 512))),
+                        ("256 x 256 RGBA", rgba)):
+        path = work / "default.png"
+        image.save(path)
+        s, mib = save_one(path, work / "default.ipc", {}, ipc=True)
+        size = (work / "default.ipc").stat().st_size
+        rows.append([what, f"**{s:.2f}**", f"{mib:.0f}", f"{size}"])
+    table("0c. `im.save()` with no options (the default quality; fresh process after a warm-up)",
+          ["image", "s", "peak MiB", "bytes"], rows)
+
+
 def decode_512(corpus: Path, names: list[str], repeat: int) -> dict[str, bytes]:
     peers = rd_codecs.peer_codecs()
     rows, files = [], {}
-    sources = [(n, Image.open(corpus / IMAGES[n]).convert("L").resize((512, 512)))
+    sources = [(n, Image.open(find_image(n, corpus)).convert("L").resize((512, 512)))
                for n in names]
-    colour = Image.open(corpus / COLOUR_IMAGE).convert("RGB")
+    colour = Image.open(find_image(COLOUR_IMAGE, corpus)).convert("RGB")
     w, h = colour.size
     sources.append(("kodim23 (RGB)", colour.crop(((w - 512) // 2, (h - 512) // 2,
                                                   (w + 512) // 2, (h + 512) // 2))))
@@ -202,7 +272,7 @@ def decode_512(corpus: Path, names: list[str], repeat: int) -> dict[str, bytes]:
 
 
 def scale(corpus: Path, sizes: list[int], repeat: int, work: Path) -> Path | None:
-    src = Image.open(corpus / IMAGES[SCALE_IMAGE]).convert("L")
+    src = Image.open(find_image(SCALE_IMAGE, corpus)).convert("L")
     peers = rd_codecs.peer_codecs()
     base = fresh(BASELINE)[1]
     rows, enc_rows = [], []
@@ -402,15 +472,15 @@ def start(files: dict[str, bytes], work: Path, repeat: int, first_use: bool) -> 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048, 4096])
-    p.add_argument("--images", nargs="+", default=["peppers", "boat"], choices=sorted(IMAGES))
+    p.add_argument("--images", nargs="+", default=["peppers", "boat"])
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--quick", action="store_true", help="sizes up to 1024, 3 repeats")
     p.add_argument("--no-first-use", action="store_true")
-    p.add_argument("--tables", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6],
+    p.add_argument("--tables", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5, 6],
                    help="which tables to print (4-6 need table 1's files)")
-    p.add_argument("--corpus", type=Path,
-                   default=Path(os.environ.get("IPC_CORPUS", DEFAULT_CORPUS)))
+    add_corpus_argument(p)
     args = p.parse_args(argv)
+    args.corpus = corpus_root(args.corpus)
     if args.quick:
         args.sizes = [n for n in args.sizes if n <= 1024]
         args.repeat = 3
@@ -419,6 +489,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         want = set(args.tables)
+        if 0 in want:
+            camera(args.corpus, work, args.repeat)
         files = decode_512(args.corpus, args.images, args.repeat) if want & {1, 4, 5, 6} \
             else {}
         largest = scale(args.corpus, args.sizes, args.repeat, work) if want & {2, 3} else None

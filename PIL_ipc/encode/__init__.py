@@ -3,8 +3,8 @@
 ``options`` (the table of every option), ``analysis`` (denoising, edges), ``planner`` (layout
 -> planes, points, payloads, sizes), ``search`` (the best layout within a budget),
 ``quality`` (the smallest file that meets a PSNR), ``tonal`` (fitting the stored values),
-``tiles`` (large images), ``tuning`` (the search's constants), ``pipeline`` (all of it in
-order: :func:`encode`).
+``tiles`` (large images), ``tuning`` (the search's constants), ``report`` (the progress
+reports of an encode, by stage), ``pipeline`` (all of it in order: :func:`encode`).
 
 ``encode`` is loaded on first use: importing this package or its option table must not import
 numba, so that the command line and the plugin start fast."""

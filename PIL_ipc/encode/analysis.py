@@ -14,6 +14,7 @@ Scales, chosen so that the knobs read in grey levels:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -64,9 +65,11 @@ def _pm_strip(cur, nxt, inv_k2, dt, y0, y1):
         above, below = below, above
 
 
-def _perona_malik(u: np.ndarray, contrast: float, iterations: int, dt: float) -> np.ndarray:
-    """``iterations`` explicit steps; rows split between PM_THREADS threads (the kernel
-    releases the GIL) for images of at least PM_THREAD_PIXELS: the same result either way."""
+def _perona_malik(u: np.ndarray, contrast: float, iterations: int, dt: float,
+                  on_step: Callable[[], None] | None = None) -> np.ndarray:
+    """``iterations`` explicit steps (``on_step()`` called after each); rows split between
+    PM_THREADS threads (the kernel releases the GIL) for images of at least PM_THREAD_PIXELS:
+    the same result either way."""
     h, w = u.shape
     cur = u.copy()
     nxt = np.empty_like(cur)
@@ -79,22 +82,28 @@ def _perona_malik(u: np.ndarray, contrast: float, iterations: int, dt: float) ->
         for _ in range(iterations):
             _pm_strip(cur, nxt, inv_k2, step, 0, h)
             cur, nxt = nxt, cur
+            if on_step is not None:
+                on_step()
         return cur
     with ThreadPoolExecutor(parts) as pool:
         for _ in range(iterations):
             list(pool.map(lambda b: _pm_strip(cur, nxt, inv_k2, step, b[0], b[1]), bands))
             cur, nxt = nxt, cur
+            if on_step is not None:
+                on_step()
     return cur
 
 
-def denoise(image: np.ndarray, contrast: float, iterations: int = 30) -> np.ndarray:
-    """Perona-Malik diffusion (explicit, ``iterations`` steps); returns PM_DTYPE (float32)."""
+def denoise(image: np.ndarray, contrast: float, iterations: int = 30,
+            on_step: Callable[[], None] | None = None) -> np.ndarray:
+    """Perona-Malik diffusion (explicit, ``iterations`` steps; ``on_step()`` is called after
+    each, for progress); returns PM_DTYPE (float32)."""
     u = np.ascontiguousarray(image, dtype=PM_DTYPE)
     if u.ndim != 2:
         raise ValueError("denoise expects a 2-D array")
     if iterations <= 0 or contrast <= 0 or u.size == 0:
         return u.copy()
-    return _perona_malik(u, float(contrast), int(iterations), PM_TIME_STEP)
+    return _perona_malik(u, float(contrast), int(iterations), PM_TIME_STEP, on_step)
 
 
 @kernel()

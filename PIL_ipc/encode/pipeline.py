@@ -8,12 +8,14 @@ layout (threshold, spacing, levels, seed lattice, ...) is what the options choos
 ``threshold``, searched for the best decoded file within a budget (``bpp``, ``size``;
 :mod:`.search`) or for the smallest file that meets a decoded PSNR (``quality``, ``psnr``;
 :mod:`.quality`).  From 2 Mpixel on (:mod:`.tiles`) the tonal fit runs on overlapping tiles
-on every core, and a budget's layout is searched on the image reduced to 1 Mpixel.
+on every core, and a budget's layout is searched on the image reduced to 1 Mpixel.  An
+encode tells a ``progress`` callback how far it has come, stage by stage (:mod:`.report`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -23,6 +25,7 @@ from ..solver import inpaint
 from . import analysis, quality, search, tiles
 from .options import RECORDED, EncodeOptions
 from .planner import Coded, Layout, Planner
+from .report import Progress, Stage
 from .tuning import FINAL_STEPS
 
 #: Pillow mode of an (H, W) or (H, W, bands) uint8 array, by its number of bands.
@@ -77,12 +80,13 @@ def settings_text(options: EncodeOptions, layout: Layout) -> dict[str, str]:
 
 
 def planner_for(image: np.ndarray, options: EncodeOptions, mode: str, *, searched: bool,
-                alpha: container.Alpha | None = None, metadata: dict | None = None
-                ) -> tuple[Planner, Layout]:
-    """The planner of a grey (H, W) or RGB (H, W, 3) image (denoised here) and the layout
-    of the options (None fields at their fixed values); ``alpha`` (the coded ALPH chunk) and
-    ``metadata`` (icc_profile, exif, xmp) are what the file carries besides, and a file
-    encoded at a fixed threshold (not ``searched``) records its settings as text."""
+                alpha: container.Alpha | None = None, metadata: dict | None = None,
+                on_step: Callable[[], None] | None = None) -> tuple[Planner, Layout]:
+    """The planner of a grey (H, W) or RGB (H, W, 3) image (denoised here, ``on_step()``
+    called after each denoising step) and the layout of the options (None fields at their
+    fixed values); ``alpha`` (the coded ALPH chunk) and ``metadata`` (icc_profile, exif,
+    xmp) are what the file carries besides, and a file encoded at a fixed threshold (not
+    ``searched``) records its settings as text."""
     layout = Layout(**options.fixed_layout(colour=image.ndim == 3))
     colour_extra = {}
     if image.ndim == 3:
@@ -91,7 +95,7 @@ def planner_for(image: np.ndarray, options: EncodeOptions, mode: str, *, searche
         luma = ycc[0]
     else:
         luma = np.ascontiguousarray(image)
-    smooth = analysis.denoise(luma, options.contrast, layout.iterations)
+    smooth = analysis.denoise(luma, options.contrast, layout.iterations, on_step)
     metadata = dict(metadata or {})
     if not searched:
         metadata["text"] = settings_text(options, layout)
@@ -104,54 +108,107 @@ def planner_for(image: np.ndarray, options: EncodeOptions, mode: str, *, searche
 def reduced(image: np.ndarray, pixels: int) -> np.ndarray:
     """A grey (H, W) or RGB (H, W, 3) uint8 image resized (Lanczos) to at most ``pixels``
     pixels, its aspect ratio kept (each side at least 1)."""
-    h, w = image.shape[:2]
-    scale = min(1.0, math.sqrt(pixels / (h * w)))
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
     from PIL import Image  # (only the encoder's search of large images resizes)
 
+    size = reduced_size(image.shape[:2], pixels)
     return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
 
-def choose(planner: Planner, layout: Layout, image: np.ndarray, options: EncodeOptions,
-           mode: str) -> Coded:
+
+def reduced_size(shape: tuple[int, int], pixels: int) -> tuple[int, int]:
+    """(width, height) of an image of ``shape`` (H, W) :func:`reduced` to ``pixels``."""
+    h, w = shape
+    scale = min(1.0, math.sqrt(pixels / (h * w)))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def choose(planner: Planner, layout: Layout, options: EncodeOptions,
+           small: Planner | None = None, progress: Progress | None = None,
+           coding: Stage | None = None) -> Coded:
     """The coded layout the options ask for: the fixed layout, or the one a budget or a
-    quality target searches (the fields given pinned)."""
+    quality target searches (the fields given pinned); ``small``: the planner of the image
+    reduced, on which a large image's budget is searched.  ``progress`` (report.Progress):
+    told of the search or of the tiles; ``coding``: the stage that the fit of a fixed
+    layout on the whole image counts in (its edges, each channel's tonal steps, its values
+    coded: all of its total but one, left for the file)."""
     pinned = options.pinned()
-    budget = options.budget_bytes(image.shape[1], image.shape[0])
+    h, w = planner.shape
+    budget = options.budget_bytes(w, h)
     target = options.target_psnr()
     if target is not None:
+        if small is not None:  # the target searched on the image reduced, fitted at full size
+            return tiles.search_psnr_reduced(planner, small, target, options.tonal,
+                                             effort=options.effort, progress=progress,
+                                             **pinned)
         return quality.search_psnr(planner, target, options.tonal, effort=options.effort,
-                                   **pinned)
+                                   progress=progress, **pinned)
     if budget is not None:
-        if tiles.applies(planner.shape):
-            # the layout searched on the image reduced, fitted at full size
-            small, _ = planner_for(reduced(image, tiles.REDUCED_PIXELS), options, mode,
-                                   searched=True)
+        if small is not None:  # the layout searched on the image reduced, fitted at full size
             return tiles.search_reduced(planner, small, budget, options.tonal,
-                                        effort=options.effort, **pinned)
-        return search.search(planner, budget, options.tonal, effort=options.effort, **pinned)
+                                        effort=options.effort, progress=progress, **pinned)
+        return search.search(planner, budget, options.tonal, effort=options.effort,
+                             progress=progress, **pinned)
     # the tonal fit needs descent directions, not certified digits: FINAL_STEPS solver steps
     # per solve, as the budget search's finalists
     if tiles.applies(planner.shape):
-        x = tiles.fit(planner, layout, options.tonal, FINAL_STEPS)
+        x = tiles.fit(planner, layout, options.tonal, FINAL_STEPS, progress=progress)
         return tiles.fitted_file(planner, layout, x, None)
-    return planner.evaluate(layout, options.tonal, None, measure=False, steps=FINAL_STEPS)
+    coding = Stage(None, "coding", 1) if coding is None else coding
+    planner.points(layout)  # (the edges and source points, which the fit takes)
+    coding.add()
+    coded = planner.evaluate(layout, options.tonal, None, measure=False, steps=FINAL_STEPS,
+                             on_step=coding.add)
+    coding.to(coding.total - 1)
+    return coded
+
+
+def searched_on_reduced(options: EncodeOptions, shape: tuple[int, int]) -> bool:
+    """Whether the layout of an image of ``shape`` is searched on the image reduced: a budget
+    or a quality target for an image fitted on tiles."""
+    return (options.target_psnr() is not None
+            or options.budget_bytes(shape[1], shape[0]) is not None) and tiles.applies(shape)
 
 
 @_kernel_cache.compiles("encode")
 def encode(pixels: np.ndarray, options: EncodeOptions | None = None, *,
            icc_profile: bytes | None = None, exif: bytes | None = None,
-           xmp: bytes | None = None) -> bytes:
+           xmp: bytes | None = None, progress: Progress | None = None) -> bytes:
     """Encode a uint8 image, (H, W) grey or (H, W, bands) LA, RGB, RGBA, to a complete
-    .ipc file (with these metadata chunks)."""
+    .ipc file (with these metadata chunks).
+
+    ``progress``: None, or a callable ``progress(stage, done, total)`` told how far the
+    encode has come, stage after stage ("analysis", then "search", "quality" or "tiles" as
+    the options and the image's size call for, then "coding"; see :mod:`.report`): done
+    never falls nor passes total, and a stage ends with done equal to total.  It is called
+    from the encoder's threads, one call at a time, and changes nothing in the file."""
     options = options or EncodeOptions()
     mode, image, alpha_plane = split_bands(pixels)
+    h, w = image.shape[:2]
+    on_reduced = searched_on_reduced(options, (h, w))
+    # the denoising steps, those of the reduced image counted by its pixels
+    share = math.prod(reduced_size((h, w), tiles.REDUCED_PIXELS)) / (h * w) if on_reduced \
+        else 0.0
+    iterations = options.fixed_layout(colour=image.ndim == 3)["iterations"]
+    analysing = Stage(progress, "analysis", iterations * (1 + share))
     coded_alpha = None
     if alpha_plane is not None:
         coded_alpha = container.Alpha(*alpha.encode(alpha_plane))
         if not options.exact:
             image = drop_hidden(image, alpha_plane)
-    searched = options.target_psnr() is not None or \
-        options.budget_bytes(image.shape[1], image.shape[0]) is not None
+    searched = options.target_psnr() is not None or options.budget_bytes(w, h) is not None
     planner, layout = planner_for(image, options, mode, searched=searched, alpha=coded_alpha,
-                                  metadata=dict(icc_profile=icc_profile, exif=exif, xmp=xmp))
-    return planner.file(choose(planner, layout, image, options, mode))
+                                  metadata=dict(icc_profile=icc_profile, exif=exif, xmp=xmp),
+                                  on_step=analysing.add)
+    small = None
+    if on_reduced:
+        small, _ = planner_for(reduced(image, tiles.REDUCED_PIXELS), options, mode,
+                               searched=True, on_step=lambda: analysing.add(share))
+    analysing.end()
+    coding = None
+    if not searched and not tiles.applies(planner.shape):  # the fit is part of the coding
+        coding = Stage(progress, "coding", options.tonal * len(planner.channels) + 3)
+    coded = choose(planner, layout, options, small, progress, coding)
+    if coding is None:
+        coding = Stage(progress, "coding", 1)
+    data = planner.file(coded)
+    coding.end()
+    return data

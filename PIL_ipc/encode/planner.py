@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -445,7 +445,8 @@ class Planner:
                  measure: bool = True, tol: float = tonal.INNER_TOL,
                  steps: int | None = None, rough: bool = False,
                  near: Coded | None = None, fallback: bool = False,
-                 chroma_iterations: int | None = None) -> Coded | None:
+                 chroma_iterations: int | None = None,
+                 on_step: Callable[[], None] | None = None) -> Coded | None:
         """Fit values with ``iterations`` tonal steps, code to the budget and (``measure``)
         the decoded error: mean squared, with the rounding the decoder applies.  Solves are
         certified to ``tol`` grey levels; the fit's solves take ``steps`` solver steps instead
@@ -454,7 +455,8 @@ class Planner:
         layout, whose values start the fit (see warm_start).  ``fallback``: when the fitted
         values code over the budget (each step makes them dearer), take those of the last
         step that fit instead.  ``chroma_iterations``: tonal steps of the chroma channels
-        (None: ``iterations``)."""
+        (None: ``iterations``).  ``on_step()`` is called after each tonal step of each
+        channel (for progress)."""
         fits = self.fitters(layout, tol, steps)
         trail: list[np.ndarray] | None = None
         if iterations:
@@ -470,7 +472,7 @@ class Planner:
                     images.append(self.channels[c])
                     trails.append(None)
                     continue
-                x_c, image_c = fit.fit(steps_c, start, tr)
+                x_c, image_c = fit.fit(steps_c, start, tr, on_step)
                 xs.append(x_c)
                 images.append(image_c)
                 trails.append(tr)

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import decode, metrics
 from .planner import Coded, Planner
+from .report import Progress, Stage
 from .search import DEFAULT_EFFORT, BudgetTooSmall, search, smallest_file
 from .tuning import BUDGET_BASE, BUDGET_RATIO, DB_PER_DOUBLING
 
@@ -18,14 +19,36 @@ def budget_rung(k: int) -> int:
     return math.ceil(BUDGET_BASE * BUDGET_RATIO ** k)
 
 
+def probes_estimate(top: int) -> int:
+    """The budget searches a quality target is taken to probe on a ladder of rungs 0..top:
+    as many as bisecting it takes (8 from 0.014 to 7 Mpixel).  An estimate, for progress
+    reports only: the secant steps usually need fewer (4 to 9 on small test images), and at
+    times more (17)."""
+    return max(math.ceil(math.log2(top + 2)), 1)
+
+
+def probe_share(probe: int, expected: int) -> tuple[float, float]:
+    """(start, span) of the budget search ``probe`` (from 0) on the quality stage of
+    ``expected`` probes: one each, but from the last expected one on half of what is left,
+    so that done reaches the total only when the target is met."""
+    if probe < expected - 1:
+        return float(probe), 1.0
+    left = 0.5 ** (probe - expected + 1)
+    return expected - left, left / 2
+
+
 def search_psnr(planner: Planner, psnr: float, tonal_iterations: int, *,
                 workers: int = 0, effort: int = DEFAULT_EFFORT,
-                **fixed: int | None) -> Coded:
+                progress: Progress | None = None, **fixed: int | None) -> Coded:
     """The smallest file whose decoded PSNR is at least ``psnr`` dB: a :func:`search` for
     each budget tried, on the ladder of :func:`budget_rung`, until the smallest rung that
     meets the target is next to one that misses it (secant steps in log-budget, then
     bisection).  When no budget up to about 9 bits per pixel meets it, the file of that
-    largest budget.  The PSNR is that of the decoded file (the decoder's own result)."""
+    largest budget.  The PSNR is that of the decoded file (the decoder's own result).
+
+    ``progress`` (report.Progress): the "quality" stage, its total the budget searches
+    :func:`probes_estimate` expects, each followed by its layouts; a probe past all but the
+    last of them takes half of what is left, so that done reaches the total only at the end."""
     if not psnr > 0:
         raise ValueError(f"psnr must be > 0, got {psnr!r}")
     h, w = planner.shape
@@ -34,12 +57,15 @@ def search_psnr(planner: Planner, psnr: float, tonal_iterations: int, *,
     top = math.ceil(math.log((1.1 * h * w + planner.overhead + 256) / BUDGET_BASE)
                     / math.log(BUDGET_RATIO))
     tried: dict[int, tuple[float, Coded | None]] = {}
+    expected = probes_estimate(top)
+    stage = Stage(progress, "quality", expected)
 
     def quality(k: int) -> float:
         if k not in tried:
+            start, span = probe_share(len(tried), expected)
             try:
                 c = search(planner, budget_rung(k), tonal_iterations, workers=workers,
-                           effort=effort, **fixed)
+                           effort=effort, progress=stage.part(start, span), **fixed)
             except BudgetTooSmall:
                 tried[k] = (-math.inf, None)
             else:
@@ -48,6 +74,7 @@ def search_psnr(planner: Planner, psnr: float, tonal_iterations: int, *,
                     decoded = decoded[..., 0]
                 decoded = decoded[..., :3] if decoded.ndim == 3 else decoded  # RGBA: RGB
                 tried[k] = (metrics.psnr(reference, decoded), c)
+            stage.to(start + span)
         return tried[k][0]
 
     def rung_for(bytes_: float) -> int:
@@ -90,4 +117,5 @@ def search_psnr(planner: Planner, psnr: float, tonal_iterations: int, *,
     coded = tried[hi][1]
     if coded is None:
         raise BudgetTooSmall("no file of this image meets the target", None)
+    stage.end()
     return coded

@@ -24,9 +24,10 @@ import numpy as np
 
 from ..format import colour
 from ..solver import inpaint
-from . import search, tonal, tuning
+from . import quality, search, tonal, tuning
 from .options import CHOICES
 from .planner import Coded, Layout, Planner
+from .report import Progress, Stage
 
 #: Images of at least this many pixels are fitted on tiles.
 TILE_PIXELS = 1 << 21
@@ -84,14 +85,19 @@ def applies(shape: tuple[int, int]) -> bool:
 
 def fit(planner: Planner, layout: Layout, iterations: int,
         steps: int | None, *, chroma_iterations: int | None = None, workers: int = 0,
-        side: int | None = None, margin: int | None = None) -> np.ndarray:
+        side: int | None = None, margin: int | None = None,
+        progress: Progress | Stage | None = None) -> np.ndarray:
     """The values of ``layout`` (every channel, one after the other, as Planner.evaluate
     fits them) after ``iterations`` tonal steps (``chroma_iterations`` for the chroma; None:
     the same), each solve taking ``steps`` solver steps (None: certified), fitted tile by
     tile on ``workers`` threads (0: one per CPU); ``side``, ``margin``: of the tiles (None:
-    TILE_SIDE, MARGIN)."""
+    TILE_SIDE, MARGIN).  ``progress``: told of the tiles done (report.Progress: the "tiles"
+    stage, its total the tile count, a tile's tonal steps counting each for its share of the
+    tile), or a report.Stage that the tiles go on counting in."""
     side = TILE_SIDE if side is None else side
     margin = MARGIN if margin is None else margin
+    cut = tiles(planner.shape, side, margin)
+    stage = progress if isinstance(progress, Stage) else Stage(progress, "tiles", len(cut))
     pts, _ = planner.points(layout)
     h, w = planner.shape
     n = pts.count
@@ -107,6 +113,7 @@ def fit(planner: Planner, layout: Layout, iterations: int,
     else:
         known = pts.known_mask()
         local = threading.local()
+        share = 1.0 / sum(counts)  # of a tile, per tonal step
 
         def work(t: Tile) -> None:
             inside = np.flatnonzero((rows >= t.ry) & (rows < t.ry + t.rh)
@@ -114,7 +121,15 @@ def fit(planner: Planner, layout: Layout, iterations: int,
             r, q = rows[inside], cols[inside]
             core = (r >= t.y0) & (r < t.y1) & (q >= t.x0) & (q < t.x1)
             if not core.any():
+                stage.add(1.0)
                 return
+            taken = 0  # tonal steps of this tile (a fit may converge in fewer)
+
+            def step() -> None:
+                nonlocal taken
+                taken += 1
+                stage.add(share)
+
             at = (r - t.ry) * t.rw + (q - t.rx)
             area = (slice(t.ry, t.ry + t.rh), slice(t.rx, t.rx + t.rw))
             scratch = getattr(local, "scratch", None)
@@ -130,13 +145,17 @@ def fit(planner: Planner, layout: Layout, iterations: int,
                                       pts.band[area], at, tonal.INNER_TOL, steps, scratch,
                                       op=op, expand=expand)
                 op = fitter.op
-                x = fitter.fit(counts[c])[0] if counts[c] else fitter.start_values()
+                x = fitter.fit(counts[c], on_step=step)[0] if counts[c] else \
+                    fitter.start_values()
                 if expand is not None:
                     x = x[expand]
                 per_point[c][inside[core]] = x[core]
+            stage.add(1.0 - taken * share)
 
         with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-            list(pool.map(work, tiles((h, w), side, margin)))
+            list(pool.map(work, cut))
+    if stage is not progress:
+        stage.end()
     out = per_point[:1]
     for c in per_point[1:]:  # a chroma value shared by a stride of points: their mean
         out.append(np.bincount(index, c) / np.bincount(index))
@@ -185,13 +204,16 @@ def _fill(planner: Planner, layout: Layout, budget: int,
 
 def search_reduced(planner: Planner, small: Planner, budget: int,
                    tonal_iterations: int, *, effort: int = search.DEFAULT_EFFORT,
-                   workers: int = 0, **fixed: float | None) -> Coded:
+                   workers: int = 0, progress: Progress | None = None,
+                   **fixed: float | None) -> Coded:
     """The coded layout of ``planner``'s image within ``budget`` bytes, its layout searched on
     ``small`` (the image reduced) under the budget scaled by the pixel count, then fitted
     at full size: the lowest threshold whose estimate fits (the estimate allowing for the
     growth of the values that the search measured), the tonal fit on tiles, the values
     quantised to the budget; a higher threshold when they do not fit.  BudgetTooSmall
-    when no layout fits."""
+    when no layout fits.  ``progress`` (report.Progress): the "search" stage of the reduced
+    image, then the "tiles" stage, its total growing by the tile count at each fit after the
+    first."""
     h, w = planner.shape
     ratio = small.shape[0] * small.shape[1] / (h * w)
     room = budget - planner.overhead
@@ -199,7 +221,8 @@ def search_reduced(planner: Planner, small: Planner, budget: int,
         if room <= 0:
             raise search.BudgetTooSmall("no room", None)
         found = search.search(small, small.overhead + math.floor(room * ratio),
-                              tonal_iterations, workers=workers, effort=effort, **fixed)
+                              tonal_iterations, workers=workers, effort=effort,
+                              progress=progress, **fixed)
     except search.BudgetTooSmall as e:
         smallest = search.smallest_file(small, {k: v for k, v in fixed.items()
                                                 if v is not None})
@@ -208,27 +231,64 @@ def search_reduced(planner: Planner, small: Planner, budget: int,
             f"a budget of {budget} bytes is below the smallest file of this image and these "
             f"settings, about {smallest} bytes (bpp {8 * smallest / (h * w):.3g})",
             smallest) from e
+    return fit_found(planner, found, budget, tonal_iterations, workers=workers,
+                     progress=progress, pinned={k for k, v in fixed.items() if v is not None})
+
+
+def search_psnr_reduced(planner: Planner, small: Planner, psnr: float,
+                        tonal_iterations: int, *, effort: int = search.DEFAULT_EFFORT,
+                        workers: int = 0, progress: Progress | None = None,
+                        **fixed: float | None) -> Coded:
+    """A quality target for ``planner``'s image: the smallest file of ``small`` (the image
+    reduced) whose decoded PSNR is at least ``psnr`` (quality.search_psnr), its layout then
+    fitted at full size within the same bits per pixel (see fit_found).  The full-size file
+    is not decoded to check it: an image reduced holds more detail per pixel, so at the same
+    bits per pixel the full-size file decodes at least as well (benchmarks/large_search.py
+    measures it)."""
+    h, w = planner.shape
+    found = quality.search_psnr(small, psnr, tonal_iterations, workers=workers, effort=effort,
+                                progress=progress, **fixed)
+    ratio = small.shape[0] * small.shape[1] / (h * w)
+    budget = planner.overhead + math.ceil((found.size - small.overhead) / ratio)
+    return fit_found(planner, found, budget, tonal_iterations, workers=workers,
+                     progress=progress, pinned={k for k, v in fixed.items() if v is not None})
+
+
+def fit_found(planner: Planner, found: Coded, budget: int, tonal_iterations: int, *,
+              workers: int = 0, progress: Progress | None = None,
+              pinned: set[str] = frozenset()) -> Coded:
+    """The layout ``found`` on the image reduced, fitted at full size within ``budget``
+    bytes: the lowest threshold whose estimate fits (allowing for the growth of the values
+    that the search measured), denser where room is left (_fill; not the ``pinned`` fields),
+    the tonal fit on tiles, the values quantised to the budget; a higher threshold when they
+    do not fit.  BudgetTooSmall when no layout fits.  ``progress``: the "tiles" stage, its
+    total growing by the tile count at each fit after the first."""
     layout = found.layout
-    pinned = {k for k, v in fixed.items() if v is not None}
     scale = 1.0
     if found.growth > tuning.TONAL_RATE_FACTOR:
         scale = found.growth / tuning.TONAL_RATE_FACTOR
     hint = layout.threshold
     chroma = min(tonal_iterations, tuning.CHROMA_FINAL_ITERATIONS)
+    count = len(tiles(planner.shape, TILE_SIDE, MARGIN))
+    stage = Stage(progress, "tiles", count)
     last = None
     for factor in (scale * f for f in tuning.RETRY_FACTORS):
         fitted = planner.fit_threshold(layout, budget, factor=factor, hint=hint)
         if fitted is None:
             break
         fitted = _fill(planner, fitted, budget, factor, pinned)
+        if last is not None:  # a fit again: more tiles to fit
+            stage.grow(count)
         last, hint = fitted, fitted.threshold
         x = fit(planner, fitted, tonal_iterations, tuning.FINAL_STEPS,
-                chroma_iterations=chroma, workers=workers)
+                chroma_iterations=chroma, workers=workers, progress=stage)
         coded = fitted_file(planner, fitted, x, budget)
         if coded is not None:
+            stage.end()
             return coded
     if last is not None:  # the pixel values themselves code smaller than fitted ones
         coded = fitted_file(planner, last, fit(planner, last, 0, None), budget)
         if coded is not None:
+            stage.end()
             return coded
     raise search.BudgetTooSmall(f"no layout of this image fits {budget} bytes", None)

@@ -8,6 +8,8 @@ with CGLS, each step costing one solve and one adjoint solve of the inpainting P
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..solver._kernels import flat_dot
@@ -82,10 +84,12 @@ class Fitter:
                                                                      minlength=self.count)
 
     def fit(self, iterations: int, start: np.ndarray | None = None,
-            trail: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+            trail: list[np.ndarray] | None = None,
+            on_step: Callable[[], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """CGLS from ``start`` (default: the pixel values): the values (clipped to 0..255) and
         the inpainted image of the unclipped values.  ``trail``: a list that receives the
-        values (clipped) after each step but the last, earliest first."""
+        values (clipped) after each step but the last, earliest first; ``on_step()`` is
+        called after each step (for progress; a fit that converges early takes fewer)."""
         flat_f = self.flat
         if start is None:
             x = self.start_values()
@@ -112,6 +116,8 @@ class Fitter:
             alpha = gamma / qq
             x += alpha * p
             r -= alpha * q
+            if on_step is not None:
+                on_step()
         return np.clip(x, 0.0, 255.0), (flat_f - r).reshape(self.shape)
 
 

@@ -283,8 +283,8 @@ def _encode(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     options = _encoder_options(args, parser)
     _check_output(args)
     im = _open_image(args.input, _read_input(args.input))
-    with progress.activity(f"{PROG}: encoding {args.input} ({_size_text(im)})"):
-        result = transcode.encode(im, options)
+    with progress.stages(f"{PROG}: encoding {args.input} ({_size_text(im)})") as bar:
+        result = transcode.encode(im, options, progress=bar)
     _write_output(args.output, result.data)
     if args.verbose:
         q = transcode.quality(result.stored, result.data)

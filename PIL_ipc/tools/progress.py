@@ -1,7 +1,7 @@
 """Progress shown on a terminal's stderr: a bar over known work, with its percentage and the
-time left (over files, by their bytes), an elapsed-time line for a long single step, and log
-lines that do not tear either. Nothing is drawn when stderr is not a terminal or when progress
-is switched off (``--quiet``).
+time left (over files, by their bytes; over the stages of one encode, as the encoder reports
+them), an elapsed-time line for a long single step, and log lines that do not tear either.
+Nothing is drawn when stderr is not a terminal or when progress is switched off (``--quiet``).
 
 tqdm draws the bars: one small pure-Python dependency that writes to any stream.
 """
@@ -12,6 +12,7 @@ import contextlib
 import logging
 import sys
 import threading
+import time
 from collections.abc import Iterator
 
 from tqdm import tqdm
@@ -29,6 +30,12 @@ def enable(on: bool) -> None:
 def _disable() -> bool | None:
     # tqdm's None: draw only on a terminal.
     return True if not _state["enabled"] else None
+
+
+def _drawn() -> bool:
+    """Whether a bar would be drawn on stderr now (progress on, stderr a terminal)."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    return _disable() is None and isatty is not None and isatty()
 
 
 def bar(total: int, description: str, unit: str = "file") -> tqdm:
@@ -62,6 +69,58 @@ class FilesBar:
 
     def close(self) -> None:
         self.bar.close()
+
+
+class StagesBar:
+    """A bar over the stages of one encode, as the encoder reports them (it is the encode's
+    ``progress`` callback: ``bar(stage, done, total)``, see PIL_ipc.encode.report): the stage's
+    name, its percentage and the time left in it (tqdm's estimate from its average rate so far:
+    the work of a search is uneven), started afresh at each stage.  Drawn once the encode has
+    taken DELAY seconds."""
+
+    FORMAT = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]"
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self.began = time.monotonic()
+        self.stage: str | None = None
+        self.bar: tqdm | None = None
+
+    def __call__(self, stage: str, done: float, total: float) -> None:
+        if self.bar is None:
+            if time.monotonic() - self.began < DELAY:
+                return
+            self.bar = tqdm(total=total, initial=done, desc=f"{self.description}: {stage}",
+                            bar_format=self.FORMAT, file=sys.stderr, disable=_disable(),
+                            dynamic_ncols=True, leave=False, smoothing=0, miniters=0)
+            # (miniters 0: redrawn every mininterval, whatever the stage's scale)
+            self.stage = stage
+            return
+        if stage != self.stage:
+            self.stage = stage
+            self.bar.set_description_str(f"{self.description}: {stage}", refresh=False)
+            self.bar.initial = 0  # (the rate counts from the stage's start: done 0)
+            self.bar.reset(total=total)
+        self.bar.total = total
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@contextlib.contextmanager
+def stages(description: str) -> Iterator[StagesBar | None]:
+    """A StagesBar for the encode the block runs, closed after it; None when nothing would be
+    drawn (the encoder then reports nothing)."""
+    if not _drawn():
+        yield None
+        return
+    bar = StagesBar(description)
+    try:
+        yield bar
+    finally:
+        bar.close()
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
 
@@ -83,12 +84,14 @@ class Encoded:
     seconds: float
 
 
-def encode(im: Image.Image, options: dict) -> Encoded:
-    """Encode `im` (converted if it must be) to .ipc bytes with its metadata and `options`."""
+def encode(im: Image.Image, options: dict,
+           progress: Callable[[str, float, float], None] | None = None) -> Encoded:
+    """Encode `im` (converted if it must be) to .ipc bytes with its metadata and `options`;
+    `progress(stage, done, total)` is told how far the encode has come (PIL_ipc.encode.report)."""
     stored = to_storable(im)
     buffer = BytesIO()
     start = time.perf_counter()
-    stored.save(buffer, format="IPC", **metadata(im), **options)
+    stored.save(buffer, format="IPC", progress=progress, **metadata(im), **options)
     return Encoded(buffer.getvalue(), stored, time.perf_counter() - start)
 
 

@@ -3,7 +3,7 @@
     python tests/corpus/make_corpus.py [--corpus-src PATH] [--only NAME ...]
 
 Each entry of the current format version is encoded with PIL_ipc's encoder; its reference PNG
-comes from tests/reference_decoder.py (JBIG-KIT for the planes, plain-Python source points and
+comes from tests/conformance/reference_decoder.py (JBIG-KIT for the planes, plain-Python source points and
 values, scipy's direct solver for the PDE), not from the decoder under test.  MANIFEST.json
 records the options, sizes and checksums.  Run it again whenever the format changes (and bump
 the version).
@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # tests/, for reference_decoder
+sys.path.insert(0, str(HERE.parent / "conformance"))  # for reference_decoder
 sys.path.insert(0, str(HERE.parent.parent))  # the repository, for PIL_ipc
 
 from ipc_chunks import join, split  # noqa: E402

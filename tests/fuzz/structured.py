@@ -53,8 +53,8 @@ ROOT = HERE.parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-if str(HERE.parent) not in sys.path:
-    sys.path.insert(0, str(HERE.parent))
+if str(HERE.parent / "conformance") not in sys.path:
+    sys.path.insert(0, str(HERE.parent / "conformance"))  # tests/conformance, for ipc_chunks
 
 from ipc_chunks import SIGNATURE, chunk, join, split  # noqa: E402
 from PIL import Image, ImageFile, UnidentifiedImageError  # noqa: E402

@@ -6,7 +6,7 @@ Each file is a golden-corpus file with one thing broken.  MANIFEST.json records,
 what is broken, its source, where Pillow stops (``open``: ``Image.open`` raises; ``load``:
 ``Image.open`` succeeds and ``load()`` raises), the exception class and a fragment of the
 codec's message, and what ``ImageFile.LOAD_TRUNCATED_IMAGES`` makes of it (``pixels`` or
-``error``: the same exception).  tests/test_invalid.py checks every entry through Pillow.
+``error``: the same exception).  tests/conformance/test_invalid.py checks every entry through Pillow.
 Run this again when the format changes; ``--check`` only compares the files with what it
 would write.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE.parent
-sys.path.insert(0, str(CORPUS.parent))  # tests/, for ipc_chunks
+sys.path.insert(0, str(CORPUS.parent / "conformance"))  # for ipc_chunks
 
 from ipc_chunks import SIGNATURE, chunk, join, offsets, split  # noqa: E402
 

@@ -144,13 +144,12 @@ def test_lattice_of_step_one_and_wrong_steps():
                               lenient=True).shape == (9, 11)
 
 
-def test_one_file_decoded_in_eight_threads_at_once_gives_identical_pixels():
+def test_one_file_decoded_in_eight_threads_at_once_gives_identical_pixels(corpus):
     """No state is shared between decodes: eight threads decoding the same file at once
     (the kernels release the GIL, so they run interleaved) all get the single-thread pixels."""
     from concurrent.futures import ThreadPoolExecutor
-    from pathlib import Path
 
-    data = (Path(__file__).parent / "corpus" / "photo-g6.ipc").read_bytes()
+    data = (corpus / "photo-g6.ipc").read_bytes()
     expected = decode.decode(data)
     with ThreadPoolExecutor(8) as pool:
         outs = list(pool.map(lambda _: decode.decode(data), range(8)))
@@ -194,10 +193,7 @@ def test_colour_decode_within_its_tolerance_of_the_direct_solution():
     """Each channel of a colour decode, real-valued, against scipy's direct solve of the same
     problem: every R, G, B sample within COLOUR_SAMPLE_TOL of the exact one, and the certified
     errors the decoder's tolerances promise (luma, then chroma from luma's error)."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
+    from reference_decoder import chroma_lists, chunks, decode_values
     from reference_solver import reference_solve
 
     from PIL_ipc.format import colour
@@ -210,11 +206,12 @@ def test_colour_decode_within_its_tolerance_of_the_direct_solution():
     data = encode.encode(img, encode.EncodeOptions(threshold=16, lattice=4))
     f = reader.parse(data)
     h = f.header
-    points = sources.locate(decode._decode_plane("edge", f.edge, h, False), h.spacing,
-                            None, h.lattice)
-    luma = values.dequantise(decode._decode_values(f.values_payload, points.predictors,
-                                                    h.levels, f.values_coding, False), h.levels)
-    channel_values = [luma] + decode._chroma_values(f, points, False)
+    points = sources.locate(jbig.decode(f.edge), h.spacing, None, h.lattice)
+    # the stored values of the three channels, as the reference decoder reads them
+    rows = points.predictors.tolist()
+    luma = np.array(decode_values(f.values_payload, rows, h.levels, f.values_coding))
+    channel_values = [luma * 255.0 / (h.levels - 1)] + [
+        np.array(v) for v in chroma_lists(chunks(data)[b"CVAL"], rows)]
     solved = decode.reconstruct_channels(points, channel_values, decode.COLOUR_DECODE_TOL,
                                           later_tol=decode._chroma_tolerances)
     known = points.known_mask()
@@ -234,14 +231,12 @@ def test_colour_decode_within_its_tolerance_of_the_direct_solution():
     assert np.abs(decode.decode(data).astype(int) - ref).max() <= 1
 
 
-def test_large_colour_images_solve_chroma_in_one_thread(monkeypatch):
+def test_large_colour_images_solve_chroma_in_one_thread(monkeypatch, corpus):
     """Above CHANNEL_THREAD_PIXELS a colour decode solves its chroma channels one after the
     other (no second set of solver vectors), with the same pixels as the threaded solve."""
-    from pathlib import Path
-
     from PIL_ipc.solver import inpaint
 
-    data = (Path(__file__).parent / "corpus" / "rgb-photo.ipc").read_bytes()
+    data = (corpus / "rgb-photo.ipc").read_bytes()
     monkeypatch.setattr(decode, "CHANNEL_THREADS", 2)
     threaded = decode.decode(data)
     calls = []

@@ -1,11 +1,13 @@
 """The command line's edges: it does not write over its input unless told, it stops quietly
-when the reader of its output goes away, and its progress over a batch shows a percentage and
-the time left (by bytes, with the files counted) on a terminal and nothing elsewhere."""
+when the reader of its output goes away, and its progress over a batch (by bytes, with the
+files counted) and over the stages of one encode shows a percentage and the time left on a
+terminal and nothing elsewhere."""
 
 from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 import time
@@ -16,7 +18,7 @@ import pytest
 from PIL import Image
 
 import PIL_ipc
-from PIL_ipc.tools import batch, cli, progress
+from PIL_ipc.tools import batch, cli, progress, transcode
 
 ROOT = Path(PIL_ipc.__file__).resolve().parent.parent
 
@@ -130,3 +132,62 @@ def test_batch_progress_shows_percentage_bytes_files_and_time_left(tmp_path, mon
 
 def test_batch_progress_is_quiet_off_a_terminal(tmp_path, monkeypatch):
     assert _batch_progress(tmp_path, monkeypatch, io.StringIO()) == ""
+
+
+def _drawn_states(drawn: str) -> list[str]:
+    return [s.strip() for s in drawn.split("\r") if s.strip() and "compiling" not in s]
+
+
+def test_encode_bar_shows_the_stage_its_percentage_and_time_left(monkeypatch):
+    monkeypatch.setitem(progress._state, "enabled", True)
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    monkeypatch.setattr(progress, "DELAY", 0.1)
+    with progress.stages("ipc: encoding a.png") as bar:
+        bar("analysis", 0.0, 30.0)  # before DELAY: not drawn
+        time.sleep(0.15)
+        bar("analysis", 30.0, 30.0)
+        bar("search", 0.0, 40.0)
+        for done in (10.0, 20.0, 30.0):
+            time.sleep(0.15)  # over tqdm's shortest time between two redraws
+            bar("search", done, 40.0)
+    states = _drawn_states(sys.stderr.getvalue())
+    assert not any("analysis:   0%" in s for s in states), states
+    assert states[0].startswith("ipc: encoding a.png: analysis: 100%|"), states
+    assert states[1].startswith("ipc: encoding a.png: search:   0%|"), states
+    # a quarter of the search in 0.15 s: about 0.45 s left
+    assert any(s.startswith("ipc: encoding a.png: search:  25%|")
+               and re.search(r"\[00:00<00:00\]$", s) for s in states), states
+    assert any(s.startswith("ipc: encoding a.png: search:  75%|") for s in states), states
+    assert sys.stderr.getvalue().endswith("\r")  # the bar cleared at the end
+
+
+@pytest.mark.parametrize("terminal, quiet", [(True, False), (False, False), (True, True)],
+                         ids=["terminal", "not-a-terminal", "quiet"])
+def test_encode_shows_its_stages_on_a_terminal_only(work, monkeypatch, terminal, quiet):
+    monkeypatch.setitem(progress._state, "enabled", True)
+    monkeypatch.setattr(progress, "DELAY", 0.0)
+    monkeypatch.setattr(sys, "stderr", _Terminal() if terminal else io.StringIO())
+    given = []
+    encode = transcode.encode
+
+    def told(im, options, **kwargs):
+        given.append(kwargs.get("progress", "no keyword"))
+        return encode(im, options, **kwargs)
+
+    monkeypatch.setattr(transcode, "encode", told)
+    out = work / f"stages-{terminal}-{quiet}.ipc"
+    status = cli.main(["encode", str(work / "grey.png"), str(out), "--bpp", "2", "--force",
+                       *(["--quiet"] if quiet else [])])
+    assert status == 0
+    states = _drawn_states(sys.stderr.getvalue())
+    if terminal and not quiet:
+        assert callable(given[0])
+        for stage in ("analysis", "search", "coding"):
+            assert any(re.match(rf"ipc: encoding \S+grey.png \(32 x 24 L\): {stage}: +\d+%\|",
+                                s) for s in states), (stage, states)
+    else:  # nothing drawn, and the encoder not even asked to report
+        assert given == [None]
+        assert states == []
+    buffer = io.BytesIO()  # the file is the one a plain save makes
+    Image.open(work / "grey.png").save(buffer, format="IPC", bpp=2)
+    assert out.read_bytes() == buffer.getvalue()

@@ -171,8 +171,8 @@ def test_spec_appendix_table_is_the_coders():
 
 
 def test_spec_appendix_decoder_decodes_the_t82_vector_and_random_codes():
-    """A plain transcription of appendix A's procedures (tests/reference_decoder.py) decodes
-    T.82's test sequence and agrees with the coder on random decisions, markers and
+    """A plain transcription of appendix A's procedures (tests/conformance/reference_decoder.py)
+    decodes T.82's test sequence and agrees with the coder on random decisions, markers and
     truncated codes (reading zeros past the end)."""
     dec = QMDecoder(CODE, 2)
     assert [dec.decode(int(c)) for c in _bits(CX)] == _bits(PIX).tolist()

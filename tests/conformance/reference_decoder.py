@@ -28,7 +28,7 @@ from reference_solver import reference_solve
 
 from PIL_ipc.format import reader
 
-SPEC = Path(__file__).resolve().parent.parent / "spec" / "FORMAT.md"
+SPEC = Path(__file__).resolve().parents[2] / "spec" / "FORMAT.md"
 
 #: IHDR data length of each format version (section 4.3).
 IHDR_LENGTHS = {1: 14, 2: 16, 3: 16, 4: 16}

@@ -17,7 +17,7 @@ from PIL_ipc.encode import search
 from PIL_ipc.encode.planner import Planner
 from PIL_ipc.encode.quality import budget_rung, search_psnr
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "kodim23.png"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "kodim23.png"
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from scipy import ndimage
 
 from PIL_ipc.format import jbig, qm
 
-CORPUS = os.path.join(os.path.dirname(__file__), "corpus")
+CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "corpus")
 
 
 @pytest.fixture(scope="module")

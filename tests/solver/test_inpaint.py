@@ -12,17 +12,20 @@ from PIL_ipc.solver import _kernels as K
 from PIL_ipc.solver import _grid_kernels as G
 from PIL_ipc.solver import inpaint, phase
 
-CORPUS = "/work/shared/corpus-src/"
 TOL = 1e-3
 METHODS = ("fast", "sor")
 
 
-def photo(name: str, size: int) -> np.ndarray:
-    """A size x size grey crop from the middle of a corpus photo."""
-    im = np.asarray(Image.open(CORPUS + name).convert("L"), dtype=np.float64)
-    i0 = (im.shape[0] - size) // 2
-    j0 = (im.shape[1] - size) // 2
-    return im[i0 : i0 + size, j0 : j0 + size]
+@pytest.fixture
+def photo(corpus_src):
+    def crop(name: str, size: int) -> np.ndarray:
+        """A size x size grey crop from the middle of a photo of the source corpus."""
+        im = np.asarray(Image.open(corpus_src / name).convert("L"), dtype=np.float64)
+        i0 = (im.shape[0] - size) // 2
+        j0 = (im.shape[1] - size) // 2
+        return im[i0 : i0 + size, j0 : j0 + size]
+
+    return crop
 
 
 def edge_masks(img: np.ndarray, thr: float = 240.0, grid: int = 16):
@@ -65,7 +68,7 @@ def check(known, values, band, method, tol=TOL):
         ("kodak/kodim23.png", 72, 12),
     ],
 )
-def test_photo_edge_masks(name, size, grid, method):
+def test_photo_edge_masks(name, size, grid, method, photo):
     img = photo(name, size)
     known, band = edge_masks(img, grid=grid)
     assert band.any() and known.any()
@@ -89,7 +92,7 @@ def test_random_band_and_known(method):
     check(known, values, band, method)
 
 
-def test_tight_and_loose_tolerance():
+def test_tight_and_loose_tolerance(photo):
     img = photo("sipi/peppers.tiff", 64)
     known, band = edge_masks(img)
     for tol in (1e-6, 0.05, 0.5, 5.0):
@@ -231,7 +234,7 @@ def test_hostile_chain_ends_in_bounded_time():
     assert np.abs(u - 77.0).max() < 0.05
 
 
-def test_reuse_gives_same_result():
+def test_reuse_gives_same_result(photo):
     img = photo("sipi/peppers.tiff", 48)
     known, band = edge_masks(img)
     op = inpaint.Inpainter(known, band)
@@ -242,7 +245,7 @@ def test_reuse_gives_same_result():
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_a_guess_saves_iterations_not_accuracy(method):
+def test_a_guess_saves_iterations_not_accuracy(method, photo):
     img = photo("sipi/peppers.tiff", 64)
     known, band = edge_masks(img, grid=8)
     ref = reference_solve(known, img, band)
@@ -263,7 +266,7 @@ def test_a_guess_saves_iterations_not_accuracy(method):
     assert np.array_equal(u[known], img[known])
 
 
-def test_fixed_steps_approach_the_solution_uncertified():
+def test_fixed_steps_approach_the_solution_uncertified(photo):
     img = photo("sipi/peppers.tiff", 64)
     known, band = edge_masks(img, grid=8)
     ref = reference_solve(known, img, band)
@@ -300,7 +303,7 @@ def test_a_bad_guess_raises(guess):
         inpaint.Inpainter(known, np.zeros_like(known)).solve(np.ones((8, 8)), guess=guess)
 
 
-def test_mixed_use_of_one_inpainter():
+def test_mixed_use_of_one_inpainter(photo):
     """Methods and adjoints interleaved on one operator (it shares its vectors between phases)."""
     img = photo("classic/cameraman.tiff", 64)
     known, band = edge_masks(img, grid=0)
@@ -317,7 +320,7 @@ def test_mixed_use_of_one_inpainter():
         assert np.array_equal(op.solve(img), fresh)
 
 
-def test_iteration_cap_warns(monkeypatch):
+def test_iteration_cap_warns(monkeypatch, photo):
     img = photo("sipi/peppers.tiff", 48)
     known, band = edge_masks(img, grid=0)
     op = inpaint.Inpainter(known, band)
@@ -356,7 +359,7 @@ def test_adjoint_matches_explicit_transpose():
         assert np.abs(got[known] - s.T @ g.ravel()).max() <= TOL
 
 
-def test_adjoint_dot_product_on_photo_mask():
+def test_adjoint_dot_product_on_photo_mask(photo):
     img = photo("kodak/kodim23.png", 64)
     known, band = edge_masks(img)
     op = inpaint.Inpainter(known, band)
@@ -406,7 +409,7 @@ def test_to_uint8_rounds_half_up_and_clamps():
 # ---------------------------------------------------------------- reused memory
 
 
-def test_operators_built_on_one_scratch_match_fresh_ones_exactly():
+def test_operators_built_on_one_scratch_match_fresh_ones_exactly(photo):
     """An operator built on memory that held another one's hierarchy (the new one must
     overwrite every cell), and whose solver vectors still hold the other's leftovers (garbage
     included), solves exactly as one built on fresh memory, in both directions.  The
@@ -439,7 +442,7 @@ def test_operators_built_on_one_scratch_match_fresh_ones_exactly():
         assert not ws.z[:ws.n0].any() and not ws.d[:ws.n0].any()
 
 
-def test_an_operator_whose_scratch_was_taken_over_refuses_to_solve():
+def test_an_operator_whose_scratch_was_taken_over_refuses_to_solve(photo):
     img = photo("sipi/peppers.tiff", 32)
     known, band = edge_masks(img, grid=4)
     scratch = inpaint.Scratch(img.shape)
@@ -481,7 +484,7 @@ def test_fine_level_kernels_without_coupling_arrays_match_the_arrays_exactly(dty
         assert np.abs(out[0][0]).max() > 0
 
 
-def test_thin_band_phases_are_factorised_and_solved_exactly():
+def test_thin_band_phases_are_factorised_and_solved_exactly(photo):
     """The band phase of edge masks (chains along edges) is solved by its envelope Cholesky
     factor: an uncertified solve is then the exact solution, which multigrid steps reach only
     in the limit; the Laplace phase never is."""
@@ -547,7 +550,7 @@ def test_unchecked_entry_points_match_the_checked_ones(steps):
 
 
 @pytest.mark.parametrize("shape", [(96, 96), (75, 83)])
-def test_reduced_solves_approach_the_block_means_of_the_exact_solution(shape):
+def test_reduced_solves_approach_the_block_means_of_the_exact_solution(shape, photo):
     """solve_reduced(level) against the direct solve averaged over 2^level blocks: level 0 is
     the solve itself, each coarser level an approximation that stays close."""
     img = photo("sipi/peppers.tiff", 96)[:shape[0], :shape[1]]
@@ -580,7 +583,7 @@ def test_reduced_solves_of_tiny_images():
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_channels_solved_at_once_match_the_direct_solver_and_separate_solves(threads):
+def test_channels_solved_at_once_match_the_direct_solver_and_separate_solves(threads, photo):
     """solve_fields (several channels, each thread with its own vectors) gives every channel
     within its tolerance of scipy's direct solve, certified, and the same pixels as solving
     the channels one after another with solve_field."""
@@ -602,7 +605,7 @@ def test_channels_solved_at_once_match_the_direct_solver_and_separate_solves(thr
         assert np.array_equal(alone, u)
 
 
-def test_constant_start_saves_steps_never_accuracy():
+def test_constant_start_saves_steps_never_accuracy(photo):
     """A constant start (the decoder's mean stored value) for a channel far from 0 takes no
     more steps than the start at 0 (the coarse-level start absorbs most of the difference)
     and stays within the tolerance of the direct solve."""

@@ -7,7 +7,6 @@ import re
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,9 +65,9 @@ def rebuilt(data: bytes, **changes) -> bytes:
 # --- registration ------------------------------------------------------------------------------
 
 
-def test_registration():
+def test_registration(root):
     # the package and its distribution metadata (pyproject.toml) carry the same version
-    pyproject = (Path(__file__).parent.parent / "pyproject.toml").read_text()
+    pyproject = (root / "pyproject.toml").read_text()
     assert f'\nversion = "{PIL_ipc.__version__}"\n' in pyproject
     assert Image.registered_extensions()[".ipc"] == "IPC"
     assert Image.MIME["IPC"] == "image/x-ipc"
@@ -76,17 +75,18 @@ def test_registration():
 
 
 def test_accept():
-    assert IpcImagePlugin._accept(b"\x89IPC\r\n\x1a\n" + b"\x00" * 8)
-    assert not IpcImagePlugin._accept(b"\x89PNG\r\n\x1a\n" + b"\x00" * 8)
-    assert not IpcImagePlugin._accept(b"\x89IPC\n\x1a\n\x00")
+    # the check Pillow calls on a file's first bytes, as registered with it
+    accept = Image.OPEN["IPC"][1]
+    assert accept(b"\x89IPC\r\n\x1a\n" + b"\x00" * 8)
+    assert not accept(b"\x89PNG\r\n\x1a\n" + b"\x00" * 8)
+    assert not accept(b"\x89IPC\n\x1a\n\x00")
 
 
-def test_import_does_not_load_codec():
+def test_import_does_not_load_codec(root):
     code = (
         "import sys, PIL_ipc\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PIL_ipc', 'numba')))"
     )
-    root = Path(__file__).resolve().parent.parent
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
     )
@@ -179,8 +179,8 @@ def test_load_twice_copy_convert_thumbnail(encoded, expected):
     np.testing.assert_array_equal(np.asarray(im.crop((3, 5, 20, 9))), expected[5:9, 3:20])
 
 
-def test_info_lattice_of_a_corpus_file():
-    data = (Path(__file__).parent / "corpus" / "tiny.ipc").read_bytes()
+def test_info_lattice_of_a_corpus_file(corpus):
+    data = (corpus / "tiny.ipc").read_bytes()
     # the IHDR data starts at offset 16; the lattice is its u16 at data offset 14
     assert Image.open(io.BytesIO(data)).info["lattice"] == int.from_bytes(data[30:32], "big") == 4
 
@@ -197,8 +197,8 @@ def test_info(encoded):
     assert "icc_profile" not in im.info and "exif" not in im.info
 
 
-def test_info_of_a_version_1_file():
-    data = (Path(__file__).resolve().parent / "corpus" / "v1-tiny.ipc").read_bytes()
+def test_info_of_a_version_1_file(corpus):
+    data = (corpus / "v1-tiny.ipc").read_bytes()
     im = Image.open(io.BytesIO(data))
     assert (im.format, im.size, im.info["version"]) == ("IPC", (12, 8), 1)
     np.testing.assert_array_equal(np.asarray(im), decode.decode(data))
@@ -603,13 +603,13 @@ def test_thumbnail_uses_the_reduced_decode(encoded):
         decode.decode(encoded, reduce=4)
 
 
-def test_save_memory_grows_with_the_pixels_only():
+def test_save_memory_grows_with_the_pixels_only(corpus):
     """Saving is bounded in memory by a fixed number of bytes per pixel (measured: 263 at a
     fixed threshold, about 870 under rate control), not by anything that grows faster: the
     traced peak per pixel of a 4 times larger image stays within 10 % of the smaller one's."""
     import tracemalloc
 
-    base = np.asarray(Image.open(Path(__file__).parent / "corpus" / "v1-house-t16.png"))
+    base = np.asarray(Image.open(corpus / "v1-house-t16.png"))
     per_pixel = []
     for n in (64, 128):
         im = Image.fromarray(np.ascontiguousarray(base[:n, :n]))
@@ -621,3 +621,34 @@ def test_save_memory_grows_with_the_pixels_only():
         per_pixel.append(peak / (n * n))
     assert per_pixel[1] <= 320
     assert per_pixel[1] <= 1.1 * per_pixel[0]
+
+
+# --- a failed save ---------------------------------------------------------------------------
+
+
+def _failing_encode(*args, **kwargs):
+    raise ValueError("the encoder gave up")
+
+
+def test_a_failed_save_to_a_new_file_leaves_no_file(tmp_path, monkeypatch):
+    from PIL_ipc.encode import pipeline
+
+    monkeypatch.setattr(pipeline, "encode", _failing_encode)
+    target = tmp_path / "new.ipc"
+    with pytest.raises(ValueError, match="gave up"):
+        Image.new("L", (8, 8)).save(target)
+    assert not target.exists()
+
+
+def test_a_failed_save_writes_no_partial_file_over_an_existing_one(tmp_path, monkeypatch):
+    # Pillow empties the named file before the plugin runs; the plugin writes nothing until
+    # the whole file is encoded, so what is left is empty, never a truncated .ipc
+    from PIL_ipc.encode import pipeline
+
+    target = tmp_path / "old.ipc"
+    Image.new("L", (8, 8), 90).save(target)
+    assert target.stat().st_size > 0
+    monkeypatch.setattr(pipeline, "encode", _failing_encode)
+    with pytest.raises(ValueError, match="gave up"):
+        Image.new("L", (8, 8)).save(target)
+    assert target.read_bytes() == b""

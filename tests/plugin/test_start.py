@@ -7,7 +7,6 @@ process depend on the tests run before).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -15,15 +14,14 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "corpus"
 
 
 def _fresh(code: str, *args: str) -> str:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT),
-                                                         os.environ.get("PYTHONPATH", "")])}
+    # (a fresh interpreter that imports this checkout's PIL_ipc: tests/conftest.py)
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -161,16 +159,18 @@ def test_a_declared_kernel_converts_safely_or_refuses():
 
     from PIL_ipc.format import values
 
-    assert values._bit_length(np.uint8(5)) == 3 and values._bit_length(True) == 1
-    table = np.array([[-1, -1, -1], [0, -1, -1], [5, -1, -1]])
-    assert values._first_bad_predictor(table) == 2
-    with pytest.raises(TypeError):  # int32: not the declared int64 table
-        values._first_bad_predictor(table.astype(np.int32))
+    # med(left, upper, upper-left): the median edge detector, declared for three int64
+    assert values.med(np.uint8(5), True, 7) == 1 and values.med(3, 9, 5) == 7
+    levels, row = np.array([4, 9, 6]), np.array([0, 1, 2])
+    assert values.predict(levels, row, 128) == 7
+    with pytest.raises(TypeError):  # int32: not the declared int64 levels
+        values.predict(levels.astype(np.int32), row, 128)
     with pytest.raises(TypeError):  # not C-contiguous
-        values._first_bad_predictor(np.asfortranarray(table))
-    assert len(values._bit_length.signatures) == len(values._first_bad_predictor.signatures) == 1
+        values.predict(np.arange(6)[::2], row, 128)
+    assert len(values.med.signatures) == len(values.predict.signatures) == 1
 
 
+@pytest.mark.slow  # compiles the entropy coders into an empty cache
 def test_kernels_compiled_by_callers_get_one_signature_too(tmp_path):
     # With an empty cache every kernel the entropy coders call is compiled in the process,
     # also those only other kernels call (a literal argument, f(x, 0), would otherwise get a

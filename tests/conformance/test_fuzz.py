@@ -25,6 +25,7 @@ SMALL_SEEDS = ["tiny", "v1-tiny", "odd-37x23", "v2-odd-37x23", "lattice-step-1",
 CASES = 3000
 
 
+@pytest.mark.slow
 def test_short_structured_fuzz_run():
     pool = structured.seeds(SMALL_SEEDS)
     assert len(pool) == len(SMALL_SEEDS)

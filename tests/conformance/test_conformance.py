@@ -25,7 +25,7 @@ from PIL_ipc.format import container, jbig, reader, sources, values
 from PIL_ipc import decode
 from PIL_ipc.solver import inpaint
 
-CORPUS = Path(__file__).resolve().parent / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 MANIFEST = json.loads((CORPUS / "MANIFEST.json").read_text())
 NAMES = sorted(MANIFEST)
 SMALL = [n for n in NAMES if MANIFEST[n]["width"] * MANIFEST[n]["height"] <= 96 * 96]
@@ -182,7 +182,7 @@ def test_reference_png_matches_reference_decoder(name):
 
 
 def spec_section_10() -> str:
-    text = (Path(__file__).resolve().parent.parent / "spec" / "FORMAT.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "spec" / "FORMAT.md").read_text()
     return text[text.index("## 10 Worked example"):text.index("## Appendix A")]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import re
 import subprocess
 import sys
@@ -18,18 +17,15 @@ import PIL_ipc
 from PIL_ipc.format import container, reader
 from PIL_ipc import decode
 
-ROOT = Path(__file__).resolve().parent.parent
 SIZE = 64
 
 
 def run(*args: str, cwd: Path, stdin: bytes | None = None, text: bool = True
         ) -> subprocess.CompletedProcess:
-    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-    env = {**os.environ, "PYTHONPATH": path}
+    # (the subprocess imports this checkout's PIL_ipc: tests/conftest.py)
     result = subprocess.run(
         [sys.executable, "-m", "PIL_ipc", *args],
         cwd=cwd,
-        env=env,
         input=stdin,
         capture_output=True,
         timeout=300,
@@ -159,9 +155,9 @@ def test_info(work, encoded):
     assert types.index("EDGE") < types.index("VALS")
 
 
-def test_info_and_decode_version_1(work):
+def test_info_and_decode_version_1(work, corpus):
     """A file written as format version 1 (14-byte IHDR) is still read."""
-    (work / "old.ipc").write_bytes((ROOT / "tests" / "corpus" / "v1-tiny.ipc").read_bytes())
+    (work / "old.ipc").write_bytes((corpus / "v1-tiny.ipc").read_bytes())
     result = run("info", "old.ipc", cwd=work)
     assert result.returncode == 0, result.stderr
     assert "version:  1" in result.stdout and "size:     12 x 8" in result.stdout
@@ -171,15 +167,15 @@ def test_info_and_decode_version_1(work):
     result = run("decode", "old.ipc", "old.png", cwd=work)
     assert result.returncode == 0, result.stderr
     expected = decode.decode((work / "old.ipc").read_bytes())
-    with Image.open(ROOT / "tests" / "corpus" / "v1-tiny.png") as ref:
+    with Image.open(corpus / "v1-tiny.png") as ref:
         reference = np.asarray(ref).astype(int)
     with Image.open(work / "old.png") as im:
         np.testing.assert_array_equal(np.asarray(im), expected)
         assert np.abs(np.asarray(im) - reference).max() <= 1  # spec section 9
 
 
-def test_info_shows_the_lattice(work):
-    (work / "tiny.ipc").write_bytes((ROOT / "tests" / "corpus" / "tiny.ipc").read_bytes())
+def test_info_shows_the_lattice(work, corpus):
+    (work / "tiny.ipc").write_bytes((corpus / "tiny.ipc").read_bytes())
     result = run("info", "tiny.ipc", cwd=work)
     assert result.returncode == 0, result.stderr
     # tiny.ipc: file bytes 30-31 (IHDR data offset 14) hold the lattice step (spec 4.3)
@@ -379,19 +375,17 @@ def test_library_log_lines_reach_stderr_unless_quiet(work):
         "import logging, sys\n"
         "from PIL_ipc.tools import cli, transcode\n"
         "real = transcode.encode\n"
-        "def encode(im, options):\n"
+        "def encode(im, options, **kwargs):\n"
         "    log = logging.getLogger('PIL_ipc.encode')\n"
         "    log.info('compiling the kernels, about 9 s')\n"
         "    log.debug('a detail')\n"
-        "    return real(im, options)\n"
+        "    return real(im, options, **kwargs)\n"
         "transcode.encode = encode\n"
         "sys.exit(cli.main(sys.argv[1:]))\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT),
-                                                        os.environ.get("PYTHONPATH", "")])}
     for quiet, expected in (([], "ipc: compiling the kernels, about 9 s\n"), (["--quiet"], "")):
         result = subprocess.run([sys.executable, "-c", script, "encode", "grey.png", "log.ipc",
-                                 "--size", "400", "--effort", "0", *quiet], cwd=work, env=env,
+                                 "--size", "400", "--effort", "0", *quiet], cwd=work,
                                 capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr
         assert result.stderr == expected

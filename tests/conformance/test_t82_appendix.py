@@ -1,5 +1,5 @@
 """Spec appendix B (decoding a T.82 plane): its check, the corpus planes decoded by the
-appendix's pseudo-code (tests/spec_t82.py), JBIG-KIT and PIL_ipc alike, the t82-* files
+appendix's pseudo-code (tests/conformance/spec_t82.py), JBIG-KIT and PIL_ipc alike, the t82-* files
 covering what the appendix describes and telling apart the readings it rules out, and every
 corpus plane keeping to the appendix's rules for writers."""
 
@@ -19,7 +19,7 @@ from PIL_ipc import decode
 from PIL_ipc.format import jbig
 
 HERE = Path(__file__).resolve().parent
-CORPUS = HERE / "corpus"
+CORPUS = HERE.parent / "corpus"
 MANIFEST = json.loads((CORPUS / "MANIFEST.json").read_text())
 T82 = sorted(n for n in MANIFEST if n.startswith("t82-"))
 SMALL = sorted(n for n in MANIFEST if MANIFEST[n]["width"] * MANIFEST[n]["height"] <= 96 * 96)
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(bool(missing_tools()), reason="JBIG-KIT tools no
 
 
 def appendix_b() -> str:
-    text = (HERE.parent / "spec" / "FORMAT.md").read_text()
+    text = (HERE.parents[1] / "spec" / "FORMAT.md").read_text()
     return text[text.index("## Appendix B"):]
 
 

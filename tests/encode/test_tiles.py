@@ -8,7 +8,7 @@ import pytest
 
 from PIL_ipc.format import reader
 from PIL_ipc import decode, encode
-from PIL_ipc.encode import pipeline, search, tiles
+from PIL_ipc.encode import pipeline, quality, search, tiles
 from PIL_ipc.encode.planner import Layout, Planner
 
 
@@ -117,6 +117,23 @@ def test_budget_search_on_a_reduced_image_meets_the_budget(monkeypatch):
     # a pinned field stays pinned
     pinned = encode.encode(img, encode.EncodeOptions(size=budget, effort=0, spacing=3))
     assert reader.parse(pinned).header.spacing == 3
+
+
+def test_quality_target_on_a_reduced_image_searches_it_there_and_meets_it(monkeypatch):
+    # From TILE_PIXELS on, a quality target is searched on the image reduced (each budget
+    # probed there, none at full size) and the layout fitted at full size within the same
+    # bits per pixel; the full-size file meets the target it was searched for
+    img = scene(160, 160)
+    target = 34.0
+    probed = []
+    budget_search = quality.search
+    monkeypatch.setattr(quality, "search",
+                        lambda p, *a, **k: probed.append(p.shape) or budget_search(p, *a, **k))
+    monkeypatch.setattr(tiles, "TILE_PIXELS", 160 * 160)
+    monkeypatch.setattr(tiles, "REDUCED_PIXELS", 80 * 80)
+    data = encode.encode(img, encode.EncodeOptions(psnr=target, effort=0))
+    assert probed and set(probed) == {(80, 80)}
+    assert psnr(decode.decode(data), img) >= target
 
 
 def test_budget_below_the_smallest_reduced_file_says_how_small(monkeypatch):

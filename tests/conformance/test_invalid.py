@@ -19,7 +19,7 @@ import PIL_ipc  # noqa: F401  (registers the plugin)
 from PIL_ipc import IpcImagePlugin, decode
 from PIL_ipc.format import jbig
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/
 INVALID = HERE / "corpus" / "invalid"
 MANIFEST = json.loads((INVALID / "MANIFEST.json").read_text())
 NAMES = sorted(MANIFEST)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +12,6 @@ from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from PIL_ipc.tools import compare, sheet
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def picture() -> Image.Image:
@@ -82,11 +78,9 @@ def test_the_detailed_window_is_where_the_edges_are():
 
 def test_ipc_compare_command(tmp_path):
     picture().save(tmp_path / "pic.png")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT),
-                                                        os.environ.get("PYTHONPATH", "")])}
     run = subprocess.run([sys.executable, "-m", "PIL_ipc", "compare", "pic.png", "--bpp", "0.8",
                           "-o", "sheet.png", "--effort", "0", "--curve", "0.8"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
     rows = {m[1]: m for m in re.finditer(r"^(\w[\w ]*?)\s+(\d+|-)\s+bytes", run.stdout, re.M)}
@@ -96,6 +90,6 @@ def test_ipc_compare_command(tmp_path):
     head = (tmp_path / "sheet.png").read_bytes()[:24]  # PNG signature and IHDR's width
     assert head[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(head[16:20]) >= 3 * sheet.TILE
     bad = subprocess.run([sys.executable, "-m", "PIL_ipc", "compare", "pic.png", "--bpp", "0.8",
-                          "-o", "sheet.unknown"], cwd=tmp_path, env=env, capture_output=True,
+                          "-o", "sheet.unknown"], cwd=tmp_path, capture_output=True,
                          text=True, timeout=300)
     assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr

@@ -1,7 +1,14 @@
-"""`ipc batch` run as a subprocess: a folder tree, skipping, failures, Ctrl-C, Dask."""
+"""`ipc batch` run as a subprocess: a folder tree, skipping, failures, Ctrl-C, Dask; and the
+bookkeeping of an interrupted batch in this process, with a stand-in converter.
+
+No test waits for a time to pass: the kernels are compiled (or loaded) once, by a batch of one
+process, before any pool of workers starts (the workers then load them from the cache), and
+Ctrl-C comes when the batch is known to be waiting for its next input (a named pipe that
+nothing writes), never after a number of seconds.  HANG only ends a run that hangs."""
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import signal
@@ -14,24 +21,22 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from PIL_ipc import decode
+from PIL_ipc import decode, metrics
+from PIL_ipc.tools import batch
 
-ROOT = Path(__file__).resolve().parent.parent
 OPTIONS = ["--size", "300", "--effort", "0"]
+#: Seconds after which a batch is taken to hang: a guard, not a measure (with the kernels
+#: cached each batch here takes seconds).
+HANG = 1800
 
 
 def command(*args: str) -> list[str]:
     return [sys.executable, "-m", "PIL_ipc", "batch", *args]
 
 
-def environment() -> dict:
-    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-    return {**os.environ, "PYTHONPATH": path}
-
-
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(command(*args), cwd=cwd, env=environment(), capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(command(*args), cwd=cwd, capture_output=True, text=True,
+                          timeout=HANG)
 
 
 def image(i: int) -> np.ndarray:
@@ -67,12 +72,47 @@ def summary(stdout: str) -> dict[str, str]:
     return rows
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
-    return 10 * np.log10(255**2 / mse)
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory) -> None:
+    """The kernels a batch's workers use, compiled and cached (or loaded) by a batch in one
+    process, grey and colour, before a test starts a pool: workers that each compile them
+    at once on a loaded machine can take minutes before their first file."""
+    folder = tmp_path_factory.mktemp("warm")
+    make_tree(folder, count=3)
+    result = run("in", "out", *OPTIONS, "--jobs", "1", cwd=folder)
+    assert result.returncode == 1 and summary(result.stdout)["files converted"] == "3", \
+        result.stderr
 
 
-def test_batch_converts_a_tree_reports_and_skips_what_is_done(tmp_path):
+def test_an_interrupted_run_keeps_every_finished_file(tmp_path, monkeypatch):
+    """batch.run with a stand-in converter, in this process: Ctrl-C after the third outcome
+    leaves the three files complete and counted, no partial file, and the rest undone."""
+    jobs = [batch.Job(tmp_path / "in" / f"im{i}.png", tmp_path / "out" / f"im{i}.ipc",
+                      f"im{i}.png") for i in range(6)]
+    (tmp_path / "in").mkdir()
+    for i, job in enumerate(jobs):
+        job.source.write_bytes(bytes(i + 1))
+    monkeypatch.setattr(batch, "encode_one", lambda name, data, options:
+                        batch.Outcome(name, len(data), b"ipc" + data, 30.0))
+    outcomes = []
+
+    def interrupt_after_three(outcome: batch.Outcome) -> None:
+        outcomes.append(outcome)
+        if len(outcomes) == 3:
+            raise KeyboardInterrupt
+
+    summary = batch.run(jobs, {}, workers=1, on_outcome=interrupt_after_three)
+    assert summary.interrupted and summary.converted == 3 and not summary.failures
+    assert summary.bytes_in == 1 + 2 + 3 and summary.bytes_out == 3 * 3 + 1 + 2 + 3
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["im0.ipc", "im1.ipc",
+                                                                    "im2.ipc"]
+    assert (tmp_path / "out" / "im2.ipc").read_bytes() == b"ipc" + bytes(3)
+    jobs, done, _ = batch.find_jobs(tmp_path / "in", tmp_path / "out")
+    assert done == 3 and [job.name for job in jobs] == ["im3.png", "im4.png", "im5.png"]
+
+
+@pytest.mark.slow
+def test_batch_converts_a_tree_reports_and_skips_what_is_done(tmp_path, warm):
     names = make_tree(tmp_path)
     result = run("in", "out", *OPTIONS, "--jobs", "2", cwd=tmp_path)
     assert result.returncode == 1, result.stderr  # one file failed
@@ -88,7 +128,7 @@ def test_batch_converts_a_tree_reports_and_skips_what_is_done(tmp_path):
     for name, path in outputs.items():
         data = path.read_bytes()
         assert len(data) <= 300
-        psnrs.append(psnr(names[name], decode.decode(data)))
+        psnrs.append(metrics.psnr(names[name], decode.decode(data)))
     assert float(rows["mean PSNR"]) == pytest.approx(np.mean(psnrs), abs=0.006)
     assert not list((tmp_path / "out").rglob("*.part"))
 
@@ -114,40 +154,58 @@ def test_batch_usage_errors(tmp_path):
         assert len(lines) == 1 and "error: " in lines[0], result.stderr
 
 
-def test_interrupting_a_batch_loses_nothing_done(tmp_path):
-    count = 120
+@pytest.mark.slow
+def test_interrupting_a_batch_loses_nothing_done(tmp_path, warm):
+    count, blocking = 30, 8
     (tmp_path / "in").mkdir()
     for i in range(count):
-        Image.fromarray(image(i % 7)).save(tmp_path / "in" / f"im{i:02d}.png")
-    # The kernels are compiled and cached first, by a batch of one file: a pool whose workers
-    # still compile them (a fresh install) could take minutes before its first file.
-    (tmp_path / "warm").mkdir()
-    Image.fromarray(image(0)).save(tmp_path / "warm" / "im.png")
-    assert run("warm", "warm-out", *OPTIONS, "--jobs", "1", cwd=tmp_path).returncode == 0
+        if i != blocking:
+            Image.fromarray(image(i % 7)).save(tmp_path / "in" / f"im{i:02d}.png")
+    # One input is a named pipe that nothing writes: the batch (this process reads every
+    # input, two workers encode) waits at it, with the files finished by then written and
+    # those after it not started.
+    fifo = tmp_path / "in" / f"im{blocking:02d}.png"
+    os.mkfifo(fifo)
     out = tmp_path / "out"
     process = subprocess.Popen(command("in", "out", *OPTIONS, "--jobs", "2"), cwd=tmp_path,
-                               env=environment(), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                # a shell's background job inherits SIGINT ignored, and Python
-                               # then keeps ignoring it: give the batch the default, as at a terminal
+                               # then keeps ignoring it: give the batch the default, as at a
+                               # terminal
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    writer = -1
     try:
-        deadline = time.monotonic() + 300
-        while not list(out.glob("*.ipc")) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        # Opening the pipe for writing succeeds once the batch has opened it for reading.
+        # The write end is then held open and nothing written: the batch waits in its read
+        # (a closed write end would be an end of file), and Ctrl-C comes during that wait.
+        started = time.monotonic()
+        while writer < 0:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() - started < HANG, "the batch never reached the pipe"
+            try:
+                writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as e:
+                if e.errno != errno.ENXIO:  # ENXIO: no reader yet
+                    raise
+                time.sleep(0.05)
         process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
+        stdout, stderr = process.communicate(timeout=HANG)
     finally:
         process.kill()
+        if writer >= 0:
+            os.close(writer)
     assert "Traceback" not in stderr
     written = sorted(out.glob("*.ipc"))
     assert written and not list(out.glob("*.part")) and not list(out.glob(".*"))
     for path in written:  # every file there is complete
         decode.decode(path.read_bytes())
-    # the signal came right after the first file: the batch stopped well before the end
     assert process.returncode == 130, stderr
     assert "interrupted" in stdout
-    assert int(summary(stdout)["files converted"]) == len(written) < count
+    assert int(summary(stdout)["files converted"]) == len(written) < blocking
+    assert all(path.name < fifo.with_suffix(".ipc").name for path in written)
+    # The next run converts what is left, the pipe now an image.
+    fifo.unlink()
+    Image.fromarray(image(blocking % 7)).save(fifo)
     result = run("in", "out", *OPTIONS, "--jobs", "2", cwd=tmp_path)
     rows = summary(result.stdout)
     assert result.returncode == 0, result.stderr
@@ -155,7 +213,8 @@ def test_interrupting_a_batch_loses_nothing_done(tmp_path):
     assert int(rows["files converted"]) == count - len(written)
 
 
-def test_batch_on_a_dask_cluster_gives_the_local_files(tmp_path):
+@pytest.mark.slow
+def test_batch_on_a_dask_cluster_gives_the_local_files(tmp_path, warm):
     import distributed
     make_tree(tmp_path, count=3)
     local = run("in", "local", *OPTIONS, "--jobs", "1", cwd=tmp_path)
@@ -178,6 +237,7 @@ def test_batch_on_a_dask_cluster_gives_the_local_files(tmp_path):
                 (tmp_path / "local" / path).read_bytes()
 
 
+@pytest.mark.slow
 def test_dask_scheduler_that_is_not_there(tmp_path):
     make_tree(tmp_path, count=1)
     result = run("in", "out", "--dask", "tcp://127.0.0.1:9", *OPTIONS, cwd=tmp_path)
@@ -187,7 +247,8 @@ def test_dask_scheduler_that_is_not_there(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_a_terminal_sees_the_progress_bar_and_a_pipe_does_not(tmp_path):
+@pytest.mark.slow
+def test_a_terminal_sees_the_progress_bar_and_a_pipe_does_not(tmp_path, warm):
     import fcntl
     import pty
     import struct
@@ -198,8 +259,7 @@ def test_a_terminal_sees_the_progress_bar_and_a_pipe_does_not(tmp_path):
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
     try:
         process = subprocess.run(command("in", "out", *OPTIONS, "--jobs", "1"), cwd=tmp_path,
-                                 env=environment(), stdout=subprocess.PIPE, stderr=terminal,
-                                 timeout=300)
+                                 stdout=subprocess.PIPE, stderr=terminal, timeout=HANG)
         os.close(terminal)
         terminal = -1
         seen = b""
