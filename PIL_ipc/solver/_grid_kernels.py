@@ -104,12 +104,15 @@ def classify(known, band, queue, kind):
 
 
 @kernel()
-def build_band(kind, queue, diag, idiag, cE, cS):
-    """build_fine of the band phase from classify's classes (kind, padded) and the padded
-    indices of its cells (queue, all of them BAND): a BAND cell is linked to its BAND
-    4-neighbours (couplings) and to its KNOWN_BAND ones (data; a band neighbour of a band
-    row is one of the two).  The fine level of the arrays is cleared first (they may hold
-    another operator).  Returns the number of links to data (see band_links)."""
+def build_band(kind, queue, diag, idiag, cE, cS, dst, src):
+    """build_fine and boundary_links of the band phase from classify's classes (kind,
+    padded) and the padded indices of its cells (queue, all of them BAND): a BAND cell is
+    linked to its BAND 4-neighbours (couplings) and to its KNOWN_BAND ones (data; a band
+    neighbour of a band row is one of the two).  The fine level of the arrays is cleared
+    first (they may hold another operator).  The links to data go to dst (padded index of
+    the cell) and src (flat index of the unpadded data pixel), cell by cell in the order
+    of queue, each cell's in boundary_links's order (N, S, W, E); dst and src need room for
+    4 per cell.  Returns the number of links."""
     hp, wp = kind.shape
     for p in range(U(hp * wp)):
         diag[p] = idiag[p] = cE[p] = cS[p] = 0.0
@@ -121,33 +124,18 @@ def build_band(kind, queue, diag, idiag, cE, cS):
         d = 0
         for q in (p - w, p + w, p - ONE, p + ONE):
             k = flat[q]
-            d += int(k == BAND) + int(k == KNOWN_BAND)
-            n += int(k == KNOWN_BAND)
+            d += int(k == BAND)
+            if k == KNOWN_BAND:
+                d += 1
+                i = q // w
+                dst[n] = p
+                src[n] = (i - ONE) * (w - TWO) + (q - i * w) - ONE
+                n += 1
         diag[p] = d
         idiag[p] = 1.0 / d
         cE[p] = 1.0 if flat[p + ONE] == BAND else 0.0
         cS[p] = 1.0 if flat[p + w] == BAND else 0.0
     return n
-
-
-@kernel()
-def band_links(kind, queue, dst, src):
-    """boundary_links of the band phase from classify's classes, cell by cell in the order
-    of queue, each cell's links in boundary_links's order (N, S, W, E): dst = padded index,
-    src = flat index of the (unpadded) data pixel.  dst and src must have the length
-    build_band returned."""
-    hp, wp = kind.shape
-    flat = kind.ravel()
-    w = U(wp)
-    n = 0
-    for t in range(queue.shape[0]):
-        p = U(queue[t])
-        for q in (p - w, p + w, p - ONE, p + ONE):
-            if flat[q] == KNOWN_BAND:
-                i = q // w
-                dst[n] = p
-                src[n] = (i - ONE) * (w - TWO) + (q - i * w) - ONE
-                n += 1
 
 
 @kernel()

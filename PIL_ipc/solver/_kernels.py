@@ -20,6 +20,7 @@ from numba import types
 from numba.extending import overload
 
 from .._kernel_cache import kernel
+from ._grid_kernels import restrict_sum
 
 # ---------------------------------------------------------------- level kernels
 # Hot loops index with uint64: numba then skips its negative-index wrap-around test, which
@@ -481,6 +482,33 @@ def fcg(diag, idiag, cE, cS, cEt, cSt, levels, runs, b, x, thr, maxit, r, z, c1,
 
 
 @kernel()
+def fcg_on_level(diag, idiag, cE, cS, levels, runs, b, x, thr, maxit, r, z, c1, v1, d, q):
+    """fcg on a coarse level (levels[0] is not the fine level: its couplings are the arrays
+    cE, cS), for reduced solves: a kernel of its own, so that fcg keeps one signature per
+    precision (the fine level's, without coupling arrays)."""
+    return fcg(diag, idiag, cE, cS, cE, cS, levels, runs, b, x, thr, maxit, r, z, c1, v1, d, q)
+
+
+@kernel()
+def coarse_start(diag, idiag, cE, cS, levels, sub, runs, b, x, a, rel, maxit, dims, k, r, z,
+                 c1, v1, d, q):
+    """The full-multigrid start of a solve on level k (see phase.Phase.coarse_start): b
+    restricted to level k + 1 (dims: the levels' (offset, h, w)), solved there by fcg from
+    the constant a until the residual is rel times the largest restricted datum (at most
+    maxit steps; sub = levels[k + 1:], C-contiguous), and x on level k set to its
+    prolongation."""
+    restrict_sum(b, dims[k, 0], dims[k, 1], dims[k, 2], dims[k + 1, 0], dims[k + 1, 1],
+                 dims[k + 1, 2])
+    c0, ce = sub[0, 2], sub[0, 3]
+    for p in range(x.shape[0]):
+        x[p] = 0.0
+    fill_active(idiag, x, a, runs, c0, ce)
+    thr = rel * level_abs_max(b, runs, c0, ce)
+    fcg(diag, idiag, cE, cS, cE, cS, sub, runs, b, x, thr, maxit, r, z, c1, v1, d, q)
+    prolong_all(idiag, x, sub[0, 0], sub[0, 1], runs, levels[k, 2], levels[k, 3])
+
+
+@kernel()
 def sor(diag, idiag, cE, cS, levels, runs, b, x, omega, thr, maxit, check, r):
     """Lexicographic SOR until max |b - A x| <= thr (tested every `check` sweeps).
 
@@ -509,119 +537,3 @@ def min_max_level(diag, y, z, runs, r0, r1):
                 lo = min(lo, y[p])
                 hi = max(hi, z[p])
     return lo, hi
-
-
-# ---------------------------------------------------------------- direct solver (thin systems)
-# The band phase couples band pixels only: chains a few pixels wide along the edges, often
-# single pixels between stored ones. The 2 x 2 aggregates of multigrid coarsen such graphs
-# badly (a level keeps about 2/3 of its cells, and every level costs its loop overheads);
-# numbered along the chains, breadth first, the matrix has an envelope a few cells wide and
-# a Cholesky factor in that envelope costs a few numbers per cell. These kernels work on the
-# fine level (offset 0) of an operator.
-
-
-@kernel(inline="always")
-def _coupled(cE, cS, q, k, wp):
-    """Neighbour k (0..3: E, W, S, N) of padded cell q and the coupling to it."""
-    if k == 0:
-        return q + 1, cE[q]
-    if k == 1:
-        return q - 1, cE[q - 1]
-    if k == 2:
-        return q + wp, cS[q]
-    return q - wp, cS[q - wp]
-
-
-@kernel()
-def envelope_order(diag, cE, cS, wp, runs, r0, r1, local, order, first):
-    """Breadth-first numbering of the active cells of the fine level, component by component
-    (each from its first cell in row-major order), and each row's envelope start.
-
-    order[i] = padded index of cell i, local[q] = i (local spans the padded grid; written on
-    active cells only), first[i] = the smallest number among i and its coupled neighbours.
-    order and first must have room for every active cell. Returns (cells numbered, envelope
-    size = sum(i - first[i] + 1), factor cost = sum((i - first[i])^2)).
-    """
-    for k in range(r0, r1):
-        for p in range(runs[k, 0], runs[k, 1]):
-            local[p] = -1
-    n = 0
-    for k in range(r0, r1):
-        for p in range(runs[k, 0], runs[k, 1]):
-            if diag[p] > 0.0 and local[p] < 0:
-                local[p] = n
-                order[n] = p
-                head = n
-                n += 1
-                while head < n:  # order doubles as the queue
-                    q = order[head]
-                    head += 1
-                    for t in range(4):
-                        r, c = _coupled(cE, cS, q, t, wp)
-                        if c != 0.0 and local[r] < 0:
-                            local[r] = n
-                            order[n] = r
-                            n += 1
-    size = 0
-    cost = 0
-    for i in range(n):
-        f = i
-        for t in range(4):
-            r, c = _coupled(cE, cS, order[i], t, wp)
-            if c != 0.0:
-                f = min(f, local[r])
-        first[i] = f
-        size += i - f + 1
-        cost += (i - f) * (i - f)
-    return n, size, cost
-
-
-@kernel()
-def envelope_cholesky(diag, cE, cS, wp, order, first, local, start, L):
-    """Cholesky factor L (A = L L^T) of the fine level in the envelope: row i holds columns
-    first[i]..i at L[start[i]:start[i + 1]]. Returns False if a pivot is not positive."""
-    n = order.shape[0]
-    for i in range(n):
-        fi = first[i]
-        si = start[i] - fi  # L[si + k] is column k of row i
-        for t in range(start[i], start[i + 1]):
-            L[t] = 0.0
-        q = order[i]
-        for t in range(4):
-            r, c = _coupled(cE, cS, q, t, wp)
-            if c != 0.0 and local[r] < i:
-                L[si + local[r]] = -c
-        for j in range(fi, i):
-            fj = first[j]
-            sj = start[j] - fj
-            s = L[si + j]
-            for k in range(max(fi, fj), j):
-                s -= L[si + k] * L[sj + k]
-            L[si + j] = s / L[sj + j]
-        s = float(diag[q])
-        for k in range(fi, i):
-            s -= L[si + k] * L[si + k]
-        if not s > 0.0:
-            return False
-        L[si + i] = np.sqrt(s)
-    return True
-
-
-@kernel()
-def envelope_solve(order, first, start, L, b, x, y):
-    """x = A^{-1} b on the fine level's active cells from the factor (y: n numbers of room)."""
-    n = order.shape[0]
-    for i in range(n):
-        si = start[i] - first[i]
-        s = float(b[order[i]])
-        for k in range(first[i], i):
-            s -= L[si + k] * y[k]
-        y[i] = s / L[si + i]
-    for i in range(n - 1, -1, -1):
-        si = start[i] - first[i]
-        xi = y[i] / L[si + i]
-        y[i] = xi
-        for k in range(first[i], i):
-            y[k] -= L[si + k] * xi
-    for i in range(n):
-        x[order[i]] = y[i]

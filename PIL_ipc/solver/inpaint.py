@@ -378,8 +378,8 @@ class Inpainter:
             K.fill_active(idiag, x, a, runs, levels[k, 2], levels[k, 3])
         sub = np.ascontiguousarray(levels[k:])
         bmax = K.level_abs_max(b, runs, sub[0, 2], sub[0, 3])
-        K.fcg(diag, idiag, cE, cS, cE, cS, sub, runs, b, x, REDUCED_RESIDUAL * bmax,
-              MAX_FCG_ITER, ws.r, ws.z, ws.c1, ws.v1, ws.d, ws.q)
+        K.fcg_on_level(diag, idiag, cE, cS, sub, runs, b, x, REDUCED_RESIDUAL * bmax,
+                       MAX_FCG_ITER, ws.r, ws.z, ws.c1, ws.v1, ws.d, ws.q)
         return x
 
     def adjoint(self, rhs: np.ndarray, *, tol: float = 1e-3, method: str = "fast",

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from . import _direct_kernels as D
 from . import _grid_kernels as G
 from . import _kernels as K
 
@@ -206,7 +207,7 @@ class Phase:
         #: hint for the certificate (checked: see lattice_bound)
         self.lattice = 0
         self.last_iterations = 0
-        #: (order, first, start, L, room) of the direct solver (see K.envelope_order), or None
+        #: (order, first, start, L, room) of the direct solver (see D.envelope_order), or None
         self.factor = None
         if self.count == 0:
             return
@@ -216,10 +217,10 @@ class Phase:
         self._links = None
         if band_mode and cells is not None:
             kind, queue = cells
-            n = G.build_band(kind, queue, self.diag, self.idiag, self.cE, self.cS)
-            dst, src = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-            G.band_links(kind, queue, dst, src)
-            self._links = (dst, src)
+            # (a band row has at most 4 links to data)
+            dst, src = (np.empty(4 * len(queue), dtype=np.int64) for _ in range(2))
+            n = G.build_band(kind, queue, self.diag, self.idiag, self.cE, self.cS, dst, src)
+            self._links = (dst[:n], src[:n])
         elif band_mode:
             n = G.build_fine(active, band_mode, band, self.diag, self.idiag, self.cE, self.cS)
             self._make_links(n)
@@ -292,14 +293,14 @@ class Phase:
         first = np.empty(self.count, dtype=np.int64)
         wp, r0, r1 = (int(v) for v in self.levels[0, 1:4])
         local = self.scratch.local
-        n, size, cost = K.envelope_order(self.diag, self.cE, self.cS, wp, self.runs, r0, r1,
+        n, size, cost = D.envelope_order(self.diag, self.cE, self.cS, wp, self.runs, r0, r1,
                                          local, order, first)
         if n != self.count or size > DIRECT_ENVELOPE * n or cost > DIRECT_COST * n:
             return
         start = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.arange(n) - first + 1, out=start[1:])
         factor = np.empty(size)
-        if K.envelope_cholesky(self.diag, self.cE, self.cS, wp, order, first, local, start,
+        if D.envelope_cholesky(self.diag, self.cE, self.cS, wp, order, first, local, start,
                                factor):
             self.factor = (order, first, start, factor)
             self._factor_room = {0: np.empty(n)}
@@ -314,7 +315,7 @@ class Phase:
             room = self._factor_room.get(lane)
             if room is None:
                 room = self._factor_room[lane] = np.empty(self.count)
-            K.envelope_solve(*self.factor, b, x, room)
+            D.envelope_solve(*self.factor, b, x, room)
             if thr <= 0.0:
                 return 0, float("nan")
             wp, r0, r1 = self.levels[0, 1:4]
@@ -363,20 +364,12 @@ class Phase:
         constant ``a`` until its residual is COARSE_START_RESIDUAL of the largest restricted
         datum, prolonged (constant on each 2 x 2 aggregate).  A full-multigrid start: the
         solve then begins with its smooth error mostly gone (peppers 512 x 512: 5 fine steps
-        instead of 7, for 3 steps on a grid of a quarter the size)."""
+        instead of 7, for 2 steps on a grid of a quarter the size)."""
         diag, idiag, cE, cS, levels, runs = self._operator()
-        dims = self.scratch.dims
-        G.restrict_sum(b, *dims[level], *dims[level + 1])
-        sub = np.ascontiguousarray(levels[level + 1:])
-        c0, c1 = sub[0, 2], sub[0, 3]
-        x.fill(0.0)
-        K.fill_active(idiag, x, a, runs, c0, c1)
-        thr = COARSE_START_RESIDUAL * K.level_abs_max(b, runs, c0, c1)
         ws = self.scratch.workspace(b.dtype, lane=lane)
-        K.fcg(diag, idiag, cE, cS, cE, cS, sub, runs, b, x, thr, COARSE_START_STEPS,
-              ws.r, ws.z, ws.c1, ws.v1, ws.d, ws.q)
-        lv = levels[level]
-        K.prolong_all(idiag, x, sub[0, 0], sub[0, 1], runs, lv[2], lv[3])
+        K.coarse_start(diag, idiag, cE, cS, levels, np.ascontiguousarray(levels[level + 1:]),
+                       runs, b, x, a, COARSE_START_RESIDUAL, COARSE_START_STEPS,
+                       self.scratch.dims, level, ws.r, ws.z, ws.c1, ws.v1, ws.d, ws.q)
         return x
 
     def lattice_bound(self) -> float | None:

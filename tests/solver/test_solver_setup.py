@@ -197,8 +197,8 @@ def test_an_error_in_the_overlapped_set_up_reaches_the_caller(monkeypatch):
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("seed", range(4))
 def test_band_operator_from_the_classes_matches_the_general_builder(shape, seed):
-    """build_band and band_links (from classify's classes and cells) against build_fine and
-    boundary_links (from the masks), on arrays that held another operator."""
+    """build_band (from classify's classes and cells) against build_fine and boundary_links
+    (from the masks), on arrays that held another operator."""
     known, band = masks(shape, seed, p_band=0.6, p_known=0.15)
     h, w = shape
     kind = np.empty((h + 2, w + 2), np.uint8)
@@ -208,12 +208,12 @@ def test_band_operator_from_the_classes_matches_the_general_builder(shape, seed)
     n0 = (h + 2) * (w + 2)
     fast = [np.full(n0, 3.0, np.float32) for _ in range(4)]
     plain = [np.zeros(n0, np.float32) for _ in range(4)]
-    links = G.build_band(kind, queue[:n], *fast)
+    dst, src = np.empty(4 * n, np.int64), np.empty(4 * n, np.int64)
+    links = G.build_band(kind, queue[:n], *fast, dst, src)
     assert links == G.build_fine(active, True, band, *plain)
     for f, p in zip(fast, plain, strict=True):
         assert np.array_equal(f, p)
-    dst, src = np.empty(links, np.int64), np.empty(links, np.int64)
-    G.band_links(kind, queue[:n], dst, src)
+    dst, src = dst[:links], src[:links]
     pdst, psrc = np.empty(links, np.int64), np.empty(links, np.int64)
     G.boundary_links(active, True, band, *plain[:1], *plain[2:], pdst, psrc)
     assert sorted(zip(dst, src, strict=True)) == sorted(zip(pdst, psrc, strict=True))
