@@ -47,6 +47,11 @@ CHANNEL_THREADS = 2 if (os.cpu_count() or 1) > 1 else 1
 #: chroma one channel after the other.
 CHANNEL_THREAD_PIXELS = 1 << 22
 
+#: Images of at least this many pixels build the solver's two phases in two threads
+#: (Inpainter's ``overlap``: about a tenth of a 512 x 512 decode on two free cores); on
+#: smaller ones a thread costs more than it saves.
+OVERLAP_PIXELS = 1 << 16
+
 #: Reduced decodes: 1/2, 1/4 and 1/8 of the size (level 0: the full image).
 REDUCE_LEVELS = (0, 1, 2, 3)
 
@@ -106,8 +111,8 @@ def _scratch(shape: tuple[int, int]) -> inpaint.Scratch:
 
 def reconstruct_channels(points: sources.SourcePoints, channel_values: list[np.ndarray],
                          tol: float, *, method: str = "fast", reduce: int = 0,
-                         later_tol: Callable[[float], list[float]] | None = None
-                         ) -> list[np.ndarray]:
+                         later_tol: Callable[[float], list[float]] | None = None,
+                         lattice: int = 0) -> list[np.ndarray]:
     """Inpaint every channel from its values at ``points`` with one operator (section 8:
     the geometry, and so the solver's set-up, is the same for all channels), each to ``tol``,
     or the first to ``tol`` and the others to ``later_tol(certified error of the first)``.
@@ -115,18 +120,24 @@ def reconstruct_channels(points: sources.SourcePoints, channel_values: list[np.n
     A solve that reaches its iteration cap (hostile masks) keeps its best iterate and logs
     its certified error instead of warning: the file is still decoded, in bounded time.
     ``reduce`` = k > 0: each channel at 1 / 2^k of the size (ceil), solved on a coarse level
-    of the solver's multigrid hierarchy (Inpainter.solve_reduced)."""
-    op = inpaint.Inpainter(points.known_mask(), points.band, _scratch(points.shape))
+    of the solver's multigrid hierarchy (Inpainter.solve_reduced).  ``lattice``: the step
+    of the header's seed lattice (its pixels are all source points: a hint for the solver's
+    error certificate)."""
+    pixels = points.shape[0] * points.shape[1]
+    op = inpaint.Inpainter(points.known_mask(), points.band, _scratch(points.shape),
+                           lattice=lattice,
+                           overlap=CHANNEL_THREADS > 1 and pixels >= OVERLAP_PIXELS,
+                           certify=not reduce)
     fields = []
     for v in channel_values:
         data = np.zeros(points.shape[0] * points.shape[1], dtype=np.float64)
         data[points.positions] = v
         fields.append(data.reshape(points.shape))
-    if reduce:
-        return [op.solve_reduced(u, reduce, tol=tol) for u in fields]
     # start from the channel's mean stored value rather than 0: the first residual is then
     # the spread of the values, not their level (for chroma, centred on 128, a step fewer)
     starts = [float(np.mean(v)) if len(v) else None for v in channel_values]
+    if reduce:
+        return [op.reduced_field(u, reduce, tol, s) for u, s in zip(fields, starts, strict=True)]
     tols = [tol] * len(fields)
     op.solve_field(fields[0], tol, method, warn=False, start=starts[0])
     errors = [op.last_error]
@@ -221,7 +232,8 @@ def decode_fields(f: container.IpcFile, *, lenient: bool = False,
         solved = reconstruct_channels(points, channel_values,
                                       COLOUR_DECODE_TOL if colour_mode else DECODE_TOL,
                                       reduce=reduce,
-                                      later_tol=_chroma_tolerances if colour_mode else None)
+                                      later_tol=_chroma_tolerances if colour_mode else None,
+                                      lattice=h.lattice)
     out = colour.rounded_rgb(solved) if colour_mode else inpaint.to_uint8(solved[0])
     if h.mode in container.ALPHA_MODES:
         a = _alpha(f, lenient)

@@ -20,6 +20,7 @@ from numba import types
 from numba.extending import overload
 
 from .._kernel_cache import kernel
+from ._grid_kernels import restrict_sum
 
 # ---------------------------------------------------------------- level kernels
 # Hot loops index with uint64: numba then skips its negative-index wrap-around test, which
@@ -66,14 +67,26 @@ def _row_mask(c, diag, p):
 @kernel()
 def rb_half(idiag, cE, cS, b, x, wp, runs, r0, r1, colour):
     """Gauss-Seidel update of the cells of one colour ((row + col) % 2 == colour); cells in
-    gaps of runs (idiag = 0) get 0."""
+    gaps of runs (idiag = 0) get 0.  Vectorised: each run's updates are computed for all
+    its cells into a row buffer (they read only the other colour, which this half-sweep
+    does not change), then the cells of the colour take theirs."""
+    most = U(0)
     for k in range(r0, r1):
-        p0 = runs[k, 0] + ((runs[k, 2] + runs[k, 3] + colour) & ONE)
-        for p in range(p0, runs[k, 1], TWO):
+        most = max(most, runs[k, 1] - runs[k, 0])
+    tmp = np.empty(most, dtype=x.dtype)
+    for k in range(r0, r1):
+        p0 = runs[k, 0]
+        n = runs[k, 1] - p0
+        for t in range(n):
+            p = p0 + t
             s = b[p] + _coupling(cE, p, UNIT) * x[p + ONE] \
                 + _coupling(cE, p - ONE, UNIT) * x[p - ONE] + _coupling(cS, p, UNIT) * x[p + wp]
             s += _coupling(cS, p - wp, UNIT) * x[p - wp]
-            x[p] = s * idiag[p]
+            tmp[t] = s * idiag[p]
+        first = (runs[k, 2] + runs[k, 3] + colour) & ONE
+        for t in range(n):
+            p = p0 + t
+            x[p] = tmp[t] if (t & ONE) == first else x[p]
 
 
 @kernel()
@@ -122,6 +135,16 @@ def residual_max(diag, cE, cS, b, x, r, wp, runs, r0, r1):
     return level_abs_max(r, runs, r0, r1)
 
 
+@kernel(inline="always")
+def _red_residual(diag, cE, cS, b, x, t, wpf):
+    """The residual (b - A x)[t] of a fine cell for restrict_residual, 0 on inactive cells
+    (their b and x may hold another phase's leftovers)."""
+    s = b[t] - float(diag[t]) * x[t] + _coupling(cE, t, UNIT) * x[t + ONE] \
+        + _coupling(cE, t - ONE, UNIT) * x[t - ONE]
+    s = s + _coupling(cS, t, UNIT) * x[t + wpf] + _coupling(cS, t - wpf, UNIT) * x[t - wpf]
+    return s if diag[t] > 0.0 else 0.0
+
+
 @kernel()
 def restrict_residual(diag, cE, cS, b, x, of, wpf, oc, wpc, runs, r0, r1):
     """b[coarse] = P^T (b - A x)[fine] over the coarse runs r0:r1, right after a red-black sweep.
@@ -129,22 +152,27 @@ def restrict_residual(diag, cE, cS, b, x, of, wpf, oc, wpc, runs, r0, r1):
     The sweep ended with the black cells, whose residual is then 0 (up to rounding): only the
     two red children of each 2 x 2 aggregate are summed. Inactive children (diag = 0) are
     skipped: their residual is 0, and b and x there may hold another phase's leftovers (so
-    the phases can share the vectors without clearing them).
+    the phases can share the vectors without clearing them).  Vectorised: the residuals of
+    both fine rows of a coarse run are computed for all their cells into row buffers (twice
+    the arithmetic, none of it strided), then the red ones are summed.
     """
+    most = U(0)
+    for k in range(r0, r1):
+        most = max(most, runs[k, 1] - runs[k, 0])
+    top = np.empty(TWO * most, dtype=np.float64)
+    bottom = np.empty(TWO * most, dtype=np.float64)
     for k in range(r0, r1):
         ci = runs[k, 2]
         # fine cell (2 ci - 1, 2 cj - 1) is the top-left child of coarse cell (ci, cj)
         p = of + (TWO * ci - ONE) * wpf + TWO * runs[k, 3] - ONE
-        for q in range(runs[k, 0], runs[k, 1]):
-            acc = 0.0
-            for t in (p, p + wpf + ONE):
-                if diag[t] > 0.0:
-                    s = b[t] - float(diag[t]) * x[t] + _coupling(cE, t, UNIT) * x[t + ONE] \
-                        + _coupling(cE, t - ONE, UNIT) * x[t - ONE]
-                    acc += s + _coupling(cS, t, UNIT) * x[t + wpf] \
-                        + _coupling(cS, t - wpf, UNIT) * x[t - wpf]
-            b[q] = acc
-            p += TWO
+        q0 = runs[k, 0]
+        m = TWO * (runs[k, 1] - q0)
+        for t in range(m):
+            top[t] = _red_residual(diag, cE, cS, b, x, p + t, wpf)
+        for t in range(m):
+            bottom[t] = _red_residual(diag, cE, cS, b, x, p + wpf + ONE + t, wpf)
+        for t in range(runs[k, 1] - q0):
+            b[q0 + t] = (0.0 + top[TWO * t]) + bottom[TWO * t]
 
 
 @kernel()
@@ -163,6 +191,19 @@ def prolong_red(idiag, x, oc, wpc, runs, r0, r1):
         p0 = runs[k, 0]
         for p in range(p0 + first, runs[k, 1], TWO):
             x[p] += np.float32(idiag[p] > 0.0) * x[cb + (j0 + (p - p0) + ONE) // TWO]
+
+
+@kernel()
+def prolong_all(idiag, x, oc, wpc, runs, r0, r1):
+    """x[fine] = P x[coarse] on the active cells of the fine runs r0:r1 (0 on the cells in
+    their gaps): a start on the fine level from a coarse solution."""
+    for k in range(r0, r1):
+        i = runs[k, 2]
+        j0 = runs[k, 3]
+        cb = oc + ((i + ONE) // TWO) * wpc
+        p0 = runs[k, 0]
+        for p in range(p0, runs[k, 1]):
+            x[p] = np.float32(idiag[p] > 0.0) * x[cb + (j0 + (p - p0) + ONE) // TWO]
 
 
 def _magnitude_bits(x):
@@ -441,6 +482,33 @@ def fcg(diag, idiag, cE, cS, cEt, cSt, levels, runs, b, x, thr, maxit, r, z, c1,
 
 
 @kernel()
+def fcg_on_level(diag, idiag, cE, cS, levels, runs, b, x, thr, maxit, r, z, c1, v1, d, q):
+    """fcg on a coarse level (levels[0] is not the fine level: its couplings are the arrays
+    cE, cS), for reduced solves: a kernel of its own, so that fcg keeps one signature per
+    precision (the fine level's, without coupling arrays)."""
+    return fcg(diag, idiag, cE, cS, cE, cS, levels, runs, b, x, thr, maxit, r, z, c1, v1, d, q)
+
+
+@kernel()
+def coarse_start(diag, idiag, cE, cS, levels, sub, runs, b, x, a, rel, maxit, dims, k, r, z,
+                 c1, v1, d, q):
+    """The full-multigrid start of a solve on level k (see phase.Phase.coarse_start): b
+    restricted to level k + 1 (dims: the levels' (offset, h, w)), solved there by fcg from
+    the constant a until the residual is rel times the largest restricted datum (at most
+    maxit steps; sub = levels[k + 1:], C-contiguous), and x on level k set to its
+    prolongation."""
+    restrict_sum(b, dims[k, 0], dims[k, 1], dims[k, 2], dims[k + 1, 0], dims[k + 1, 1],
+                 dims[k + 1, 2])
+    c0, ce = sub[0, 2], sub[0, 3]
+    for p in range(x.shape[0]):
+        x[p] = 0.0
+    fill_active(idiag, x, a, runs, c0, ce)
+    thr = rel * level_abs_max(b, runs, c0, ce)
+    fcg(diag, idiag, cE, cS, cE, cS, sub, runs, b, x, thr, maxit, r, z, c1, v1, d, q)
+    prolong_all(idiag, x, sub[0, 0], sub[0, 1], runs, levels[k, 2], levels[k, 3])
+
+
+@kernel()
 def sor(diag, idiag, cE, cS, levels, runs, b, x, omega, thr, maxit, check, r):
     """Lexicographic SOR until max |b - A x| <= thr (tested every `check` sweeps).
 
@@ -469,119 +537,3 @@ def min_max_level(diag, y, z, runs, r0, r1):
                 lo = min(lo, y[p])
                 hi = max(hi, z[p])
     return lo, hi
-
-
-# ---------------------------------------------------------------- direct solver (thin systems)
-# The band phase couples band pixels only: chains a few pixels wide along the edges, often
-# single pixels between stored ones. The 2 x 2 aggregates of multigrid coarsen such graphs
-# badly (a level keeps about 2/3 of its cells, and every level costs its loop overheads);
-# numbered along the chains, breadth first, the matrix has an envelope a few cells wide and
-# a Cholesky factor in that envelope costs a few numbers per cell. These kernels work on the
-# fine level (offset 0) of an operator.
-
-
-@kernel(inline="always")
-def _coupled(cE, cS, q, k, wp):
-    """Neighbour k (0..3: E, W, S, N) of padded cell q and the coupling to it."""
-    if k == 0:
-        return q + 1, cE[q]
-    if k == 1:
-        return q - 1, cE[q - 1]
-    if k == 2:
-        return q + wp, cS[q]
-    return q - wp, cS[q - wp]
-
-
-@kernel()
-def envelope_order(diag, cE, cS, wp, runs, r0, r1, local, order, first):
-    """Breadth-first numbering of the active cells of the fine level, component by component
-    (each from its first cell in row-major order), and each row's envelope start.
-
-    order[i] = padded index of cell i, local[q] = i (local spans the padded grid; written on
-    active cells only), first[i] = the smallest number among i and its coupled neighbours.
-    order and first must have room for every active cell. Returns (cells numbered, envelope
-    size = sum(i - first[i] + 1), factor cost = sum((i - first[i])^2)).
-    """
-    for k in range(r0, r1):
-        for p in range(runs[k, 0], runs[k, 1]):
-            local[p] = -1
-    n = 0
-    for k in range(r0, r1):
-        for p in range(runs[k, 0], runs[k, 1]):
-            if diag[p] > 0.0 and local[p] < 0:
-                local[p] = n
-                order[n] = p
-                head = n
-                n += 1
-                while head < n:  # order doubles as the queue
-                    q = order[head]
-                    head += 1
-                    for t in range(4):
-                        r, c = _coupled(cE, cS, q, t, wp)
-                        if c != 0.0 and local[r] < 0:
-                            local[r] = n
-                            order[n] = r
-                            n += 1
-    size = 0
-    cost = 0
-    for i in range(n):
-        f = i
-        for t in range(4):
-            r, c = _coupled(cE, cS, order[i], t, wp)
-            if c != 0.0:
-                f = min(f, local[r])
-        first[i] = f
-        size += i - f + 1
-        cost += (i - f) * (i - f)
-    return n, size, cost
-
-
-@kernel()
-def envelope_cholesky(diag, cE, cS, wp, order, first, local, start, L):
-    """Cholesky factor L (A = L L^T) of the fine level in the envelope: row i holds columns
-    first[i]..i at L[start[i]:start[i + 1]]. Returns False if a pivot is not positive."""
-    n = order.shape[0]
-    for i in range(n):
-        fi = first[i]
-        si = start[i] - fi  # L[si + k] is column k of row i
-        for t in range(start[i], start[i + 1]):
-            L[t] = 0.0
-        q = order[i]
-        for t in range(4):
-            r, c = _coupled(cE, cS, q, t, wp)
-            if c != 0.0 and local[r] < i:
-                L[si + local[r]] = -c
-        for j in range(fi, i):
-            fj = first[j]
-            sj = start[j] - fj
-            s = L[si + j]
-            for k in range(max(fi, fj), j):
-                s -= L[si + k] * L[sj + k]
-            L[si + j] = s / L[sj + j]
-        s = float(diag[q])
-        for k in range(fi, i):
-            s -= L[si + k] * L[si + k]
-        if not s > 0.0:
-            return False
-        L[si + i] = np.sqrt(s)
-    return True
-
-
-@kernel()
-def envelope_solve(order, first, start, L, b, x, y):
-    """x = A^{-1} b on the fine level's active cells from the factor (y: n numbers of room)."""
-    n = order.shape[0]
-    for i in range(n):
-        si = start[i] - first[i]
-        s = float(b[order[i]])
-        for k in range(first[i], i):
-            s -= L[si + k] * y[k]
-        y[i] = s / L[si + i]
-    for i in range(n - 1, -1, -1):
-        si = start[i] - first[i]
-        xi = y[i] / L[si + i]
-        y[i] = xi
-        for k in range(first[i], i):
-            y[k] -= L[si + k] * xi
-    for i in range(n):
-        x[order[i]] = y[i]

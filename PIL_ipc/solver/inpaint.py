@@ -16,19 +16,23 @@ a known or a band pixel. No known pixel at all is an error.
 Accuracy: both methods stop on a certified bound, max |u - u_exact| <= tol. For an M-matrix A
 (each system above is one), |A^{-1} r| <= |r|_max A^{-1} 1; any z with A z >= c > 0 gives
 A^{-1} 1 <= z / c, so B = max(z) / c bounds the error amplification. z comes from a few
-multigrid-preconditioned CG steps on A z = 1, and both solvers iterate until B |r|_max is
-small enough. Errors of the band values reach the Laplace region at most unamplified (maximum
-principle), so the two phases share the tolerance.
+multigrid-preconditioned CG steps on A z = 1 (or, where the data include a seed lattice,
+from the lattice's own A^{-1} 1, solved once on a small image and repeated: Phase.lattice_bound;
+more data only lower A^{-1} 1, and A z >= c is checked on the real grid), and both solvers
+iterate until B |r|_max is small enough. Errors of the band values reach the Laplace region
+at most unamplified (maximum principle), so the two phases share the tolerance.
 
 Methods: "sor" is the paper's successive over-relaxation (lexicographic, omega from B);
 "fast" is flexible conjugate gradients preconditioned by an aggregation multigrid K-cycle
 (2 x 2 aggregates, Galerkin coarse levels, red-black Gauss-Seidel smoothing); a phase whose
 matrix, numbered breadth first, has a narrow envelope (the band phase: chains along the edges)
-is first solved by its Cholesky factor, which the CG then certifies.
+is first solved by its Cholesky factor, which the CG then certifies.  A certified solve
+without a guess starts from the solution of its problem restricted to the first coarse level
+(full multigrid: the fine CG then starts with the smooth part of the error gone).
 
-Costs: an Inpainter holds about 140 bytes per pixel (two operator hierarchies, the solver
-vectors, the runs and a direct solver's numbering; a solve peaks near 180), 37 more once it
-has run uncertified solves (their vectors are float32) and 37 more per extra thread of
+Costs: an Inpainter holds about 150 bytes per pixel (two operator hierarchies, the solver
+vectors, the runs and a direct solver's numbering; a solve peaks near 190), 43 more once it
+has run uncertified solves (their vectors are float32) and 43 more per extra thread of
 solve_fields, and a band factor of at most DIRECT_ENVELOPE numbers per band pixel; the
 kernels release the GIL, but one Inpainter must not be used by two threads at once (its
 vectors are shared), except through solve_fields, which gives each thread its own. Iteration caps bound the running
@@ -57,8 +61,9 @@ BAND_SHARE = 0.25
 ROUGH_DTYPE = np.float32
 RHS_ROUNDING = 2.0 ** -20
 # A reduced solve (solve_reduced) iterates until its residual is this fraction of the largest
-# right-hand side: far below what 8-bit output resolves on the level it solves.
-REDUCED_RESIDUAL = 1e-5
+# right-hand side: far below the error of the level's approximation (on 512 x 512 photos at
+# 0.2 bpp the same block means as 1e-5 to 0.01 grey levels, and 1e-3 moves them by 1).
+REDUCED_RESIDUAL = 1e-4
 # ... on this level at most (2 x 2 aggregates; smaller images are averaged from it): larger
 # aggregates straddle the thin edge bands and mix the values of both sides (a disk 16 grey
 # levels too dark on 4 x 4 aggregates of a test picture, against 0.3 on 2 x 2).
@@ -111,8 +116,15 @@ class Inpainter:
     The set-up and the error certificates are done once; later solves only iterate.
     """
 
-    def __init__(self, known: np.ndarray, band: np.ndarray, scratch: Scratch | None = None):
-        """``scratch``: memory to build on (taken over; default: fresh)."""
+    def __init__(self, known: np.ndarray, band: np.ndarray, scratch: Scratch | None = None,
+                 lattice: int = 0, overlap: bool = False, certify: bool = True):
+        """``scratch``: memory to build on (taken over; default: fresh).  ``lattice``: the
+        step of a seed lattice whose pixels are all known (0: none), a hint that makes the
+        error certificate cheaper (it is checked, and ignored where it does not hold).
+        ``overlap``: build the Laplace phase, its hierarchy and its certificate in a second
+        thread while this one builds and factorises the band phase (for a caller with a
+        core to spare; the two share no memory until the solves); ``certify=False``: the
+        certificate is left out (for reduced solves, which do not use it)."""
         known = _check_mask("known", known, None)
         band = _check_mask("band", band, known.shape)
         if not known.any():
@@ -125,15 +137,42 @@ class Inpainter:
         self._scratch = scratch
         self.known, self.band, self.shape = known, band, known.shape
         h, w = known.shape
-        bandrow = np.empty((h, w), dtype=np.bool_)
-        G.band_rows(known, band, bandrow)
-        grounded = np.empty((h, w), dtype=np.bool_)
-        G.ground_band(bandrow, known, band, np.empty(h * w, dtype=np.int64), grounded)
-        self.band_phase = Phase(grounded, True, band, scratch, scratch.operators[0],
-                                 scratch.runs[0], direct=True)
+        padded = np.empty((h + 2, w + 2), dtype=np.uint8)
+        # (the direct solver's numbering, made later, is room enough for the search; the
+        # band phase is built from it before that)
+        nband = G.classify(known, band, scratch.local, padded)
+        kind = padded[1:-1, 1:-1]
         # Laplace rows: neither known nor a band row (isolated band pixels included)
-        self.laplace_phase = Phase(~known & ~bandrow, False, band, scratch,
-                                    scratch.operators[1], scratch.runs[1])
+        laplace = kind == G.LAPLACE
+        built: list = []
+
+        def build_laplace() -> None:
+            try:
+                ph = Phase(laplace, False, band, scratch, scratch.operators[1], scratch.runs[1])
+                ph.lattice = int(lattice)
+                if overlap and ph.count:
+                    if certify:
+                        ph.bound()  # (builds the hierarchy if the lattice does not certify)
+                    ph._hierarchy()
+                built.append(ph)
+            except BaseException as exc:  # re-raised in the building thread
+                built.append(exc)
+
+        helper = threading.Thread(target=build_laplace) if overlap else None
+        if helper is not None:
+            helper.start()
+        try:
+            self.band_phase = Phase(kind == G.BAND, True, band, scratch, scratch.operators[0],
+                                     scratch.runs[0], direct=True,
+                                     cells=(padded, scratch.local[:nband].copy()))
+        finally:
+            if helper is not None:
+                helper.join()
+        if helper is None:
+            build_laplace()
+        if isinstance(built[0], BaseException):
+            raise built[0]
+        self.laplace_phase = built[0]
         #: certified bound on max |u - u_exact| of the last solve
         self.last_error = 0.0
 
@@ -213,10 +252,12 @@ class Inpainter:
         scales = [max(float(u.max()), -float(u.min())) + t
                   for u, t in zip(fields, tols, strict=True)]
         rough = True
-        for ph in (self.band_phase, self.laplace_phase):
+        # each phase's least share of a channel's tolerance (_solve_both: the Laplace phase
+        # gets at least the rest of it)
+        for ph, share in ((self.band_phase, BAND_SHARE), (self.laplace_phase, 1 - BAND_SHARE)):
             if ph.count:
                 for scale, t in zip(scales, tols):
-                    rough = rough and ph.precision(BAND_SHARE * t, scale, "fast") == np.float32
+                    rough = rough and ph.precision(share * t, scale, "fast") == np.float32
                 if ph.factor is None:
                     ph._hierarchy()
         if threads == 1 or not rough:
@@ -253,14 +294,16 @@ class Inpainter:
         # pixels): the float32 ones of the bound then go first (peak memory)
         ws = self._scratch.workspace(dtype, alone=dtype == np.float64 and lane == 0,
                                      lane=lane)
-        b = ws.zeroed(ws.rhs)
-        G.gather_links(ph.link_dst, ph.link_src, u.ravel(), b)
+        b = ws.rhs
+        ph.gather(u, b)
         # float32 sums of up to 4 data values, each rounding once
         rhs_error = RHS_ROUNDING * scale if dtype == np.float32 else 0.0
         x = None
         if guess is not None:
             x = ws.start
             G.pad_field(ph.active, guess, x)
+        elif ph.factor is None and ph.coarse_levels() and steps is None and method == "fast":
+            x = ph.coarse_start(b, ws.start, 0.0 if start is None else start, lane)
         elif start is not None and ph.factor is None:
             x = ph.filled(ws.start, start)
         x, err = ph.solve(b, tol, method, x, steps, rhs_error, warn, lane)
@@ -281,49 +324,63 @@ class Inpainter:
         values = _check_field("values", values, self.shape)
         if not np.isfinite(values[self.known]).all():
             raise ValueError("inpaint: values at known pixels must be finite")
+        return self.reduced_field(np.where(self.known, values, 0.0), int(level), tol)
+
+    def reduced_field(self, u: np.ndarray, level: int, tol: float,
+                      start: float | None = None) -> np.ndarray:
+        """solve_reduced() without its checks, for callers inside the package that built the
+        arrays: ``u`` as in solve_field (overwritten: the band phase's solution is written
+        into it), ``level`` >= 0; ``start``: the Laplace phase's start value (see
+        solve_field)."""
+        _check_method("fast", tol)
         self._check_scratch()
-        u = np.where(self.known, values, 0.0)
         dims = self._scratch.dims
-        h, w = self.shape
-        level = int(level)
         # the multigrid solve needs a level below the one it starts on
         k = min(level, REDUCED_SOLVE_LEVEL, len(dims) - 2)
         lp = self.laplace_phase
         if k <= 0 or not lp.count:
-            u = self.solve_field(u, tol)
-            xk = None
-        else:
-            scale = max(float(u.max()), -float(u.min())) + tol
-            self.last_error = self._solve_phase(self.band_phase, u, BAND_SHARE * tol, scale,
-                                                "fast", None, None, True)
-            xk = self._laplace_on_level(lp, u, k)
-        if xk is None:
-            return block_means(u, level)
+            return block_means(self.solve_field(u, tol, warn=False, start=start), level)
+        scale = max(float(u.max()), -float(u.min())) + tol
+        # a factorised band phase is solved exactly, its certificate skipped (the reduced
+        # image is an uncertified approximation anyway)
+        steps = 1 if self.band_phase.factor is not None else None
+        self._solve_phase(self.band_phase, u, BAND_SHARE * tol, scale, "fast", None, steps,
+                          False)
+        self.last_error = np.inf
+        xk = self._laplace_on_level(lp, u, k, start)
         # u holds 0 on the Laplace pixels: the level's cells stand for their values
-        sub = 1 << k
-        fine = np.repeat(np.repeat(xk, sub, axis=0), sub, axis=1)[:h, :w]
-        return block_means(np.where(lp.active, fine, u), level)
+        h, w = self.shape
+        s = 1 << level
+        out = np.zeros((-(-h // s), -(-w // s)))
+        off, _, wk = dims[k]
+        G.reduced_means(lp.active, u, xk, int(off), int(wk) + 2, k, level, out)
+        return out
 
     @staticmethod
-    def _laplace_on_level(lp: Phase, u: np.ndarray, k: int) -> np.ndarray:
+    def _laplace_on_level(lp: Phase, u: np.ndarray, k: int,
+                          start: float | None) -> np.ndarray:
         """x of the Laplace phase solved on level k (k >= 1, below the coarsest level) with
-        the right-hand side restricted from the fine level; returns its (h_k, w_k) cells."""
-        lp._hierarchy()
+        the right-hand side restricted from the fine level, from the solution on level k + 1
+        (Phase.coarse_start) where there is a level below that; returns the solver's vector
+        of all levels (float32 workspace), level k holding x."""
+        diag, idiag, cE, cS, levels, runs = lp._operator()
         dims = lp.scratch.dims
-        total = int(dims[-1, 0]) + 9
-        b = np.zeros(total)
-        G.gather_links(lp.link_dst, lp.link_src, u.ravel(), b)
+        ws = lp.scratch.workspace(ROUGH_DTYPE)
+        b, x = ws.rhs, ws.start
+        lp.gather(u, b)
         for i in range(k):
             G.restrict_sum(b, *dims[i], *dims[i + 1])
-        levels = np.ascontiguousarray(lp.levels[k:])
-        x, r, z, c1, v1, d, q = (np.zeros(total) for _ in range(7))
-        diag, idiag, cE, cS, _, runs = lp._operator()
-        wp, r0, r1 = levels[0, 1:4]
-        bmax = K.level_abs_max(b, runs, r0, r1)
-        K.fcg(diag, idiag, cE, cS, cE, cS, levels, runs, b, x, REDUCED_RESIDUAL * bmax,
-              MAX_FCG_ITER, r, z, c1, v1, d, q)
-        off, hk, wk = (int(v) for v in dims[k])
-        return x[off:off + (hk + 2) * (wk + 2)].reshape(hk + 2, wk + 2)[1:-1, 1:-1]
+        a = 0.0 if start is None else start
+        if k + 2 < len(dims):
+            lp.coarse_start(b, x, a, level=k)
+        else:
+            x.fill(0.0)
+            K.fill_active(idiag, x, a, runs, levels[k, 2], levels[k, 3])
+        sub = np.ascontiguousarray(levels[k:])
+        bmax = K.level_abs_max(b, runs, sub[0, 2], sub[0, 3])
+        K.fcg_on_level(diag, idiag, cE, cS, sub, runs, b, x, REDUCED_RESIDUAL * bmax,
+                       MAX_FCG_ITER, ws.r, ws.z, ws.c1, ws.v1, ws.d, ws.q)
+        return x
 
     def adjoint(self, rhs: np.ndarray, *, tol: float = 1e-3, method: str = "fast",
                 steps: int | None = None) -> np.ndarray:
@@ -361,7 +418,7 @@ class Inpainter:
                 b = ws.rhs
                 G.pad_field(ph.active, t, b)
                 y, _ = ph.solve(b, e, method, None, steps, warn=warn)
-                G.scatter_links(ph.link_dst, ph.link_src, y, t.ravel())
+                G.scatter_links(*ph.links(), y, t.ravel())
         return t
 
 
@@ -406,9 +463,7 @@ def block_means(a: np.ndarray, level: int) -> np.ndarray:
 
 def to_uint8(u: np.ndarray) -> np.ndarray:
     """Decoded grey levels: floor(u + 0.5) clamped to 0..255 (NaN gives 0)."""
-    v = np.add(u, 0.5, dtype=np.float64)
-    np.floor(v, out=v)
-    # fmax takes the number where one side is NaN: the cast of NaN would be undefined
-    np.fmax(v, 0.0, out=v)
-    np.minimum(v, 255.0, out=v)
-    return v.astype(np.uint8)
+    u = np.ascontiguousarray(u, dtype=np.float64)
+    out = np.empty(u.shape, dtype=np.uint8)
+    G.round_to_uint8(u.reshape(-1), out.reshape(-1))
+    return out

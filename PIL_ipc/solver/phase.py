@@ -5,11 +5,13 @@ that an Inpainter of one image size builds its phases on."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import warnings
 
 import numpy as np
 
+from . import _direct_kernels as D
 from . import _grid_kernels as G
 from . import _kernels as K
 
@@ -30,10 +32,66 @@ DIRECT_COST = 64
 # solves use it where the residual they need is at least F32_RESIDUAL times the data's
 # magnitude (float32 rounds a residual of a stored iterate to about 2^-21 of it).
 F32_RESIDUAL = 2.0 ** -17
+# A full-multigrid start (Phase.coarse_start) solves on level 1 until the residual is this
+# fraction of the largest datum there, in at most this many steps (a third step never saved
+# a fine one on the 512 x 512 and 1024 x 1024 test pictures).
+COARSE_START_RESIDUAL = 1e-2
+COARSE_START_STEPS = 2
+# The certificate of a phase whose data include a seed lattice of step g (Phase.lattice):
+# z = A^{-1} 1 of the lattice alone, solved on a small image that keeps the two ends of the
+# real one, each LATTICE_PERIODS steps deep, and repeats its middle period across the rest;
+# used where A z >= LATTICE_MIN_C on the real grid (else the CG certificate), for steps of
+# at most LATTICE_MAX_STEP (the small image then has at most (12 g)^2 pixels).
+LATTICE_PERIODS = 5
+LATTICE_MIN_C = 0.5
+LATTICE_MAX_STEP = 32
 # The certificate's z is float32: A z is rounded to float32 before its minimum is taken.
 CERT_SLACK = 1.0 + 2.0 ** -20
 # Largest image side accepted (keeps every allocation bounded and indices in int64).
 MAX_SIDE = 1 << 16
+
+
+def _lattice_axis(n: int, g: int) -> tuple[int, np.ndarray] | None:
+    """(length of the small image's axis, the map from the real axis's n indices to it)
+    for a lattice of step g (at g // 2 + multiples of g), or None if the axis holds no
+    lattice index.  The map is the identity on the first LATTICE_PERIODS periods,
+    a shift on the last ones, and the middle period of the small axis in between: every
+    index keeps its place in the period (its distance to the lattice), neighbours stay
+    neighbours except where the middle repeats."""
+    o, p = g // 2, LATTICE_PERIODS
+    if n <= o:
+        return None  # no lattice pixel on this axis
+    i = np.arange(n)
+    last = o + (n - 1 - o) // g * g
+    if last - o <= 2 * p * g:
+        return n, i  # short: kept whole
+    small = o + 2 * p * g + (n - last)
+    shift = n - small
+    m = np.where(i < o + p * g, i, np.where(i - shift >= o + p * g, i - shift,
+                                             o + p * g + (i - o) % g))
+    return small, m.astype(np.int64)
+
+
+@functools.lru_cache(maxsize=8)
+def _lattice_solution(hs: int, ws: int, g: int) -> np.ndarray:
+    """A^{-1} 1 (hs x ws, float64) of the Laplace problem whose only data are the seed lattice
+    of step g, solved to a residual of 1e-4 in float32 (the vectors a decode compiles for
+    anyway; the certificate is checked on the real grid, not here: c >= 1 - 1e-4 and more)."""
+    from ..format.sources import lattice_plane
+
+    known = lattice_plane((hs, ws), g)
+    scratch = Scratch((hs, ws))
+    active = ~known
+    ph = Phase(active, False, np.zeros((hs, ws), dtype=bool), scratch, scratch.operators[1],
+               scratch.runs[1])
+    ws32 = scratch.workspace(np.float32)
+    ones = ph.filled(ws32.rhs, 1.0)
+    z = ws32.zeroed(ws32.start)
+    ph._fcg(ones, z, 1e-4)
+    out = np.zeros((hs, ws))
+    G.unpad_field(active, z, out)
+    out.setflags(write=False)
+    return out
 
 
 class InpaintWarning(RuntimeWarning):
@@ -63,10 +121,12 @@ class _Workspace:
         n0 = int((dims[0, 1] + 2) * (dims[0, 2] + 2))
         self.dims, self.total, self.n0 = dims, total, n0
         self.r, self.z, self.c1, self.v1 = (np.zeros(total, dtype) for _ in range(4))
-        self.d, self.q = np.zeros(n0, dtype), np.zeros(n0, dtype)
+        # (d and q span all levels for a solve on level 1: Phase.coarse_start)
+        self.d, self.q = np.zeros(total, dtype), np.zeros(total, dtype)
         # right-hand side and start vector of a phase's solve: reused, because a fresh large
-        # array costs a page fault per 4 KiB on first touch (more than a few solver steps)
-        self.rhs, self.start = np.zeros(n0, dtype), np.zeros(n0, dtype)
+        # array costs a page fault per 4 KiB on first touch (more than a few solver steps);
+        # level 0 is the solve's, level 1 holds coarse_start's problem
+        self.rhs, self.start = np.zeros(total, dtype), np.zeros(total, dtype)
 
     @staticmethod
     def zeroed(v: np.ndarray) -> np.ndarray:
@@ -128,10 +188,13 @@ class Phase:
     """One linear system (band or Laplace) with its multigrid hierarchy and error certificate."""
 
     def __init__(self, active: np.ndarray, band_mode: bool, band: np.ndarray, scratch: Scratch,
-                 operator: tuple[np.ndarray, ...], runs: np.ndarray, direct: bool = False):
+                 operator: tuple[np.ndarray, ...], runs: np.ndarray, direct: bool = False,
+                 cells: tuple[np.ndarray, np.ndarray] | None = None):
         """``operator``: arrays for diag, idiag, cE, cS (see _inpaint_kernels), zero on the
         padding; ``runs``: room for the runs of every level (G.max_runs rows per level);
-        ``direct``: factorise the system if that is cheap (see DIRECT_ENVELOPE)."""
+        ``direct``: factorise the system if that is cheap (see DIRECT_ENVELOPE);
+        ``cells`` (band phase): the pixel classes of G.classify (padded) and the padded
+        indices of the active cells, to build from them instead of scanning the image."""
         self.active = active
         self.count = int(active.sum())
         self.scratch = scratch
@@ -140,19 +203,31 @@ class Phase:
         # first at the same time: one builds them, the others wait
         self._building = threading.Lock()
         self._bound = None
+        #: step of a seed lattice all of whose pixels are data of this phase (0: none), a
+        #: hint for the certificate (checked: see lattice_bound)
+        self.lattice = 0
         self.last_iterations = 0
-        #: (order, first, start, L, room) of the direct solver (see K.envelope_order), or None
+        #: (order, first, start, L, room) of the direct solver (see D.envelope_order), or None
         self.factor = None
         if self.count == 0:
             return
         dims = scratch.dims
         self.diag, self.idiag, self.cE, self.cS = operator
-        n = G.build_fine(active, band_mode, band, self.diag, self.idiag, self.cE, self.cS)
-        # links to the data pixels (known, or solved by the other phase): every right-hand
-        # side and adjoint goes along them
-        self.link_dst, self.link_src = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-        G.boundary_links(active, band_mode, band, self.diag, self.cE, self.cS, self.link_dst,
-                         self.link_src)
+        self.band_mode, self._band = band_mode, band
+        self._links = None
+        if band_mode and cells is not None:
+            kind, queue = cells
+            # (a band row has at most 4 links to data)
+            dst, src = (np.empty(4 * len(queue), dtype=np.int64) for _ in range(2))
+            n = G.build_band(kind, queue, self.diag, self.idiag, self.cE, self.cS, dst, src)
+            self._links = (dst[:n], src[:n])
+        elif band_mode:
+            n = G.build_fine(active, band_mode, band, self.diag, self.idiag, self.cE, self.cS)
+            self._make_links(n)
+        else:
+            # most pixels are active: built branch-free, and the right-hand sides are
+            # gathered by a stencil (laplace_rhs), the links made only for an adjoint
+            G.build_laplace(active, self.diag, self.idiag, self.cE, self.cS)
         # kernel table: (offset, padded width, first run, end run); the coarse levels are
         # built on first use (_hierarchy): a factorised phase never needs them to score
         self.levels = np.zeros((len(dims), 4), dtype=np.uint64)
@@ -164,6 +239,30 @@ class Phase:
         self._coarse = len(dims) == 1
         if direct:
             self._factorise()
+
+    def _make_links(self, n: int) -> None:
+        dst, src = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        G.boundary_links(self.active, self.band_mode, self._band, self.diag, self.cE, self.cS,
+                         dst, src)
+        self._links = (dst, src)
+
+    def links(self) -> tuple[np.ndarray, np.ndarray]:
+        """(dst, src): the links from active pixels to the data pixels (known, or solved by
+        the other phase), see G.boundary_links; made on first use in the Laplace phase."""
+        if self._links is None:
+            self._make_links(G.link_count(self.active, self.band_mode, self._band))
+        return self._links
+
+    def gather(self, u: np.ndarray, b: np.ndarray) -> None:
+        """b (a fine-level vector, 0 off the active cells) = the data's part of the
+        right-hand side from the field u (H x W, float64): the sum, at each active pixel,
+        of u over the pixels it is linked to that are not active."""
+        if self.band_mode:
+            b[:self.n0].fill(0.0)
+            dst, src = self._links
+            G.gather_links(dst, src, u.ravel(), b)
+        else:
+            G.laplace_rhs(self.active, u, b)
 
     def _hierarchy(self) -> None:
         """Build the coarse levels and their runs (once; threads that solve at the same time
@@ -194,14 +293,14 @@ class Phase:
         first = np.empty(self.count, dtype=np.int64)
         wp, r0, r1 = (int(v) for v in self.levels[0, 1:4])
         local = self.scratch.local
-        n, size, cost = K.envelope_order(self.diag, self.cE, self.cS, wp, self.runs, r0, r1,
+        n, size, cost = D.envelope_order(self.diag, self.cE, self.cS, wp, self.runs, r0, r1,
                                          local, order, first)
         if n != self.count or size > DIRECT_ENVELOPE * n or cost > DIRECT_COST * n:
             return
         start = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.arange(n) - first + 1, out=start[1:])
         factor = np.empty(size)
-        if K.envelope_cholesky(self.diag, self.cE, self.cS, wp, order, first, local, start,
+        if D.envelope_cholesky(self.diag, self.cE, self.cS, wp, order, first, local, start,
                                factor):
             self.factor = (order, first, start, factor)
             self._factor_room = {0: np.empty(n)}
@@ -216,7 +315,7 @@ class Phase:
             room = self._factor_room.get(lane)
             if room is None:
                 room = self._factor_room[lane] = np.empty(self.count)
-            K.envelope_solve(*self.factor, b, x, room)
+            D.envelope_solve(*self.factor, b, x, room)
             if thr <= 0.0:
                 return 0, float("nan")
             wp, r0, r1 = self.levels[0, 1:4]
@@ -253,8 +352,58 @@ class Phase:
         K.fill_active(self.idiag, v, a, self.runs, *self.levels[0, 2:4])
         return v
 
+    def coarse_levels(self) -> bool:
+        """Whether the hierarchy has a level 1 with a level below it (coarse_start)."""
+        return len(self.scratch.dims) >= 3
+
+    def coarse_start(self, b: np.ndarray, x: np.ndarray, a: float, lane: int = 0,
+                     level: int = 0) -> np.ndarray:
+        """x (all levels) set to a start for A x = b on ``level`` (b there, 0 on its padding;
+        b's next level is overwritten): the problem restricted to the next level of the
+        hierarchy (which must have a level below it: coarse_levels), solved from the
+        constant ``a`` until its residual is COARSE_START_RESIDUAL of the largest restricted
+        datum, prolonged (constant on each 2 x 2 aggregate).  A full-multigrid start: the
+        solve then begins with its smooth error mostly gone (peppers 512 x 512: 5 fine steps
+        instead of 7, for 2 steps on a grid of a quarter the size)."""
+        diag, idiag, cE, cS, levels, runs = self._operator()
+        ws = self.scratch.workspace(b.dtype, lane=lane)
+        K.coarse_start(diag, idiag, cE, cS, levels, np.ascontiguousarray(levels[level + 1:]),
+                       runs, b, x, a, COARSE_START_RESIDUAL, COARSE_START_STEPS,
+                       self.scratch.dims, level, ws.r, ws.z, ws.c1, ws.v1, ws.d, ws.q)
+        return x
+
+    def lattice_bound(self) -> float | None:
+        """B from the seed lattice (see LATTICE_PERIODS), or None where it does not apply or
+        does not hold: z, tiled from the lattice's own solution, is checked on this phase
+        (A z >= c > 0 with the data of this phase, which include the lattice: more data
+        only make A^{-1} 1 smaller)."""
+        g = int(self.lattice)
+        if self.band_mode or not 2 <= g <= LATTICE_MAX_STEP:
+            return None
+        h, w = self.active.shape
+        rows, cols = _lattice_axis(h, g), _lattice_axis(w, g)
+        if rows is None or cols is None:
+            return None
+        (hs, rmap), (ws_, cmap) = rows, cols
+        small = _lattice_solution(hs, ws_, g)
+        if not (0 <= rmap.min() and rmap.max() < hs and 0 <= cmap.min() and cmap.max() < ws_):
+            return None
+        ws = self.scratch.workspace(np.float32)
+        z = ws.start
+        G.tile_field(self.active, small, rmap, cmap, z)
+        wp, r0, r1 = self.levels[0, 1:4]
+        K.matvec(self.diag, None, None, z, ws.q, wp, self.runs, r0, r1)
+        c, zmax = K.min_max_level(self.diag, ws.q, z, self.runs, r0, r1)
+        ws.q[:self.n0].fill(0.0)
+        ws.zeroed(z)
+        if not c >= LATTICE_MIN_C:
+            return None
+        return float(zmax / c) * CERT_SLACK
+
     def bound(self) -> float:
         """B >= max-norm of A^{-1}: the error is at most B times the largest residual."""
+        if self._bound is None:
+            self._bound = self.lattice_bound()
         if self._bound is None:
             # z only has to satisfy A z >= c > 0: float32 vectors do, A z is formed from the
             # stored z in float64 and only its float32 rounding is allowed for (CERT_SLACK)
