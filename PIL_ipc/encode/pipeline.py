@@ -90,7 +90,10 @@ def planner_for(image: np.ndarray, options: EncodeOptions, mode: str, *, searche
     layout = Layout(**options.fixed_layout(colour=image.ndim == 3))
     colour_extra = {}
     if image.ndim == 3:
-        ycc = colour.to_ycbcr(image)
+        # an image fitted on tiles keeps its channels in float32 (each tile's fit takes its
+        # part in float64): 144 MB less at 12 Mpixel
+        ycc = colour.to_ycbcr(image, np.float32 if tiles.applies(image.shape[:2])
+                              else np.float64)
         colour_extra = dict(chroma=ycc[1:], rgb=image)
         luma = ycc[0]
     else:

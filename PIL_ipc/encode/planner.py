@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -24,10 +25,16 @@ from ..format import colour, container, sources, values
 from ..solver import inpaint
 from . import analysis, tonal
 from .caches import Once, Recent
-from .coding import (VALUES_CODING, code_plane, code_values, payload_estimate, quantise_toward,
-                     rounded_squared_error)
+from .coding import (
+    VALUES_CODING,
+    code_plane,
+    code_values,
+    payload_estimate,
+    quantise_toward,
+    rounded_squared_error,
+)
 from .options import LAYOUT_FIELDS
-from .tuning import ESTIMATE_SLACK, OFFSETS, RECENT, THRESHOLDS, TONAL_RATE_FACTOR
+from .tuning import CACHE_BYTES, ESTIMATE_SLACK, OFFSETS, RECENT, THRESHOLDS, TONAL_RATE_FACTOR
 
 #: Bytes a chunk adds besides its data (length, type, CRC).
 CHUNK_OVERHEAD = 12
@@ -54,6 +61,16 @@ class Coded:
     #: raw-value payload the size estimate uses, both estimated: the estimate factor at
     #: which the layout just fits (nan: not measured)
     growth: float = math.nan
+
+
+class _Held:
+    """A thread's inpainting memory, as its thread-local storage holds it (when the thread
+    ends, a finaliser gives the memory back to the planner's spares)."""
+
+    __slots__ = ("scratch", "__weakref__")
+
+    def __init__(self, scratch: inpaint.Scratch):
+        self.scratch = scratch
 
 
 def _edge_key(layout: Layout) -> tuple:
@@ -86,7 +103,7 @@ class Planner:
         self.alpha = alpha
         #: the images the value channels are fitted to: luma (or grey), then Cb and Cr
         self.channels = [pixels] + ([chroma[0], chroma[1]] if self.colour else [])
-        self._chroma_predictors = Recent(RECENT)
+        self._chroma_predictors = Recent(RECENT, CACHE_BYTES)
         self.contrast = contrast
         self._smooth = Once({(0, k): v for k, v in (smooth or {}).items()})
         self._smoothing = threading.Lock()
@@ -94,15 +111,23 @@ class Planner:
         self.shape = pixels.shape
         self.thin = thin
         self.metadata = dict(metadata or {})
-        self._edges = Once()
-        # the per-layout arrays (a few MB each at 512 x 512) are kept for the layouts used
-        # last only: a search probes hundreds, and kept them all (0.8 GB at 0.8 bpp)
-        self._points = Recent(RECENT)
-        self._walks = Recent(RECENT)
+        # the edge planes (one byte a pixel each) within CACHE_BYTES: a quality target's
+        # searches detect hundreds (0.3 GB at 1 Mpixel); their codings (the sizes ask for
+        # them) are kept, a few kB each
+        self._edges = Once(limit=CACHE_BYTES)
+        self._edge_codes: dict[tuple, bytes] = {}
+        # the per-layout arrays (a few MB each at 512 x 512, 30 MB at 12 Mpixel) are kept
+        # for the layouts used last only, within CACHE_BYTES: a search probes hundreds, and
+        # kept them all (0.8 GB at 0.8 bpp)
+        self._points = Recent(RECENT, CACHE_BYTES)
+        self._walks = Recent(RECENT, CACHE_BYTES)
         self._seed_bytes: dict[tuple, bytes] = {}
-        self._deviation = Recent(RECENT)
+        # (the edge pixels' deviations only: an image of them was 8 bytes a pixel)
+        self._deviation = Recent(RECENT, CACHE_BYTES)
         self._raw_payload: dict[tuple, int] = {}
         self._local = threading.local()  # each scoring thread's inpainting memory
+        #: inpainting memory of threads that have ended, for the next ones (see _scratch)
+        self._spare: list[inpaint.Scratch] = []
         h, w = self.shape
         empty = container.IpcFile(
             header=container.Header(width=w, height=h, mode=mode, levels=2, spacing=1,
@@ -142,6 +167,8 @@ class Planner:
 
     def edge(self, layout: Layout) -> tuple[np.ndarray, bytes]:
         """Edge plane of a layout and its coding."""
+        key = _edge_key(layout)
+
         def make() -> tuple[np.ndarray, bytes]:
             if math.isinf(layout.threshold):
                 plane = np.zeros(self.shape, dtype=bool)
@@ -149,9 +176,18 @@ class Planner:
                 plane = analysis.detect(self.gradient(layout.iterations, layout.edge_source),
                                      layout.threshold,
                                      self.thin, layout.hysteresis, layout.min_length)
-            return plane, code_plane(plane)
+            code = self._edge_codes.get(key)
+            if code is None:
+                code = self._edge_codes[key] = code_plane(plane)
+            return plane, code
 
-        return self._edges.get(_edge_key(layout), make)
+        return self._edges.get(key, make)
+
+    def edge_code(self, layout: Layout) -> bytes:
+        """The coded edge plane of a layout (edge(layout)[1]; the plane is detected again
+        only when neither it nor its coding is kept)."""
+        code = self._edge_codes.get(_edge_key(layout))
+        return self.edge(layout)[1] if code is None else code
 
     def points(self, layout: Layout) -> tuple[sources.SourcePoints, np.ndarray | None]:
         """Stored pixels of a layout, and its seed plane (None: no SEED chunk): the edge
@@ -162,7 +198,10 @@ class Planner:
             plane = self.edge(layout)[0]
             seed = None
             if not math.isinf(layout.edge_seeds):
-                seed = plane & (self.edge_deviation(layout) > layout.edge_seeds)
+                at, deviation = self._edge_deviations(layout)
+                seed = np.zeros(plane.size, dtype=bool)
+                seed[at[deviation > layout.edge_seeds]] = True
+                seed = seed.reshape(plane.shape)
                 seed &= ~sources.lattice_plane(self.shape, layout.lattice)  # stored anyway
                 seed = seed if seed.any() else None
             walk = self.walk(layout)
@@ -196,12 +235,30 @@ class Planner:
     def edge_deviation(self, layout: Layout) -> np.ndarray:
         """|pixel - mean of its non-edge 4-neighbours| on edge pixels (0 elsewhere): about
         how far the decoder's interpolation of an edge pixel is from its value."""
+        at, deviation = self._edge_deviations(layout)
+        out = np.zeros(self.pixels.size)
+        out[at] = deviation
+        return out.reshape(self.shape)
+
+    def _edge_deviations(self, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+        """(flat indices of the edge pixels, their edge_deviation)."""
         key = _edge_key(layout)
         found = self._deviation.get(key)
         if found is None:
+            plane = self.edge(layout)[0]
+            at = np.flatnonzero(plane)
             found = self._deviation.put(
-                key, analysis.edge_deviation(self.pixels, self.edge(layout)[0]))
+                key, (at, analysis.edge_deviation(self.pixels, plane).ravel()[at]))
         return found
+
+    def release(self) -> None:
+        """Drop what the per-layout caches hold and this thread's inpainting memory (the
+        sizes found stay): a planner whose search is over, while a larger one works."""
+        for cache in (self._points, self._walks, self._deviation, self._chroma_predictors):
+            cache.clear()
+        self._edges.clear()
+        self._local = threading.local()  # (this thread's memory goes to the spares)
+        self._spare.clear()
 
     def file(self, coded: Coded, metadata: bool = True) -> bytes:
         """The complete file of a coded layout, with the metadata (``metadata``) or without
@@ -219,7 +276,7 @@ class Planner:
             header=container.Header(width=w, height=h, mode=self.mode, levels=layout.levels,
                                     spacing=layout.spacing, lattice=layout.lattice,
                                     version=container.version_for(self.mode)),
-            edge=self.edge(layout)[1],
+            edge=self.edge_code(layout),
             seed=self.seed_bytes(layout),
             values_count=pts.count, values_coding=VALUES_CODING, values_payload=payload,
             chroma=chroma, alpha=self.alpha, **(self.metadata if metadata else {}))
@@ -228,7 +285,7 @@ class Planner:
     def frame_size(self, layout: Layout) -> int:
         """Bytes of a layout's file besides the values payloads."""
         seed = self.seed_bytes(layout)
-        return self.overhead + len(self.edge(layout)[1]) + \
+        return self.overhead + len(self.edge_code(layout)) + \
             (0 if seed is None else CHUNK_OVERHEAD + len(seed))
 
     def chroma_predictors(self, layout: Layout) -> np.ndarray:
@@ -272,7 +329,7 @@ class Planner:
         """The estimate, or a partial sum over ``budget`` as soon as one is (every part is
         positive): misses, most of the rungs a threshold search tries, then skip the
         source points (whose edge plane alone is over) or the seed plane's coding."""
-        size = self.overhead + len(self.edge(layout)[1])
+        size = self.overhead + len(self.edge_code(layout))
         if budget is not None and size > budget:
             return size
         size += int(math.ceil(factor * self.raw_payload(layout)))
@@ -368,11 +425,23 @@ class Planner:
         """Tonal optimiser of a layout's stored positions, on this thread's inpainting memory:
         valid until the thread's next call."""
         pts, _ = self.points(layout)
-        scratch = getattr(self._local, "scratch", None)
-        if scratch is None:
-            scratch = self._local.scratch = inpaint.Scratch(self.shape)
         return tonal.Fitter(self.pixels, pts.known_mask(), pts.band, pts.positions, tol, steps,
-                            scratch)
+                            self._scratch())
+
+    def _scratch(self) -> inpaint.Scratch:
+        """This thread's inpainting memory: a spare one, or a new one.  When the thread ends
+        it goes back to the spares: each search scores on threads of its own, and the memory
+        of threads gone stayed until the collector found it (its operator refers to it and
+        back), 1.5 GB over a quality target's searches at 1 Mpixel."""
+        held = getattr(self._local, "held", None)
+        if held is None:
+            try:
+                scratch = self._spare.pop()
+            except IndexError:
+                scratch = inpaint.Scratch(self.shape)
+            held = self._local.held = _Held(scratch)
+            weakref.finalize(held, self._spare.append, scratch)
+        return held.scratch
 
     def fitters(self, layout: Layout, tol: float = tonal.INNER_TOL,
                 steps: int | None = None) -> list[tonal.Fitter]:

@@ -34,6 +34,11 @@ OFFSETS = (0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.05, 0.0)
 #: Entries of each of the planner's per-layout caches (source points, band walks, edge
 #: deviations): a search probes hundreds of layouts, and keeping them all costs gigabytes.
 RECENT = 16
+#: Bytes of arrays each of the planner's per-layout caches (and its cache of edge planes)
+#: keeps at most: at 12 Mpixel a layout's source points and band walk are 30 MB, its edge
+#: plane 12 MB, and RECENT of each came to gigabytes.  (Caches change no file, only the
+#: time: a layout evicted is made again if asked for.)
+CACHE_BYTES = 128 << 20
 
 # --- scoring -----------------------------------------------------------------------------------
 
