@@ -1,6 +1,7 @@
 """What the encoder holds: its caches bounded by bytes, operator memory reused and freed."""
 
 import gc
+import weakref
 
 import numpy as np
 
@@ -106,22 +107,27 @@ def test_a_planners_operator_memory_serves_its_searches_one_after_another(monkey
 
 
 def test_done_with_frees_the_reduced_planner_and_its_threads_memory():
+    gc.collect()
+    before = {id(s) for s in gc.get_objects() if isinstance(s, Scratch)}  # (other tests')
     p = Planner(scene())
     search.search(p, 500, 2, effort=0, workers=2)
     p.fitter(LAYOUT)  # (this thread's memory too)
     assert len(p._points) and p._edges.keys()
-    assert sum(isinstance(s, Scratch) for s in gc.get_objects()) >= 1
+    made = [weakref.ref(s) for s in gc.get_objects()
+            if isinstance(s, Scratch) and id(s) not in before]
+    assert made
     tiles.done_with(p)
     assert not len(p._points) and not p._edges.keys() and not p._spare
-    assert not [s for s in gc.get_objects() if isinstance(s, Scratch)]
+    assert [r for r in made if r() is not None] == []
     assert p.estimate(LAYOUT) > 0  # (still answers: what it needs is made again)
 
 
 def test_tiles_fit_leaves_no_operator_memory_behind():
     p = Planner(scene(128, 128))
     gc.collect()
+    before = {id(s) for s in gc.get_objects() if isinstance(s, Scratch)}  # (other tests')
     tiles.fit(p, LAYOUT, 2, 4, side=48, margin=8, workers=2)
-    assert not [s for s in gc.get_objects() if isinstance(s, Scratch)]
+    assert not [s for s in gc.get_objects() if isinstance(s, Scratch) and id(s) not in before]
 
 
 def test_float32_ycbcr_is_the_float64_one_within_1e_5():
