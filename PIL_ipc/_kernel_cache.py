@@ -52,7 +52,7 @@ PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 #: About how long the first call of each kind takes, in CPU seconds, most of it compiling:
 #: measured in a fresh install on 2 cores (benchmarks/first_use.py: ``ipc encode --bpp 0.2``
 #: then ``ipc decode`` of a 768 x 512 image; a decode alone compiles what the encode shares).
-FIRST_CALL_SECONDS = {"encode": 50, "decode": 30, "decode after encode": 6}
+FIRST_CALL_SECONDS = {"encode": 30, "decode": 23, "decode after encode": 9}
 
 _log = logging.getLogger("PIL_ipc")
 
