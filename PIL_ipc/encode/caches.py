@@ -21,17 +21,55 @@ def array_bytes(value: object) -> int:
     return 0
 
 
-class Recent:
+class _Bounded:
+    """Entries in the order they were last used, and the bytes of their arrays (array_bytes)
+    when there is a ``limit`` on those (None: no bound); threads may share it."""
+
+    def __init__(self, items: dict | None = None, limit: int | None = None):
+        self._items: OrderedDict = OrderedDict(items or {})
+        self.limit = limit
+        self._bytes: dict = {}
+        self._total = 0
+        self._lock = threading.Lock()
+
+    def _store(self, key: object, value: object) -> None:
+        """Add an entry (under the lock)."""
+        self._items[key] = value
+        self._bytes[key] = array_bytes(value) if self.limit is not None else 0
+        self._total += self._bytes[key]
+
+    def _evict(self, size: int | None = None) -> None:
+        """Drop the entries used longest ago while there are more than ``size`` or their
+        arrays pass the limit, always keeping the last one (under the lock)."""
+        while len(self._items) > 1 and (
+                (size is not None and len(self._items) > size)
+                or (self.limit is not None and self._total > self.limit)):
+            old, _ = self._items.popitem(last=False)
+            self._total -= self._bytes.pop(old, 0)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays held (0 when the cache has no ``limit``)."""
+        return self._total
+
+    def clear(self) -> None:
+        """Drop every entry (a thread making one still stores it)."""
+        with self._lock:
+            self._items.clear()
+            self._bytes.clear()
+            self._total = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class Recent(_Bounded):
     """A cache of the ``size`` entries used last, and of no more than ``limit`` bytes of
     arrays (array_bytes; None: no bound) besides the last one (threads may share it)."""
 
     def __init__(self, size: int, limit: int | None = None):
+        super().__init__(limit=limit)
         self.size = size
-        self.limit = limit
-        self._items: OrderedDict = OrderedDict()
-        self._bytes: dict = {}
-        self._total = 0
-        self._lock = threading.Lock()
 
     def get(self, key: object) -> object | None:
         with self._lock:
@@ -44,34 +82,14 @@ class Recent:
         """Store ``value`` (or keep the one another thread stored meanwhile); return it."""
         with self._lock:
             if key not in self._items:
-                self._items[key] = value
-                self._bytes[key] = array_bytes(value) if self.limit is not None else 0
-                self._total += self._bytes[key]
+                self._store(key, value)
             value = self._items[key]
             self._items.move_to_end(key)
-            while len(self._items) > self.size or (
-                    self.limit is not None and self._total > self.limit
-                    and len(self._items) > 1):
-                old, _ = self._items.popitem(last=False)
-                self._total -= self._bytes.pop(old)
+            self._evict(self.size)
             return value
 
-    @property
-    def nbytes(self) -> int:
-        """Bytes of the arrays held (0 when the cache has no ``limit``)."""
-        return self._total
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes.clear()
-            self._total = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-class Once:
+class Once(_Bounded):
     """A cache whose values are made once: a thread asking for a key that another thread is
     making waits for it (the scoring threads start alike and would otherwise make the same
     gradient and edge planes side by side).  ``limit``: bytes of arrays (array_bytes) kept
@@ -79,12 +97,8 @@ class Once:
     again if asked for (None: every value is kept)."""
 
     def __init__(self, items: dict | None = None, limit: int | None = None):
-        self._items: OrderedDict = OrderedDict(items or {})
+        super().__init__(items, limit)
         self._locks: dict = {}
-        self._lock = threading.Lock()
-        self.limit = limit
-        self._bytes: dict = {}
-        self._total = 0
 
     def get(self, key: object, make) -> object:
         """The value of ``key``, made by ``make()`` if no thread made it yet."""
@@ -100,27 +114,9 @@ class Once:
                     return self._items[key]
             value = make()
             with self._lock:
-                self._items[key] = value
-                if self.limit is not None:
-                    self._bytes[key] = array_bytes(value)
-                    self._total += self._bytes[key]
-                    while self._total > self.limit and len(self._items) > 1:
-                        old = next(iter(self._items))
-                        del self._items[old]
-                        self._total -= self._bytes.pop(old, 0)
+                self._store(key, value)
+                self._evict()
             return value
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes of the arrays held (0 when the cache has no ``limit``)."""
-        return self._total
-
-    def clear(self) -> None:
-        """Drop every value (a thread making one still stores it)."""
-        with self._lock:
-            self._items.clear()
-            self._bytes.clear()
-            self._total = 0
 
     def keys(self) -> list:
         with self._lock:
