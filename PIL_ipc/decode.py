@@ -4,7 +4,8 @@ decode edge and seed planes (T.82) -> locate source points (with the header's se
 -> decode their values, per channel (luma, then chroma) -> inpaint every channel with one
 operator (PDE) -> inverse colour transform -> alpha plane.
 Every size the file declares is checked against the header and the pixel limit before anything
-is allocated from it; every failure is a :class:`~PIL_ipc.format.container.FormatError` (a ValueError).
+is allocated from it; every failure is a :class:`~PIL_ipc.errors.FormatError` (an IpcError,
+a ValueError).
 """
 
 from __future__ import annotations

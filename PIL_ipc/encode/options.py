@@ -177,7 +177,8 @@ OPTIONS: tuple[Option, ...] = (
            recorded=True, unrecorded=0, metavar="G"),
     Option("edge_seeds", float, "also store the edge pixels this many grey levels from the "
            "mean of their non-edge neighbours (inf: none)", bounds=(0, math.inf), infinite=True,
-           layout=True, fixed=math.inf, choices=(math.inf, 48.0, 32.0, 24.0, 16.0, 12.0, 8.0, 6.0, 4.0),
+           layout=True, fixed=math.inf,
+           choices=(math.inf, 48.0, 32.0, 24.0, 16.0, 12.0, 8.0, 6.0, 4.0),
            recorded=True, unrecorded=math.inf, metavar="D"),
     Option("chroma_levels", int, "colour: quantisation levels of the chroma values",
            bounds=(2, 256), layout=True, fixed=32,

@@ -26,10 +26,24 @@ from ..metrics import psnr_of_mse
 from .options import BY_NAME, CHOICES
 from .planner import Coded, Layout, Planner
 from .report import Progress, Stage
-from .tuning import (BATCH, CHROMA_FINAL_ITERATIONS, CHROMA_SCORE_ITERATIONS, COLOUR_FIELDS,
-                     COLOUR_START_EDGES, EFFORTS, FINAL_STEPS, FIT_STEPS, GROWTH_SHARE,
-                     HIGH_RATE, MIN_GAIN, MIN_GAIN_HIGH_RATE, MOVE_REACH, RETRY_FACTORS,
-                     THRESHOLDS, TONAL_RATE_FACTOR)
+from .tuning import (
+    BATCH,
+    CHROMA_FINAL_ITERATIONS,
+    CHROMA_SCORE_ITERATIONS,
+    COLOUR_FIELDS,
+    COLOUR_START_EDGES,
+    EFFORTS,
+    FINAL_STEPS,
+    FIT_STEPS,
+    GROWTH_SHARE,
+    HIGH_RATE,
+    MIN_GAIN,
+    MIN_GAIN_HIGH_RATE,
+    MOVE_REACH,
+    RETRY_FACTORS,
+    THRESHOLDS,
+    TONAL_RATE_FACTOR,
+)
 
 _log = logging.getLogger("PIL_ipc")
 

@@ -15,10 +15,10 @@ the decoder do not change: the decoder still solves the whole image.
 from __future__ import annotations
 
 import gc
+import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-import math
 from dataclasses import dataclass, replace
 
 import numpy as np

@@ -13,9 +13,8 @@ import zlib
 import numpy as np
 
 from .._kernel_cache import kernel
-
-from . import jbig
 from ..errors import FormatError
+from . import jbig
 from .values import med
 
 BILEVEL = 0

@@ -43,9 +43,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import CoderOverflow, FormatError
 from . import _jbig_kernels as K
 from . import qm
-from ..errors import CoderOverflow, FormatError
 
 #: Default pixel limit of :func:`decode`: twice Pillow's default MAX_IMAGE_PIXELS, the size at
 #: which Pillow itself refuses an image as a decompression bomb.

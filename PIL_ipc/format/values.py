@@ -30,9 +30,9 @@ import math
 
 import numpy as np
 
-from . import qm
 from .._kernel_cache import kernel
 from ..errors import CoderOverflow, FormatError
+from . import qm
 
 #: VALS codings (spec section 7, module docstring): every decision, or the bounded ones.
 CODING_PLAIN = 0

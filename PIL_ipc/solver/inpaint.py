@@ -35,8 +35,9 @@ vectors, the runs and a direct solver's numbering; a solve peaks near 190), 43 m
 has run uncertified solves (their vectors are float32) and 43 more per extra thread of
 solve_fields, and a band factor of at most DIRECT_ENVELOPE numbers per band pixel; the
 kernels release the GIL, but one Inpainter must not be used by two threads at once (its
-vectors are shared), except through solve_fields, which gives each thread its own. Iteration caps bound the running
-time for any masks; a solve that hits one returns its best iterate with an InpaintWarning.
+vectors are shared), except through solve_fields, which gives each thread its own. Iteration
+caps bound the running time for any masks; a solve that hits one returns its best iterate with
+an InpaintWarning.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+
 from . import _grid_kernels as G
 from . import _kernels as K
 from .phase import MAX_FCG_ITER, MAX_SIDE, InpaintWarning, Phase, Scratch

@@ -23,9 +23,9 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .. import __version__
-from . import atomic, metadata, progress
 from ..encode.options import BY_NAME, DEFAULT_QUALITY, OPTIONS, EncodeOptions, Option
 from ..format import container, reader
+from . import atomic, metadata, progress
 
 PROG = "ipc"
 STDIO = "-"
