@@ -430,9 +430,9 @@ class Planner:
 
     def _scratch(self) -> inpaint.Scratch:
         """This thread's inpainting memory: a spare one, or a new one.  When the thread ends
-        it goes back to the spares: each search scores on threads of its own, and the memory
-        of threads gone stayed until the collector found it (its operator refers to it and
-        back), 1.5 GB over a quality target's searches at 1 Mpixel."""
+        it goes back to the spares: each search scores on threads of its own, and the next
+        search's threads take it over instead of making their own (a quality target runs
+        several searches: at 1 Mpixel a thread's memory is about 190 MB)."""
         held = getattr(self._local, "held", None)
         if held is None:
             try:

@@ -14,7 +14,6 @@ the decoder do not change: the decoder still solves the whole image.
 
 from __future__ import annotations
 
-import gc
 import math
 import os
 import threading
@@ -155,10 +154,7 @@ def fit(planner: Planner, layout: Layout, iterations: int,
 
         with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
             list(pool.map(work, cut))
-        # each thread's operator memory (170 MB a tile of 1152 x 1152) refers to the
-        # operator built on it and back: a cycle, which only the collector frees
-        del local
-        gc.collect()
+        del local  # (each thread's operator memory: 170 MB a tile of 1152 x 1152)
     if stage is not progress:
         stage.end()
     out = per_point[:1]
@@ -209,11 +205,9 @@ def _fill(planner: Planner, layout: Layout, budget: int,
 
 def done_with(small: Planner) -> None:
     """Free what the reduced image's search leaves before the full-size fit: its planner's
-    per-layout arrays and operator memory, and the operator memory of its scoring threads
-    (each refers to the operator built on it and back: a cycle, which only the collector
-    frees; 0.6 GB at 1 Mpixel)."""
+    per-layout arrays and its operator memory, its scoring threads' included (0.6 GB at
+    1 Mpixel)."""
     small.release()
-    gc.collect()
 
 
 def search_reduced(planner: Planner, small: Planner, budget: int,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import threading
 import warnings
+import weakref
 
 import numpy as np
 
@@ -164,7 +165,9 @@ class Scratch:
         self.runs = tuple(np.zeros((most, 4), dtype=np.uint64) for _ in range(2))
         # cell numbers of a direct solver's ordering, over the fine level's padded grid
         self.local = np.zeros(self.n0, dtype=np.int64)
-        self.owner: object | None = None
+        # the Inpainter the memory belongs to, held weakly: it holds this memory, and a cycle
+        # would keep both until the garbage collector ran (gigabytes at camera sizes)
+        self._owner: weakref.ref | None = None
 
     def workspace(self, dtype: type = np.float64, alone: bool = False,
                   lane: int = 0) -> _Workspace:
@@ -181,7 +184,12 @@ class Scratch:
 
     def take(self, owner: object) -> None:
         """Hand the memory to ``owner``."""
-        self.owner = owner
+        self._owner = weakref.ref(owner)
+
+    @property
+    def owner(self) -> object | None:
+        """The Inpainter the memory was last handed to (None: none, or it is gone)."""
+        return None if self._owner is None else self._owner()
 
 
 class Phase:

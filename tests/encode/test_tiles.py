@@ -6,10 +6,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from PIL_ipc.format import reader
 from PIL_ipc import decode, encode
 from PIL_ipc.encode import pipeline, quality, search, tiles
 from PIL_ipc.encode.planner import Layout, Planner
+from PIL_ipc.format import reader
 
 
 def scene(h=96, w=112, seed=5):
@@ -99,16 +99,23 @@ def test_fixed_threshold_encode_of_a_large_image_uses_tiles(monkeypatch):
     assert psnr(decode.decode(tiled), img) > psnr(decode.decode(whole), img) - 0.3
 
 
+
+def _searched_shapes(monkeypatch, module) -> list:
+    """The shapes of the planners ``module``'s budget searches run on, with a 160 x 160
+    image tiled and searched reduced to 80 x 80."""
+    shapes = []
+    budget_search = module.search
+    monkeypatch.setattr(module, "search",
+                        lambda p, *a, **k: shapes.append(p.shape) or budget_search(p, *a, **k))
+    monkeypatch.setattr(tiles, "TILE_PIXELS", 160 * 160)
+    monkeypatch.setattr(tiles, "REDUCED_PIXELS", 80 * 80)
+    return shapes
+
 def test_budget_search_on_a_reduced_image_meets_the_budget(monkeypatch):
     img = scene(160, 160)
     budget = int(0.3 * img.size / 8)
     full = encode.encode(img, encode.EncodeOptions(size=budget, effort=0))
-    calls = []
-    budget_search = search.search
-    monkeypatch.setattr(search, "search",
-                        lambda p, *a, **k: calls.append(p.shape) or budget_search(p, *a, **k))
-    monkeypatch.setattr(tiles, "TILE_PIXELS", 160 * 160)
-    monkeypatch.setattr(tiles, "REDUCED_PIXELS", 80 * 80)
+    calls = _searched_shapes(monkeypatch, search)
     data = encode.encode(img, encode.EncodeOptions(size=budget, effort=0))
     assert calls == [(80, 80)]
     assert len(data) <= budget
@@ -125,12 +132,7 @@ def test_quality_target_on_a_reduced_image_searches_it_there_and_meets_it(monkey
     # bits per pixel; the full-size file meets the target it was searched for
     img = scene(160, 160)
     target = 34.0
-    probed = []
-    budget_search = quality.search
-    monkeypatch.setattr(quality, "search",
-                        lambda p, *a, **k: probed.append(p.shape) or budget_search(p, *a, **k))
-    monkeypatch.setattr(tiles, "TILE_PIXELS", 160 * 160)
-    monkeypatch.setattr(tiles, "REDUCED_PIXELS", 80 * 80)
+    probed = _searched_shapes(monkeypatch, quality)
     data = encode.encode(img, encode.EncodeOptions(psnr=target, effort=0))
     assert probed and set(probed) == {(80, 80)}
     assert psnr(decode.decode(data), img) >= target

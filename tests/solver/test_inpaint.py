@@ -8,8 +8,8 @@ from PIL import Image
 from reference_solver import block_means, reference_solve
 from scipy import ndimage
 
-from PIL_ipc.solver import _kernels as K
 from PIL_ipc.solver import _grid_kernels as G
+from PIL_ipc.solver import _kernels as K
 from PIL_ipc.solver import inpaint, phase
 
 TOL = 1e-3
@@ -620,3 +620,23 @@ def test_constant_start_saves_steps_never_accuracy(photo):
         assert np.abs(u - ref).max() <= op.last_error + 1e-9 <= 0.15 + 1e-9
         its.append(op.laplace_phase.last_iterations)
     assert its[1] <= its[0]
+
+
+def test_an_inpainter_and_its_memory_go_without_the_garbage_collector():
+    # the memory holds its owner weakly: no cycle keeps gigabytes until a collection
+    import gc
+    import weakref
+
+    known = np.zeros((40, 40), bool)
+    known[::5, ::5] = True
+    gc.disable()
+    try:
+        scratch = inpaint.Scratch(known.shape)
+        op = inpaint.Inpainter(known, np.zeros_like(known), scratch)
+        op.solve(np.where(known, 100.0, 0.0))
+        assert scratch.owner is op
+        gone = weakref.ref(scratch), weakref.ref(op)
+        del scratch, op
+        assert [r() for r in gone] == [None, None]
+    finally:
+        gc.enable()
