@@ -10,10 +10,11 @@ a ValueError).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -35,10 +36,20 @@ COLOUR_SAMPLE_TOL = 0.42
 #: where luma's certified error came out below its tolerance.
 COLOUR_DECODE_TOL = 0.15
 
-#: Largest image (pixels) whose solver memory (solver.inpaint, "Costs") a thread keeps for
-#: its next decode of the same size.
+#: Largest image (pixels) whose solver memory (solver.inpaint, "Costs") a decode hands back
+#: for the next decode of the same size, in whichever thread it runs: a fresh one costs a
+#: page fault per 4 KiB on first touch (a 512 x 512 decode in a new thread of a pool took
+#: as long as four in a thread that had decoded before).
 KEEP_SCRATCH_PIXELS = 1 << 19
-_kept = threading.local()
+#: ... and how many such memories the process keeps at most (one per core: decodes running
+#: at the same time each need their own), the least recently returned dropped first.
+KEEP_SCRATCH = min(os.cpu_count() or 1, 4)
+_kept: list[inpaint.Scratch] = []
+_kept_lock = threading.Lock()
+#: Decodes of this process solving now: a decode takes a second thread (OVERLAP_PIXELS,
+#: CHANNEL_THREADS) only while fewer run than there are cores, so that decodes run side by
+#: side in a caller's threads do not fight for the cores.
+_solving = [0]
 
 #: Threads that solve the chroma channels of a colour decode at the same time (1: one after
 #: another); each holds its own solver vectors (solver.inpaint, "Costs").
@@ -98,16 +109,38 @@ def _chroma_tolerances(luma_error: float) -> list[float]:
     return [float(tol_cb), float(tol_cr)]
 
 
-def _scratch(shape: tuple[int, int]) -> inpaint.Scratch:
-    """The solver's working memory, kept for the next decode of this size in this thread if
-    it is small: fresh memory costs a page fault per 4 KiB on first touch, 15-20 % of a
-    512 x 512 decode.  Each thread has its own (decodes in threads share nothing)."""
+@contextlib.contextmanager
+def _scratch(shape: tuple[int, int]) -> Iterator[inpaint.Scratch]:
+    """Solver memory for an image of ``shape``: a kept one of that size if there is one free
+    (see KEEP_SCRATCH_PIXELS), handed back when the block ends."""
     if shape[0] * shape[1] > KEEP_SCRATCH_PIXELS:
-        return inpaint.Scratch(shape)
-    kept = getattr(_kept, "scratch", None)
-    if kept is None or kept.shape != tuple(shape):
-        kept = _kept.scratch = inpaint.Scratch(shape)
-    return kept
+        yield inpaint.Scratch(shape)
+        return
+    with _kept_lock:
+        i = next((i for i, s in enumerate(_kept) if s.shape == tuple(shape)), None)
+        scratch = _kept.pop(i) if i is not None else None
+    if scratch is None:
+        scratch = inpaint.Scratch(shape)
+    try:
+        yield scratch
+    finally:
+        with _kept_lock:
+            _kept.append(scratch)
+            del _kept[:-KEEP_SCRATCH]
+
+
+@contextlib.contextmanager
+def _solving_now() -> Iterator[int]:
+    """Counts this decode among those solving (see _solving) while the block runs; gives how
+    many others were solving when it began."""
+    with _kept_lock:
+        others = _solving[0]
+        _solving[0] += 1
+    try:
+        yield others
+    finally:
+        with _kept_lock:
+            _solving[0] -= 1
 
 
 def reconstruct_channels(points: sources.SourcePoints, channel_values: list[np.ndarray],
@@ -125,39 +158,42 @@ def reconstruct_channels(points: sources.SourcePoints, channel_values: list[np.n
     of the header's seed lattice (its pixels are all source points: a hint for the solver's
     error certificate)."""
     pixels = points.shape[0] * points.shape[1]
-    op = inpaint.Inpainter(points.known_mask(), points.band, _scratch(points.shape),
-                           lattice=lattice,
-                           overlap=CHANNEL_THREADS > 1 and pixels >= OVERLAP_PIXELS,
-                           certify=not reduce)
-    fields = []
-    for v in channel_values:
-        data = np.zeros(points.shape[0] * points.shape[1], dtype=np.float64)
-        data[points.positions] = v
-        fields.append(data.reshape(points.shape))
-    # start from the channel's mean stored value rather than 0: the first residual is then
-    # the spread of the values, not their level (for chroma, centred on 128, a step fewer)
-    starts = [float(np.mean(v)) if len(v) else None for v in channel_values]
-    if reduce:
-        return [op.reduced_field(u, reduce, tol, s) for u, s in zip(fields, starts, strict=True)]
-    tols = [tol] * len(fields)
-    op.solve_field(fields[0], tol, method, warn=False, start=starts[0])
-    errors = [op.last_error]
-    if later_tol is not None:
-        tols[1:] = later_tol(errors[0])
-    threaded = points.shape[0] * points.shape[1] <= CHANNEL_THREAD_PIXELS
-    if len(fields) > 1 and method == "fast" and CHANNEL_THREADS > 1 and threaded:
-        # the other channels at once, each in a thread of its own (the kernels release the
-        # GIL): a colour decode then takes little longer than a grey one on two cores
-        errors += op.solve_fields(fields[1:], tols[1:], starts[1:], CHANNEL_THREADS)
-    else:
-        for u, t, s in zip(fields[1:], tols[1:], starts[1:]):
-            op.solve_field(u, t, method, warn=False, start=s)
-            errors.append(op.last_error)
-    for e, t in zip(errors, tols):
-        if not e <= t:
-            log.info("decode: solver cap reached, error bound %.3g grey levels (wanted %g)",
-                     e, t)
-    return fields
+    with _scratch(points.shape) as scratch, _solving_now() as others:
+        spare = CHANNEL_THREADS > 1 and others + 1 < (os.cpu_count() or 1)
+        op = inpaint.Inpainter(points.known_mask(), points.band, scratch,
+                               lattice=lattice, overlap=spare and pixels >= OVERLAP_PIXELS,
+                               certify=not reduce)
+        fields = []
+        for v in channel_values:
+            data = np.zeros(points.shape[0] * points.shape[1], dtype=np.float64)
+            data[points.positions] = v
+            fields.append(data.reshape(points.shape))
+        # start from the channel's mean stored value rather than 0: the first residual is
+        # then the spread of the values, not their level (for chroma, centred on 128, a step
+        # fewer)
+        starts = [float(np.mean(v)) if len(v) else None for v in channel_values]
+        if reduce:
+            return [op.reduced_field(u, reduce, tol, s)
+                    for u, s in zip(fields, starts, strict=True)]
+        tols = [tol] * len(fields)
+        op.solve_field(fields[0], tol, method, warn=False, start=starts[0])
+        errors = [op.last_error]
+        if later_tol is not None:
+            tols[1:] = later_tol(errors[0])
+        threaded = points.shape[0] * points.shape[1] <= CHANNEL_THREAD_PIXELS
+        if len(fields) > 1 and method == "fast" and spare and threaded:
+            # the other channels at once, each in a thread of its own (the kernels release
+            # the GIL): a colour decode then takes little longer than a grey one on two cores
+            errors += op.solve_fields(fields[1:], tols[1:], starts[1:], CHANNEL_THREADS)
+        else:
+            for u, t, s in zip(fields[1:], tols[1:], starts[1:], strict=True):
+                op.solve_field(u, t, method, warn=False, start=s)
+                errors.append(op.last_error)
+        for e, t in zip(errors, tols, strict=True):
+            if not e <= t:
+                log.info("decode: solver cap reached, error bound %.3g grey levels (wanted %g)",
+                         e, t)
+        return fields
 
 
 def _decode_values(payload: bytes, predictors: np.ndarray, levels: int, coding: int,

@@ -157,6 +157,81 @@ def test_one_file_decoded_in_eight_threads_at_once_gives_identical_pixels(corpus
         assert np.array_equal(out, expected)
 
 
+def test_solver_memory_outlives_the_thread_that_decoded(corpus, monkeypatch):
+    """A decode hands its solver memory back for the next decode of the same size, whichever
+    thread runs it (a thread pool's threads come and go): a decode in a new thread builds on
+    the memory an ended thread used, at most KEEP_SCRATCH memories are kept, and the pixels
+    are the same."""
+    import threading
+
+    from PIL_ipc.solver import inpaint
+
+    data = (corpus / "photo-g6.ipc").read_bytes()
+    monkeypatch.setattr(decode, "_kept", [])
+    made = []
+    real = inpaint.Scratch.__init__
+    monkeypatch.setattr(inpaint.Scratch, "__init__",
+                        lambda self, shape: made.append(shape) or real(self, shape))
+    expected = decode.decode(data)
+    assert len(made) == 1 and len(decode._kept) == 1
+    outs = []
+    for _ in range(3):
+        t = threading.Thread(target=lambda: outs.append(decode.decode(data)))
+        t.start()
+        t.join()
+    assert len(made) == 1, "a new thread built fresh solver memory"
+    assert all(np.array_equal(o, expected) for o in outs)
+    # other sizes evict the least recently returned beyond KEEP_SCRATCH
+    monkeypatch.setattr(decode, "KEEP_SCRATCH", 2)
+    for w in (30, 31, 32):
+        img = np.zeros((20, w), dtype=np.uint8)
+        img[:, w // 2:] = 200
+        decode.decode(encode.encode(img, encode.EncodeOptions(threshold=20, min_length=0)))
+    assert [s.shape for s in decode._kept] == [(20, 31), (20, 32)]
+
+
+def test_a_decode_takes_a_second_core_only_while_one_is_free(corpus, monkeypatch):
+    """With every core busy decoding (here: the count of decodes solving says so), a decode
+    builds its solver in one thread and solves chroma one channel after the other; alone it
+    uses the second core; the pixels are the same, and the count returns to 0 after a
+    failing decode too."""
+    from PIL_ipc.solver import inpaint
+
+    data = (corpus / "rgb-photo.ipc").read_bytes()
+    monkeypatch.setattr(decode, "CHANNEL_THREADS", 2)
+    monkeypatch.setattr(decode, "OVERLAP_PIXELS", 0)
+    monkeypatch.setattr(decode.os, "cpu_count", lambda: 2)
+    seen = []
+    real_init, real_fields = inpaint.Inpainter.__init__, inpaint.Inpainter.solve_fields
+
+    def init(self, *a, overlap=False, **k):
+        seen.append(("overlap", overlap))
+        real_init(self, *a, overlap=overlap, **k)
+
+    monkeypatch.setattr(inpaint.Inpainter, "__init__", init)
+    monkeypatch.setattr(inpaint.Inpainter, "solve_fields",
+                        lambda self, *a, **k: seen.append(("fields",)) or
+                        real_fields(self, *a, **k))
+    alone = decode.decode(data)
+    assert seen == [("overlap", True), ("fields",)]
+    seen.clear()
+    monkeypatch.setattr(decode, "_solving", [1])  # another decode is solving
+    busy = decode.decode(data)
+    assert seen == [("overlap", False)]
+    assert np.array_equal(alone, busy)
+    assert decode._solving == [1]
+    monkeypatch.setattr(decode, "_solving", [0])
+
+    def fail(self, *a, **k):
+        assert decode._solving == [1]
+        raise MemoryError
+
+    monkeypatch.setattr(inpaint.Inpainter, "solve_field", fail)
+    with pytest.raises(MemoryError):
+        decode.decode(data)
+    assert decode._solving == [0]
+
+
 def test_an_uncertified_solve_logs_and_still_decodes(sample, monkeypatch, caplog):
     """A tolerance the solver cannot certify within its cap: the decode ends, close to the
     certified decode, and says so in the log (no warning reaches the user)."""
