@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from . import _kernel_cache
-from .format import alpha, colour, container, jbig, reader, sources, values
+from .format import alpha, colour, container, jbig, reader, sides, sources, values
 from .solver import inpaint
 
 #: Certified solver accuracy of a decode (grey levels): below 0.5, every output pixel is within
@@ -146,7 +146,8 @@ def _solving_now() -> Iterator[int]:
 def reconstruct_channels(points: sources.SourcePoints, channel_values: list[np.ndarray],
                          tol: float, *, method: str = "fast", reduce: int = 0,
                          later_tol: Callable[[float], list[float]] | None = None,
-                         lattice: int = 0) -> list[np.ndarray]:
+                         lattice: int = 0,
+                         derived: EdgeSides | None = None) -> list[np.ndarray]:
     """Inpaint every channel from its values at ``points`` with one operator (section 8:
     the geometry, and so the solver's set-up, is the same for all channels), each to ``tol``,
     or the first to ``tol`` and the others to ``later_tol(certified error of the first)``.
@@ -156,13 +157,18 @@ def reconstruct_channels(points: sources.SourcePoints, channel_values: list[np.n
     ``reduce`` = k > 0: each channel at 1 / 2^k of the size (ceil), solved on a coarse level
     of the solver's multigrid hierarchy (Inpainter.solve_reduced).  ``lattice``: the step
     of the header's seed lattice (its pixels are all source points: a hint for the solver's
-    error certificate)."""
+    error certificate).  ``derived``: the edge pixels that take a side (section 8.1), data of
+    the Laplace phase made from the band phase's solution."""
     pixels = points.shape[0] * points.shape[1]
     with _scratch(points.shape) as scratch, _solving_now() as others:
         spare = CHANNEL_THREADS > 1 and others + 1 < (os.cpu_count() or 1)
-        op = inpaint.Inpainter(points.known_mask(), points.band, scratch,
+        known = points.known_mask()
+        if derived is not None:
+            known.ravel()[derived.taken()] = True
+        op = inpaint.Inpainter(known, points.band, scratch,
                                lattice=lattice, overlap=spare and pixels >= OVERLAP_PIXELS,
-                               certify=not reduce)
+                               certify=not reduce,
+                               derive=None if derived is None else derived.apply)
         fields = []
         for v in channel_values:
             data = np.zeros(points.shape[0] * points.shape[1], dtype=np.float64)
@@ -194,6 +200,37 @@ def reconstruct_channels(points: sources.SourcePoints, channel_values: list[np.n
                 log.info("decode: solver cap reached, error bound %.3g grey levels (wanted %g)",
                          e, t)
         return fields
+
+
+class EdgeSides:
+    """The eligible edge pixels of a file (section 8.1), their candidates and choices."""
+
+    def __init__(self, positions: np.ndarray, candidates: np.ndarray, choices: np.ndarray):
+        self.positions, self.candidates, self.choices = positions, candidates, choices
+
+    def taken(self) -> np.ndarray:
+        """Flat indices of the pixels that take a side (data of the Laplace phase)."""
+        return self.positions[self.choices != sides.MEAN]
+
+    def apply(self, u: np.ndarray) -> None:
+        """Write the sides' values into the flat field u after the band phase."""
+        sides.derive(u, self.positions, self.candidates, self.choices)
+
+
+def edge_sides(f: container.IpcFile, edges: np.ndarray, points: sources.SourcePoints,
+               lenient: bool) -> EdgeSides | None:
+    """The SIDE chunk's choices (None without one); its count must match the eligible pixels
+    the planes give."""
+    if f.sides is None:
+        return None
+    positions, candidates = sides.eligible(edges, points.known_mask(), points.band)
+    if f.sides.count != len(positions):
+        if not lenient:
+            raise DecodeError(f"SIDE declares {f.sides.count} eligible edge pixels, the planes "
+                              f"give {len(positions)}")
+        return None
+    choices = sides.decode(f.sides.payload, positions, edges.shape)
+    return EdgeSides(positions, candidates, choices)
 
 
 def _decode_values(payload: bytes, predictors: np.ndarray, levels: int, coding: int,
@@ -247,17 +284,9 @@ def decode_fields(f: container.IpcFile, *, lenient: bool = False,
     if max_pixels is not None and h.width * h.height > max_pixels:
         raise DecodeError(
             f"image of {h.width}x{h.height} pixels exceeds the limit of {max_pixels} pixels")
-    edges = _decode_plane("edge", f.edge, h, lenient)
-    seed = _decode_plane("seed", f.seed, h, lenient) if f.seed else None
-    points = sources.locate(edges, h.spacing, seed, h.lattice)
-    if f.values_count != points.count:
-        if not lenient:
-            raise DecodeError(f"VALS declares {f.values_count} values, the planes give "
-                              f"{points.count}")
-    indices = _decode_values(f.values_payload, points.predictors, h.levels, f.values_coding,
-                             lenient)
+    edges, points, luma = _stored(f, lenient)
     colour_mode = h.mode in container.COLOUR_MODES
-    channel_values = [values.dequantise(indices, h.levels)]
+    channel_values = [luma]
     if colour_mode:
         channel_values += _chroma_values(f, points, lenient)
     if points.count == 0:
@@ -270,7 +299,8 @@ def decode_fields(f: container.IpcFile, *, lenient: bool = False,
                                       COLOUR_DECODE_TOL if colour_mode else DECODE_TOL,
                                       reduce=reduce,
                                       later_tol=_chroma_tolerances if colour_mode else None,
-                                      lattice=h.lattice)
+                                      lattice=h.lattice,
+                                      derived=edge_sides(f, edges, points, lenient))
     out = colour.rounded_rgb(solved) if colour_mode else inpaint.to_uint8(solved[0])
     if h.mode in container.ALPHA_MODES:
         a = _alpha(f, lenient)
@@ -278,6 +308,35 @@ def decode_fields(f: container.IpcFile, *, lenient: bool = False,
             a = inpaint.to_uint8(inpaint.block_means(a, reduce))
         out = np.dstack([out, a])
     return out
+
+
+def _stored(f: container.IpcFile, lenient: bool
+            ) -> tuple[np.ndarray, sources.SourcePoints, np.ndarray]:
+    """(edge plane, source points, grey or luma values at them) of a parsed file."""
+    h = f.header
+    edges = _decode_plane("edge", f.edge, h, lenient)
+    seed = _decode_plane("seed", f.seed, h, lenient) if f.seed else None
+    points = sources.locate(edges, h.spacing, seed, h.lattice)
+    if f.values_count != points.count:
+        if not lenient:
+            raise DecodeError(f"VALS declares {f.values_count} values, the planes give "
+                              f"{points.count}")
+    indices = _decode_values(f.values_payload, points.predictors, h.levels, f.values_coding,
+                             lenient)
+    return edges, points, values.dequantise(indices, h.levels)
+
+
+def grey_solution(f: container.IpcFile) -> tuple[np.ndarray, sources.SourcePoints, np.ndarray]:
+    """(edge plane, source points, the solution u, float64 H x W before rounding) of a parsed
+    grey file (L or LA, its SIDE chunk applied): what an encoder choosing edge sides needs."""
+    if f.header.mode not in container.SIDE_MODES:
+        raise ValueError(f"not a grey file: {f.header.mode}")
+    edges, points, luma = _stored(f, False)
+    if points.count == 0:
+        raise DecodeError("no stored pixels: the image is undefined")
+    u = reconstruct_channels(points, [luma], DECODE_TOL, lattice=f.header.lattice,
+                             derived=edge_sides(f, edges, points, False))[0]
+    return edges, points, u
 
 
 @_kernel_cache.compiles("decode")

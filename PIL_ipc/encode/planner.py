@@ -61,6 +61,8 @@ class Coded:
     #: raw-value payload the size estimate uses, both estimated: the estimate factor at
     #: which the layout just fits (nan: not measured)
     growth: float = math.nan
+    #: the SIDE chunk of a grey file (format version 5: encode.sides), or None
+    sides: container.Sides | None = None
 
 
 class _Held:
@@ -272,14 +274,16 @@ class Planner:
             chroma = container.Chroma(
                 layout.chroma_levels, layout.chroma_stride, VALUES_CODING,
                 colour.chroma_count(pts.count, layout.chroma_stride), chroma_payload)
+        version = container.SIDE_VERSION if coded.sides else container.version_for(self.mode)
         f = container.IpcFile(
             header=container.Header(width=w, height=h, mode=self.mode, levels=layout.levels,
                                     spacing=layout.spacing, lattice=layout.lattice,
-                                    version=container.version_for(self.mode)),
+                                    version=version),
             edge=self.edge_code(layout),
             seed=self.seed_bytes(layout),
             values_count=pts.count, values_coding=VALUES_CODING, values_payload=payload,
-            chroma=chroma, alpha=self.alpha, **(self.metadata if metadata else {}))
+            chroma=chroma, alpha=self.alpha, sides=coded.sides,
+            **(self.metadata if metadata else {}))
         return container.build(f)
 
     def frame_size(self, layout: Layout) -> int:

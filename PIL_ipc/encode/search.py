@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import IpcError
 from ..metrics import psnr_of_mse
+from . import sides
 from .options import BY_NAME, CHOICES
 from .planner import Coded, Layout, Planner
 from .report import Progress, Stage
@@ -371,6 +372,28 @@ class Search:
                            c.layout, psnr_of_mse(c.mse))
         return top
 
+    def refit(self, coded: Coded, budget: int) -> Coded | None:
+        """The fields of ``coded`` at the lowest threshold whose estimate fits ``budget``,
+        fitted in full as a finalist, assuming larger growths of its values as fit() does
+        when they miss the budget (None: no threshold fits)."""
+        template = self.template({k: getattr(coded.layout, k) for k in CHOICES})
+        scale = 1.0
+        if math.isfinite(coded.growth) and GROWTH_SHARE * coded.growth > TONAL_RATE_FACTOR:
+            scale = GROWTH_SHARE * coded.growth / TONAL_RATE_FACTOR
+        hint = coded.layout.threshold
+        iterations = max(self.tonal_iterations - self.quick, 1)
+        for factor in (scale * f for f in RETRY_FACTORS):
+            layout = self.planner.fit_threshold(template, budget, factor=factor, hint=hint)
+            if layout is None:
+                return None
+            c = self.planner.evaluate(
+                layout, iterations, budget, steps=FINAL_STEPS, rough=True, fallback=True,
+                near=coded, chroma_iterations=min(iterations, CHROMA_FINAL_ITERATIONS))
+            if c is not None:
+                return c
+            hint = layout.threshold
+        return None
+
     # --- progress --------------------------------------------------------------------------
 
     def bounds(self) -> tuple[int, int, int]:
@@ -423,6 +446,8 @@ class Search:
                 self.score_starts()
                 self.walk()
                 coded = self.finish()
+                coded = sides.improve(self.planner, coded, self.budget,
+                                      lambda budget: self.refit(coded, budget))
             finally:
                 self.pool = None
         self.stage.end()

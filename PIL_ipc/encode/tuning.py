@@ -131,6 +131,22 @@ EFFORTS = (
 )
 assert len(EFFORTS) == BY_NAME["effort"].bounds[1] + 1, "the option table's effort range"
 
+# --- edge-pixel sides (grey) ------------------------------------------------------------------
+
+#: Squared error (grey levels^2) a side must save at an edge pixel to be taken: a price per
+#: choice, which costs about one bit more than keeping the mean (docs/error-split.md:
+#: shapes at 0.1 bpp, +3.9 dB for 16 % of the file at 100, +2.7 dB for 10 % at 300).
+SIDE_MARGIN = 100.0
+#: The margins a budgeted encode tries, each a file of its own (the best decoded one is kept):
+#: where the sides are many (drawings: a third of the file at 100) a dearer price leaves
+#: more of the budget to the rest.
+SIDE_MARGINS = (SIDE_MARGIN, 4 * SIDE_MARGIN)
+#: Fits of a layout to the budget less the SIDE chunk's bytes, at most, when the file with
+#: sides misses the budget (the edges the smaller budget drops change the sides a little).
+SIDE_REFITS = 2
+#: ... and the share of the budget each fit leaves besides, for that change.
+SIDE_SLACK = 0.02
+
 # --- a quality target --------------------------------------------------------------------------
 
 #: Budgets the quality search tries: a geometric ladder of byte counts BUDGET_RATIO apart.

@@ -33,11 +33,11 @@ from ..errors import FormatError
 # PNG-style: the high byte catches 7-bit channels, CR LF / LF catch newline translation,
 # 0x1A stops DOS `type`.
 SIGNATURE = b"\x89IPC\r\n\x1a\n"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 #: Versions this reader decodes: version 1 is version 2 without the lattice field (lattice 0);
 #: version 3 is version 2 plus VALS coding 1; version 4 is version 3 plus the colour and alpha
-#: modes (CVAL and ALPH chunks).
-SUPPORTED_VERSIONS = (1, 2, 3, 4)
+#: modes (CVAL and ALPH chunks); version 5 is version 4 plus the SIDE chunk (grey modes).
+SUPPORTED_VERSIONS = (1, 2, 3, 4, 5)
 
 # Largest chunk data length and largest width/height (both fit a signed 32-bit integer, as in PNG).
 MAX_CHUNK_LENGTH = 2**31 - 1
@@ -46,39 +46,45 @@ MAX_DIMENSION = 2**31 - 1
 MODES = {0: "L", 1: "LA", 2: "RGB", 3: "RGBA"}  # IHDR mode code -> Pillow mode name
 MODE_CODES = {name: code for code, name in MODES.items()}
 #: Modes each version allows (only grey before version 4).
-VERSION_MODES = {1: ("L",), 2: ("L",), 3: ("L",), 4: tuple(MODES.values())}
+VERSION_MODES = {1: ("L",), 2: ("L",), 3: ("L",), 4: tuple(MODES.values()),
+                 5: tuple(MODES.values())}
 
 
 def version_for(mode: str) -> int:
     """The version an encoder writes for a mode: the lowest that has it (grey files stay
-    readable by version 3 decoders)."""
+    readable by version 3 decoders); a file with a SIDE chunk is version SIDE_VERSION."""
     return min(v for v, modes in VERSION_MODES.items() if mode in modes and v >= 3)
 
 
 #: Modes with chroma (a CVAL chunk) and with alpha (an ALPH chunk).
 COLOUR_MODES = ("RGB", "RGBA")
 ALPHA_MODES = ("LA", "RGBA")
+#: The first version with the SIDE chunk, and the modes that may carry one.
+SIDE_VERSION = 5
+SIDE_MODES = ("L", "LA")
 CODING_ADAPTIVE_BINARY = 0  # the only VALS coding of format versions 1 and 2
 CODING_BOUNDED = 1  # version 3: decisions the range of levels decides are left out
 #: VALS codings of each version
 CODINGS = {1: frozenset({CODING_ADAPTIVE_BINARY}), 2: frozenset({CODING_ADAPTIVE_BINARY}),
            3: frozenset({CODING_ADAPTIVE_BINARY, CODING_BOUNDED}),
-           4: frozenset({CODING_ADAPTIVE_BINARY, CODING_BOUNDED})}
+           4: frozenset({CODING_ADAPTIVE_BINARY, CODING_BOUNDED}),
+           5: frozenset({CODING_ADAPTIVE_BINARY, CODING_BOUNDED})}
 #: ALPH codings: 0 = bi-level T.82 plane, 1 = graded (predicted, deflated)
 ALPHA_CODINGS = frozenset({0, 1})
 
-IHDR_LENGTHS = {1: 14, 2: 16, 3: 16, 4: 16}  # IHDR data length by version
+IHDR_LENGTHS = {1: 14, 2: 16, 3: 16, 4: 16, 5: 16}  # IHDR data length by version
 MAX_LATTICE = 65535
 VALS_HEAD_LENGTH = 5
 CVAL_HEAD_LENGTH = 8
 ALPH_HEAD_LENGTH = 1
+SIDE_HEAD_LENGTH = 4
 MAX_KEYWORD_LENGTH = 79
 
 METADATA_CHUNKS = ("iCCP", "eXIf", "xXMP", "tEXt")
-DATA_CHUNKS = ("EDGE", "SEED", "VALS", "CVAL", "ALPH")
+DATA_CHUNKS = ("EDGE", "SEED", "VALS", "CVAL", "SIDE", "ALPH")
 #: Shortest data of the chunks with a fixed head
 HEAD_LENGTHS = {"VALS": VALS_HEAD_LENGTH, "CVAL": CVAL_HEAD_LENGTH,
-                "ALPH": ALPH_HEAD_LENGTH}
+                "ALPH": ALPH_HEAD_LENGTH, "SIDE": SIDE_HEAD_LENGTH}
 
 # --- construct definitions -------------------------------------------------------------------
 
@@ -115,6 +121,11 @@ CvalData = Struct(
     "levels" / Int16ub,
     "stride" / Int8ub,
     "coding" / Int8ub,
+    "count" / Int32ub,
+    "payload" / GreedyBytes,
+)
+
+SideData = Struct(
     "count" / Int32ub,
     "payload" / GreedyBytes,
 )
@@ -212,6 +223,17 @@ class Alpha:
 
 
 @dataclass
+class Sides:
+    """The SIDE fields: the edge pixels' side decisions, still coded."""
+
+    count: int  # eligible edge pixels (spec section 8.1)
+    payload: bytes
+
+    def __post_init__(self) -> None:
+        _check_ranges("SIDE", (("count", self.count, 0, 0xFFFFFFFF),))
+
+
+@dataclass
 class IpcFile:
     """Everything an IPC file holds, chunk payloads still coded."""
 
@@ -228,6 +250,7 @@ class IpcFile:
     chroma: Chroma | None = None  # RGB and RGBA only
     alpha: Alpha | None = None  # LA and RGBA only
     xmp: bytes | None = None
+    sides: Sides | None = None  # version 5 on, L and LA only
 
 
 class Head(NamedTuple):
@@ -328,6 +351,11 @@ def build(f: IpcFile) -> bytes:
         replace(f.chroma)  # re-validates
         if f.chroma.coding not in CODINGS[h.version]:
             raise ValueError(f"unknown CVAL coding {f.chroma.coding}")
+    if f.sides is not None:
+        replace(f.sides)  # re-validates
+        if h.version < SIDE_VERSION or h.mode not in SIDE_MODES:
+            raise ValueError(f"a SIDE chunk needs format version {SIDE_VERSION} or later and "
+                             f"mode L or LA, not version {h.version} {h.mode}")
     ihdr = IhdrData.build(
         {
             "version": h.version,
@@ -361,6 +389,9 @@ def build(f: IpcFile) -> bytes:
         parts.append(_chunk("CVAL", CvalData.build(
             {"levels": c.levels, "stride": c.stride, "coding": c.coding, "count": c.count,
              "payload": c.payload})))
+    if f.sides is not None:
+        parts.append(_chunk("SIDE", SideData.build(
+            {"count": f.sides.count, "payload": f.sides.payload})))
     if f.alpha is not None:
         replace(f.alpha)
         parts.append(_chunk("ALPH", AlphData.build(

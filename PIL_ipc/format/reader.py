@@ -24,6 +24,8 @@ from .container import (
     IHDR_LENGTHS,
     MAX_CHUNK_LENGTH,
     METADATA_CHUNKS,
+    SIDE_MODES,
+    SIDE_VERSION,
     SIGNATURE,
     Alpha,
     AlphData,
@@ -35,6 +37,8 @@ from .container import (
     Head,
     Header,
     IpcFile,
+    SideData,
+    Sides,
     ValsData,
     XmpData,
     decode_ihdr,
@@ -104,10 +108,12 @@ class _Order:
             raise FormatError(f"{where} comes before EDGE")
         if ctype == "SEED" and "VALS" in seen:
             raise FormatError(f"{where} comes after VALS")
-        if ctype in ("CVAL", "ALPH") and "VALS" not in seen:
+        if ctype in ("CVAL", "SIDE", "ALPH") and "VALS" not in seen:
             raise FormatError(f"{where} comes before VALS")
-        if ctype == "CVAL" and "ALPH" in seen:
+        if ctype in ("CVAL", "SIDE") and "ALPH" in seen:
             raise FormatError(f"{where} comes after ALPH")
+        if ctype == "CVAL" and "SIDE" in seen:
+            raise FormatError(f"{where} comes after SIDE")
         if ctype in HEAD_LENGTHS and length < HEAD_LENGTHS[ctype]:
             raise FormatError(f"{where} has length {length}, needs at least "
                               f"{HEAD_LENGTHS[ctype]}")
@@ -202,6 +208,7 @@ def parse(data: bytes, *, lenient: bool = False) -> IpcFile:
     vals = None
     chroma: Chroma | None = None
     alpha: Alpha | None = None
+    sides: Sides | None = None
     data_reached = False  # the head of a data chunk was read
     for info, body in walk:
         ctype = info.type
@@ -234,6 +241,14 @@ def parse(data: bytes, *, lenient: bool = False) -> IpcFile:
                 chroma = Chroma(c.levels, c.stride, c.coding, c.count, c.payload)
             except FormatError as exc:
                 raise FormatError(f"{exc} at offset {info.offset}") from None
+        elif ctype == "SIDE":
+            h = meta.header
+            if h.version < SIDE_VERSION or h.mode not in SIDE_MODES:
+                raise FormatError(f"SIDE chunk at offset {info.offset} in a version "
+                                  f"{h.version} {h.mode} file (only L and LA from version "
+                                  f"{SIDE_VERSION})")
+            d = SideData.parse(body)
+            sides = Sides(d.count, d.payload)
         elif ctype == "ALPH":
             if meta.header.mode not in ALPHA_MODES:
                 raise FormatError(f"ALPH chunk at offset {info.offset} in a "
@@ -269,6 +284,7 @@ def parse(data: bytes, *, lenient: bool = False) -> IpcFile:
         chroma=chroma,
         alpha=alpha,
         xmp=meta.xmp,
+        sides=sides,
     )
 
 

@@ -43,6 +43,7 @@ an InpaintWarning.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import numpy as np
 
@@ -119,14 +120,20 @@ class Inpainter:
     """
 
     def __init__(self, known: np.ndarray, band: np.ndarray, scratch: Scratch | None = None,
-                 lattice: int = 0, overlap: bool = False, certify: bool = True):
+                 lattice: int = 0, overlap: bool = False, certify: bool = True,
+                 derive: Callable[[np.ndarray], None] | None = None):
         """``scratch``: memory to build on (taken over; default: fresh).  ``lattice``: the
         step of a seed lattice whose pixels are all known (0: none), a hint that makes the
         error certificate cheaper (it is checked, and ignored where it does not hold).
         ``overlap``: build the Laplace phase, its hierarchy and its certificate in a second
         thread while this one builds and factorises the band phase (for a caller with a
         core to spare; the two share no memory until the solves); ``certify=False``: the
-        certificate is left out (for reduced solves, which do not use it)."""
+        certificate is left out (for reduced solves, which do not use it).  ``derive``: for
+        known pixels whose values are made from the band phase's solution (edge-pixel sides):
+        called with the field (flat, float64) after the band phase and before the Laplace
+        phase, it writes those values; it may only read known pixels and band rows, and must
+        move no value by more than the largest error of the values it reads (max, min and
+        copies do), so that the certificate holds."""
         known = _check_mask("known", known, None)
         band = _check_mask("band", band, known.shape)
         if not known.any():
@@ -175,6 +182,7 @@ class Inpainter:
         if isinstance(built[0], BaseException):
             raise built[0]
         self.laplace_phase = built[0]
+        self.derive = derive
         #: certified bound on max |u - u_exact| of the last solve
         self.last_error = 0.0
 
@@ -233,6 +241,8 @@ class Inpainter:
         # band errors reach the Laplace region at most unamplified (maximum principle)
         errors[0] = self._solve_phase(self.band_phase, u, BAND_SHARE * tol, scale, method,
                                       guess, steps, warn, start, lane)
+        if self.derive is not None:
+            self.derive(u.reshape(-1))
         # what the band left; its nominal share if it could not be certified
         share = tol - errors[0] if errors[0] < tol else (1.0 - BAND_SHARE) * tol
         errors[1] = self._solve_phase(self.laplace_phase, u, share, scale, method, guess,
@@ -258,7 +268,7 @@ class Inpainter:
         # gets at least the rest of it)
         for ph, share in ((self.band_phase, BAND_SHARE), (self.laplace_phase, 1 - BAND_SHARE)):
             if ph.count:
-                for scale, t in zip(scales, tols):
+                for scale, t in zip(scales, tols, strict=True):
                     rough = rough and ph.precision(share * t, scale, "fast") == np.float32
                 if ph.factor is None:
                     ph._hierarchy()
@@ -348,6 +358,8 @@ class Inpainter:
         steps = 1 if self.band_phase.factor is not None else None
         self._solve_phase(self.band_phase, u, BAND_SHARE * tol, scale, "fast", None, steps,
                           False)
+        if self.derive is not None:
+            self.derive(u.reshape(-1))
         self.last_error = np.inf
         xk = self._laplace_on_level(lp, u, k, start)
         # u holds 0 on the Laplace pixels: the level's cells stand for their values

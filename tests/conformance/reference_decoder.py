@@ -31,7 +31,7 @@ from PIL_ipc.format import reader
 SPEC = Path(__file__).resolve().parents[2] / "spec" / "FORMAT.md"
 
 #: IHDR data length of each format version (section 4.3).
-IHDR_LENGTHS = {1: 14, 2: 16, 3: 16, 4: 16}
+IHDR_LENGTHS = {1: 14, 2: 16, 3: 16, 4: 16, 5: 16}
 #: IHDR mode codes (section 4.3): channels of colour, and whether there is alpha.
 MODES = {0: ("L", False), 1: ("L", True), 2: ("RGB", False), 3: ("RGB", True)}
 
@@ -42,7 +42,7 @@ def jbigkit_decode(bie: bytes) -> np.ndarray:
 
 
 def read_ihdr(data: bytes) -> dict[str, int]:
-    """Section 4.3 by hand: the IHDR fields of the first chunk (version 1, 2, 3 or 4)."""
+    """Section 4.3 by hand: the IHDR fields of the first chunk (version 1 to 5)."""
     length, ctype = struct.unpack(">I4s", data[8:16])
     if ctype != b"IHDR":
         raise ValueError("first chunk is not IHDR")
@@ -328,6 +328,43 @@ def chroma_lists(body: bytes, predictors: list[list[int]]) -> tuple[list[float],
     return [v[i // stride] for i in range(n)], [v[m + i // stride] for i in range(n)]
 
 
+def side_choices(body: bytes, edges: np.ndarray, known: np.ndarray, band: np.ndarray
+                 ) -> dict[tuple[int, int], tuple[int, list[tuple[int, int]]]]:
+    """Section 8.1: {eligible pixel (y, x): (0 MEAN, 1 HIGH or 2 LOW, its candidates)}."""
+    h, w = edges.shape
+
+    def inside(y: int, x: int) -> bool:
+        return 0 <= y < h and 0 <= x < w
+
+    def band_row(y: int, x: int) -> bool:
+        return band[y, x] and not known[y, x] and any(
+            inside(y + dy, x + dx) and band[y + dy, x + dx]
+            for dy, dx in ((-1, 0), (0, -1), (0, 1), (1, 0)))
+
+    eligible = {}
+    for y in range(h):
+        for x in range(w):
+            if edges[y, x] and not known[y, x]:
+                cands = [(y + dy, x + dx) for dy, dx in ((-1, 0), (0, -1), (0, 1), (1, 0))
+                         if inside(y + dy, x + dx)
+                         and (known[y + dy, x + dx] or band_row(y + dy, x + dx))]
+                if cands:
+                    eligible[(y, x)] = cands
+    count = struct.unpack(">I", body[:4])[0]
+    assert count == len(eligible), "SIDE count"
+    bit = QMDecoder(body[4:], 16).decode
+    out: dict[tuple[int, int], tuple[int, list[tuple[int, int]]]] = {}
+    for (y, x), cands in eligible.items():  # (raster order: dicts keep insertion order)
+        before = [out[q][0] for q in ((y, x - 1), (y - 1, x - 1), (y - 1, x), (y - 1, x + 1))
+                  if q in out]
+        c = 4 * (1 in before) + 2 * (2 in before) + (0 in before)
+        choice = 0
+        if bit(c):
+            choice = 2 if bit(8 + c) else 1
+        out[(y, x)] = (choice, cands)
+    return out
+
+
 def reference_decode(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Decode a file; returns (uint8 image: H x W, or H x W x bands for LA, RGB, RGBA; bool
     mask of stored pixels)."""
@@ -337,7 +374,7 @@ def reference_decode(data: bytes) -> tuple[np.ndarray, np.ndarray]:
         f.header.version, f.header.width, f.header.height, f.header.levels, f.header.spacing,
         f.header.lattice)
     colour, has_alpha = MODES[h["mode"]]
-    assert h["version"] == 4 or h["mode"] == 0
+    assert h["version"] >= 4 or h["mode"] == 0
     shape = (h["height"], h["width"])
     edges = jbigkit_decode(f.edge)
     seed = jbigkit_decode(f.seed) if f.seed else None
@@ -351,6 +388,19 @@ def reference_decode(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     values[positions] = np.array(ks, dtype=np.float64) * 255.0 / (h["levels"] - 1)
     u = reference_solve(known.reshape(shape), values.reshape(shape), band)
     body = chunks(data)
+    if b"SIDE" in body:
+        # the band rows' values do not depend on the rest: take them from this solution, the
+        # sides' values from them, and solve again with those pixels as data
+        assert h["version"] >= 5 and colour != "RGB"
+        taken = known.reshape(shape).copy()
+        given = values.reshape(shape).copy()
+        for (y, x), (choice, cands) in side_choices(body[b"SIDE"], edges, taken,
+                                                     band).items():
+            if choice:
+                pick = max if choice == 1 else min
+                taken[y, x] = True
+                given[y, x] = pick(u[q] for q in cands)
+        u = reference_solve(taken, given, band)
     if colour == "RGB":
         solved = [u]
         for vs in chroma_lists(body[b"CVAL"], predictors):

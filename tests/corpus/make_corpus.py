@@ -27,10 +27,12 @@ from PIL import Image
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "conformance"))  # for reference_decoder
 sys.path.insert(0, str(HERE.parent.parent))  # the repository, for PIL_ipc
+sys.path.insert(0, str(HERE.parent.parent / "benchmarks"))  # for synthetic
 
 from ipc_chunks import join, split  # noqa: E402
 from jbigkit import pbmtojbg  # noqa: E402
 from reference_decoder import jbigkit_decode, reference_decode  # noqa: E402
+from synthetic import make as synthetic_make  # noqa: E402
 
 from PIL_ipc.format import container, reader  # noqa: E402
 from PIL_ipc import encode
@@ -109,6 +111,11 @@ def entries(src: Path):
                                                                min_length=0, lattice=0)
     yield "rgb-cartoon", source(src, "cartoon/serrano.png", "RGB")[60:124, 80:160], dict(
         threshold=32, lattice=8, edge_seeds=30, chroma_levels=24)
+    # version 5: edge-pixel sides (section 8.1), written where a budget search finds they pay
+    shapes = synthetic_make("shapes", size=128)
+    yield "sides-shapes", shapes, dict(bpp=0.4)
+    yield "la-sides", np.dstack([synthetic_make("blobs", size=128), disc_alpha(128, 128)]), \
+        dict(bpp=0.4)
     yield "tiny", tiny(), dict(threshold=24, spacing=3, levels=16, min_length=0, tonal=0,
                                lattice=4)
     yield "photo-g6", peppers[200:296, 160:256], dict(threshold=24, lattice=6)
@@ -267,6 +274,10 @@ def write_t82_files(manifest: dict, only) -> None:
 #: What each file exercises (MANIFEST.json "exercises", the tables of README.md); v2-* files
 #: are described from the file of the same name without the prefix.
 EXERCISES = {
+    "sides-shapes": "rendered shapes (benchmarks/synthetic.py) at a 0.4 bpp budget: a SIDE "
+                    "chunk, edge pixels taking their brightest or darkest candidate (spec "
+                    "section 8.1)",
+    "la-sides": "rendered blobs with a bi-level alpha plane at 0.4 bpp: SIDE before ALPH",
     "rgb-photo": "colour photo crop (peppers), lattice 6, 16 chroma levels: Y in VALS, Cb and Cr "
                  "in CVAL (spec section 7.1)",
     "rgb-chroma-stride-3": "colour with chroma stride 3: one chroma value per three source "
@@ -357,7 +368,10 @@ section 7.1).
 """
 
 README_SECTIONS = (
-    ("Version 4 (current): grey with alpha, colour, colour with alpha",
+    ("Version 5 (current): edge-pixel sides",
+     "Grey files with a SIDE chunk (spec section 8.1); the encoder writes version 5 only for them.",
+     lambda n, e: e["version"] == 5 and not n.startswith("t82-")),
+    ("Version 4: grey with alpha, colour, colour with alpha",
      "Modes LA, RGB and RGBA (spec sections 7.1, 7.2); the encoder writes them as version 4.",
      lambda n, e: e["version"] == 4 and not n.startswith("t82-")),
     ("Version 3: grey",

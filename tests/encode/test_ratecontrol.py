@@ -14,6 +14,14 @@ from PIL_ipc.encode.options import CHOICES
 from PIL_ipc.encode.planner import Coded, Layout, Planner
 
 
+
+@pytest.fixture(autouse=True)
+def _walk_alone(monkeypatch):
+    """The search's walk and finals alone: the edge sides, a step after them, are tested in
+    tests/encode/test_edge_sides.py."""
+    monkeypatch.setattr(search.sides, "improve", lambda planner, coded, *a: coded)
+
+
 def smooth_scene(h=64, w=64):
     """Smooth hills (no edges worth storing) plus one sharp-edged bar."""
     y, x = np.mgrid[0:h, 0:w] / max(h, w)

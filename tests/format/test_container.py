@@ -77,7 +77,7 @@ def sample(version=3) -> IpcFile:
 
 def test_signature_and_version():
     assert container.SIGNATURE == SIG
-    assert container.FORMAT_VERSION == 4
+    assert container.FORMAT_VERSION == 5
     assert Header(width=1, height=1, levels=2, spacing=1) == Header(
         width=1, height=1, levels=2, spacing=1, mode="L", version=3, lattice=0)
     assert issubclass(TruncatedError, FormatError) and issubclass(FormatError, IpcError)
@@ -166,8 +166,9 @@ def test_lattice_field_round_trip(lattice):
         (1, 16, "IHDR of version 1 has length 16, must be 14"),
         (2, 14, "IHDR of version 2 has length 14, must be 16"),
         (3, 14, "IHDR of version 3 has length 14, must be 16"),
-        (5, 16, "unsupported format version 5"),
-        (5, 14, "unsupported format version 5"),
+        (5, 14, "IHDR of version 5 has length 14, must be 16"),
+        (6, 16, "unsupported format version 6"),
+        (6, 14, "unsupported format version 6"),
         (0, 14, "unsupported format version 0"),
         (255, 16, "unsupported format version 255"),
     ],
@@ -255,7 +256,7 @@ def test_verify():
     "fields, message",
     [
         ({"version": 0}, "version 0"),
-        ({"version": 5}, "version 5"),
+        ({"version": 6}, "version 6"),
         ({"version": 1, "mode": 1}, "mode code 1"),
         ({"version": 1, "flags": 1}, "flags"),
         ({"version": 1, "levels": 1}, "levels"),
@@ -304,7 +305,7 @@ def test_header_edges_of_ranges_accepted():
         {"spacing": 256},
         {"mode": "RGB", "version": 3},
         {"mode": "CMYK"},
-        {"version": 5},
+        {"version": 6},
         {"version": 0},
         {"lattice": -1},
         {"lattice": 65536},

@@ -359,9 +359,32 @@ def colour_entries():
            "ALPH chunk at offset", "pixels")
 
 
+def side_entries():
+    """Version 5: edge-pixel sides (SIDE)."""
+    grey = source("sides-shapes")
+    la = source("la-sides")
+    side = grey[index(grey, b"SIDE")][1]
+    count = int.from_bytes(side[:4], "big")
+
+    yield ("side-in-version-4", join(with_field(grey, b"IHDR", 0, ">B", 4)),
+           "SIDE chunk in a version 4 file", "sides-shapes", LOAD, OSERROR,
+           "SIDE chunk at offset", "error")
+    yield ("side-count-mismatch", join(replaced(grey, b"SIDE", struct.pack(">I", count + 1)
+                                                + side[4:])),
+           "SIDE count one more than the eligible edge pixels", "sides-shapes", LOAD, OSERROR,
+           "SIDE declares", "pixels")
+    yield ("side-short", join(replaced(grey, b"SIDE", side[:3])), "SIDE of 3 bytes (head is 4)",
+           "sides-shapes", LOAD, OSERROR, "SIDE chunk at offset", "error")
+    yield ("side-before-vals", join(moved(grey, b"SIDE", b"VALS")), "SIDE before VALS",
+           "sides-shapes", LOAD, OSERROR, "comes before", "error")
+    yield ("side-after-alph", join(moved(la, b"ALPH", b"SIDE")), "ALPH before SIDE",
+           "la-sides", LOAD, OSERROR, "comes after ALPH", "error")
+
+
 def build() -> tuple[dict[str, bytes], dict]:
     files, manifest = {}, {}
-    for name, data, what, src, stage, exc, message, lenient in (*entries(), *colour_entries()):
+    for name, data, what, src, stage, exc, message, lenient in (*entries(), *colour_entries(),
+                                                                 *side_entries()):
         assert name not in files, name
         files[name] = data
         manifest[name] = {"broken": what, "from": src, "stage": stage, "exception": exc,

@@ -1,0 +1,103 @@
+"""Edge-pixel sides for a grey file (format version 5, the SIDE chunk: format.sides).
+
+The PDE gives each edge pixel the mean of both sides of its edge; on drawn and rendered images
+most of the decoded error sits there (docs/error-split.md: 60-90 % at 0.1 bpp).  Given a coded
+file, the sides are chosen on its decoded solution: an eligible edge pixel takes its brightest or
+darkest candidate where that lowers its squared error by more than SIDE_MARGIN.  Under a budget
+the layout is fitted again to the budget less the chunk's bytes first.  The file with sides is
+kept only where its decoded error (the decoder's own) is lower.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+
+from .. import decode
+from ..format import container, reader, sides
+from .planner import CHUNK_OVERHEAD, Coded, Planner
+from .tuning import SIDE_MARGIN, SIDE_MARGINS, SIDE_REFITS, SIDE_SLACK
+
+
+def choose(u: np.ndarray, pixels: np.ndarray, positions: np.ndarray,
+           candidates: np.ndarray, margin: float = SIDE_MARGIN) -> np.ndarray:
+    """The choice (sides.MEAN, HIGH, LOW) of each eligible pixel, from the decoded solution
+    ``u`` and the original ``pixels`` (H x W): a side where its squared error is more than
+    ``margin`` below the mean's."""
+    flat = u.reshape(-1)
+    target = pixels.reshape(-1)[positions].astype(np.float64)
+    vals = np.where(candidates >= 0, flat[np.maximum(candidates, 0)], np.nan)
+    hi, lo = np.nanmax(vals, axis=1), np.nanmin(vals, axis=1)
+    keep = (flat[positions] - target) ** 2 - margin
+    e_hi, e_lo = (hi - target) ** 2, (lo - target) ** 2
+    out = np.full(len(positions), sides.MEAN, dtype=np.uint8)
+    out[(e_hi < keep) & (e_hi <= e_lo)] = sides.HIGH
+    out[(e_lo < keep) & (e_lo < e_hi)] = sides.LOW
+    return out
+
+
+def _squared_error(planner: Planner, data: bytes) -> float:
+    """Mean squared error of a file's decode (the decoder's own pixels)."""
+    out = decode.decode(data).astype(np.float64)
+    out = out[..., 0] if out.ndim == 3 else out  # LA: the grey band
+    return float(np.mean((out - planner.pixels) ** 2))
+
+
+def with_sides(planner: Planner, coded: Coded, margin: float = SIDE_MARGIN) -> Coded:
+    """``coded`` with the sides chosen on its decode (its size grows by the SIDE chunk's);
+    its mse is the decoder's."""
+    f = reader.parse(planner.file(coded, metadata=False))
+    edges, points, u = decode.grey_solution(f)
+    positions, candidates = sides.eligible(edges, points.known_mask(), points.band)
+    choices = choose(u, planner.pixels, positions, candidates, margin)
+    chunk = container.Sides(len(positions), sides.encode(choices, positions, edges.shape))
+    grown = replace(coded, sides=chunk,
+                    size=coded.size + CHUNK_OVERHEAD + container.SIDE_HEAD_LENGTH +
+                    len(chunk.payload))
+    return replace(grown, mse=_squared_error(planner, planner.file(grown, metadata=False)))
+
+
+def improve(planner: Planner, coded: Coded, budget: int | None,
+            refit: Callable[[int], Coded | None]) -> Coded:
+    """The best of ``coded`` and files of its layout with edge sides (grey images only), one
+    for each of SIDE_MARGINS, the cheaper after the dearer only while a dearer one gained:
+    within ``budget`` (None: none), fitted again by ``refit(smaller budget)`` (SIDE_REFITS
+    times at most) to leave room for the SIDE chunk.  All measured by the decoder."""
+    if planner.colour or coded.sides is not None:
+        return coded
+    best = replace(coded, mse=_squared_error(planner, planner.file(coded, metadata=False)))
+    base_mse = best.mse
+    for margin in SIDE_MARGINS:
+        found = _within(planner, best if best.sides is None else coded, budget, refit,
+                        margin, base_mse)
+        if found is None:
+            continue
+        if found.mse < best.mse:
+            best = found
+    return best
+
+
+def _within(planner: Planner, coded: Coded, budget: int | None,
+            refit: Callable[[int], Coded | None], margin: float,
+            base_mse: float) -> Coded | None:
+    """A file of ``coded``'s layout with sides at ``margin`` within the budget that decodes
+    better than ``base_mse``, or None."""
+    source = coded
+    candidate = with_sides(planner, coded, margin)
+    for attempt in range(SIDE_REFITS + 1):
+        if candidate.mse >= base_mse:
+            return None
+        if budget is None or candidate.size <= budget:
+            return candidate
+        if attempt == SIDE_REFITS:
+            return None
+        chunk = candidate.size - source.size
+        smaller = refit(budget - chunk - math.ceil(SIDE_SLACK * budget))
+        if smaller is None:
+            return None
+        source = smaller
+        candidate = with_sides(planner, smaller, margin)
+    return None
