@@ -62,22 +62,18 @@ def with_sides(planner: Planner, coded: Coded, margin: float = SIDE_MARGIN) -> C
 
 def improve(planner: Planner, coded: Coded, budget: int | None,
             refit: Callable[[int], Coded | None]) -> Coded:
-    """The best of ``coded`` and files of its layout with edge sides (grey images only), one
-    for each of SIDE_MARGINS, the cheaper after the dearer only while a dearer one gained:
-    within ``budget`` (None: none), fitted again by ``refit(smaller budget)`` (SIDE_REFITS
-    times at most) to leave room for the SIDE chunk.  All measured by the decoder."""
+    """``coded``, or a file of its layout with edge sides (grey images only) that decodes
+    better: at each price of SIDE_MARGINS in turn until one gives such a file, within
+    ``budget`` (None: none), fitted again by ``refit(smaller budget)`` (SIDE_REFITS times at
+    most) to leave room for the SIDE chunk.  Both measured by the decoder."""
     if planner.colour or coded.sides is not None:
         return coded
-    best = replace(coded, mse=_squared_error(planner, planner.file(coded, metadata=False)))
-    base_mse = best.mse
+    base = replace(coded, mse=_squared_error(planner, planner.file(coded, metadata=False)))
     for margin in SIDE_MARGINS:
-        found = _within(planner, best if best.sides is None else coded, budget, refit,
-                        margin, base_mse)
-        if found is None:
-            continue
-        if found.mse < best.mse:
-            best = found
-    return best
+        found = _within(planner, base, budget, refit, margin, base.mse)
+        if found is not None:
+            return found
+    return base
 
 
 def _within(planner: Planner, coded: Coded, budget: int | None,

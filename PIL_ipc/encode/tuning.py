@@ -137,9 +137,8 @@ assert len(EFFORTS) == BY_NAME["effort"].bounds[1] + 1, "the option table's effo
 #: choice, which costs about one bit more than keeping the mean (docs/error-split.md:
 #: shapes at 0.1 bpp, +3.9 dB for 16 % of the file at 100, +2.7 dB for 10 % at 300).
 SIDE_MARGIN = 100.0
-#: The margins a budgeted encode tries, each a file of its own (the best decoded one is kept):
-#: where the sides are many (drawings: a third of the file at 100) a dearer price leaves
-#: more of the budget to the rest.
+#: The prices an encode tries in turn until one gives a better file: where the sides are many
+#: (drawings: a third of the file at 100) a dearer one leaves more of the budget to the rest.
 SIDE_MARGINS = (SIDE_MARGIN, 4 * SIDE_MARGIN)
 #: Fits of a layout to the budget less the SIDE chunk's bytes, at most, when the file with
 #: sides misses the budget (the edges the smaller budget drops change the sides a little).
