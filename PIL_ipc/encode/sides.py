@@ -19,7 +19,7 @@ import numpy as np
 from .. import decode
 from ..format import container, reader, sides
 from .planner import CHUNK_OVERHEAD, Coded, Planner
-from .tuning import SIDE_MARGIN, SIDE_MARGINS, SIDE_REFITS, SIDE_SLACK
+from .tuning import SIDE_MARGIN, SIDE_MARGINS, SIDE_REFIT_DB, SIDE_REFITS, SIDE_SLACK
 
 
 def choose(u: np.ndarray, pixels: np.ndarray, positions: np.ndarray,
@@ -88,9 +88,10 @@ def _within(planner: Planner, coded: Coded, budget: int | None,
             return None
         if budget is None or candidate.size <= budget:
             return candidate
-        if attempt == SIDE_REFITS:
-            return None
         chunk = candidate.size - source.size
+        gain = 10.0 * math.log10(base_mse / candidate.mse)  # dB
+        if attempt == SIDE_REFITS or gain <= SIDE_REFIT_DB * chunk / budget:
+            return None
         smaller = refit(budget - chunk - math.ceil(SIDE_SLACK * budget))
         if smaller is None:
             return None
