@@ -112,8 +112,7 @@ def entries(src: Path):
     yield "rgb-cartoon", source(src, "cartoon/serrano.png", "RGB")[60:124, 80:160], dict(
         threshold=32, lattice=8, edge_seeds=30, chroma_levels=24)
     # version 5: edge-pixel sides (section 8.1), written where a budget search finds they pay
-    shapes = synthetic_make("shapes", size=128)
-    yield "sides-shapes", shapes, dict(bpp=0.4)
+    yield "sides-gradients", synthetic_make("gradients", size=128), dict(bpp=0.4)
     yield "la-sides", np.dstack([synthetic_make("blobs", size=128), disc_alpha(128, 128)]), \
         dict(bpp=0.4)
     yield "tiny", tiny(), dict(threshold=24, spacing=3, levels=16, min_length=0, tonal=0,
@@ -274,7 +273,8 @@ def write_t82_files(manifest: dict, only) -> None:
 #: What each file exercises (MANIFEST.json "exercises", the tables of README.md); v2-* files
 #: are described from the file of the same name without the prefix.
 EXERCISES = {
-    "sides-shapes": "rendered shapes (benchmarks/synthetic.py) at a 0.4 bpp budget: a SIDE "
+    "sides-gradients": "rendered shapes with gradient fills (benchmarks/synthetic.py) at a 0.4 "
+                       "bpp budget: a SIDE "
                     "chunk, edge pixels taking their brightest or darkest candidate (spec "
                     "section 8.1)",
     "la-sides": "rendered blobs with a bi-level alpha plane at 0.4 bpp: SIDE before ALPH",

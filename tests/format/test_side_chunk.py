@@ -79,7 +79,7 @@ def sided(corpus):
     spec = importlib.util.spec_from_file_location("synthetic", path)
     synthetic = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(synthetic)
-    return synthetic.make("shapes", size=128), (corpus / "sides-shapes.ipc").read_bytes()
+    return synthetic.make("gradients", size=128), (corpus / "sides-gradients.ipc").read_bytes()
 
 
 def test_a_file_with_sides_is_version_5_and_orders_its_chunks(sided):

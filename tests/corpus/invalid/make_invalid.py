@@ -361,22 +361,22 @@ def colour_entries():
 
 def side_entries():
     """Version 5: edge-pixel sides (SIDE)."""
-    grey = source("sides-shapes")
+    grey = source("sides-gradients")
     la = source("la-sides")
     side = grey[index(grey, b"SIDE")][1]
     count = int.from_bytes(side[:4], "big")
 
     yield ("side-in-version-4", join(with_field(grey, b"IHDR", 0, ">B", 4)),
-           "SIDE chunk in a version 4 file", "sides-shapes", LOAD, OSERROR,
+           "SIDE chunk in a version 4 file", "sides-gradients", LOAD, OSERROR,
            "SIDE chunk at offset", "error")
     yield ("side-count-mismatch", join(replaced(grey, b"SIDE", struct.pack(">I", count + 1)
                                                 + side[4:])),
-           "SIDE count one more than the eligible edge pixels", "sides-shapes", LOAD, OSERROR,
+           "SIDE count one more than the eligible edge pixels", "sides-gradients", LOAD, OSERROR,
            "SIDE declares", "pixels")
     yield ("side-short", join(replaced(grey, b"SIDE", side[:3])), "SIDE of 3 bytes (head is 4)",
-           "sides-shapes", LOAD, OSERROR, "SIDE chunk at offset", "error")
+           "sides-gradients", LOAD, OSERROR, "SIDE chunk at offset", "error")
     yield ("side-before-vals", join(moved(grey, b"SIDE", b"VALS")), "SIDE before VALS",
-           "sides-shapes", LOAD, OSERROR, "comes before", "error")
+           "sides-gradients", LOAD, OSERROR, "comes before", "error")
     yield ("side-after-alph", join(moved(la, b"ALPH", b"SIDE")), "ALPH before SIDE",
            "la-sides", LOAD, OSERROR, "comes after ALPH", "error")
 
