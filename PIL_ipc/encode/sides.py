@@ -4,8 +4,9 @@ The PDE gives each edge pixel the mean of both sides of its edge; on drawn and r
 most of the decoded error sits there (docs/error-split.md: 60-90 % at 0.1 bpp).  Given a coded
 file, the sides are chosen on its decoded solution: an eligible edge pixel takes its brightest or
 darkest candidate where that lowers its squared error by more than SIDE_MARGIN.  Under a budget
-the layout is fitted again to the budget less the chunk's bytes first.  The file with sides is
-kept only where its decoded error (the decoder's own) is lower.
+the layout is fitted again to the budget less the chunk's bytes first; the values are then
+fitted again through the operator with the sides.  The file with sides is kept only where its
+decoded error (the decoder's own) is lower.
 """
 
 from __future__ import annotations
@@ -18,8 +19,18 @@ import numpy as np
 
 from .. import decode
 from ..format import container, reader, sides
+from ..solver import inpaint
+from . import tonal
 from .planner import CHUNK_OVERHEAD, Coded, Planner
-from .tuning import SIDE_MARGIN, SIDE_MARGINS, SIDE_REFIT_DB, SIDE_REFITS, SIDE_SLACK
+from .tuning import (
+    FINAL_STEPS,
+    SIDE_MARGIN,
+    SIDE_MARGINS,
+    SIDE_REFIT_DB,
+    SIDE_REFITS,
+    SIDE_SLACK,
+    SIDE_TONAL_ITERATIONS,
+)
 
 
 def choose(u: np.ndarray, pixels: np.ndarray, positions: np.ndarray,
@@ -37,6 +48,50 @@ def choose(u: np.ndarray, pixels: np.ndarray, positions: np.ndarray,
     out[(e_hi < keep) & (e_hi <= e_lo)] = sides.HIGH
     out[(e_lo < keep) & (e_lo < e_hi)] = sides.LOW
     return out
+
+
+def taken_sources(u: np.ndarray, positions: np.ndarray, candidates: np.ndarray,
+                  choices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(pixels that take a side, the candidate each takes on the solution ``u``), flat: the
+    decoder's choice among the candidates (format.sides.derive), as fixed copies."""
+    taken = choices != sides.MEAN
+    vals = np.where(candidates >= 0, u.reshape(-1)[np.maximum(candidates, 0)], np.nan)
+    high = np.nanargmax(np.where(np.isnan(vals), -np.inf, vals), axis=1)
+    low = np.nanargmin(np.where(np.isnan(vals), np.inf, vals), axis=1)
+    pick = np.where(choices == sides.HIGH, high, low)
+    return positions[taken], candidates[np.arange(len(positions)), pick][taken]
+
+
+def refitted(planner: Planner, coded: Coded, budget: int | None) -> Coded:
+    """``coded`` (with sides) with its values fitted again through the decoder's operator with
+    the sides (each side's pixel copying the candidate it takes on ``coded``'s decode, the
+    tonal fit's model), coded within the budget; ``coded`` where that decodes no better."""
+    f = reader.parse(planner.file(coded, metadata=False))
+    edges, points, u = decode.grey_solution(f)
+    positions, candidates = sides.eligible(edges, points.known_mask(), points.band)
+    dst, src = taken_sources(u, positions, candidates,
+                             sides.decode(coded.sides.payload, positions, edges.shape))
+
+    def copy(field: np.ndarray) -> None:
+        field[dst] = field[src]
+
+    def copy_adjoint(field: np.ndarray) -> None:
+        np.add.at(field, src, field[dst])
+        field[dst] = 0.0
+
+    known = points.known_mask()
+    known.reshape(-1)[dst] = True
+    op = inpaint.Inpainter(known, points.band, derive=copy, derive_adjoint=copy_adjoint)
+    fit = tonal.Fitter(planner.pixels, known, points.band, points.positions,
+                       steps=FINAL_STEPS, op=op)
+    x, _ = fit.fit(SIDE_TONAL_ITERATIONS, start=coded.values)
+    chunk = CHUNK_OVERHEAD + container.SIDE_HEAD_LENGTH + len(coded.sides.payload)
+    payloads, size, _ = planner.code(coded.layout, x, None if budget is None else budget - chunk)
+    if payloads is None:
+        return coded
+    new = replace(coded, payloads=payloads, size=size + chunk, values=x)
+    new = replace(new, mse=_squared_error(planner, planner.file(new, metadata=False)))
+    return new if new.mse < coded.mse else coded
 
 
 def _squared_error(planner: Planner, data: bytes) -> float:
@@ -87,7 +142,7 @@ def _within(planner: Planner, coded: Coded, budget: int | None,
         if candidate.mse >= base_mse:
             return None
         if budget is None or candidate.size <= budget:
-            return candidate
+            return refitted(planner, candidate, budget)
         chunk = candidate.size - source.size
         gain = 10.0 * math.log10(base_mse / candidate.mse)  # dB
         if attempt == SIDE_REFITS or gain <= SIDE_REFIT_DB * chunk / budget:

@@ -121,7 +121,8 @@ class Inpainter:
 
     def __init__(self, known: np.ndarray, band: np.ndarray, scratch: Scratch | None = None,
                  lattice: int = 0, overlap: bool = False, certify: bool = True,
-                 derive: Callable[[np.ndarray], None] | None = None):
+                 derive: Callable[[np.ndarray], None] | None = None,
+                 derive_adjoint: Callable[[np.ndarray], None] | None = None):
         """``scratch``: memory to build on (taken over; default: fresh).  ``lattice``: the
         step of a seed lattice whose pixels are all known (0: none), a hint that makes the
         error certificate cheaper (it is checked, and ignored where it does not hold).
@@ -133,7 +134,9 @@ class Inpainter:
         called with the field (flat, float64) after the band phase and before the Laplace
         phase, it writes those values; it may only read known pixels and band rows, and must
         move no value by more than the largest error of the values it reads (max, min and
-        copies do), so that the certificate holds."""
+        copies do), so that the certificate holds.  ``derive_adjoint``: its transpose, for
+        adjoint solves where ``derive`` is linear (copies): called with the adjoint's field
+        (flat) between its Laplace and band phases."""
         known = _check_mask("known", known, None)
         band = _check_mask("band", band, known.shape)
         if not known.any():
@@ -182,7 +185,7 @@ class Inpainter:
         if isinstance(built[0], BaseException):
             raise built[0]
         self.laplace_phase = built[0]
-        self.derive = derive
+        self.derive, self.derive_adjoint = derive, derive_adjoint
         #: certified bound on max |u - u_exact| of the last solve
         self.last_error = 0.0
 
@@ -433,6 +436,8 @@ class Inpainter:
                 G.pad_field(ph.active, t, b)
                 y, _ = ph.solve(b, e, method, None, steps, warn=warn)
                 G.scatter_links(*ph.links(), y, t.ravel())
+            if ph is lp and self.derive_adjoint is not None:
+                self.derive_adjoint(t.ravel())
         return t
 
 

@@ -371,6 +371,46 @@ def test_adjoint_dot_product_on_photo_mask(photo):
     assert abs(lhs - rhs) <= 1e-6 * abs(lhs) + 1e-3
 
 
+def test_derived_pixels_between_the_phases_and_their_adjoint(photo):
+    """Pixels made from the band phase's solution (edge sides): ``derive`` writes them before
+    the Laplace phase reads them as data, as a direct solve with those values given does;
+    ``derive_adjoint`` is its transpose (the dot-product test through the whole operator)."""
+    from reference_solver import reference_solve
+
+    img = photo("kodak/kodim23.png", 64)
+    known, band = edge_masks(img, thr=120.0)
+    rng = np.random.default_rng(10)
+    # copies into some Laplace pixels from band rows (a band pixel with a band 4-neighbour)
+    pb = np.pad(band, 1)
+    row = band & ~known & (pb[:-2, 1:-1] | pb[2:, 1:-1] | pb[1:-1, :-2] | pb[1:-1, 2:])
+    src = rng.choice(np.flatnonzero(row), 12, replace=False)
+    free = np.flatnonzero(~known.ravel() & ~band.ravel())
+    dst = rng.choice(free, 12, replace=False)
+
+    def copy(u):
+        u[dst] = u[src]
+
+    def copy_adjoint(t):
+        np.add.at(t, src, t[dst])
+        t[dst] = 0.0
+
+    data = known.copy()
+    data.ravel()[dst] = True
+    op = inpaint.Inpainter(data, band, derive=copy, derive_adjoint=copy_adjoint)
+    v = np.where(known, rng.uniform(0, 255, known.shape), 0.0)
+    u = op.solve_field(v.copy(), 1e-7)
+    # the same problem solved directly: the band, then the copies as given values
+    first = reference_solve(known, v, band)
+    given = v.copy()
+    given.ravel()[dst] = first.ravel()[src]
+    assert np.abs(u - reference_solve(data, given, band)).max() < 1e-5
+    g = rng.normal(size=known.shape)
+    lhs = float(np.sum(op.solve_field(v.copy(), 1e-9) * g))
+    t = op.adjoint_field(g.copy(), 1e-9)
+    rhs = float(np.sum(v[known] * t[known]))
+    assert abs(lhs - rhs) <= 1e-6 * abs(lhs) + 1e-3
+
+
 # ---------------------------------------------------------------- validation, rounding
 
 
