@@ -39,7 +39,8 @@ def probe_share(probe: int, expected: int) -> tuple[float, float]:
 
 def search_psnr(planner: Planner, psnr: float, tonal_iterations: int, *,
                 workers: int = 0, effort: int = DEFAULT_EFFORT,
-                progress: Progress | None = None, **fixed: int | None) -> Coded:
+                progress: Progress | None = None, edge_sides: bool = True,
+                **fixed: int | None) -> Coded:
     """The smallest file whose decoded PSNR is at least ``psnr`` dB: a :func:`search` for
     each budget tried, on the ladder of :func:`budget_rung`, until the smallest rung that
     meets the target is next to one that misses it (secant steps in log-budget, then
@@ -65,7 +66,8 @@ def search_psnr(planner: Planner, psnr: float, tonal_iterations: int, *,
             start, span = probe_share(len(tried), expected)
             try:
                 c = search(planner, budget_rung(k), tonal_iterations, workers=workers,
-                           effort=effort, progress=stage.part(start, span), **fixed)
+                           effort=effort, progress=stage.part(start, span),
+                           edge_sides=edge_sides, **fixed)
             except BudgetTooSmall:
                 tried[k] = (-math.inf, None)
             else:

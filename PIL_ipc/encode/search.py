@@ -128,11 +128,13 @@ class Search:
     Candidates are scored on ``workers`` threads (0: one per CPU; the solver kernels release
     the GIL); batches too small to keep two busy are padded with the moves the walk scores
     next if it does not move.  ``progress``: told of the layouts scored (report.Progress; the
-    "search" stage, against the bound :meth:`run` knows at its start)."""
+    "search" stage, against the bound :meth:`run` knows at its start).  ``edge_sides``: the
+    best file is given edge sides where they pay (encode.sides)."""
 
     def __init__(self, planner: Planner, budget: int, tonal_iterations: int, *,
                  workers: int = 0, effort: int = DEFAULT_EFFORT,
-                 progress: Progress | None = None, **fixed: object):
+                 progress: Progress | None = None, edge_sides: bool = True,
+                 **fixed: object):
         unknown = set(fixed) - set(CHOICES)
         if unknown:
             raise ValueError(f"unknown layout fields {sorted(unknown)}")
@@ -147,6 +149,7 @@ class Search:
         self.plan = EFFORTS[int(effort)]
         self.fixed = fixed
         self.pinned = {k: v for k, v in fixed.items() if v is not None}
+        self.edge_sides = edge_sides
         h, w = planner.shape
         self.bpp = 8.0 * budget / (h * w)
         self.high_rate = self.bpp >= HIGH_RATE
@@ -446,8 +449,9 @@ class Search:
                 self.score_starts()
                 self.walk()
                 coded = self.finish()
-                coded = sides.improve(self.planner, coded, self.budget,
-                                      lambda budget: self.refit(coded, budget))
+                if self.edge_sides:
+                    coded = sides.improve(self.planner, coded, self.budget,
+                                          lambda budget: self.refit(coded, budget))
             finally:
                 self.pool = None
         self.stage.end()
@@ -456,11 +460,13 @@ class Search:
 
 def search(planner: Planner, budget: int, tonal_iterations: int, *, workers: int = 0,
            effort: int = DEFAULT_EFFORT, progress: Progress | None = None,
-           **fixed: object) -> Coded:
+           edge_sides: bool = True, **fixed: object) -> Coded:
     """The best coded layout not over ``budget`` bytes (:class:`Search`); BudgetTooSmall if
-    no layout fits.  ``planner.file`` makes its file.  ``progress``: see report.Progress."""
+    no layout fits.  ``planner.file`` makes its file.  ``progress``: see report.Progress.
+    ``edge_sides``: the file may have edge sides (encode.sides; not for a layout that is
+    only searched here and fitted elsewhere, as on a reduced image)."""
     return Search(planner, budget, tonal_iterations, workers=workers, effort=effort,
-                  progress=progress, **fixed).run()
+                  progress=progress, edge_sides=edge_sides, **fixed).run()
 
 
 def smallest_file(planner: Planner, pinned: dict[str, object] | None = None) -> int:

@@ -230,7 +230,7 @@ def search_reduced(planner: Planner, small: Planner, budget: int,
             raise search.BudgetTooSmall("no room", None)
         found = search.search(small, small.overhead + math.floor(room * ratio),
                               tonal_iterations, workers=workers, effort=effort,
-                              progress=progress, **fixed)
+                              progress=progress, edge_sides=False, **fixed)
         done_with(small)
     except search.BudgetTooSmall as e:
         smallest = search.smallest_file(small, {k: v for k, v in fixed.items()
@@ -256,7 +256,7 @@ def search_psnr_reduced(planner: Planner, small: Planner, psnr: float,
     measures it)."""
     h, w = planner.shape
     found = quality.search_psnr(small, psnr, tonal_iterations, workers=workers, effort=effort,
-                                progress=progress, **fixed)
+                                progress=progress, edge_sides=False, **fixed)
     done_with(small)
     ratio = small.shape[0] * small.shape[1] / (h * w)
     budget = planner.overhead + math.ceil((found.size - small.overhead) / ratio)

@@ -156,3 +156,19 @@ def test_reduced_keeps_the_aspect_ratio():
     assert small.shape[2] == 3 and small.shape[0] * small.shape[1] <= 1000
     assert small.shape[0] / small.shape[1] == pytest.approx(2.5, rel=0.1)
     assert pipeline.reduced(img[:, :, 0], 10 ** 6).shape == (300, 120)
+
+
+@pytest.mark.parametrize("options", [dict(size=int(0.3 * 160 * 160 / 8)), dict(psnr=34.0)])
+def test_a_layout_searched_on_the_reduced_image_gets_no_edge_sides_there(monkeypatch, options):
+    # the full-size file is fitted from the reduced search's layout alone: sides chosen on the
+    # reduced file would be lost, and would lend its PSNR (a quality target's) a gain the
+    # full-size file does not have
+    img = scene(160, 160)
+    _searched_shapes(monkeypatch, search)
+    improved = []
+    real = search.sides.improve
+    monkeypatch.setattr(search.sides, "improve",
+                        lambda planner, *a: improved.append(planner.shape) or real(planner, *a))
+    data = encode.encode(img, encode.EncodeOptions(effort=0, **options))
+    assert improved == []
+    assert reader.parse(data).sides is None
