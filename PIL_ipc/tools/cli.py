@@ -429,6 +429,9 @@ def _info(args: argparse.Namespace) -> None:
         f"lattice:  {h.lattice}",
         f"values:   {parsed.values_count} (coding {parsed.values_coding})",
     ]
+    if parsed.sides is not None:
+        lines.append(f"sides:    {parsed.sides.count} eligible edge pixels "
+                     f"({len(parsed.sides.payload)} bytes)")
     if parsed.icc_profile is not None:
         lines.append(f"icc:      {len(parsed.icc_profile)} bytes")
     if parsed.exif is not None:

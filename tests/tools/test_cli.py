@@ -183,6 +183,21 @@ def test_info_shows_the_lattice(work, corpus):
     assert step == 4 and f"lattice:  {step}" in result.stdout
 
 
+def test_info_shows_the_edge_sides(work, corpus):
+    data = (corpus / "sides-gradients.ipc").read_bytes()
+    (work / "s.ipc").write_bytes(data)
+    result = run("info", "s.ipc", cwd=work)
+    assert result.returncode == 0, result.stderr
+    # the SIDE chunk's data: its count (u32), then the payload (spec 4.11a)
+    at = data.index(b"SIDE")
+    length = int.from_bytes(data[at - 4:at], "big")
+    count = int.from_bytes(data[at + 4:at + 8], "big")
+    assert "version:  5" in result.stdout
+    assert f"sides:    {count} eligible edge pixels ({length - 4} bytes)" in result.stdout
+    (work / "t.ipc").write_bytes((corpus / "tiny.ipc").read_bytes())
+    assert "sides:" not in run("info", "t.ipc", cwd=work).stdout
+
+
 def test_usage_errors_exit_2(work):
     for args in (
         (),
