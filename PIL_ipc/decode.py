@@ -45,7 +45,7 @@ KEEP_SCRATCH_PIXELS = 1 << 19
 #: at the same time each need their own), the least recently returned dropped first.
 KEEP_SCRATCH = min(os.cpu_count() or 1, 4)
 _kept: list[inpaint.Scratch] = []
-_kept_lock = threading.Lock()
+_pool_lock = threading.Lock()  # guards _kept and _solving
 #: Decodes of this process solving now: a decode takes a second thread (OVERLAP_PIXELS,
 #: CHANNEL_THREADS) only while fewer run than there are cores, so that decodes run side by
 #: side in a caller's threads do not fight for the cores.
@@ -116,7 +116,7 @@ def _scratch(shape: tuple[int, int]) -> Iterator[inpaint.Scratch]:
     if shape[0] * shape[1] > KEEP_SCRATCH_PIXELS:
         yield inpaint.Scratch(shape)
         return
-    with _kept_lock:
+    with _pool_lock:
         i = next((i for i, s in enumerate(_kept) if s.shape == tuple(shape)), None)
         scratch = _kept.pop(i) if i is not None else None
     if scratch is None:
@@ -124,7 +124,7 @@ def _scratch(shape: tuple[int, int]) -> Iterator[inpaint.Scratch]:
     try:
         yield scratch
     finally:
-        with _kept_lock:
+        with _pool_lock:
             _kept.append(scratch)
             del _kept[:-KEEP_SCRATCH]
 
@@ -133,13 +133,13 @@ def _scratch(shape: tuple[int, int]) -> Iterator[inpaint.Scratch]:
 def _solving_now() -> Iterator[int]:
     """Counts this decode among those solving (see _solving) while the block runs; gives how
     many others were solving when it began."""
-    with _kept_lock:
+    with _pool_lock:
         others = _solving[0]
         _solving[0] += 1
     try:
         yield others
     finally:
-        with _kept_lock:
+        with _pool_lock:
             _solving[0] -= 1
 
 

@@ -177,31 +177,43 @@ class Search:
         """The layout of some fields, with no edges yet (its threshold is fitted)."""
         return Layout(**{**fields, "threshold": math.inf})
 
-    def fit(self, template: Layout, near: Coded | None) -> Coded | None:
-        """``template`` at the lowest threshold whose estimate fits, scored (None: no fit).
-        When the fitted values miss the budget (many levels code far larger once optimised),
-        it is fitted again assuming a larger growth."""
+    def fit(self, template: Layout, near: Coded | None, budget: int | None = None,
+            full: bool = False) -> Coded | None:
+        """``template`` at the lowest threshold whose estimate fits the budget (``budget``,
+        default the search's), scored, or with ``full`` fitted in full as a finalist (None: no
+        fit).  When the fitted values miss the budget (many levels code far larger once
+        optimised), it is fitted again assuming a larger growth."""
+        budget = self.budget if budget is None else budget
         hint = ceiling = None
         if near is not None:
             hint = near.layout.threshold
-            if not self.high_rate:
+            if not self.high_rate and not full:
                 ceiling = THRESHOLDS[min(THRESHOLDS.index(hint) + MOVE_REACH,
                                          len(THRESHOLDS) - 1)]
         scale = 1.0
         if near is not None and GROWTH_SHARE * near.growth > TONAL_RATE_FACTOR:
             scale = GROWTH_SHARE * near.growth / TONAL_RATE_FACTOR
         for factor in (scale * f for f in RETRY_FACTORS):
-            lay = self.planner.fit_threshold(template, self.budget, factor=factor, hint=hint,
+            lay = self.planner.fit_threshold(template, budget, factor=factor, hint=hint,
                                              ceiling=ceiling)
             if lay is None:
                 return None
-            c = self.planner.evaluate(lay, self.quick, self.budget, steps=FIT_STEPS,
-                                      rough=True, near=near,
-                                      chroma_iterations=CHROMA_SCORE_ITERATIONS)
+            c = self.fit_in_full(lay, near, budget) if full else self.planner.evaluate(
+                lay, self.quick, budget, steps=FIT_STEPS, rough=True, near=near,
+                chroma_iterations=CHROMA_SCORE_ITERATIONS)
             if c is not None:
                 return c
             hint = lay.threshold
         return None
+
+    def fit_in_full(self, layout: Layout, near: Coded, budget: int) -> Coded | None:
+        """``layout`` fitted in full as a finalist, going on from ``near``'s values (mapped to
+        its positions): the iterations left of tonal_iterations do better than all of them
+        from the pixel values."""
+        iterations = max(self.tonal_iterations - self.quick, 1)
+        return self.planner.evaluate(
+            layout, iterations, budget, steps=FINAL_STEPS, rough=True, fallback=True,
+            near=near, chroma_iterations=min(iterations, CHROMA_FINAL_ITERATIONS))
 
     def score(self, batch: list[dict[str, object]], near: Coded | None = None,
               scored: Callable[[], None] | None = None) -> list[float]:
@@ -337,13 +349,8 @@ class Search:
         scored file measured again alike."""
         if isinstance(job, Coded):
             return self.planner.remeasure(job, self.budget, FINAL_STEPS)
-        # the fit goes on from the scored values (mapped to the layout's positions): the
-        # iterations left of tonal_iterations do better than all of them from the pixel values
         layout, scored = job
-        iterations = max(self.tonal_iterations - self.quick, 1)
-        return self.planner.evaluate(
-            layout, iterations, self.budget, steps=FINAL_STEPS, rough=True, fallback=True,
-            near=scored, chroma_iterations=min(iterations, CHROMA_FINAL_ITERATIONS))
+        return self.fit_in_full(layout, scored, self.budget)
 
     def finish(self) -> Coded:
         """The best of the finalists (the best few scored layouts, each also one threshold
@@ -374,28 +381,6 @@ class Search:
                 _log.debug("search: final %d of %d leads: %s, %.3f dB", i, len(jobs),
                            c.layout, psnr_of_mse(c.mse))
         return top
-
-    def refit(self, coded: Coded, budget: int) -> Coded | None:
-        """The fields of ``coded`` at the lowest threshold whose estimate fits ``budget``,
-        fitted in full as a finalist, assuming larger growths of its values as fit() does
-        when they miss the budget (None: no threshold fits)."""
-        template = self.template({k: getattr(coded.layout, k) for k in CHOICES})
-        scale = 1.0
-        if math.isfinite(coded.growth) and GROWTH_SHARE * coded.growth > TONAL_RATE_FACTOR:
-            scale = GROWTH_SHARE * coded.growth / TONAL_RATE_FACTOR
-        hint = coded.layout.threshold
-        iterations = max(self.tonal_iterations - self.quick, 1)
-        for factor in (scale * f for f in RETRY_FACTORS):
-            layout = self.planner.fit_threshold(template, budget, factor=factor, hint=hint)
-            if layout is None:
-                return None
-            c = self.planner.evaluate(
-                layout, iterations, budget, steps=FINAL_STEPS, rough=True, fallback=True,
-                near=coded, chroma_iterations=min(iterations, CHROMA_FINAL_ITERATIONS))
-            if c is not None:
-                return c
-            hint = layout.threshold
-        return None
 
     # --- progress --------------------------------------------------------------------------
 
@@ -450,8 +435,10 @@ class Search:
                 self.walk()
                 coded = self.finish()
                 if self.edge_sides:
+                    template = self.template({k: getattr(coded.layout, k) for k in CHOICES})
                     coded = sides.improve(self.planner, coded, self.budget,
-                                          lambda budget: self.refit(coded, budget))
+                                          lambda budget: self.fit(template, coded, budget,
+                                                                  full=True))
             finally:
                 self.pool = None
         self.stage.end()

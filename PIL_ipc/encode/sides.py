@@ -62,15 +62,12 @@ def taken_sources(u: np.ndarray, positions: np.ndarray, candidates: np.ndarray,
     return positions[taken], candidates[np.arange(len(positions)), pick][taken]
 
 
-def refitted(planner: Planner, coded: Coded, budget: int | None) -> Coded:
+def refitted(planner: Planner, coded: Coded, copies: tuple[np.ndarray, np.ndarray],
+             budget: int | None) -> Coded:
     """``coded`` (with sides) with its values fitted again through the decoder's operator with
-    the sides (each side's pixel copying the candidate it takes on ``coded``'s decode, the
-    tonal fit's model), coded within the budget; ``coded`` where that decodes no better."""
-    f = reader.parse(planner.file(coded, metadata=False))
-    edges, points, u = decode.grey_solution(f)
-    positions, candidates = sides.eligible(edges, points.known_mask(), points.band)
-    dst, src = taken_sources(u, positions, candidates,
-                             sides.decode(coded.sides.payload, positions, edges.shape))
+    the sides, ``copies`` = (pixels that take a side, the candidate each takes: taken_sources),
+    coded within the budget; ``coded`` where that decodes no better."""
+    dst, src = copies
 
     def copy(field: np.ndarray) -> None:
         field[dst] = field[src]
@@ -79,19 +76,25 @@ def refitted(planner: Planner, coded: Coded, budget: int | None) -> Coded:
         np.add.at(field, src, field[dst])
         field[dst] = 0.0
 
+    points, _ = planner.points(coded.layout)
     known = points.known_mask()
     known.reshape(-1)[dst] = True
     op = inpaint.Inpainter(known, points.band, derive=copy, derive_adjoint=copy_adjoint)
     fit = tonal.Fitter(planner.pixels, known, points.band, points.positions,
                        steps=FINAL_STEPS, op=op)
     x, _ = fit.fit(SIDE_TONAL_ITERATIONS, start=coded.values)
-    chunk = CHUNK_OVERHEAD + container.SIDE_HEAD_LENGTH + len(coded.sides.payload)
+    chunk = _chunk_bytes(coded.sides)
     payloads, size, _ = planner.code(coded.layout, x, None if budget is None else budget - chunk)
     if payloads is None:
         return coded
     new = replace(coded, payloads=payloads, size=size + chunk, values=x)
     new = replace(new, mse=_squared_error(planner, planner.file(new, metadata=False)))
     return new if new.mse < coded.mse else coded
+
+
+def _chunk_bytes(chunk: container.Sides) -> int:
+    """Bytes a SIDE chunk adds to a file."""
+    return CHUNK_OVERHEAD + container.SIDE_HEAD_LENGTH + len(chunk.payload)
 
 
 def _squared_error(planner: Planner, data: bytes) -> float:
@@ -101,18 +104,19 @@ def _squared_error(planner: Planner, data: bytes) -> float:
     return float(np.mean((out - planner.pixels) ** 2))
 
 
-def with_sides(planner: Planner, coded: Coded, margin: float = SIDE_MARGIN) -> Coded:
-    """``coded`` with the sides chosen on its decode (its size grows by the SIDE chunk's);
-    its mse is the decoder's."""
+def with_sides(planner: Planner, coded: Coded, margin: float = SIDE_MARGIN
+               ) -> tuple[Coded, tuple[np.ndarray, np.ndarray]]:
+    """``coded`` with the sides chosen on its decode (its size grows by the SIDE chunk's; its
+    mse is the decoder's), and the copies they make (taken_sources: the candidates' values
+    are the band phase's, the same with the sides as without)."""
     f = reader.parse(planner.file(coded, metadata=False))
     edges, points, u = decode.grey_solution(f)
     positions, candidates = sides.eligible(edges, points.known_mask(), points.band)
     choices = choose(u, planner.pixels, positions, candidates, margin)
     chunk = container.Sides(len(positions), sides.encode(choices, positions, edges.shape))
-    grown = replace(coded, sides=chunk,
-                    size=coded.size + CHUNK_OVERHEAD + container.SIDE_HEAD_LENGTH +
-                    len(chunk.payload))
-    return replace(grown, mse=_squared_error(planner, planner.file(grown, metadata=False)))
+    grown = replace(coded, sides=chunk, size=coded.size + _chunk_bytes(chunk))
+    grown = replace(grown, mse=_squared_error(planner, planner.file(grown, metadata=False)))
+    return grown, taken_sources(u, positions, candidates, choices)
 
 
 def improve(planner: Planner, coded: Coded, budget: int | None,
@@ -137,12 +141,12 @@ def _within(planner: Planner, coded: Coded, budget: int | None,
     """A file of ``coded``'s layout with sides at ``margin`` within the budget that decodes
     better than ``base_mse``, or None."""
     source = coded
-    candidate = with_sides(planner, coded, margin)
+    candidate, copies = with_sides(planner, coded, margin)
     for attempt in range(SIDE_REFITS + 1):
         if candidate.mse >= base_mse:
             return None
         if budget is None or candidate.size <= budget:
-            return refitted(planner, candidate, budget)
+            return refitted(planner, candidate, copies, budget)
         chunk = candidate.size - source.size
         gain = 10.0 * math.log10(base_mse / candidate.mse)  # dB
         if attempt == SIDE_REFITS or gain <= SIDE_REFIT_DB * chunk / budget:
@@ -151,5 +155,5 @@ def _within(planner: Planner, coded: Coded, budget: int | None,
         if smaller is None:
             return None
         source = smaller
-        candidate = with_sides(planner, smaller, margin)
+        candidate, copies = with_sides(planner, smaller, margin)
     return None
