@@ -19,6 +19,14 @@ argument (``f(x, 0)`` types as ``Literal[int](0)``), for a read-only array, for 
 an int64 was passed before; every such specialisation costs the first use a compile (a quarter
 to one second each) and a later process a cache load.
 
+A first call compiles on two cores where it can: numba compiles under one lock per process,
+so the entry points (:func:`compiles`) start a second process, ``python -m PIL_ipc.precompile``,
+that compiles the dearest kernels, those the call reaches last, while the call compiles the
+rest.  Every compile from Python holds a cross-process lock named after its kernel
+(:func:`compile_lock`, a POSIX file lock beside the cached kernels): a process that reaches a
+kernel another one is compiling waits and loads it from the cache.  Parallel workers starting
+with an empty cache (``ipc batch``) so compile each kernel once, not once each.
+
 Two private parts of numba are used, because numba has no public way to do either: the list of
 cache locators (a per-package locator; ``NUMBA_CACHE_DIR``, the public setting, is global to
 the process and read when numba is imported), and a dispatcher's compile hooks (a signature
@@ -30,29 +38,44 @@ the installed numba.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import hashlib
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
 import numba
-from numba.core import caching, config
+from numba.core import caching, config, sigutils
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.dispatcher import Dispatcher
 from numba.misc.appdirs import AppDirs
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
-#: About how long the first call of each kind takes, in CPU seconds, most of it compiling:
-#: measured in a fresh install on 2 cores (benchmarks/first_use.py: ``ipc encode --bpp 0.2``
-#: then ``ipc decode`` of a 768 x 512 image; a decode alone compiles what the encode shares).
-FIRST_CALL_SECONDS = {"encode": 30, "decode": 23, "decode after encode": 9}
+#: About how long the first call of each kind takes, wall seconds, most of it compiling:
+#: measured in a fresh install on 2 cores, the helper compiling beside it
+#: (benchmarks/first_use.py: ``ipc encode --bpp 0.2`` then ``ipc decode`` of a 768 x 512
+#: image; a decode alone compiles what the encode shares) ...
+FIRST_CALL_SECONDS = {"encode": 18, "decode": 14, "decode after encode": 2}
+#: ... and without the helper (one core)
+FIRST_CALL_SECONDS_ALONE = {"encode": 30, "decode": 23, "decode after encode": 9}
+
+#: How long a compile waits for another process compiling the same kernel before it compiles
+#: the kernel itself (the dearest kernel takes about 10 s on one core).
+LOCK_WAIT_SECONDS = 120.0
+#: How long a first call waits, when its own work is done, for the helper process compiling
+#: the kernels it shares with the other entry point (see :func:`compiles`).
+HELPER_WAIT_SECONDS = 120.0
+#: Set in the helper's environment: a helper starts no helper.
+HELPER_ENV = "PIL_IPC_PRECOMPILE_HELPER"
 
 _log = logging.getLogger("PIL_ipc")
 
@@ -153,6 +176,133 @@ def _sources_digest() -> str:
     return h.hexdigest()[:20]
 
 
+def _persistent() -> bool:
+    """Whether this install's kernels are cached for later processes (not in a scratch folder)."""
+    return _writable(_install_dir())
+
+
+@functools.lru_cache(maxsize=1)
+def _locks_dir() -> str | None:
+    """The folder of the cross-process compile locks, or None where there are none (no
+    persistent cache, no POSIX file locks)."""
+    if os.name != "posix" or not _persistent():
+        return None
+    path = os.path.join(_install_dir(), "locks")
+    return path if _writable(path) else None
+
+
+def _try_lock(fd: int) -> bool:
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def compile_lock(name: str, wait: float = LOCK_WAIT_SECONDS):
+    """Holds the cross-process lock named ``name`` (a kernel's qualified name): two processes
+    about to compile the same kernel with an empty cache take turns, and the second loads what
+    the first cached instead of compiling it again.  After ``wait`` seconds (a process that
+    hangs holding it) it goes on without the lock.  A no-op without a persistent cache or
+    POSIX file locks."""
+    folder = _locks_dir()
+    fd = None
+    if folder is not None:
+        try:
+            fd = os.open(os.path.join(folder, f"{name}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            fd = None
+    if fd is not None:
+        deadline = time.monotonic() + wait
+        while not _try_lock(fd):
+            if time.monotonic() >= deadline:
+                _log.debug("compile lock %s: still held after %.0f s, going on", name, wait)
+                break
+            time.sleep(0.02)
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # (closing the descriptor releases the lock)
+
+
+def _kernel_name(dispatcher: Dispatcher) -> str:
+    f = dispatcher.py_func
+    return f"{f.__module__}.{f.__qualname__}"
+
+
+def precompile(dispatcher: Dispatcher, signature: object = None) -> None:
+    """Compiles ``dispatcher`` for ``signature`` (numba types; default its declared one), or
+    loads it from the cache, under its cross-process lock."""
+    if signature is None:
+        # (a declared kernel compiles its one signature, under the lock, whatever the args)
+        dispatcher._compile_for_args()
+        return
+    with compile_lock(_kernel_name(dispatcher)):
+        dispatcher.compile(sigutils.normalize_signature(signature)[0])
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # (not on every platform)
+        return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def helper_slot():
+    """Yields whether this process holds the lock "helper", i.e. whether no helper process is
+    at work (False also without cross-process locks)."""
+    folder = _locks_dir()
+    fd = None
+    if folder is not None:
+        try:
+            fd = os.open(os.path.join(folder, "helper.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            fd = None
+    try:
+        yield fd is not None and _try_lock(fd)
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _start_helper() -> subprocess.Popen | None:
+    """Starts ``python -m PIL_ipc.precompile`` where it can help: a second core, kernels that
+    compile (JIT on) into a persistent cache, POSIX file locks, a Python to run, no helper
+    already at work."""
+    if (os.environ.get(HELPER_ENV) or config.DISABLE_JIT or _cores() < 2
+            or not sys.executable or getattr(sys, "frozen", False)):
+        return None
+    with helper_slot() as free:
+        if not free:
+            return None
+    # the helper imports this very package (a checkout on sys.path, say), not another install
+    env = {**os.environ, HELPER_ENV: "1", "PYTHONPATH": os.pathsep.join(
+        filter(None, [os.path.dirname(PACKAGE_DIR), os.environ.get("PYTHONPATH")]))}
+    try:
+        return subprocess.Popen([sys.executable, "-m", "PIL_ipc.precompile"], env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, close_fds=True)
+    except OSError:
+        return None
+
+
+def _finish_helper(helper: subprocess.Popen) -> None:
+    """Waits for the helper (its kernels are the next first call's), killing it on an
+    interrupt or after HELPER_WAIT_SECONDS."""
+    try:
+        helper.wait(HELPER_WAIT_SECONDS)
+    except BaseException:
+        helper.kill()
+        helper.wait()
+        if not isinstance(sys.exc_info()[1], subprocess.TimeoutExpired):
+            raise
+
+
 _announced: set[str] = set()
 _lock = threading.Lock()
 _active = threading.local()
@@ -174,24 +324,28 @@ def compiles(kind: str) -> Callable[[F], F]:
             with _lock:
                 cold = kind not in _announced and not os.path.exists(marker)
                 _announced.add(kind)
+            # a second process compiles the dearest kernels, those this call reaches last
+            helper = _start_helper() if cold else None
             if cold:
                 folder = kernel_cache_dir()
-                seconds = FIRST_CALL_SECONDS[kind]
-                if kind == "decode" and os.path.exists(
-                        os.path.join(folder, f"encode-{_sources_digest()}.warm")):
-                    seconds = FIRST_CALL_SECONDS["decode after encode"]
+                seconds = FIRST_CALL_SECONDS if helper is not None else FIRST_CALL_SECONDS_ALONE
+                late = kind == "decode" and os.path.exists(
+                    os.path.join(folder, f"encode-{_sources_digest()}.warm"))
                 if os.path.dirname(folder) == cache_root():
                     where = f"they are cached in {folder} for later runs"
                 else:
                     where = (f"they cannot be cached ({cache_root()} is not writable), so "
                              "every new process compiles them again")
-                _log.info("compiling the numba kernels for the first %s, about %d s on 2 cores; "
-                          "%s", kind, seconds, where)
+                _log.info("compiling the numba kernels for the first %s, about %d s%s; %s",
+                          kind, seconds["decode after encode" if late else kind],
+                          " (on 2 cores)" if helper is not None else "", where)
             _active.depth = 1
             try:
                 result = function(*args, **kwargs)
             finally:
                 _active.depth = 0
+                if helper is not None:
+                    _finish_helper(helper)
             if cold:
                 try:
                     with open(marker, "wb"):
@@ -228,8 +382,23 @@ def kernel(signature: str | None = None, **options) -> Callable[[K], K]:
 
     def decorate(py_func: K) -> K:
         dispatcher = numba.njit(**options)(py_func)
-        if argtypes is None or not isinstance(dispatcher, Dispatcher):
+        if not isinstance(dispatcher, Dispatcher):
             # (not a Dispatcher under NUMBA_DISABLE_JIT: plain Python)
+            return dispatcher
+        name = _kernel_name(dispatcher)
+        if argtypes is None:
+            compile_any = dispatcher._compile_for_args
+
+            def compile_locked(*args, **kwargs):
+                # a call from Python that finds no compiled signature: compile (or load) it
+                # under the kernel's cross-process lock, unless this thread is compiling
+                # already (a process waits on no other while it holds a lock)
+                if global_compiler_lock.is_locked():
+                    return compile_any(*args, **kwargs)
+                with compile_lock(name):
+                    return compile_any(*args, **kwargs)
+
+            dispatcher._compile_for_args = compile_locked
             return dispatcher
         get_call_template = dispatcher.get_call_template
 
@@ -244,7 +413,11 @@ def kernel(signature: str | None = None, **options) -> Callable[[K], K]:
         def compile_for_args(*args, **kwargs):
             # numba's dispatcher calls this when no compiled signature fits a call from
             # Python; it calls what this returns with the same arguments
-            declare()
+            if dispatcher._can_compile and not global_compiler_lock.is_locked():
+                with compile_lock(name):
+                    declare()
+            else:
+                declare()
             return dispatcher
 
         def typed_call(args, kws):

@@ -12,7 +12,7 @@ PACKAGE = Path(PIL_ipc.__file__).resolve().parent
 #: Each layer by its top-level name under PIL_ipc; a module may import its own layer and the
 #: ones below it.  errors, _kernel_cache and metrics are the common ground.
 LAYERS = {"errors": 0, "_kernel_cache": 0, "metrics": 0, "format": 1, "solver": 2, "decode": 3,
-          "encode": 4, "IpcImagePlugin": 5, "tools": 6, "__init__": 7, "__main__": 7}
+          "precompile": 3, "encode": 4, "IpcImagePlugin": 5, "tools": 6, "__init__": 7, "__main__": 7}
 MAX_LINES = 600
 
 

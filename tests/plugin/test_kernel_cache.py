@@ -6,6 +6,7 @@ import importlib
 import logging
 import os
 import pkgutil
+import re
 import subprocess
 import sys
 import textwrap
@@ -131,6 +132,7 @@ def fresh_notice(tmp_path, monkeypatch):
     """A process that has announced nothing yet, with its own marker folder."""
     monkeypatch.setattr(_kernel_cache, "_announced", set())
     monkeypatch.setattr(_kernel_cache, "kernel_cache_dir", lambda: str(tmp_path))
+    monkeypatch.setenv(_kernel_cache.HELPER_ENV, "1")  # (the kernels are cached: no helper)
     return tmp_path
 
 
@@ -145,7 +147,7 @@ def test_first_call_logs_one_info_line_and_prints_nothing(fresh_notice, caplog, 
     encode.encode(image)
     (record,) = _notices(caplog)
     assert record.levelno == logging.INFO
-    assert "encode" in record.getMessage() and " s " in record.getMessage()
+    assert "encode" in record.getMessage() and re.search(r"about \d+ s\b", record.getMessage())
     assert capsys.readouterr() == ("", "")
     # The next process with the same kernels cached stays quiet.
     assert list(fresh_notice.glob("encode-*.warm"))
@@ -191,7 +193,7 @@ def test_numba_files_left_in_the_package_by_earlier_versions_are_removed(tmp_pat
 
 def test_decode_after_an_encode_announces_less(fresh_notice, caplog):
     caplog.set_level(logging.INFO, logger="PIL_ipc")
-    seconds = _kernel_cache.FIRST_CALL_SECONDS
+    seconds = _kernel_cache.FIRST_CALL_SECONDS_ALONE  # (no helper: see fresh_notice)
 
     @_kernel_cache.compiles("decode")
     def decode():
@@ -210,3 +212,161 @@ def test_decode_after_an_encode_announces_less(fresh_notice, caplog):
     caplog.clear()
     decode()
     assert f"about {seconds['decode after encode']} s" in _notices(caplog)[0].getMessage()
+
+
+# --- two processes, one compile ------------------------------------------------------------
+
+_HOLD = """
+    import sys, time
+    from PIL_ipc import _kernel_cache
+    with _kernel_cache.compile_lock(sys.argv[1]):
+        print("held", flush=True)
+        sys.stdin.readline()
+        released = time.time()
+    print(released, flush=True)
+    """
+
+_FIRST_CALL = """
+    import sys, time
+    from numba import types
+    from PIL_ipc import _kernel_cache
+    from PIL_ipc.solver import _kernels
+    f32 = types.float32[::1]
+    print("calling", flush=True)
+    _kernel_cache.precompile(_kernels.min_max_level,
+                             (f32, f32, f32, types.uint64[:, ::1], types.uint64, types.uint64))
+    print(time.time(), flush=True)
+    """
+
+
+def _python(code: str, *args: str, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], cwd=ROOT,
+                            env=env, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+
+def test_a_compile_waits_while_another_process_compiles_the_same_kernel(tmp_path):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    holder = _python(_HOLD, "PIL_ipc.solver._kernels.min_max_level", env=env)
+    assert holder.stdout.readline() == "held\n"
+    caller = _python(_FIRST_CALL, env=env)
+    assert caller.stdout.readline() == "calling\n"
+    try:
+        caller.wait(3)  # (it has time to compile and finish, unless it waits)
+    except subprocess.TimeoutExpired:
+        pass
+    holder.stdin.write("\n")
+    holder.stdin.flush()
+    released = float(holder.stdout.readline())
+    done = float(caller.stdout.readline())
+    assert holder.wait(60) == 0 and caller.wait(60) == 0
+    assert done >= released
+
+
+def test_locks_of_other_kernels_do_not_wait(tmp_path):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    holder = _python(_HOLD, "PIL_ipc.solver._kernels.fcg", env=env)
+    assert holder.stdout.readline() == "held\n"
+    caller = _python(_FIRST_CALL, env=env)
+    try:
+        assert caller.wait(60) == 0  # (finishes while the other lock is held)
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(60)
+
+
+def test_without_a_persistent_cache_there_are_no_locks(monkeypatch):
+    monkeypatch.setattr(_kernel_cache, "_persistent", lambda: False)
+    _kernel_cache._locks_dir.cache_clear()
+    try:
+        assert _kernel_cache._locks_dir() is None
+        with _kernel_cache.compile_lock("anything"), _kernel_cache.compile_lock("anything"):
+            pass  # (no lock taken: the second does not wait for the first)
+        with _kernel_cache.helper_slot() as free:
+            assert not free
+        assert _kernel_cache._start_helper() is None
+    finally:
+        _kernel_cache._locks_dir.cache_clear()
+
+
+class _Helper:
+    def __init__(self):
+        self.waited = False
+
+    def wait(self, timeout=None):
+        self.waited = True
+        return 0
+
+
+def test_a_first_call_starts_the_helper_and_waits_for_it(fresh_notice, monkeypatch, caplog):
+    caplog.set_level(logging.INFO, logger="PIL_ipc")
+    started = []
+    monkeypatch.setattr(_kernel_cache, "_start_helper",
+                        lambda: started.append(_Helper()) or started[-1])
+
+    seen = []
+
+    @_kernel_cache.compiles("decode")
+    def work():
+        seen.append([h.waited for h in started])  # (the helper compiles while the call runs)
+        return 1
+
+    assert work() == 1 and seen == [[False]] and started[0].waited
+    (notice,) = _notices(caplog)  # the figure of a first call with a helper
+    seconds = _kernel_cache.FIRST_CALL_SECONDS["decode"]
+    assert f"about {seconds} s (on 2 cores)" in notice.getMessage()
+    assert work() == 1 and len(started) == 1  # a second call is not a first one
+
+
+@pytest.mark.parametrize("why", ["helper", "one core", "no jit"])
+def test_no_helper_where_it_cannot_help(monkeypatch, why):
+    monkeypatch.delenv(_kernel_cache.HELPER_ENV, raising=False)
+    spawned = []
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: spawned.append(a))
+    if why == "helper":  # the helper itself, or a process it started
+        monkeypatch.setenv(_kernel_cache.HELPER_ENV, "1")
+    elif why == "one core":
+        monkeypatch.setattr(_kernel_cache, "_cores", lambda: 1)
+    else:
+        monkeypatch.setattr(_kernel_cache.config, "DISABLE_JIT", True)
+    assert _kernel_cache._start_helper() is None and spawned == []
+
+
+def test_no_second_helper_while_one_is_at_work(monkeypatch, tmp_path):
+    monkeypatch.delenv(_kernel_cache.HELPER_ENV, raising=False)
+    monkeypatch.setattr(_kernel_cache, "_cores", lambda: 2)
+    monkeypatch.setattr(_kernel_cache, "_locks_dir", lambda: str(tmp_path))
+    spawned = []
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: spawned.append(a) or "helper")
+    assert _kernel_cache._start_helper() == "helper"
+    assert spawned[0][0][-2:] == ["-m", "PIL_ipc.precompile"]
+    with _kernel_cache.helper_slot() as free:
+        assert free
+        assert _kernel_cache._start_helper() is None and len(spawned) == 1
+
+
+@pytest.mark.slow  # compiles the solver's dearest kernels into an empty cache
+def test_after_the_helper_a_decode_compiles_none_of_its_kernels(tmp_path):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-m", "PIL_ipc.precompile"], cwd=ROOT, env=env,
+                   check=True, timeout=600)
+    compiled = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        import sys
+        from numba.core import event
+        from PIL import Image
+        import PIL_ipc
+        from PIL_ipc import precompile
+        names = {k.py_func.__qualname__ for k, _ in precompile.kernels()}
+        seen = set()
+        class Listener(event.Listener):
+            def on_start(self, ev):
+                seen.add(ev.data["dispatcher"].py_func.__qualname__)
+            def on_end(self, ev):
+                pass
+        event.register("numba:compile", Listener())
+        Image.open(sys.argv[1]).load()
+        print(sorted(seen & names), len(names))
+        """), str(ROOT / "tests" / "corpus" / "house-0.25bpp.ipc")],
+        cwd=ROOT, env={**env, _kernel_cache.HELPER_ENV: "1"}, capture_output=True, text=True,
+        timeout=600, check=True)
+    assert compiled.stdout.split() == ["[]", "8"]

@@ -202,3 +202,23 @@ def test_kernels_compiled_by_callers_get_one_signature_too(tmp_path):
     assert "PIL_ipc.format.qm.enc_core" in kernels and "PIL_ipc.format.qm.dec_core" in kernels
     assert _more_than_one_signature(
         {k: v for k, v in kernels.items() if k.startswith("PIL_ipc.")}) == []
+
+
+def test_the_helpers_list_is_what_a_decode_calls():
+    # every (kernel, signature) the helper compiles first is one a decode uses: a list that
+    # drifted from the solver would spend the helper's time on kernels nobody calls
+    out = _fresh("""
+        import json, sys
+        from PIL import Image
+        import PIL_ipc
+        from PIL_ipc import precompile
+        for name in sys.argv[1:]:
+            Image.open(name).load()
+        missing = []
+        for kernel, signature in precompile.kernels():
+            sigs = [tuple(s) for s in kernel.signatures]
+            if (len(sigs) != 1) if signature is None else (tuple(signature) not in sigs):
+                missing.append(kernel.py_func.__qualname__)
+        print(json.dumps(missing))
+        """, str(CORPUS / "house-0.25bpp.ipc"), str(CORPUS / "rgb-photo.ipc"))
+    assert json.loads(out) == []
