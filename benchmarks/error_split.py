@@ -61,7 +61,7 @@ from PIL_ipc.format import colour, jbig, reader, sources, values  # noqa: E402
 from PIL_ipc.solver import inpaint  # noqa: E402
 
 GREY_SET = (*synthetic.NAMES, "svalbard", "comic", "abstract", "pikachu", "fry", "lisa")
-COLOUR_SET = (*synthetic.NAMES, "frymire", "serrano", "circles", "crosses")
+COLOUR_SET = (*synthetic.PIECEWISE, "frymire", "serrano", "circles", "crosses")
 REGIONS = ("stored", "edge", "band", "near", "interior")
 #: Squared error (grey levels^2) a side choice must save at an edge pixel to be made.
 SIDE_MARGIN = 100.0
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.images or list(COLOUR_SET if args.colour else GREY_SET)
     rows = []
     for name in names:
-        if name in synthetic.NAMES:
+        if name in synthetic.PIECEWISE:
             image = synthetic.make(name, colour=args.colour)
         else:
             image = corpus.load_image(name, root, mode)

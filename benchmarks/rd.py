@@ -8,9 +8,12 @@ time of the final file, and IPC's PSNR/SSIM lead over each peer.
 With --colour the images are read (or, synthetic ones, drawn) in RGB: PSNR is over all R, G, B
 samples, SSIM the mean of the three channels' SSIM; JPEG is 4:2:0 with optimize=True, JPEG 2000
 irreversible with its colour transform (mct=1), WebP method=6, AVIF its slowest speed.  The
-cartoon set is then the colour cartoon-like images (frymire, serrano, circles, crosses).
+cartoon set is then the colour cartoon-like images (frymire, serrano, circles, crosses); the
+set "piecewise" (colour only) is the synthetic images in colour with two more, "hues" (regions
+of one luma and different hues) and "aliased" (hard edges): synthetic.PIECEWISE.
 
-    python benchmarks/rd.py [--set paper|cartoon|synthetic|kodak|all] [--images NAME_OR_PATH ...]
+    python benchmarks/rd.py [--set paper|cartoon|synthetic|piecewise|kodak|all]
+        [--images NAME_OR_PATH ...]
         [--bpp 0.8 0.4 0.2] [--codecs ipc jpeg jpeg2000 webp avif] [--colour] [--csv F]
         [--plot F] [--quick]
 """
@@ -104,6 +107,10 @@ def set_members(name: str, corpus: Path) -> list[str]:
         return list(sets()[name][1])
     if name == "synthetic":
         return list(synthetic.NAMES)
+    if name == "piecewise":
+        if MODE != "RGB":
+            raise SystemExit("the piecewise-smooth set is in colour: give --colour")
+        return list(synthetic.PIECEWISE)
     if name == "kodak":
         return [p.stem for p in image_files(corpus, ("kodak",)) if p.stem.startswith("kodim")]
     if name == "all":
@@ -115,7 +122,7 @@ def set_members(name: str, corpus: Path) -> list[str]:
 def resolve_image(spec: str, corpus: Path) -> tuple[str, np.ndarray]:
     """A path, a synthetic name, or an image of the corpus (corpus.find_image; rd_sweep,
     large_search and ratecontrol_speed find the corpus through rd too)."""
-    if spec in synthetic.NAMES and not Path(spec).is_file():
+    if spec in synthetic.PIECEWISE and not Path(spec).is_file():
         return spec, synthetic.make(spec, colour=MODE == "RGB")
     return Path(spec).stem, load_grey(find_image(spec, corpus))
 
@@ -347,7 +354,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--images", nargs="+", metavar="NAME_OR_PATH",
                    help="images by path, synthetic name or corpus name (overrides --set)")
     p.add_argument("--set", default="paper",
-                   choices=("paper", "cartoon", "synthetic", "kodak", "all"))
+                   choices=("paper", "cartoon", "synthetic", "piecewise", "kodak", "all"))
     p.add_argument("--bpp", nargs="+", type=float, default=[0.8, 0.4, 0.2, 0.1, 0.05])
     p.add_argument("--codecs", nargs="+", choices=CODECS, default=list(CODECS))
     p.add_argument("--colour", action="store_true",

@@ -1,4 +1,4 @@
-"""Deterministic piecewise-smooth grey test images (cartoon-like, no noise).
+"""Deterministic piecewise-smooth test images (cartoon-like, no noise).
 
 Each image is a stack of overlapping shapes - polygons, ellipses and curved blobs - filled with
 linear or radial gradients over a gradient background. Shapes are rendered on a 4 x 4
@@ -9,6 +9,11 @@ Geometry lives in the unit square, so every size shows the same picture.
     make(name, size=512, colour=True) -> np.ndarray (uint8, size x size x 3): the same picture
         with every shape (and the background) tinted its own colour
     python benchmarks/synthetic.py OUTDIR     # writes OUTDIR/<name>.png for every name
+
+The piecewise-smooth colour set (PIECEWISE) adds two pictures that exist in colour only:
+"hues", flat and linear fills that all have one luma (BT.601) and differ in hue alone, so no
+luma gradient shows an edge, and "aliased", the "mixed" recipe drawn without supersampling
+(hard, stair-stepped edges).
 """
 
 from __future__ import annotations
@@ -21,7 +26,16 @@ from pathlib import Path
 import numpy as np
 
 NAMES = ("shapes", "gradients", "blobs", "mixed")
+#: Pictures drawn in colour only (see above).
+COLOUR_ONLY = ("hues", "aliased")
+#: The piecewise-smooth colour set: flat, linear and radial fills, anti-aliased and aliased
+#: edges, regions of equal luma and different hue.
+PIECEWISE = NAMES + COLOUR_ONLY
 SUPERSAMPLE = 4
+#: Luma of every region of "hues", and the largest chroma (|Cb|, |Cr|) its colours take:
+#: every colour of that luma within it is a valid RGB colour.
+HUE_LUMA = 128.0
+HUE_CHROMA = 70.0
 
 # A fill maps supersampled coordinates (x, y in the unit square) to grey values.
 Fill = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -133,13 +147,36 @@ _RECIPES = {
                   fills=("radial", "linear", "flat"), strength=0.7),
     "mixed": dict(kinds=("polygon", "ellipse", "blob"), count=(22, 30), radius=(0.04, 0.25),
                   fills=("flat", "linear", "radial"), strength=0.8),
+    "hues": dict(kinds=("polygon", "ellipse", "blob"), count=(14, 20), radius=(0.05, 0.22),
+                 fills=("flat", "flat", "linear"), strength=1.0, hues=True),
+    "aliased": dict(kinds=("polygon", "ellipse", "blob"), count=(22, 30), radius=(0.04, 0.25),
+                    fills=("flat", "linear", "radial"), strength=0.8, supersample=1,
+                    seed="mixed"),
 }
 
 
-def _supersampled_grid(size: int, y0: int, y1: int, x0: int, x1: int
+def _hue_fill(rng: np.random.Generator, cx: float, cy: float, extent: float,
+              ramp: bool) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Colours of luma HUE_LUMA: one (flat) or a linear ramp between two along a random
+    direction; returns RGB, 3 x the samples."""
+    a, b = rng.uniform(-HUE_CHROMA, HUE_CHROMA, (2, 2))
+    angle = rng.uniform(0.0, 2.0 * np.pi)
+    dx, dy = np.cos(angle), np.sin(angle)
+
+    def fill(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        t = 0.5 + 0.5 * np.clip(((x - cx) * dx + (y - cy) * dy) / max(extent, 1e-6), -1, 1)
+        cb, cr = (a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t) if ramp else a
+        cb, cr = np.broadcast_to(cb, x.shape), np.broadcast_to(cr, x.shape)
+        return np.stack([HUE_LUMA + 1.402 * cr, HUE_LUMA - 0.344136 * cb - 0.714136 * cr,
+                         HUE_LUMA + 1.772 * cb])
+
+    return fill
+
+
+def _supersampled_grid(size: int, y0: int, y1: int, x0: int, x1: int, s: int = SUPERSAMPLE
                        ) -> tuple[np.ndarray, np.ndarray]:
-    """Unit-square coordinates of the sub-pixel centres of pixel block [y0:y1, x0:x1]."""
-    s = SUPERSAMPLE
+    """Unit-square coordinates of the sub-pixel centres of pixel block [y0:y1, x0:x1], s x s
+    per pixel."""
     xs = (np.arange(x0 * s, x1 * s) + 0.5) / (size * s)
     ys = (np.arange(y0 * s, y1 * s) + 0.5) / (size * s)
     return np.meshgrid(xs, ys)
@@ -151,23 +188,33 @@ def _tint(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 
 
 def make(name: str, size: int = 512, colour: bool = False) -> np.ndarray:
-    """Render synthetic image `name` (one of NAMES) as a size x size uint8 array (size x size
-    x 3 in colour: each shape's grey fill times its own per-channel gain plus offset, drawn
-    from a second generator, so the grey picture is the same)."""
+    """Render synthetic image `name` (one of NAMES, or in colour of PIECEWISE) as a size x
+    size uint8 array (size x size x 3 in colour: each shape's grey fill times its own
+    per-channel gain plus offset, drawn from a second generator, so the grey picture is the
+    same; "hues" draws colours of one luma instead)."""
     if name not in _RECIPES:
-        raise ValueError(f"unknown synthetic image {name!r}; choose from {', '.join(NAMES)}")
+        raise ValueError(f"unknown synthetic image {name!r}; choose from {', '.join(PIECEWISE)}")
+    if name in COLOUR_ONLY and not colour:
+        raise ValueError(f"synthetic image {name!r} exists in colour only")
     if not 8 <= size <= 8192:
         raise ValueError(f"size must be within 8..8192, got {size}")
     recipe = _RECIPES[name]
-    # Seed from the name so each variant is fixed across runs and independent of the others.
-    rng = np.random.default_rng(zlib.crc32(name.encode()))
-    s = SUPERSAMPLE
+    hues = recipe.get("hues", False)
+    s = recipe.get("supersample", SUPERSAMPLE)
+    # Seed from the name so each variant is fixed across runs and independent of the others
+    # ("aliased" draws the shapes of "mixed").
+    seed = recipe.get("seed", name)
+    rng = np.random.default_rng(zlib.crc32(seed.encode()))
 
-    tints = np.random.default_rng(zlib.crc32(f"{name} colour".encode()))
-    x, y = _supersampled_grid(size, 0, size, 0, size)
-    canvas = _linear_fill(rng, 0.5, 0.5, 0.7, 0.5)(x, y)
+    tints = np.random.default_rng(zlib.crc32(f"{seed} colour".encode()))
+    x, y = _supersampled_grid(size, 0, size, 0, size, s)
+    if hues:
+        canvas = _hue_fill(tints, 0.5, 0.5, 0.7, True)(x, y)
+        rng.uniform(size=4)  # (the draws of the background ramp, as in the other pictures)
+    else:
+        canvas = _linear_fill(rng, 0.5, 0.5, 0.7, 0.5)(x, y)
     del x, y
-    if colour:
+    if colour and not hues:
         gain, offset = _tint(tints)
         canvas = canvas[None] * gain[:, None, None] + offset[:, None, None]
 
@@ -177,7 +224,9 @@ def make(name: str, size: int = 512, colour: bool = False) -> np.ndarray:
         r = rng.uniform(*recipe["radius"])
         inside = _MASKS[str(rng.choice(recipe["kinds"]))](rng, cx, cy, r)
         kind = str(rng.choice(recipe["fills"]))
-        if kind == "flat":
+        if hues:
+            fill = _hue_fill(tints, cx, cy, r, kind != "flat")
+        elif kind == "flat":
             fill = _flat_fill(rng)
         elif kind == "linear":
             fill = _linear_fill(rng, cx, cy, r, recipe["strength"])
@@ -191,10 +240,13 @@ def make(name: str, size: int = 512, colour: bool = False) -> np.ndarray:
         py1 = min(int(np.ceil((cy + reach) * size)), size)
         if px0 >= px1 or py0 >= py1:
             continue
-        bx, by = _supersampled_grid(size, py0, py1, px0, px1)
+        bx, by = _supersampled_grid(size, py0, py1, px0, px1, s)
         mask = inside(bx, by)
         values = fill(bx[mask], by[mask])
-        if colour:
+        if hues:
+            for c in range(3):
+                canvas[c, py0 * s:py1 * s, px0 * s:px1 * s][mask] = values[c]
+        elif colour:
             gain, offset = _tint(tints)
             for c in range(3):
                 canvas[c, py0 * s:py1 * s, px0 * s:px1 * s][mask] = gain[c] * values + offset[c]
@@ -209,7 +261,7 @@ def make(name: str, size: int = 512, colour: bool = False) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write every synthetic image as OUTDIR/<name>.png."""
+    """Write every synthetic image as OUTDIR/<name>.png (grey) and <name>-colour.png."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python benchmarks/synthetic.py OUTDIR", file=sys.stderr)
@@ -218,8 +270,10 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args[0])
     out.mkdir(parents=True, exist_ok=True)
-    for name in NAMES:
+    for name in PIECEWISE:
         for colour, suffix in ((False, ""), (True, "-colour")):
+            if name in COLOUR_ONLY and not colour:
+                continue
             path = out / f"{name}{suffix}.png"
             Image.fromarray(make(name, colour=colour)).save(path)
             print(path)

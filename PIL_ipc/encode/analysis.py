@@ -313,3 +313,24 @@ def edge_deviation(image: np.ndarray, plane: np.ndarray) -> np.ndarray:
     out = np.empty(f.shape)
     _edge_deviation(f, plane, out)
     return out
+
+
+def flat_chroma_share(chroma: np.ndarray, tolerance: float = 2.0) -> float:
+    """Share of the inner pixels whose chroma is locally affine: the 5-point Laplacian of Cb
+    and of Cr (``chroma``: 2 x H x W) within ``tolerance``.  Flat and linearly filled drawings
+    and renderings score 0.94 to 1, photographs 0.02 to 0.61 (Kodak, the SIPI four), textured
+    cartoons 0.57 to 0.67.  Computed in strips of rows (bounded memory)."""
+    _, h, w = chroma.shape
+    if h < 3 or w < 3:
+        return 0.0
+    flat = 0
+    for y0 in range(1, h - 1, 256):
+        y1 = min(y0 + 256, h - 1)
+        ok = np.ones((y1 - y0, w - 2), dtype=bool)
+        for c in chroma:
+            c = np.asarray(c, dtype=np.float32)
+            lap = (4 * c[y0:y1, 1:-1] - c[y0 - 1:y1 - 1, 1:-1] - c[y0 + 1:y1 + 1, 1:-1]
+                   - c[y0:y1, :-2] - c[y0:y1, 2:])
+            ok &= np.abs(lap) <= tolerance
+        flat += int(ok.sum())
+    return flat / ((h - 2) * (w - 2))

@@ -23,12 +23,13 @@ import numpy as np
 
 from ..errors import IpcError
 from ..metrics import psnr_of_mse
-from . import sides
+from . import analysis, sides
 from .options import BY_NAME, CHOICES
 from .planner import Coded, Layout, Planner
 from .report import Progress, Stage
 from .tuning import (
     BATCH,
+    CHROMA_ALTERNATIVE,
     CHROMA_FINAL_ITERATIONS,
     CHROMA_SCORE_ITERATIONS,
     COLOUR_FIELDS,
@@ -36,6 +37,7 @@ from .tuning import (
     EFFORTS,
     FINAL_STEPS,
     FIT_STEPS,
+    FLAT_CHROMA_SHARE,
     GROWTH_SHARE,
     HIGH_RATE,
     MIN_GAIN,
@@ -263,8 +265,18 @@ class Search:
                 for start in starts(self.bpp, self.plan.sparsity, self.planner.colour)]
 
     def score_starts(self) -> None:
-        """Score the starting layouts."""
+        """Score the starting layouts; of a flat-coloured picture (FLAT_CHROMA_SHARE) below
+        HIGH_RATE also the best of them with the chroma of such pictures (CHROMA_ALTERNATIVE),
+        where the chroma fields are free."""
         self.score(self.starting_layouts(), scored=self.started)
+        best = self.best()
+        if (not self.planner.colour or best is None or self.high_rate
+                or analysis.flat_chroma_share(self.planner.chroma) < FLAT_CHROMA_SHARE):
+            return
+        alternative = {k: v for k, v in CHROMA_ALTERNATIVE.items() if k not in self.pinned}
+        fields = {k: getattr(best.layout, k) for k in CHOICES}
+        if alternative and any(fields[k] != v for k, v in alternative.items()):
+            self.score([{**fields, **alternative}], best, scored=self.started)
 
     def fields(self) -> list[str]:
         """The free layout fields a walk visits, in order (some of them twice)."""

@@ -50,6 +50,19 @@ FINAL_STEPS = 4
 #: Edges the colour starts take (the descent tries the other source): colour edges catch the
 #: steps between colours of one brightness.
 COLOUR_START_EDGES = "colour"
+#: The chroma a colour search also scores its best start with, on flat-coloured pictures
+#: below HIGH_RATE: the starts' chroma there suits photos (coarse and sparse), such pictures
+#: want many levels at every point (colour synthetic images at 0.1 bpp: 8 levels at every
+#: second point scored 25.7 dB, 48 levels at every point 31.5 dB, and the walk's bounded
+#: moves went on fixing the chroma; from this start the six piecewise-smooth images gained
+#: 0.5 to 10 dB at 0.05 to 0.2 bpp, 1.9 dB less without stride 1; at 0.4 bpp, where the
+#: starts' chroma is finer, -0.4 to +0.2 dB).
+CHROMA_ALTERNATIVE = {"chroma_levels": 32, "chroma_stride": 1}
+#: A picture is flat-coloured when this share of its pixels has locally affine chroma
+#: (analysis.flat_chroma_share: drawings 0.94-1, photos and textured cartoons at most 0.67).
+#: On photos the alternative start scored better and walked to worse files as often as to
+#: better ones (Kodak at 0.1 and 0.2 bpp: +0.82 to -0.62 dB).
+FLAT_CHROMA_SHARE = 0.85
 #: Tonal iterations of the chroma channels when scoring colour layouts: chroma is smooth and
 #: its fit changes the ranking little; skipping it halves the cost of a colour score.
 CHROMA_SCORE_ITERATIONS = 0

@@ -826,3 +826,52 @@ def test_planner_memory_stays_bounded():
     search.search(p, 400, 2, effort=1)
     assert len(p._raw_payload) > 4 * tuning.RECENT  # (sizes, kept: the layouts probed)
     assert len(p._points) <= tuning.RECENT and len(p._walks) <= tuning.RECENT
+
+
+def _colour_planner(rgb):
+    ycc = colour.to_ycbcr(rgb)
+    return Planner(ycc[0], 6.0, chroma=ycc[1:], rgb=rgb, mode="RGB")
+
+
+def _tinted_shapes(h=96, w=96):
+    """Flat colours and a linear ramp of hue: chroma affine everywhere but at the edges."""
+    y, x = np.mgrid[0:h, 0:w]
+    rgb = np.stack([60.0 + x, np.full((h, w), 120.0), 200.0 - x], axis=-1)
+    rgb[(y - 40) ** 2 + (x - 40) ** 2 < 400] = (220, 40, 90)
+    rgb[60:85, 10:80] = (30, 170, 60)
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
+def test_flat_chroma_share_tells_drawings_from_photos():
+    drawing = colour.to_ycbcr(_tinted_shapes())[1:]
+    share = analysis.flat_chroma_share(drawing)
+    assert 0.85 < share < 1.0  # (the edges are not affine)
+    assert analysis.flat_chroma_share(np.zeros((2, 40, 300))) == 1.0  # (flat: all of it)
+    rng = np.random.default_rng(5)
+    grain = drawing + rng.normal(0, 3, drawing.shape)  # film grain on the same picture
+    assert analysis.flat_chroma_share(grain) < 0.6
+    # strips of rows: the same share as one piece
+    tall = np.concatenate([drawing] * 4, axis=1)
+    assert analysis.flat_chroma_share(tall) == pytest.approx(share, abs=0.01)
+
+
+@pytest.mark.parametrize("grain, expected", [(0.0, True), (4.0, False)])
+def test_a_flat_coloured_picture_also_starts_from_fine_chroma(monkeypatch, grain, expected):
+    rgb = _tinted_shapes(128, 128)
+    rgb = np.clip(rgb + np.random.default_rng(2).normal(0, grain, rgb.shape), 0, 255)
+    p = _colour_planner(rgb.astype(np.uint8))
+    scored = []
+    original = search.Search.score
+
+    def record(self, batch, *args, **kwargs):
+        scored.extend(batch)
+        return original(self, batch, *args, **kwargs)
+
+    monkeypatch.setattr(search.Search, "score", record)
+    bpp = 0.25  # (below HIGH_RATE, where the starts' chroma is coarse)
+    search.search(p, int(bpp * rgb.shape[0] * rgb.shape[1] / 8), 2, effort=0)
+    starts = {(s["chroma_levels"], s["chroma_stride"]) for s in scored}
+    fine = (tuning.CHROMA_ALTERNATIVE["chroma_levels"], tuning.CHROMA_ALTERNATIVE["chroma_stride"])
+    assert (fine in starts) == expected
+    assert fine not in {(s["chroma_levels"], s["chroma_stride"])
+                        for s in search.starts(bpp, (1.0,), True)}  # (not a start of its own)
