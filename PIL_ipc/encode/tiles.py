@@ -34,6 +34,14 @@ TILE_PIXELS = 1 << 21
 #: The budget search of an image of TILE_PIXELS or more runs on it reduced to about this many
 #: pixels.
 REDUCED_PIXELS = 1 << 20
+#: The reduced image's budget search takes the full budget scaled by the pixel count, times
+#: the reduction in pixel count to this power: an image reduced holds more detail per pixel, and
+#: the layout it finds at the same bits per pixel is too sparse and too edge-heavy at full size
+#: (the full-size fit then spends the rest on edges).  Upscaled Kodak parrots and peppers at
+#: 1024 x 1024, 0.1 and 0.2 bpp (benchmarks/large_search.py): against the full search, -3.29 dB
+#: with 0 at 1/16 of the pixels, -1.10 with 1/4 (x2), -1.27 with x2.5; at 1/4 of the pixels
+#: -0.68 with 0, -0.28 with 1/4 (x1.41), -0.40 with x1.7.
+REDUCED_BUDGET_POWER = 0.25
 #: Largest side of a tile's core, in pixels.
 TILE_SIDE = 1024
 #: Pixels around a core that its tile also fits (values near a core's border see this much
@@ -215,7 +223,8 @@ def search_reduced(planner: Planner, small: Planner, budget: int,
                    workers: int = 0, progress: Progress | None = None,
                    **fixed: float | None) -> Coded:
     """The coded layout of ``planner``'s image within ``budget`` bytes, its layout searched on
-    ``small`` (the image reduced) under the budget scaled by the pixel count, then fitted
+    ``small`` (the image reduced) under the budget scaled by the pixel count and by
+    REDUCED_BUDGET_POWER (without the latter where that layout does not fit), then fitted
     at full size: the lowest threshold whose estimate fits (the estimate allowing for the
     growth of the values that the search measured), the tonal fit on tiles, the values
     quantised to the budget; a higher threshold when they do not fit.  BudgetTooSmall
@@ -225,13 +234,23 @@ def search_reduced(planner: Planner, small: Planner, budget: int,
     h, w = planner.shape
     ratio = small.shape[0] * small.shape[1] / (h * w)
     room = budget - planner.overhead
+    pinned = {k for k, v in fixed.items() if v is not None}
     try:
         if room <= 0:
             raise search.BudgetTooSmall("no room", None)
-        found = search.search(small, small.overhead + math.floor(room * ratio),
-                              tonal_iterations, workers=workers, effort=effort,
-                              progress=progress, edge_sides=False, **fixed)
-        done_with(small)
+        # the layout of a larger budget first (REDUCED_BUDGET_POWER), of the budget scaled by
+        # the pixel count where that one does not fit at full size
+        for extra in dict.fromkeys((ratio ** -REDUCED_BUDGET_POWER, 1.0)):
+            found = search.search(small, small.overhead + math.floor(room * ratio * extra),
+                                  tonal_iterations, workers=workers, effort=effort,
+                                  progress=progress, edge_sides=False, **fixed)
+            done_with(small)  # (a released planner searches again if it has to)
+            try:
+                return fit_found(planner, found, budget, tonal_iterations, workers=workers,
+                                 progress=progress, pinned=pinned)
+            except search.BudgetTooSmall:
+                if extra == 1.0:
+                    raise
     except search.BudgetTooSmall as e:
         smallest = search.smallest_file(small, {k: v for k, v in fixed.items()
                                                 if v is not None})
@@ -240,8 +259,7 @@ def search_reduced(planner: Planner, small: Planner, budget: int,
             f"a budget of {budget} bytes is below the smallest file of this image and these "
             f"settings, about {smallest} bytes (bpp {8 * smallest / (h * w):.3g})",
             smallest) from e
-    return fit_found(planner, found, budget, tonal_iterations, workers=workers,
-                     progress=progress, pinned={k for k, v in fixed.items() if v is not None})
+    raise AssertionError("unreachable")  # (the loop returns or raises)
 
 
 def search_psnr_reduced(planner: Planner, small: Planner, psnr: float,

@@ -128,6 +128,51 @@ def test_budget_search_on_a_reduced_image_meets_the_budget(monkeypatch):
     assert reader.parse(pinned).header.spacing == 3
 
 
+def _search_budgets(monkeypatch) -> list[int]:
+    """The budgets of the budget searches on the image reduced (160 x 160 tiled, 80 x 80)."""
+    budgets = []
+    budget_search = search.search
+    monkeypatch.setattr(search, "search",
+                        lambda p, b, *a, **k: budgets.append(b) or budget_search(p, b, *a, **k))
+    monkeypatch.setattr(tiles, "TILE_PIXELS", 160 * 160)
+    monkeypatch.setattr(tiles, "REDUCED_PIXELS", 80 * 80)
+    return budgets
+
+
+def test_the_reduced_image_is_searched_with_more_than_its_share_of_the_budget(monkeypatch):
+    # an image reduced to a quarter of the pixels is searched at sqrt(2) times a quarter of
+    # the room: its layout at the same bits per pixel is too sparse at full size
+    img = scene(160, 160)
+    budget = int(0.3 * img.size / 8)
+    budgets = _search_budgets(monkeypatch)
+    planner, _ = pipeline.planner_for(img, encode.EncodeOptions(size=budget), "L",
+                                      searched=True)
+    data = encode.encode(img, encode.EncodeOptions(size=budget, effort=0))
+    room = budget - planner.overhead
+    (searched,) = budgets
+    assert searched - planner.overhead == pytest.approx(room / 4 * 2 ** 0.5, abs=2)
+    assert len(data) <= budget
+
+
+def test_where_that_layout_does_not_fit_at_full_size_the_plain_share_is_searched(monkeypatch):
+    img = scene(160, 160)
+    budget = int(0.3 * img.size / 8)
+    budgets = _search_budgets(monkeypatch)
+    fitted = []
+    fit_found = tiles.fit_found
+
+    def first_misses(planner, found, *a, **k):
+        fitted.append(found.layout)
+        if len(fitted) == 1:
+            raise search.BudgetTooSmall("does not fit", None)
+        return fit_found(planner, found, *a, **k)
+
+    monkeypatch.setattr(tiles, "fit_found", first_misses)
+    data = encode.encode(img, encode.EncodeOptions(size=budget, effort=0))
+    assert len(budgets) == 2 and budgets[1] < budgets[0] and len(fitted) == 2
+    assert len(data) <= budget
+
+
 def test_quality_target_on_a_reduced_image_searches_it_there_and_meets_it(monkeypatch):
     # From TILE_PIXELS on, a quality target is searched on the image reduced (each budget
     # probed there, none at full size) and the layout fitted at full size within the same
