@@ -100,16 +100,17 @@ def test_fixed_threshold_encode_of_a_large_image_uses_tiles(monkeypatch):
 
 
 
-def _searched_shapes(monkeypatch, module) -> list:
-    """The shapes of the planners ``module``'s budget searches run on, with a 160 x 160
-    image tiled and searched reduced to 80 x 80."""
-    shapes = []
+def _searches(monkeypatch, module) -> list[tuple[tuple[int, int], int]]:
+    """(planner shape, budget) of each budget search ``module`` runs, with a 160 x 160 image
+    tiled and searched reduced to 80 x 80."""
+    calls = []
     budget_search = module.search
-    monkeypatch.setattr(module, "search",
-                        lambda p, *a, **k: shapes.append(p.shape) or budget_search(p, *a, **k))
+    monkeypatch.setattr(module, "search", lambda p, b, *a, **k: calls.append((p.shape, b))
+                        or budget_search(p, b, *a, **k))
     monkeypatch.setattr(tiles, "TILE_PIXELS", 160 * 160)
     monkeypatch.setattr(tiles, "REDUCED_PIXELS", 80 * 80)
-    return shapes
+    return calls
+
 
 def test_budget_search_on_a_reduced_image_meets_the_budget(monkeypatch):
     img = scene(160, 160)
@@ -117,9 +118,9 @@ def test_budget_search_on_a_reduced_image_meets_the_budget(monkeypatch):
     with monkeypatch.context() as m:  # (the tiled fit has no edge sides: nor has the reference)
         m.setattr(search.sides, "improve", lambda planner, coded, *a: coded)
         full = encode.encode(img, encode.EncodeOptions(size=budget, effort=0))
-    calls = _searched_shapes(monkeypatch, search)
+    calls = _searches(monkeypatch, search)
     data = encode.encode(img, encode.EncodeOptions(size=budget, effort=0))
-    assert calls == [(80, 80)]
+    assert [shape for shape, _ in calls] == [(80, 80)]
     assert len(data) <= budget
     assert len(data) > 0.8 * budget
     assert psnr(decode.decode(data), img) > psnr(decode.decode(full), img) - 2.0
@@ -128,28 +129,17 @@ def test_budget_search_on_a_reduced_image_meets_the_budget(monkeypatch):
     assert reader.parse(pinned).header.spacing == 3
 
 
-def _search_budgets(monkeypatch) -> list[int]:
-    """The budgets of the budget searches on the image reduced (160 x 160 tiled, 80 x 80)."""
-    budgets = []
-    budget_search = search.search
-    monkeypatch.setattr(search, "search",
-                        lambda p, b, *a, **k: budgets.append(b) or budget_search(p, b, *a, **k))
-    monkeypatch.setattr(tiles, "TILE_PIXELS", 160 * 160)
-    monkeypatch.setattr(tiles, "REDUCED_PIXELS", 80 * 80)
-    return budgets
-
-
 def test_the_reduced_image_is_searched_with_more_than_its_share_of_the_budget(monkeypatch):
     # an image reduced to a quarter of the pixels is searched at sqrt(2) times a quarter of
     # the room: its layout at the same bits per pixel is too sparse at full size
     img = scene(160, 160)
     budget = int(0.3 * img.size / 8)
-    budgets = _search_budgets(monkeypatch)
+    budgets = _searches(monkeypatch, search)
     planner, _ = pipeline.planner_for(img, encode.EncodeOptions(size=budget), "L",
                                       searched=True)
     data = encode.encode(img, encode.EncodeOptions(size=budget, effort=0))
     room = budget - planner.overhead
-    (searched,) = budgets
+    ((_, searched),) = budgets
     assert searched - planner.overhead == pytest.approx(room / 4 * 2 ** 0.5, abs=2)
     assert len(data) <= budget
 
@@ -157,7 +147,7 @@ def test_the_reduced_image_is_searched_with_more_than_its_share_of_the_budget(mo
 def test_where_that_layout_does_not_fit_at_full_size_the_plain_share_is_searched(monkeypatch):
     img = scene(160, 160)
     budget = int(0.3 * img.size / 8)
-    budgets = _search_budgets(monkeypatch)
+    budgets = _searches(monkeypatch, search)
     fitted = []
     fit_found = tiles.fit_found
 
@@ -169,7 +159,7 @@ def test_where_that_layout_does_not_fit_at_full_size_the_plain_share_is_searched
 
     monkeypatch.setattr(tiles, "fit_found", first_misses)
     data = encode.encode(img, encode.EncodeOptions(size=budget, effort=0))
-    assert len(budgets) == 2 and budgets[1] < budgets[0] and len(fitted) == 2
+    assert len(budgets) == 2 and budgets[1][1] < budgets[0][1] and len(fitted) == 2
     assert len(data) <= budget
 
 
@@ -179,9 +169,9 @@ def test_quality_target_on_a_reduced_image_searches_it_there_and_meets_it(monkey
     # bits per pixel; the full-size file meets the target it was searched for
     img = scene(160, 160)
     target = 34.0
-    probed = _searched_shapes(monkeypatch, quality)
+    probed = _searches(monkeypatch, quality)
     data = encode.encode(img, encode.EncodeOptions(psnr=target, effort=0))
-    assert probed and set(probed) == {(80, 80)}
+    assert probed and {shape for shape, _ in probed} == {(80, 80)}
     assert psnr(decode.decode(data), img) >= target
 
 
@@ -209,7 +199,7 @@ def test_a_layout_searched_on_the_reduced_image_gets_no_edge_sides_there(monkeyp
     # reduced file would be lost, and would lend its PSNR (a quality target's) a gain the
     # full-size file does not have
     img = scene(160, 160)
-    _searched_shapes(monkeypatch, search)
+    _searches(monkeypatch, search)
     improved = []
     real = search.sides.improve
     monkeypatch.setattr(search.sides, "improve",
