@@ -20,9 +20,9 @@ an int64 was passed before; every such specialisation costs the first use a comp
 to one second each) and a later process a cache load.
 
 A first call compiles on two cores where it can: numba compiles under one lock per process,
-so the entry points (:func:`compiles`) start a second process, ``python -m PIL_ipc.precompile``,
-that compiles the dearest kernels, those the call reaches last, while the call compiles the
-rest.  Every compile from Python holds a cross-process lock named after its kernel
+so the first of the entry points' calls (:func:`compiles`) starts a second process, ``python -m
+PIL_ipc.precompile``, that compiles the dearest kernels, those the call reaches last and the
+decoder's own, while the call compiles the rest.  Every compile from Python holds a cross-process lock named after its kernel
 (:func:`compile_lock`, a POSIX file lock beside the cached kernels): a process that reaches a
 kernel another one is compiling waits and loads it from the cache.  Parallel workers starting
 with an empty cache (``ipc batch``) so compile each kernel once, not once each.
@@ -270,12 +270,19 @@ def helper_slot():
             os.close(fd)
 
 
+def _helper_possible() -> bool:
+    """Whether a first call here can have a helper: a second core, kernels that compile (JIT
+    on) into a persistent cache with POSIX file locks, a Python to run, not in a helper."""
+    return not (os.environ.get(HELPER_ENV) or config.DISABLE_JIT or _cores() < 2
+                or _locks_dir() is None or not sys.executable
+                or getattr(sys, "frozen", False))
+
+
 def _start_helper() -> subprocess.Popen | None:
     """Starts ``python -m PIL_ipc.precompile`` where it can help: a second core, kernels that
     compile (JIT on) into a persistent cache, POSIX file locks, a Python to run, no helper
     already at work."""
-    if (os.environ.get(HELPER_ENV) or config.DISABLE_JIT or _cores() < 2
-            or not sys.executable or getattr(sys, "frozen", False)):
+    if not _helper_possible():
         return None
     with helper_slot() as free:
         if not free:
@@ -324,13 +331,18 @@ def compiles(kind: str) -> Callable[[F], F]:
             with _lock:
                 cold = kind not in _announced and not os.path.exists(marker)
                 _announced.add(kind)
-            # a second process compiles the dearest kernels, those this call reaches last
-            helper = _start_helper() if cold else None
+            helper = None
             if cold:
                 folder = kernel_cache_dir()
-                seconds = FIRST_CALL_SECONDS if helper is not None else FIRST_CALL_SECONDS_ALONE
                 late = kind == "decode" and os.path.exists(
                     os.path.join(folder, f"encode-{_sources_digest()}.warm"))
+                # a second process compiles the dearest kernels, those this call reaches last,
+                # unless a first call of the other kind has (its helper compiled them)
+                if not any(os.path.exists(os.path.join(folder, f"{k}-{_sources_digest()}.warm"))
+                           for k in ("encode", "decode")):
+                    helper = _start_helper()
+                two = helper is not None or (late and _helper_possible())
+                seconds = FIRST_CALL_SECONDS if two else FIRST_CALL_SECONDS_ALONE
                 if os.path.dirname(folder) == cache_root():
                     where = f"they are cached in {folder} for later runs"
                 else:
@@ -338,7 +350,7 @@ def compiles(kind: str) -> Callable[[F], F]:
                              "every new process compiles them again")
                 _log.info("compiling the numba kernels for the first %s, about %d s%s; %s",
                           kind, seconds["decode after encode" if late else kind],
-                          " (on 2 cores)" if helper is not None else "", where)
+                          " (on 2 cores)" if two else "", where)
             _active.depth = 1
             try:
                 result = function(*args, **kwargs)

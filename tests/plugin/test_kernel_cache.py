@@ -370,3 +370,23 @@ def test_after_the_helper_a_decode_compiles_none_of_its_kernels(tmp_path):
         cwd=ROOT, env={**env, _kernel_cache.HELPER_ENV: "1"}, capture_output=True, text=True,
         timeout=600, check=True)
     assert compiled.stdout.split() == ["[]", "8"]
+
+
+def test_no_helper_once_the_other_entry_point_has_had_its_first_call(fresh_notice, monkeypatch):
+    # the first encode's helper compiled the dearest kernels of both: a first decode after it
+    # (or a first encode after a first decode) starts none
+    started = []
+    monkeypatch.setattr(_kernel_cache, "_start_helper",
+                        lambda: started.append(_Helper()) or started[-1])
+
+    @_kernel_cache.compiles("encode")
+    def an_encode():
+        return None
+
+    @_kernel_cache.compiles("decode")
+    def a_decode():
+        return None
+
+    an_encode()
+    a_decode()
+    assert len(started) == 1 and list(fresh_notice.glob("decode-*.warm"))
