@@ -20,11 +20,12 @@ an int64 was passed before; every such specialisation costs the first use a comp
 to one second each) and a later process a cache load.
 
 A first call compiles on two cores where it can: numba compiles under one lock per process,
-so the first of the entry points' calls (:func:`compiles`) starts a second process, ``python -m
-PIL_ipc.precompile``, that compiles the dearest kernels, those the call reaches last and the
-decoder's own, while the call compiles the rest.  Every compile from Python holds a cross-process lock named after its kernel
-(:func:`compile_lock`, a POSIX file lock beside the cached kernels): a process that reaches a
-kernel another one is compiling waits and loads it from the cache.  Parallel workers starting
+so the first of the entry points' calls (:func:`compiles`) starts a second process,
+``python -m PIL_ipc.precompile``, that compiles the dearest kernels, those the call reaches
+last and the decoder's own, while the call compiles the rest.  Every compile from Python holds
+a cross-process lock named after its kernel (:func:`compile_lock`, a POSIX file lock beside
+the cached kernels): a process that reaches a kernel another one is compiling waits and loads
+it from the cache.  Parallel workers starting
 with an empty cache (``ipc batch``) so compile each kernel once, not once each.
 
 Two private parts of numba are used, because numba has no public way to do either: the list of
