@@ -193,12 +193,16 @@ def _locks_dir() -> str | None:
 
 
 def _try_lock(fd: int) -> bool:
+    """Takes the file lock if it is free; True also where the file system has no locks
+    (a compile then goes on unlocked: locks only save work)."""
     import fcntl
 
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
+    except OSError:  # (ENOLCK and the like: a file system without flock)
+        return True
     return True
 
 
