@@ -25,8 +25,8 @@ so the first of the entry points' calls (:func:`compiles`) starts a second proce
 last and the decoder's own, while the call compiles the rest.  Every compile from Python holds
 a cross-process lock named after its kernel (:func:`compile_lock`, a POSIX file lock beside
 the cached kernels): a process that reaches a kernel another one is compiling waits and loads
-it from the cache.  Parallel workers starting
-with an empty cache (``ipc batch``) so compile each kernel once, not once each.
+it from the cache.  Parallel workers starting with an empty cache (``ipc batch``) so compile
+each kernel once, not once each.
 
 Two private parts of numba are used, because numba has no public way to do either: the list of
 cache locators (a per-package locator; ``NUMBA_CACHE_DIR``, the public setting, is global to
@@ -192,6 +192,18 @@ def _locks_dir() -> str | None:
     return path if _writable(path) else None
 
 
+def _lock_file(name: str) -> int | None:
+    """An open descriptor of the lock file ``name`` beside the cached kernels, or None where
+    there are no cross-process locks."""
+    folder = _locks_dir()
+    if folder is None:
+        return None
+    try:
+        return os.open(os.path.join(folder, f"{name}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return None
+
+
 def _try_lock(fd: int) -> bool:
     """Takes the file lock if it is free; True also where the file system has no locks
     (a compile then goes on unlocked: locks only save work)."""
@@ -213,13 +225,7 @@ def compile_lock(name: str, wait: float = LOCK_WAIT_SECONDS):
     the first cached instead of compiling it again.  After ``wait`` seconds (a process that
     hangs holding it) it goes on without the lock.  A no-op without a persistent cache or
     POSIX file locks."""
-    folder = _locks_dir()
-    fd = None
-    if folder is not None:
-        try:
-            fd = os.open(os.path.join(folder, f"{name}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError:
-            fd = None
+    fd = _lock_file(name)
     if fd is not None:
         deadline = time.monotonic() + wait
         while not _try_lock(fd):
@@ -261,13 +267,7 @@ def _cores() -> int:
 def helper_slot():
     """Yields whether this process holds the lock "helper", i.e. whether no helper process is
     at work (False also without cross-process locks)."""
-    folder = _locks_dir()
-    fd = None
-    if folder is not None:
-        try:
-            fd = os.open(os.path.join(folder, "helper.lock"), os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError:
-            fd = None
+    fd = _lock_file("helper")
     try:
         yield fd is not None and _try_lock(fd)
     finally:
@@ -284,9 +284,8 @@ def _helper_possible() -> bool:
 
 
 def _start_helper() -> subprocess.Popen | None:
-    """Starts ``python -m PIL_ipc.precompile`` where it can help: a second core, kernels that
-    compile (JIT on) into a persistent cache, POSIX file locks, a Python to run, no helper
-    already at work."""
+    """Starts ``python -m PIL_ipc.precompile`` where a helper is possible (_helper_possible) and
+    none is already at work."""
     if not _helper_possible():
         return None
     with helper_slot() as free:
@@ -339,12 +338,13 @@ def compiles(kind: str) -> Callable[[F], F]:
             helper = None
             if cold:
                 folder = kernel_cache_dir()
-                late = kind == "decode" and os.path.exists(
-                    os.path.join(folder, f"encode-{_sources_digest()}.warm"))
+                other = "decode" if kind == "encode" else "encode"
+                other_done = os.path.exists(
+                    os.path.join(folder, f"{other}-{_sources_digest()}.warm"))
+                late = kind == "decode" and other_done
                 # a second process compiles the dearest kernels, those this call reaches last,
                 # unless a first call of the other kind has (its helper compiled them)
-                if not any(os.path.exists(os.path.join(folder, f"{k}-{_sources_digest()}.warm"))
-                           for k in ("encode", "decode")):
+                if not other_done:
                     helper = _start_helper()
                 two = helper is not None or (late and _helper_possible())
                 seconds = FIRST_CALL_SECONDS if two else FIRST_CALL_SECONDS_ALONE
@@ -379,6 +379,16 @@ def compiles(kind: str) -> Callable[[F], F]:
 K = TypeVar("K", bound=Callable)
 
 
+def _compile_locked(name: str, compile_: Callable, *args, **kwargs):
+    """``compile_(*args, **kwargs)`` (a compile, or a load from the cache) under the kernel's
+    cross-process lock, unless this thread is compiling already: a kernel compiled inside
+    another's compile takes no lock, so a process waits on no other while it holds one."""
+    if global_compiler_lock.is_locked():
+        return compile_(*args, **kwargs)
+    with compile_lock(name):
+        return compile_(*args, **kwargs)
+
+
 def kernel(signature: str | None = None, **options) -> Callable[[K], K]:
     """``numba.njit(cache=True, nogil=True, **options)``, for the one ``signature`` only when
     one is given.  Every kernel of the package is declared with it (so every kernel is cached
@@ -404,18 +414,9 @@ def kernel(signature: str | None = None, **options) -> Callable[[K], K]:
             return dispatcher
         name = _kernel_name(dispatcher)
         if argtypes is None:
-            compile_any = dispatcher._compile_for_args
-
-            def compile_locked(*args, **kwargs):
-                # a call from Python that finds no compiled signature: compile (or load) it
-                # under the kernel's cross-process lock, unless this thread is compiling
-                # already (a process waits on no other while it holds a lock)
-                if global_compiler_lock.is_locked():
-                    return compile_any(*args, **kwargs)
-                with compile_lock(name):
-                    return compile_any(*args, **kwargs)
-
-            dispatcher._compile_for_args = compile_locked
+            # a call from Python that finds no compiled signature compiles (or loads) it
+            dispatcher._compile_for_args = functools.partial(
+                _compile_locked, name, dispatcher._compile_for_args)
             return dispatcher
         get_call_template = dispatcher.get_call_template
 
@@ -430,11 +431,8 @@ def kernel(signature: str | None = None, **options) -> Callable[[K], K]:
         def compile_for_args(*args, **kwargs):
             # numba's dispatcher calls this when no compiled signature fits a call from
             # Python; it calls what this returns with the same arguments
-            if dispatcher._can_compile and not global_compiler_lock.is_locked():
-                with compile_lock(name):
-                    declare()
-            else:
-                declare()
+            if dispatcher._can_compile:
+                _compile_locked(name, declare)
             return dispatcher
 
         def typed_call(args, kws):

@@ -210,7 +210,7 @@ def make(name: str, size: int = 512, colour: bool = False) -> np.ndarray:
     x, y = _supersampled_grid(size, 0, size, 0, size, s)
     if hues:
         canvas = _hue_fill(tints, 0.5, 0.5, 0.7, True)(x, y)
-        rng.uniform(size=4)  # (the draws of the background ramp, as in the other pictures)
+        rng.uniform(size=4)  # (kept: it places the shapes the set was measured with)
     else:
         canvas = _linear_fill(rng, 0.5, 0.5, 0.7, 0.5)(x, y)
     del x, y

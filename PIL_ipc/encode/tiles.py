@@ -235,31 +235,34 @@ def search_reduced(planner: Planner, small: Planner, budget: int,
     ratio = small.shape[0] * small.shape[1] / (h * w)
     room = budget - planner.overhead
     pinned = {k for k, v in fixed.items() if v is not None}
-    try:
-        if room <= 0:
-            raise search.BudgetTooSmall("no room", None)
-        # the layout of a larger budget first (REDUCED_BUDGET_POWER), of the budget scaled by
-        # the pixel count where that one does not fit at full size
-        for extra in dict.fromkeys((ratio ** -REDUCED_BUDGET_POWER, 1.0)):
+
+    def layout_on_small(extra: float) -> Coded:
+        # the best file of the reduced image within room * ratio * extra (and its overhead)
+        try:
+            if room <= 0:
+                raise search.BudgetTooSmall("no room", None)
             found = search.search(small, small.overhead + math.floor(room * ratio * extra),
                                   tonal_iterations, workers=workers, effort=effort,
                                   progress=progress, edge_sides=False, **fixed)
-            done_with(small)  # (a released planner searches again if it has to)
-            try:
-                return fit_found(planner, found, budget, tonal_iterations, workers=workers,
-                                 progress=progress, pinned=pinned)
-            except search.BudgetTooSmall:
-                if extra == 1.0:
-                    raise
-    except search.BudgetTooSmall as e:
-        smallest = search.smallest_file(small, {k: v for k, v in fixed.items()
-                                                if v is not None})
-        smallest = planner.overhead + math.ceil((smallest - small.overhead) / ratio)
-        raise search.BudgetTooSmall(
-            f"a budget of {budget} bytes is below the smallest file of this image and these "
-            f"settings, about {smallest} bytes (bpp {8 * smallest / (h * w):.3g})",
-            smallest) from e
-    raise AssertionError("unreachable")  # (the loop returns or raises)
+        except search.BudgetTooSmall as e:
+            smallest = search.smallest_file(small, {k: fixed[k] for k in pinned})
+            smallest = planner.overhead + math.ceil((smallest - small.overhead) / ratio)
+            raise search.BudgetTooSmall(
+                f"a budget of {budget} bytes is below the smallest file of this image and "
+                f"these settings, about {smallest} bytes (bpp {8 * smallest / (h * w):.3g})",
+                smallest) from e
+        done_with(small)  # (a released planner searches again if it has to)
+        return found
+
+    def fitted(found: Coded) -> Coded:
+        return fit_found(planner, found, budget, tonal_iterations, workers=workers,
+                         progress=progress, pinned=pinned)
+
+    found = layout_on_small(ratio ** -REDUCED_BUDGET_POWER)
+    try:
+        return fitted(found)
+    except search.BudgetTooSmall:  # that layout does not fit at full size: the plain share
+        return fitted(layout_on_small(1.0))
 
 
 def search_psnr_reduced(planner: Planner, small: Planner, psnr: float,
