@@ -30,11 +30,12 @@ is first solved by its Cholesky factor, which the CG then certifies.  A certifie
 without a guess starts from the solution of its problem restricted to the first coarse level
 (full multigrid: the fine CG then starts with the smooth part of the error gone).
 
-Costs: an Inpainter holds about 150 bytes per pixel (two operator hierarchies, the solver
-vectors, the runs and a direct solver's numbering; a solve peaks near 190), 43 more once it
-has run uncertified solves (their vectors are float32) and 43 more per extra thread of
-solve_fields, and a band factor of at most DIRECT_ENVELOPE numbers per band pixel; the
-kernels release the GIL, but one Inpainter must not be used by two threads at once (its
+Costs: an Inpainter holds about 110 bytes per pixel (two operator hierarchies, the float32
+solver vectors, the runs and a direct solver's numbering), 24 more once a certified solve
+needed more than float32 (its residual, iterate and data in float64 on the fine level: see
+phase.REFINE_REDUCTION; 85 instead where refining stalls and the solve takes float64
+vectors), 43 more per extra thread of solve_fields, and a band factor of at most
+DIRECT_ENVELOPE numbers per band pixel; the kernels release the GIL, but one Inpainter must not be used by two threads at once (its
 vectors are shared), except through solve_fields, which gives each thread its own. Iteration
 caps bound the running time for any masks; a solve that hits one returns its best iterate with
 an InpaintWarning.
@@ -60,7 +61,8 @@ BAND_SHARE = 0.25
 # Precision of the solver vectors in uncertified solves (``steps``): they rank layouts, and
 # half the memory traffic of float64 makes them faster when both cores are busy.  Certified
 # solves use it too where phase.F32_RESIDUAL allows, and then allow for the right-hand
-# side's rounding, at most RHS_ROUNDING times the magnitude.
+# side's rounding, at most RHS_ROUNDING times the magnitude; elsewhere they refine float32
+# corrections in float64 (Phase.solve_refined).
 ROUGH_DTYPE = np.float32
 RHS_ROUNDING = 2.0 ** -20
 # A reduced solve (solve_reduced) iterates until its residual is this fraction of the largest
@@ -257,7 +259,8 @@ class Inpainter:
         """solve_field (certified, fast method, no warning) of several channels at once, in up
         to ``threads`` threads, each with its own solver vectors (the operator, its hierarchy
         and certificates are shared and made first); returns the certified errors.  Channels
-        that need float64 vectors (a large bound) are solved one after another."""
+        that float32 cannot certify alone (a large bound: refined in float64) are solved one
+        after another."""
         self._check_scratch()
         for t in tols:
             _check_method("fast", t)
@@ -305,8 +308,9 @@ class Inpainter:
         if not ph.count:
             return 0.0
         dtype = ROUGH_DTYPE if steps is not None else ph.precision(tol, scale, method)
-        # float64 vectors are needed where the bound is large (big images, few stored
-        # pixels): the float32 ones of the bound then go first (peak memory)
+        if dtype == np.float64 and method == "fast":
+            return self._solve_refined(ph, u, tol, guess, warn, start, lane)
+        # (float64 vectors: the SOR method; the float32 ones of the bound then go first)
         ws = self._scratch.workspace(dtype, alone=dtype == np.float64 and lane == 0,
                                      lane=lane)
         b = ws.rhs
@@ -322,6 +326,24 @@ class Inpainter:
         elif start is not None and ph.factor is None:
             x = ph.filled(ws.start, start)
         x, err = ph.solve(b, tol, method, x, steps, rhs_error, warn, lane)
+        G.unpad_field(ph.active, x, u)
+        return err
+
+    def _solve_refined(self, ph: Phase, u: np.ndarray, tol: float, guess: np.ndarray | None,
+                       warn: bool, start: float | None, lane: int) -> float:
+        """_solve_phase where float32 vectors alone cannot certify ``tol``: float64 data and
+        iterate on the fine level, float32 corrections (Phase.solve_refined)."""
+        vec = self._scratch.refinement(lane)
+        b, x = vec.rhs, vec.x
+        ph.gather(u, b)
+        if guess is not None:
+            G.pad_field(ph.active, guess, x)
+        elif start is not None and ph.factor is None:
+            ph.filled(x, start)
+        else:
+            x.fill(0.0)
+        coarse = guess is None and ph.factor is None and ph.coarse_levels()
+        x, err = ph.solve_refined(b, x, tol, coarse, warn, lane)
         G.unpad_field(ph.active, x, u)
         return err
 
