@@ -108,6 +108,13 @@ class InpaintWarning(RuntimeWarning):
     """The iteration cap was reached before the tolerance could be certified."""
 
 
+def _warn_if_capped(err: float, tol: float, warn: bool) -> None:
+    """An InpaintWarning (for the caller of Inpainter.solve) if ``err`` exceeds ``tol``."""
+    if warn and not err <= tol:
+        warnings.warn(f"inpaint: iteration cap reached, error bound {err:.3g} > tol {tol:.3g}",
+                      InpaintWarning, stacklevel=5)
+
+
 def _level_dims(h: int, w: int) -> np.ndarray:
     """(offset, h, w) of every multigrid level on padded grids, fine to 1 x 1."""
     rows = []
@@ -516,12 +523,7 @@ class Phase:
             K.level_axpy(1.0, e, x, self.runs, r0, r1)
         self.last_iterations = steps
         err = bound * res
-        if warn and not err <= tol:
-            warnings.warn(
-                f"inpaint: iteration cap reached, error bound {err:.3g} > tol {tol:.3g}",
-                InpaintWarning,
-                stacklevel=4,
-            )
+        _warn_if_capped(err, tol, warn)
         return x, err
 
     def solve(self, b: np.ndarray, tol: float, method: str,
@@ -550,10 +552,5 @@ class Phase:
             it, res = self._sor(b, x, thr, lane)
         self.last_iterations = it
         err = bound * (res * slack + rhs_error)
-        if warn and not err <= tol:
-            warnings.warn(
-                f"inpaint: iteration cap reached, error bound {err:.3g} > tol {tol:.3g}",
-                InpaintWarning,
-                stacklevel=4,
-            )
+        _warn_if_capped(err, tol, warn)
         return x, err
