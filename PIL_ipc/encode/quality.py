@@ -37,15 +37,28 @@ def probe_share(probe: int, expected: int) -> tuple[float, float]:
     return expected - left, left / 2
 
 
+def decoded_psnr(planner: Planner, coded: Coded) -> float:
+    """The PSNR of ``coded``'s file as the decoder gives it, against the planner's grey or
+    RGB pixels (not alpha)."""
+    reference = planner.rgb if planner.colour else planner.pixels
+    decoded = decode.decode(planner.file(coded, metadata=False))
+    if decoded.ndim > np.ndim(reference):  # LA: the grey band
+        decoded = decoded[..., 0]
+    decoded = decoded[..., :3] if decoded.ndim == 3 else decoded  # RGBA: RGB
+    return metrics.psnr(reference, decoded)
+
+
 def search_psnr(planner: Planner, psnr: float, tonal_iterations: int, *,
                 workers: int = 0, effort: int = DEFAULT_EFFORT,
                 progress: Progress | None = None, edge_sides: bool = True,
-                **fixed: int | None) -> Coded:
+                stride: int = 1, **fixed: int | None) -> Coded:
     """The smallest file whose decoded PSNR is at least ``psnr`` dB: a :func:`search` for
     each budget tried, on the ladder of :func:`budget_rung`, until the smallest rung that
     meets the target is next to one that misses it (secant steps in log-budget, then
     bisection).  When no budget up to about 9 bits per pixel meets it, the file of that
     largest budget.  The PSNR is that of the decoded file (the decoder's own result).
+    ``stride``: the search ends when the rungs that miss and meet are at most this far
+    apart, and steps at least this far from the rung just probed (a coarser, shorter search).
 
     ``progress`` (report.Progress): the "quality" stage, its total the budget searches
     :func:`probes_estimate` expects, each followed by its layouts; a probe past all but the
@@ -53,8 +66,6 @@ def search_psnr(planner: Planner, psnr: float, tonal_iterations: int, *,
     if not psnr > 0:
         raise ValueError(f"psnr must be > 0, got {psnr!r}")
     h, w = planner.shape
-    # what the decoded file is measured against: grey or RGB pixels (not alpha)
-    reference = planner.rgb if planner.colour else planner.pixels
     top = math.ceil(math.log((1.1 * h * w + planner.overhead + 256) / BUDGET_BASE)
                     / math.log(BUDGET_RATIO))
     tried: dict[int, tuple[float, Coded | None]] = {}
@@ -71,11 +82,7 @@ def search_psnr(planner: Planner, psnr: float, tonal_iterations: int, *,
             except BudgetTooSmall:
                 tried[k] = (-math.inf, None)
             else:
-                decoded = decode.decode(planner.file(c, metadata=False))
-                if decoded.ndim > np.ndim(reference):  # LA: the grey band
-                    decoded = decoded[..., 0]
-                decoded = decoded[..., :3] if decoded.ndim == 3 else decoded  # RGBA: RGB
-                tried[k] = (metrics.psnr(reference, decoded), c)
+                tried[k] = (decoded_psnr(planner, c), c)
             stage.to(start + span)
         return tried[k][0]
 
@@ -95,7 +102,7 @@ def search_psnr(planner: Planner, psnr: float, tonal_iterations: int, *,
             hi, moved = k, "hi"
         else:
             lo, moved = k, "lo"
-        if hi - lo <= 1:
+        if hi - lo <= stride:
             break
         weight[k] = 1.0
         if kept == moved:  # the other end stayed twice in a row
@@ -113,6 +120,8 @@ def search_psnr(planner: Planner, psnr: float, tonal_iterations: int, *,
             guess = k + 1 / math.log2(BUDGET_RATIO)
         # a rung strictly inside the bracket, rounded towards the end just probed
         k = min(max(math.ceil(guess) if moved == "lo" else math.floor(guess), lo + 1), hi - 1)
+        k = max(k, lo + stride) if moved == "lo" else min(k, hi - stride)
+        k = min(max(k, lo + 1), hi - 1)
     if hi > top:  # the target is out of reach: the largest budget's file
         quality(top)
         hi = top

@@ -80,6 +80,24 @@ def test_psnr_target_takes_the_smallest_budget_that_meets_it(crop):
     assert psnr(lower, crop) < target
 
 
+def test_a_coarse_psnr_search_brackets_within_its_stride_in_fewer_probes(crop, monkeypatch):
+    target, stride = 34.0, 14
+    probed = []
+    budget_search = search.search
+    monkeypatch.setattr("PIL_ipc.encode.quality.search", lambda p, b, *a, **k:
+                        probed.append(b) or budget_search(p, b, *a, **k))
+    planner = Planner(crop)
+    fine = planner.file(search_psnr(planner, target, 6))
+    fine_probes, probed[:] = len(probed), []
+    data = planner.file(search_psnr(planner, target, 6, stride=stride))
+    assert psnr(data, crop) >= target
+    assert len(probed) < fine_probes
+    # a budget at most a stride of rungs below the one taken misses the target
+    k = next(k for k in range(400) if budget_rung(k) >= len(data))
+    assert min(len(data), len(fine)) >= budget_rung(k - stride)
+    assert any(budget_rung(k - stride) <= b < budget_rung(k) for b in probed)
+
+
 def test_psnr_out_of_reach_gives_the_largest_file():
     flat_noise = np.random.default_rng(3).integers(0, 256, (12, 12), dtype=np.uint8)
     data = encode.encode(flat_noise, encode.EncodeOptions(psnr=99))

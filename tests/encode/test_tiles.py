@@ -175,6 +175,38 @@ def test_quality_target_on_a_reduced_image_searches_it_there_and_meets_it(monkey
     assert psnr(decode.decode(data), img) >= target
 
 
+@pytest.mark.parametrize("lean_meets", [True, False])
+def test_a_quality_target_fits_a_leaner_budget_first_and_checks_it(monkeypatch, lean_meets):
+    # the reduced image's budget times the reduction to REDUCED_BUDGET_POWER first; kept if
+    # its decode meets the target, else the plain share
+    img = scene(160, 160)
+    target = 34.0
+    _searches(monkeypatch, quality)
+    budgets = []
+    fit_found = tiles.fit_found
+    found = []
+    monkeypatch.setattr(tiles, "fit_found", lambda p, f, b, *a, **k:
+                        budgets.append(b) or found.append(f.size) or fit_found(p, f, b, *a, **k))
+    checked = quality.decoded_psnr
+    monkeypatch.setattr(quality, "decoded_psnr", lambda p, c: -math.inf
+                        if p.shape == img.shape and not lean_meets else checked(p, c))
+    data = encode.encode(img, encode.EncodeOptions(psnr=target, effort=0))
+    planner, _ = pipeline.planner_for(img, encode.EncodeOptions(psnr=target), "L",
+                                      searched=True)
+    assert len(budgets) == (1 if lean_meets else 2)
+    small, _ = pipeline.planner_for(pipeline.reduced(img, 80 * 80),
+                                    encode.EncodeOptions(psnr=target), "L", searched=True)
+    lean = budgets[0] - planner.overhead
+    plain = (found[0] - small.overhead) * 4
+    assert lean == pytest.approx(plain * 4 ** -tiles.REDUCED_BUDGET_POWER, abs=2)
+    if lean_meets:
+        assert len(data) <= budgets[0]
+        assert psnr(decode.decode(data), img) >= target
+    else:
+        assert budgets[1] - planner.overhead == pytest.approx(plain, abs=2)
+        assert budgets[0] < len(data) <= budgets[1]
+
+
 def test_budget_below_the_smallest_reduced_file_says_how_small(monkeypatch):
     img = scene(160, 160)
     monkeypatch.setattr(tiles, "TILE_PIXELS", 160 * 160)
