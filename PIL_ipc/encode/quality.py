@@ -51,14 +51,15 @@ def decoded_psnr(planner: Planner, coded: Coded) -> float:
 def search_psnr(planner: Planner, psnr: float, tonal_iterations: int, *,
                 workers: int = 0, effort: int = DEFAULT_EFFORT,
                 progress: Progress | None = None, edge_sides: bool = True,
-                stride: int = 1, **fixed: int | None) -> Coded:
+                stride: int = 1, slack: float = math.inf, **fixed: int | None) -> Coded:
     """The smallest file whose decoded PSNR is at least ``psnr`` dB: a :func:`search` for
     each budget tried, on the ladder of :func:`budget_rung`, until the smallest rung that
     meets the target is next to one that misses it (secant steps in log-budget, then
     bisection).  When no budget up to about 9 bits per pixel meets it, the file of that
     largest budget.  The PSNR is that of the decoded file (the decoder's own result).
     ``stride``: the search ends when the rungs that miss and meet are at most this far
-    apart, and steps at least this far from the rung just probed (a coarser, shorter search).
+    apart and the one that meets does so by at most ``slack`` dB, and steps at least this
+    far from the rung just probed while they are further apart (a coarser, shorter search).
 
     ``progress`` (report.Progress): the "quality" stage, its total the budget searches
     :func:`probes_estimate` expects, each followed by its layouts; a probe past all but the
@@ -102,7 +103,8 @@ def search_psnr(planner: Planner, psnr: float, tonal_iterations: int, *,
             hi, moved = k, "hi"
         else:
             lo, moved = k, "lo"
-        if hi - lo <= stride:
+        if hi - lo <= 1 or (hi - lo <= stride and hi in tried
+                                and tried[hi][0] <= psnr + slack):
             break
         weight[k] = 1.0
         if kept == moved:  # the other end stayed twice in a row
@@ -120,8 +122,9 @@ def search_psnr(planner: Planner, psnr: float, tonal_iterations: int, *,
             guess = k + 1 / math.log2(BUDGET_RATIO)
         # a rung strictly inside the bracket, rounded towards the end just probed
         k = min(max(math.ceil(guess) if moved == "lo" else math.floor(guess), lo + 1), hi - 1)
-        k = max(k, lo + stride) if moved == "lo" else min(k, hi - stride)
-        k = min(max(k, lo + 1), hi - 1)
+        if hi - lo > stride:  # still coarse: a stride at least
+            k = max(k, lo + stride) if moved == "lo" else min(k, hi - stride)
+            k = min(max(k, lo + 1), hi - 1)
     if hi > top:  # the target is out of reach: the largest budget's file
         quality(top)
         hi = top

@@ -271,7 +271,7 @@ def search_psnr_reduced(planner: Planner, small: Planner, psnr: float,
                         **fixed: float | None) -> Coded:
     """A quality target for ``planner``'s image: a file of ``small`` (the image reduced)
     whose decoded PSNR is at least ``psnr`` (quality.search_psnr, its budget bracketed to
-    within tuning.REDUCED_QUALITY_STRIDE rungs), its layout then fitted at full size.  An
+    within tuning.REDUCED_QUALITY_STRIDE rungs where that is near the target), its layout then fitted at full size.  An
     image reduced holds more detail per pixel, so at the same bits per pixel the full-size
     file decodes better than needed (the 4000 x 3000 test photo: 3.3 dB over the target, a
     file twice the size): the layout is fitted first within that budget times the
@@ -281,7 +281,8 @@ def search_psnr_reduced(planner: Planner, small: Planner, psnr: float,
     h, w = planner.shape
     found = quality.search_psnr(small, psnr, tonal_iterations, workers=workers, effort=effort,
                                 progress=progress, edge_sides=False,
-                                stride=tuning.REDUCED_QUALITY_STRIDE, **fixed)
+                                stride=tuning.REDUCED_QUALITY_STRIDE,
+                                slack=tuning.REDUCED_QUALITY_SLACK, **fixed)
     done_with(small)
     ratio = small.shape[0] * small.shape[1] / (h * w)
     share = (found.size - small.overhead) / ratio
