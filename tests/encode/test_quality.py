@@ -98,6 +98,20 @@ def test_a_coarse_psnr_search_brackets_within_its_stride_in_fewer_probes(crop, m
     assert any(budget_rung(k - stride) <= b < budget_rung(k) for b in probed)
 
 
+def test_a_coarse_bracket_far_over_the_target_is_refined_to_one_rung(crop, monkeypatch):
+    target = 34.0
+    probed = []
+    budget_search = search.search
+    monkeypatch.setattr("PIL_ipc.encode.quality.search", lambda p, b, *a, **k:
+                        probed.append(b) or budget_search(p, b, *a, **k))
+    planner = Planner(crop)
+    data = planner.file(search_psnr(planner, target, 6, stride=14, slack=0.0))
+    assert psnr(data, crop) >= target
+    # no slack: the rung below the one taken was probed (and missed)
+    k = next(k for k in range(400) if budget_rung(k) >= len(data))
+    assert any(budget_rung(k - 2) < b <= budget_rung(k - 1) for b in probed)
+
+
 def test_psnr_out_of_reach_gives_the_largest_file():
     flat_noise = np.random.default_rng(3).integers(0, 256, (12, 12), dtype=np.uint8)
     data = encode.encode(flat_noise, encode.EncodeOptions(psnr=99))
