@@ -4,7 +4,7 @@ Each row gives an option's type, range, default, the value a fixed-threshold enc
 it is left at None, the choices the layout search moves along, its help text, whether it is a
 field of the layout the search chooses, and whether the file's informative text records it.
 From this table come :class:`EncodeOptions` (the keywords of ``Image.save(..., format="IPC")``
-and their validation), the :class:`~PIL_ipc.encode.planner.Layout` fields, the ``ipc`` command
+and their validation), the :class:`~PIL_ipc.encode.layout.Layout` fields, the ``ipc`` command
 line's encoder flags and the Pillow plugin's reading of the recorded settings.  Importing this
 module imports neither numpy nor numba: the command line builds its flags from it at start-up.
 """

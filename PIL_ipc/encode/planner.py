@@ -12,12 +12,11 @@ decoded error.  The file itself is built once, by :meth:`Planner.file`, at the e
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -33,37 +32,11 @@ from .coding import (
     quantise_toward,
     rounded_squared_error,
 )
-from .options import LAYOUT_FIELDS
+from .layout import Coded, Layout
 from .tuning import CACHE_BYTES, ESTIMATE_SLACK, OFFSETS, RECENT, THRESHOLDS, TONAL_RATE_FACTOR
 
 #: Bytes a chunk adds besides its data (length, type, CRC).
 CHUNK_OVERHEAD = 12
-
-#: What the search chooses: one field per layout field of the option table (threshold inf:
-#: no edges; lattice 0: no seed lattice; edge_seeds inf: none).
-Layout = dataclasses.make_dataclass("Layout", [(name, object) for name in LAYOUT_FIELDS],
-                                    frozen=True)
-Layout.__module__ = __name__
-Layout.__doc__ = ("A layout: " + ", ".join(LAYOUT_FIELDS) + " (see options.OPTIONS).")
-
-
-@dataclass
-class Coded:
-    """A layout with fitted values, coded: the values payloads (luma or grey, then chroma) and
-    the size of the file they make."""
-
-    layout: Layout
-    payloads: tuple[bytes, ...]
-    size: int
-    mse: float
-    values: np.ndarray = field(repr=False)
-    #: the smallest values payload of the fitted values (rounding offset 0) over the
-    #: raw-value payload the size estimate uses, both estimated: the estimate factor at
-    #: which the layout just fits (nan: not measured)
-    growth: float = math.nan
-    #: the SIDE chunk of a grey file (format version 5: encode.sides), or None
-    sides: container.Sides | None = None
-
 
 class _Held:
     """A thread's inpainting memory, as its thread-local storage holds it (when the thread
@@ -122,6 +95,7 @@ class Planner:
         # for the layouts used last only, within CACHE_BYTES: a search probes hundreds, and
         # kept them all (0.8 GB at 0.8 bpp)
         self._points = Recent(RECENT, CACHE_BYTES)
+        self._last_file: tuple[Coded, bytes] | None = None
         self._walks = Recent(RECENT, CACHE_BYTES)
         self._seed_bytes: dict[tuple, bytes] = {}
         # (the edge pixels' deviations only: an image of them was 8 bytes a pixel)
@@ -253,18 +227,26 @@ class Planner:
                 key, (at, analysis.edge_deviation(self.pixels, plane).ravel()[at]))
         return found
 
-    def release(self) -> None:
+    def release(self, analysis: bool = False) -> None:
         """Drop what the per-layout caches hold and this thread's inpainting memory (the
-        sizes found stay): a planner whose search is over, while a larger one works."""
+        sizes found stay): a planner whose search is over, while a larger one works;
+        ``analysis``: the denoised images and their gradients too (made again if asked
+        for)."""
         for cache in (self._points, self._walks, self._deviation, self._chroma_predictors):
             cache.clear()
         self._edges.clear()
+        if analysis:
+            self._smooth.clear()
+            self._gradient.clear()
         self._local = threading.local()  # (this thread's memory goes to the spares)
         self._spare.clear()
 
     def file(self, coded: Coded, metadata: bool = True) -> bytes:
         """The complete file of a coded layout, with the metadata (``metadata``) or without
-        it (the same pixels)."""
+        it (the same pixels).  The last file made with its metadata is kept, and given
+        again for the same ``coded`` (without its layout's planes: see release)."""
+        if metadata and self._last_file is not None and self._last_file[0] is coded:
+            return self._last_file[1]
         layout = coded.layout
         pts, _ = self.points(layout)
         h, w = self.shape
@@ -284,7 +266,10 @@ class Planner:
             values_count=pts.count, values_coding=VALUES_CODING, values_payload=payload,
             chroma=chroma, alpha=self.alpha, sides=coded.sides,
             **(self.metadata if metadata else {}))
-        return container.build(f)
+        data = container.build(f)
+        if metadata:
+            self._last_file = (coded, data)
+        return data
 
     def frame_size(self, layout: Layout) -> int:
         """Bytes of a layout's file besides the values payloads."""

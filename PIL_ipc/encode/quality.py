@@ -40,8 +40,13 @@ def probe_share(probe: int, expected: int) -> tuple[float, float]:
 def decoded_psnr(planner: Planner, coded: Coded) -> float:
     """The PSNR of ``coded``'s file as the decoder gives it, against the planner's grey or
     RGB pixels (not alpha)."""
+    return file_psnr(planner, planner.file(coded, metadata=False))
+
+
+def file_psnr(planner: Planner, data: bytes) -> float:
+    """The PSNR of the file ``data`` of the planner's image as the decoder gives it."""
     reference = planner.rgb if planner.colour else planner.pixels
-    decoded = decode.decode(planner.file(coded, metadata=False))
+    decoded = decode.decode(data)
     if decoded.ndim > np.ndim(reference):  # LA: the grey band
         decoded = decoded[..., 0]
     decoded = decoded[..., :3] if decoded.ndim == 3 else decoded  # RGBA: RGB

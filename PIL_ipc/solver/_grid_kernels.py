@@ -104,18 +104,19 @@ def classify(known, band, queue, kind):
 
 
 @kernel()
-def build_band(kind, queue, diag, idiag, cE, cS, dst, src):
+def build_band(kind, queue, diag, idiag, cE, cS, dst, src, clear):
     """build_fine and boundary_links of the band phase from classify's classes (kind,
     padded) and the padded indices of its cells (queue, all of them BAND): a BAND cell is
     linked to its BAND 4-neighbours (couplings) and to its KNOWN_BAND ones (data; a band
-    neighbour of a band row is one of the two).  The fine level of the arrays is cleared
-    first (they may hold another operator).  The links to data go to dst (padded index of
+    neighbour of a band row is one of the two).  ``clear``: the fine level of the arrays is
+    cleared first (they may hold another operator; else they are all zero).  The links to data go to dst (padded index of
     the cell) and src (flat index of the unpadded data pixel), cell by cell in the order
     of queue, each cell's in boundary_links's order (N, S, W, E); dst and src need room for
     4 per cell.  Returns the number of links."""
     hp, wp = kind.shape
-    for p in range(U(hp * wp)):
-        diag[p] = idiag[p] = cE[p] = cS[p] = 0.0
+    if clear:
+        for p in range(U(hp * wp)):
+            diag[p] = idiag[p] = cE[p] = cS[p] = 0.0
     flat = kind.ravel()
     w = U(wp)
     n = 0

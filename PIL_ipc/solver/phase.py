@@ -178,6 +178,7 @@ class Scratch:
         # solver vectors per precision, made on first use (a decode needs float32 ones only)
         self._workspaces: dict[tuple[np.dtype, int], _Workspace] = {}
         self._refinements: dict[int, _Refinement] = {}
+        self._used: set[int] = set()  # operators built on since they were made
         total = int(dims[-1, 0]) + 9
         self.n0 = (h + 2) * (w + 2)
         # per phase (band, Laplace): diag, idiag, cE, cS (float32: a sweep moves less
@@ -206,6 +207,17 @@ class Scratch:
                 self._workspaces.clear()
             self._workspaces[key] = _Workspace(self.dims, key[0])
         return self._workspaces[key]
+
+    def first_use(self, operator: tuple[np.ndarray, ...]) -> bool:
+        """Whether ``operator`` (one of self.operators) is built on for the first time, its
+        arrays still all zero (then a phase of few cells writes only those: the pages of the
+        rest are never touched); marks it used."""
+        for i, op in enumerate(self.operators):
+            if op is operator:
+                fresh = i not in self._used
+                self._used.add(i)
+                return fresh
+        return False
 
     def refinement(self, lane: int = 0) -> _Refinement:
         """The float64 vectors of a refined solve in ``lane`` (made on first use)."""
@@ -254,11 +266,13 @@ class Phase:
         self.diag, self.idiag, self.cE, self.cS = operator
         self.band_mode, self._band = band_mode, band
         self._links = None
+        fresh = scratch.first_use(operator)
         if band_mode and cells is not None:
             kind, queue = cells
             # (a band row has at most 4 links to data)
             dst, src = (np.empty(4 * len(queue), dtype=np.int64) for _ in range(2))
-            n = G.build_band(kind, queue, self.diag, self.idiag, self.cE, self.cS, dst, src)
+            n = G.build_band(kind, queue, self.diag, self.idiag, self.cE, self.cS, dst, src,
+                             not fresh)
             self._links = (dst[:n], src[:n])
         elif band_mode:
             n = G.build_fine(active, band_mode, band, self.diag, self.idiag, self.cE, self.cS)

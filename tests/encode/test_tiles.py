@@ -187,9 +187,9 @@ def test_a_quality_target_fits_a_leaner_budget_first_and_checks_it(monkeypatch, 
     found = []
     monkeypatch.setattr(tiles, "fit_found", lambda p, f, b, *a, **k:
                         budgets.append(b) or found.append(f.size) or fit_found(p, f, b, *a, **k))
-    checked = quality.decoded_psnr
-    monkeypatch.setattr(quality, "decoded_psnr", lambda p, c: -math.inf
-                        if p.shape == img.shape and not lean_meets else checked(p, c))
+    checked = quality.file_psnr
+    monkeypatch.setattr(quality, "file_psnr", lambda p, data: -math.inf
+                        if p.shape == img.shape and not lean_meets else checked(p, data))
     data = encode.encode(img, encode.EncodeOptions(psnr=target, effort=0))
     planner, _ = pipeline.planner_for(img, encode.EncodeOptions(psnr=target), "L",
                                       searched=True)
@@ -239,3 +239,18 @@ def test_a_layout_searched_on_the_reduced_image_gets_no_edge_sides_there(monkeyp
     data = encode.encode(img, encode.EncodeOptions(effort=0, **options))
     assert improved == []
     assert reader.parse(data).sides is None
+
+
+def test_the_file_made_before_the_check_is_given_again_without_the_planes(monkeypatch):
+    # the quality check of a large image releases the planner's caches for the decode's
+    # memory; the pipeline then writes the file made before, without detecting edges again
+    img = scene(96, 112)
+    planner, layout = pipeline.planner_for(img, encode.EncodeOptions(threshold=20.0), "L",
+                                           searched=False)
+    coded = planner.evaluate(layout, 1, None, measure=False)
+    data = planner.file(coded)
+    planner.release(analysis=True)
+    assert not planner._smooth.keys() and not planner._gradient.keys()
+    monkeypatch.setattr(planner, "edge", lambda *a: pytest.fail("planes made again"))
+    assert planner.file(coded) == data
+    assert decode.decode(data).shape == img.shape

@@ -209,10 +209,16 @@ def test_band_operator_from_the_classes_matches_the_general_builder(shape, seed)
     fast = [np.full(n0, 3.0, np.float32) for _ in range(4)]
     plain = [np.zeros(n0, np.float32) for _ in range(4)]
     dst, src = np.empty(4 * n, np.int64), np.empty(4 * n, np.int64)
-    links = G.build_band(kind, queue[:n], *fast, dst, src)
+    links = G.build_band(kind, queue[:n], *fast, dst, src, True)
     assert links == G.build_fine(active, True, band, *plain)
     for f, p in zip(fast, plain, strict=True):
         assert np.array_equal(f, p)
+    # on arrays still all zero it writes the band's cells only, with the same result
+    zero = [np.zeros(n0, np.float32) for _ in range(4)]
+    assert G.build_band(kind, queue[:n], *zero, np.empty_like(dst), np.empty_like(src),
+                        False) == links
+    for z, p in zip(zero, plain, strict=True):
+        assert np.array_equal(z, p)
     dst, src = dst[:links], src[:links]
     pdst, psrc = np.empty(links, np.int64), np.empty(links, np.int64)
     G.boundary_links(active, True, band, *plain[:1], *plain[2:], pdst, psrc)
