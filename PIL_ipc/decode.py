@@ -169,6 +169,8 @@ def reconstruct_channels(points: sources.SourcePoints, channel_values: list[np.n
                                lattice=lattice, overlap=spare and pixels >= OVERLAP_PIXELS,
                                certify=not reduce,
                                derive=None if derived is None else derived.apply)
+        if pixels > KEEP_SCRATCH_PIXELS:  # (no other Inpainter is built on this memory)
+            scratch.drop_numbering()
         fields = []
         for v in channel_values:
             data = np.zeros(points.shape[0] * points.shape[1], dtype=np.float64)

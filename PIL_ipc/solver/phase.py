@@ -189,8 +189,9 @@ class Scratch:
         # per phase: room for the runs of every level (see G.max_runs)
         most = sum(G.max_runs(int(lh), int(lw), RUN_GAP) for _, lh, lw in dims)
         self.runs = tuple(np.zeros((most, 4), dtype=np.uint64) for _ in range(2))
-        # cell numbers of a direct solver's ordering, over the fine level's padded grid
-        self.local = np.zeros(self.n0, dtype=np.int64)
+        # cell numbers of a direct solver's ordering, over the fine level's padded grid (only
+        # the set-up of a phase uses them: see drop_numbering)
+        self._local: np.ndarray | None = None
         # the Inpainter the memory belongs to, held weakly: it holds this memory, and a cycle
         # would keep both until the garbage collector ran (gigabytes at camera sizes)
         self._owner: weakref.ref | None = None
@@ -207,6 +208,19 @@ class Scratch:
                 self._workspaces.clear()
             self._workspaces[key] = _Workspace(self.dims, key[0])
         return self._workspaces[key]
+
+    @property
+    def local(self) -> np.ndarray:
+        """The cell numbers of a direct solver's ordering (int64, one per fine padded cell:
+        made on first use)."""
+        if self._local is None:
+            self._local = np.zeros(self.n0, dtype=np.int64)
+        return self._local
+
+    def drop_numbering(self) -> None:
+        """Free the cell numbers (8 bytes a pixel) once the Inpainter built on this memory is
+        set up and no other is to be built on it: solves do not use them."""
+        self._local = None
 
     def first_use(self, operator: tuple[np.ndarray, ...]) -> bool:
         """Whether ``operator`` (one of self.operators) is built on for the first time, its

@@ -715,3 +715,17 @@ def test_a_refinement_that_stalls_hands_over_to_float64(monkeypatch, photo):
     u = op.solve(img, tol=TOL)
     assert np.abs(u - reference_solve(known, img, band)).max() <= op.last_error <= TOL
     assert _float64_workspaces(op)
+
+
+def test_an_inpainter_solves_without_its_scratch_numbering_and_the_next_remakes_it(photo):
+    img = photo("sipi/peppers.tiff", 64)
+    known, band = edge_masks(img)
+    scratch = inpaint.Scratch(known.shape)
+    op = inpaint.Inpainter(known, band, scratch)
+    assert op.band_phase.factor is not None  # (the numbering was used)
+    scratch.drop_numbering()
+    assert scratch._local is None
+    ref = reference_solve(known, img, band)
+    assert np.abs(op.solve(img, tol=TOL) - ref).max() <= TOL
+    again = inpaint.Inpainter(known, band, scratch)
+    assert np.abs(again.solve(img, tol=TOL) - ref).max() <= TOL
