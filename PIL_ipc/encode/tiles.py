@@ -184,9 +184,10 @@ def return_freed_memory() -> None:
 
 
 def _malloc_trim():
+    """The C library's malloc_trim (ctypes), or None where there is none (not glibc)."""
     name = ctypes.util.find_library("c")
     try:
-        trim = getattr(ctypes.CDLL(name), "malloc_trim") if name else None
+        trim = ctypes.CDLL(name).malloc_trim if name else None
     except (OSError, AttributeError):
         return None
     if trim is not None:
@@ -297,14 +298,14 @@ def search_psnr_reduced(planner: Planner, small: Planner, psnr: float,
                         **fixed: float | None) -> Coded:
     """A quality target for ``planner``'s image: a file of ``small`` (the image reduced)
     whose decoded PSNR is at least ``psnr`` (quality.search_psnr, its budget bracketed to
-    within tuning.REDUCED_QUALITY_STRIDE rungs where that is near the target), its layout then fitted at full size.  An
-    image reduced holds more detail per pixel, so at the same bits per pixel the full-size
-    file decodes better than needed (the 4000 x 3000 test photo: 3.3 dB over the target, a
-    file twice the size): the layout is fitted first within that budget times the
-    reduction to REDUCED_BUDGET_POWER (the budget search's correction, the other way), and
-    that file is decoded (the planner's caches released first, for the decode's memory) and
-    kept where it meets the target; else the layout is fitted
-    within the same bits per pixel."""
+    within tuning.REDUCED_QUALITY_STRIDE rungs where that is near the target), its layout
+    then fitted at full size.  An image reduced holds more detail per pixel, so at the same
+    bits per pixel the full-size file decodes better than needed (the 4000 x 3000 test
+    photo: 3.3 dB over the target, a file twice the size): the layout is fitted first
+    within that budget times the reduction to REDUCED_BUDGET_POWER (the budget search's
+    correction, the other way), and that file is decoded (the planner's caches released
+    first, for the decode's memory) and kept where it meets the target; else the layout is
+    fitted within the same bits per pixel."""
     h, w = planner.shape
     found = quality.search_psnr(small, psnr, tonal_iterations, workers=workers, effort=effort,
                                 progress=progress, edge_sides=False,

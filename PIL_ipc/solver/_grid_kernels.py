@@ -109,10 +109,10 @@ def build_band(kind, queue, diag, idiag, cE, cS, dst, src, clear):
     padded) and the padded indices of its cells (queue, all of them BAND): a BAND cell is
     linked to its BAND 4-neighbours (couplings) and to its KNOWN_BAND ones (data; a band
     neighbour of a band row is one of the two).  ``clear``: the fine level of the arrays is
-    cleared first (they may hold another operator; else they are all zero).  The links to data go to dst (padded index of
-    the cell) and src (flat index of the unpadded data pixel), cell by cell in the order
-    of queue, each cell's in boundary_links's order (N, S, W, E); dst and src need room for
-    4 per cell.  Returns the number of links."""
+    cleared first (they may hold another operator; else they are all zero).  The links to
+    data go to dst (padded index of the cell) and src (flat index of the unpadded data
+    pixel), cell by cell in the order of queue, each cell's in boundary_links's order
+    (N, S, W, E); dst and src need room for 4 per cell.  Returns the number of links."""
     hp, wp = kind.shape
     if clear:
         for p in range(U(hp * wp)):

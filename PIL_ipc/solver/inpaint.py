@@ -35,8 +35,10 @@ solver vectors, the runs and a direct solver's numbering), 24 more once a certif
 needed more than float32 (its residual, iterate and data in float64 on the fine level: see
 phase.REFINE_REDUCTION; 85 instead where refining stalls and the solve takes float64
 vectors), 43 more per extra thread of solve_fields, and a band factor of at most
-DIRECT_ENVELOPE numbers per band pixel; the kernels release the GIL, but one Inpainter must not be used by two threads at once (its
-vectors are shared), except through solve_fields, which gives each thread its own. Iteration
+DIRECT_ENVELOPE numbers per band pixel (the numbering can go once it is set up:
+Scratch.drop_numbering); the kernels release the GIL, but one Inpainter must not be used by
+two threads at once (its vectors are shared), except through solve_fields, which gives each
+thread its own. Iteration
 caps bound the running time for any masks; a solve that hits one returns its best iterate with
 an InpaintWarning.
 """
