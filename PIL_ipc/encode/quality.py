@@ -37,14 +37,9 @@ def probe_share(probe: int, expected: int) -> tuple[float, float]:
     return expected - left, left / 2
 
 
-def decoded_psnr(planner: Planner, coded: Coded) -> float:
-    """The PSNR of ``coded``'s file as the decoder gives it, against the planner's grey or
-    RGB pixels (not alpha)."""
-    return file_psnr(planner, planner.file(coded, metadata=False))
-
-
 def file_psnr(planner: Planner, data: bytes) -> float:
-    """The PSNR of the file ``data`` of the planner's image as the decoder gives it."""
+    """The PSNR of the file ``data`` of the planner's image as the decoder gives it, against
+    its grey or RGB pixels (not alpha)."""
     reference = planner.rgb if planner.colour else planner.pixels
     decoded = decode.decode(data)
     if decoded.ndim > np.ndim(reference):  # LA: the grey band
@@ -88,7 +83,7 @@ def search_psnr(planner: Planner, psnr: float, tonal_iterations: int, *,
             except BudgetTooSmall:
                 tried[k] = (-math.inf, None)
             else:
-                tried[k] = (decoded_psnr(planner, c), c)
+                tried[k] = (file_psnr(planner, planner.file(c, metadata=False)), c)
             stage.to(start + span)
         return tried[k][0]
 

@@ -15,10 +15,11 @@ the decoder do not change: the decoder still solves the whole image.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import math
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -174,28 +175,24 @@ def fit(planner: Planner, layout: Layout, iterations: int,
     return np.concatenate(out) if len(out) > 1 else out[0]
 
 
-def return_freed_memory() -> None:
-    """Hand the memory the tiles' threads freed back to the system where the C library can
-    (glibc's malloc_trim): a tile's arrays (10 MB each) are below glibc's largest mmap
-    threshold, so they come from each thread's heap, which keeps them after they are freed
-    (0.9 GB at 12 Mpixel, held while the file is then decoded)."""
-    if _TRIM is not None:
-        _TRIM(0)
-
-
-def _malloc_trim():
-    """The C library's malloc_trim (ctypes), or None where there is none (not glibc)."""
-    name = ctypes.util.find_library("c")
-    try:
-        trim = ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
-        return None
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """The C library's malloc_trim among the symbols the process has loaded, or None where
+    there is none (not glibc)."""
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
     if trim is not None:
         trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
     return trim
 
 
-_TRIM = _malloc_trim()
+def return_freed_memory() -> None:
+    """Hand the memory the tiles' threads freed back to the system where the C library can
+    (glibc's malloc_trim): a tile's arrays (10 MB each) are below glibc's largest mmap
+    threshold, so they come from each thread's heap, which keeps them after they are freed
+    (0.9 GB at 12 Mpixel, held while the file is then decoded)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def fitted_file(planner: Planner, layout: Layout, x: np.ndarray,

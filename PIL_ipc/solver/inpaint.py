@@ -38,9 +38,8 @@ vectors), 43 more per extra thread of solve_fields, and a band factor of at most
 DIRECT_ENVELOPE numbers per band pixel (the numbering can go once it is set up:
 Scratch.drop_numbering); the kernels release the GIL, but one Inpainter must not be used by
 two threads at once (its vectors are shared), except through solve_fields, which gives each
-thread its own. Iteration
-caps bound the running time for any masks; a solve that hits one returns its best iterate with
-an InpaintWarning.
+thread its own. Iteration caps bound the running time for any masks; a solve that hits one
+returns its best iterate with an InpaintWarning.
 """
 
 from __future__ import annotations
